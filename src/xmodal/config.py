@@ -1,0 +1,195 @@
+"""Run configuration as dataclasses; TOML files map onto them section by section."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from xmodal.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MODEL_NAMES = ("attentive", "cross", "late-fusion", "early-fusion", "score-fusion", "single")
+
+#: stream presets: conv widths, kernel sizes (at the stream's own rate), max-pool size and stride
+PRESETS: dict[str, dict[str, Any]] = {
+    "compact": {"widths": (16, 32, 64), "kernels": (16, 8, 8), "pool_size": 8, "pool_stride": 4},
+    "paper": {"widths": (32, 64, 128), "kernels": (32, 16, 8), "pool_size": 8, "pool_stride": 2},
+}
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how windows are made."""
+
+    path: str = ""
+    dataset: str = "wesad"
+    modalities: tuple[str, ...] = ("chest.ECG", "chest.EDA")
+    subjects: tuple[str, ...] = ()          # empty: every subject found
+    task: str = "3class"
+    window: float = 10.0                    # seconds
+    stride: float = 10.0                    # seconds, evaluation windows
+    train_stride: float = 5.0               # seconds, training windows (overlap augments)
+    rates: dict[str, float] = field(default_factory=dict)   # per-modality target-rate overrides
+    max_gap: float = 1.0                    # seconds of NaN/inf repaired by interpolation
+    cache_dir: str = ""                     # empty: $XMODAL_CACHE or ~/.cache/xmodal
+    use_cache: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Which network and its hyper-parameters (see DESIGN.md section 1)."""
+
+    name: str = "attentive"
+    preset: str = "compact"
+    widths: tuple[int, ...] = ()            # empty: from preset
+    kernels: tuple[int, ...] = ()           # empty: from preset
+    pool_size: int = 0                      # 0: from preset
+    pool_stride: int = 0                    # 0: from preset
+    convs_per_block: int = 2
+    batch_norm: bool = True
+    dropout: float = 0.3
+    connections: tuple[int, ...] = (1, 2, 3)   # blocks after which streams connect (1-based)
+    direction: str = "both"                 # both | a2b | b2a
+    gate: str = "sigmoid"                   # sigmoid | softmax (over channels)
+    head_hidden: int = 64
+
+    def resolved(self) -> "ModelConfig":
+        """Return a copy with preset values filled in and everything validated."""
+        if self.name not in MODEL_NAMES:
+            raise ConfigError(f"unknown model {self.name!r}; valid: {', '.join(MODEL_NAMES)}")
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
+        preset = PRESETS[self.preset]
+        out = dataclasses.replace(
+            self,
+            widths=tuple(self.widths) or preset["widths"],
+            kernels=tuple(self.kernels) or preset["kernels"],
+            pool_size=self.pool_size or preset["pool_size"],
+            pool_stride=self.pool_stride or preset["pool_stride"],
+        )
+        if len(out.widths) != len(out.kernels):
+            raise ConfigError(f"widths {out.widths} and kernels {out.kernels} differ in length")
+        bad = [k for k in out.connections if not 1 <= k <= len(out.widths)]
+        if bad:
+            raise ConfigError(f"connection after block {bad[0]} but the streams have "
+                              f"{len(out.widths)} blocks (valid: 1..{len(out.widths)})")
+        if out.direction not in ("both", "a2b", "b2a"):
+            raise ConfigError(f"unknown direction {out.direction!r}; valid: both, a2b, b2a")
+        if out.gate not in ("sigmoid", "softmax"):
+            raise ConfigError(f"unknown gate {out.gate!r}; valid: sigmoid, softmax")
+        return out
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, early stopping and reproducibility."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 6                       # epochs without validation improvement
+    val_subjects: int = 2                   # inner validation subjects per fold
+    seed: int = 0
+    device: str = "cpu"                     # cpu | cuda | auto
+    threads: int = 0                        # 0: torch default
+
+
+@dataclass
+class EvalConfig:
+    """The evaluation protocol."""
+
+    protocol: str = "loso"                  # loso | kfold
+    folds: int = 5                          # for kfold
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rerun an experiment; saved as RUN/config.toml."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (tuples as lists), suitable for TOML and JSON."""
+        def clean(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return [clean(v) for v in value]
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            return value
+        return {sec.name: {f.name: clean(getattr(getattr(self, sec.name), f.name))
+                           for f in fields(getattr(self, sec.name))}
+                for sec in fields(self)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> "RunConfig":
+        """Build from nested dicts; unknown sections or keys raise a ConfigError."""
+        config = cls()
+        return config.updated(raw, source)
+
+    def updated(self, raw: dict[str, Any], source: str = "config") -> "RunConfig":
+        """Return a copy with the values in ``raw`` (nested by section) applied."""
+        sections = {f.name: f for f in fields(self)}
+        new = dataclasses.replace(self)
+        for sec_name, values in raw.items():
+            if sec_name not in sections:
+                raise ConfigError(f"{source}: unknown section [{sec_name}]; "
+                                  f"valid: {', '.join(sections)}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: [{sec_name}] must be a table")
+            section = getattr(new, sec_name)
+            known = {f.name: f for f in fields(section)}
+            changes = {}
+            for key, value in values.items():
+                if key not in known:
+                    raise ConfigError(f"{source}: unknown key {key!r} in [{sec_name}]; "
+                                      f"valid: {', '.join(known)}")
+                changes[key] = _coerce(value, getattr(section, key), f"{source}: [{sec_name}] {key}")
+            setattr(new, sec_name, dataclasses.replace(section, **changes))
+        return new
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Convert a TOML/CLI value to the type of the field's default; raise ConfigError if impossible."""
+    try:
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if isinstance(default, tuple):
+            if isinstance(value, (str, int, float)):
+                value = [value]
+            return tuple(type(default[0])(v) if default else v for v in value)
+        if isinstance(default, dict):
+            return {str(k): float(v) for k, v in dict(value).items()}
+        if isinstance(default, (int, float, str)):
+            if isinstance(default, (int, float)) and isinstance(value, bool):
+                raise TypeError
+            if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
+                raise TypeError
+            return type(default)(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: cannot use {value!r} (expected {type(default).__name__})") from None
+    return value
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML file into a RunConfig; unknown keys are an error."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return RunConfig.from_dict(raw, source=str(path))
