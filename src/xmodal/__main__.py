@@ -1,0 +1,5 @@
+"""``python -m xmodal``."""
+
+from xmodal.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""Command line: ``xmodal simulate | train | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from xmodal import __version__
+from xmodal.config import MODEL_NAMES, PRESETS, RunConfig, load_config
+from xmodal.errors import ConfigError, XmodalError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated block numbers, got {text!r}") from None
+
+
+def _rate(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MODALITY=HZ, got {text!r}") from None
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", help="dataset adapter (default wesad)")
+    d.add_argument("--modalities", nargs="+", metavar="M", help="e.g. chest.ECG chest.EDA (default)")
+    d.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (default: all found)")
+    d.add_argument("--task", help="binary | 3class (default) | 4class")
+    d.add_argument("--window", type=float, help="window length in seconds (default 10)")
+    d.add_argument("--stride", type=float, help="stride of evaluation windows in seconds (default 10)")
+    d.add_argument("--train-stride", type=float, help="stride of training windows in seconds (default 5)")
+    d.add_argument("--rates", nargs="+", type=_rate, metavar="M=HZ", help="target-rate overrides")
+    d.add_argument("--max-gap", type=float, help="longest NaN gap in seconds that is interpolated (default 1)")
+    d.add_argument("--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)")
+    d.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (default attentive)")
+    m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default compact)")
+    m.add_argument("--connections", type=_int_list, metavar="1,2,3",
+                   help="blocks after which streams connect (default 1,2,3); '' for none")
+    m.add_argument("--direction", help="both (default) | a2b | b2a (a = first modality)")
+    m.add_argument("--gate", help="attention gate: sigmoid (default) | softmax")
+    m.add_argument("--dropout", type=float)
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 6)")
+    t.add_argument("--val-subjects", type=int, help="inner validation subjects per fold (default 2)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="cpu (default) | cuda | auto")
+    e = p.add_argument_group("evaluation")
+    e.add_argument("--protocol", help="loso (default) | kfold")
+    e.add_argument("--folds", type=int, help="number of folds for kfold (default 5)")
+    p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
+    p.add_argument("--quiet", action="store_true", help="print only the final table")
+
+
+_FLAG_TO_KEY = {
+    "dataset": ("data", "dataset"), "modalities": ("data", "modalities"),
+    "subjects": ("data", "subjects"), "task": ("data", "task"), "window": ("data", "window"),
+    "stride": ("data", "stride"), "train_stride": ("data", "train_stride"),
+    "max_gap": ("data", "max_gap"), "cache_dir": ("data", "cache_dir"),
+    "model": ("model", "name"), "preset": ("model", "preset"),
+    "connections": ("model", "connections"), "direction": ("model", "direction"),
+    "gate": ("model", "gate"), "dropout": ("model", "dropout"),
+    "epochs": ("training", "epochs"), "batch_size": ("training", "batch_size"),
+    "lr": ("training", "lr"), "patience": ("training", "patience"),
+    "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),
+    "device": ("training", "device"), "protocol": ("evaluation", "protocol"),
+    "folds": ("evaluation", "folds"),
+}
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Defaults, then ``--config FILE``, then explicit flags."""
+    config = load_config(args.config) if args.config else RunConfig()
+    raw: dict[str, dict] = {}
+    for flag, (section, key) in _FLAG_TO_KEY.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            raw.setdefault(section, {})[key] = list(value) if isinstance(value, tuple) else value
+    if args.rates:
+        raw.setdefault("data", {})["rates"] = dict(args.rates)
+    if args.no_cache:
+        raw.setdefault("data", {})["use_cache"] = False
+    raw.setdefault("data", {})["path"] = str(Path(args.data).resolve())
+    return config.updated(raw, source="command line")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from xmodal.data.synthetic import simulate_wesad
+
+    if args.subjects < 1 or args.minutes <= 0:
+        raise ConfigError("--subjects must be >= 1 and --minutes > 0")
+    written = simulate_wesad(Path(args.out), subjects=args.subjects, minutes=args.minutes,
+                             seed=args.seed, coupled=args.coupled)
+    print(f"wrote {len(written)} synthetic WESAD subjects ({', '.join(written)}) to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from xmodal.evaluation.summary import format_results
+    from xmodal.training.experiment import run_experiment
+    from xmodal.training.progress import Progress
+
+    config = config_from_args(args)
+    results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet))
+    print(format_results(results))
+    print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from xmodal.demo import run_demo
+
+    run_demo(Path(args.out), quiet=args.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="xmodal", description="Emotion recognition from wearable physiology "
+                     "with attentive cross-modal connections.")
+    parser.add_argument("--version", action="version", version=f"xmodal {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("simulate", help="write a synthetic dataset in the WESAD layout")
+    p.add_argument("out", help="output folder (SX/SX.pkl per subject)")
+    p.add_argument("--subjects", type=int, default=6)
+    p.add_argument("--minutes", type=float, default=20.0, help="length of each recording")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--coupled", action="store_true",
+                   help="classes separable only from ECG and EDA together")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("train", help="train and evaluate a model (leave-one-subject-out by default)")
+    p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
+    p.add_argument("--out", required=True, help="run folder for results, checkpoints and plots")
+    _add_train_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", help="simulate a small dataset and compare models (a few minutes)")
+    p.add_argument("--out", default="xmodal-demo")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(f"xmodal: warning: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors print one line and return 2."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            return args.func(args)
+        except XmodalError as exc:
+            sys.stderr.write(f"xmodal: error: {exc}\n")
+            return 2
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            sys.stderr.write(f"xmodal: error:{where} {exc.strerror or exc}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("xmodal: interrupted; run the same command again to resume\n")
+            return 130

@@ -1,0 +1,39 @@
+"""Plain-text and markdown summaries of results."""
+
+from __future__ import annotations
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
+
+
+def format_results(results: dict) -> str:
+    """A short human-readable summary of one run's results.json."""
+    mods = "+".join(results["modalities"])
+    lines = [f"{results['model']} | {results['task']} {results['classes']} | "
+             f"{results['protocol']} ({len(results['folds'])} folds) | {mods}",
+             f"{'':14}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
+    m, s, p = results["mean"], results["std"], results["pooled"]
+    keys = ("accuracy", "macro_f1", "balanced_accuracy")
+    lines.append(f"{'mean ± std':14}" + "".join(f"{_pm(m[k], s[k]):>16}" for k in keys))
+    lines.append(f"{'pooled':14}" + "".join(f"{p[k]:>16.3f}" for k in keys))
+    per = results.get("per_subject", {})
+    if per:
+        lines.append("per subject macro-F1: " + "  ".join(
+            f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items()))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Markdown table of several runs: one row per run (dicts from results.json)."""
+    head = ("| model | modalities | macro-F1 (mean ± std) | accuracy (mean ± std) | "
+            "pooled macro-F1 | pooled accuracy | parameters | train s |")
+    out = [head, "|---" * (head.count("|") - 1) + "|"]
+    for r in rows:
+        out.append(
+            f"| {r['model']} | {' '.join(r['modalities'])} | {_pm(r['mean']['macro_f1'], r['std']['macro_f1'])} | "
+            f"{_pm(r['mean']['accuracy'], r['std']['accuracy'])} | {r['pooled']['macro_f1']:.3f} | "
+            f"{r['pooled']['accuracy']:.3f} | {r['n_parameters']:,} | {r['timing']['train_s']:.0f} |")
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Cleaning, resampling, gap repair, normalisation and windowing of physiological signals."""

@@ -1,0 +1,133 @@
+"""Fixed-length windows with exactly one label each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xmodal.data.tasks import Task
+from xmodal.signals.preprocess import PreprocessedRecording
+
+
+@dataclass
+class WindowSet:
+    """Windows of several subjects, one array per modality.
+
+    Parameters
+    ----------
+    inputs : dict of str to np.ndarray
+        Modality to float32 ``(n_windows, channels, n_times)``; keys in modality order.
+    subjects : np.ndarray
+        Subject of each window (str).
+    labels : np.ndarray
+        Class index of each window (int64), -1 when unlabelled.
+    t_start : np.ndarray
+        Window start in seconds on the recording's time base.
+    rates : dict of str to float
+        Rate of each modality in Hz.
+    classes : tuple of str
+        Class names of the task.
+    window : float
+        Window length in seconds.
+    """
+
+    inputs: dict[str, np.ndarray]
+    subjects: np.ndarray
+    labels: np.ndarray
+    t_start: np.ndarray
+    rates: dict[str, float]
+    classes: tuple[str, ...] = ()
+    window: float = 10.0
+    modalities: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.modalities = list(self.inputs)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, int]]:
+        """Modality to ``(channels, n_times)``."""
+        return {m: (int(x.shape[1]), int(x.shape[2])) for m, x in self.inputs.items()}
+
+    def subset(self, index: np.ndarray) -> "WindowSet":
+        """Windows selected by a boolean mask or integer index."""
+        return WindowSet({m: x[index] for m, x in self.inputs.items()}, self.subjects[index],
+                         self.labels[index], self.t_start[index], self.rates, self.classes,
+                         self.window)
+
+    def of_subjects(self, subjects) -> "WindowSet":
+        """Windows of the given subjects."""
+        return self.subset(np.isin(self.subjects, list(subjects)))
+
+    @staticmethod
+    def concat(sets: list["WindowSet"]) -> "WindowSet":
+        """Concatenate window sets of the same modalities, rates and task."""
+        first = sets[0]
+        return WindowSet({m: np.concatenate([s.inputs[m] for s in sets]) for m in first.inputs},
+                         np.concatenate([s.subjects for s in sets]),
+                         np.concatenate([s.labels for s in sets]),
+                         np.concatenate([s.t_start for s in sets]),
+                         first.rates, first.classes, first.window)
+
+
+def window_starts(duration: float, window: float, stride: float) -> np.ndarray:
+    """Start times ``0, stride, 2*stride, ...`` of windows that fit in ``duration`` seconds."""
+    if duration < window:
+        return np.zeros(0)
+    n = int(np.floor((duration - window) / stride + 1e-9)) + 1
+    return np.arange(n) * stride
+
+
+def label_windows(labels: np.ndarray, label_rate: float, starts: np.ndarray, window: float,
+                  task: Task) -> np.ndarray:
+    """Class of each window, -1 unless every label sample in it maps to the same task class."""
+    classes = task.map_labels(labels)
+    begin = np.round(starts * label_rate).astype(np.int64)
+    end = np.minimum(begin + int(round(window * label_rate)), len(classes))
+    changes = np.append(np.flatnonzero(np.diff(classes)) + 1, len(classes))  # run starts; sentinel
+    nxt = np.searchsorted(changes, begin, side="right")  # first change after the window's start
+    pure = changes[np.minimum(nxt, len(changes) - 1)] >= end
+    pure &= end - begin == int(round(window * label_rate))
+    out = np.where(pure, classes[np.minimum(begin, len(classes) - 1)], -1).astype(np.int64)
+    return out
+
+
+def make_windows(recording: PreprocessedRecording, task: Task | None, window: float,
+                 stride: float, keep_unlabelled: bool = False) -> WindowSet:
+    """Cut a preprocessed recording into windows of ``window`` seconds every ``stride`` seconds.
+
+    Parameters
+    ----------
+    recording : PreprocessedRecording
+        Continuous signals and labels of one subject.
+    task : Task or None
+        Label mapping; ``None`` (or unlabelled recordings) gives label -1 everywhere.
+    window, stride : float
+        Seconds.
+    keep_unlabelled : bool
+        Keep windows without a single task class (for prediction); training drops them.
+    """
+    starts = window_starts(recording.duration, window, stride)
+    if task is not None and recording.labels is not None:
+        labels = label_windows(recording.labels, recording.label_rate, starts, window, task)
+    else:
+        labels = np.full(len(starts), -1, dtype=np.int64)
+    fits = np.ones(len(starts), dtype=bool)
+    for modality, data in recording.signals.items():
+        fs = recording.rates[modality]
+        fits &= np.round(starts * fs).astype(np.int64) + int(round(window * fs)) <= data.shape[1]
+    keep = fits if keep_unlabelled else fits & (labels >= 0)
+    starts, labels = starts[keep], labels[keep]
+    inputs = {}
+    for modality, data in recording.signals.items():
+        fs = recording.rates[modality]
+        n_times = int(round(window * fs))
+        first = np.round(starts * fs).astype(np.int64)
+        index = first[:, None] + np.arange(n_times)[None, :]
+        inputs[modality] = np.ascontiguousarray(data[:, index].transpose(1, 0, 2))
+    classes = task.classes if task is not None else ()
+    return WindowSet(inputs, np.full(len(starts), recording.subject), labels,
+                     starts.astype(np.float64), dict(recording.rates), classes, window)

@@ -1,0 +1,1 @@
+"""Splitting subjects into folds, training one model, running a whole experiment."""

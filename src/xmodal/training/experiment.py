@@ -1,0 +1,228 @@
+"""A whole experiment: windows, folds, training, predictions, result files; resumable."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+import torch
+
+from xmodal import __version__
+from xmodal.config import RunConfig, tomllib
+from xmodal.data.datasets import validate_modalities
+from xmodal.data.tasks import get_task
+from xmodal.errors import ConfigError, XmodalError
+from xmodal.evaluation.metrics import classification_metrics, mean_std
+from xmodal.evaluation.results import (atomic_write_bytes, atomic_write_json, atomic_write_text,
+                                       predictions_csv, read_json)
+from xmodal.models.registry import build_model, count_parameters
+from xmodal.signals.pipeline import prepare_subjects, windows_of
+from xmodal.signals.windows import WindowSet
+from xmodal.training.progress import Progress
+from xmodal.training.splits import Fold, make_folds
+from xmodal.training.trainer import predict_logits, resolve_device, softmax, train_model
+
+#: points an attention time course is resampled to when summarised per class
+ATTENTION_POINTS = 50
+
+
+def validate_config(config: RunConfig) -> RunConfig:
+    """Check names and values before any data is touched; return it with the model resolved."""
+    d = config.data
+    validate_modalities(d.dataset, d.modalities)
+    get_task(d.task, d.dataset)
+    model = config.model.resolved()
+    if model.name == "single" and len(d.modalities) != 1:
+        raise ConfigError(f"model 'single' takes exactly one modality, got {len(d.modalities)}: "
+                          f"{' '.join(d.modalities)}")
+    if model.name != "single" and len(d.modalities) < 2:
+        raise ConfigError(f"model {model.name!r} fuses modalities and needs at least two; "
+                          f"use --model single for one")
+    if d.window <= 0 or d.stride <= 0 or d.train_stride <= 0:
+        raise ConfigError("window, stride and train_stride must be positive")
+    if config.training.epochs < 1 or config.training.batch_size < 2:
+        raise ConfigError("epochs must be >= 1 and batch_size >= 2")
+    if config.evaluation.protocol not in ("loso", "kfold"):
+        raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: loso, kfold")
+    return config
+
+
+def _config_toml(config: RunConfig) -> str:
+    return tomli_w.dumps(config.to_dict())
+
+
+def _check_resume(out: Path, config: RunConfig) -> None:
+    """A run folder is resumed only with the configuration it was started with."""
+    saved = out / "config.toml"
+    if not saved.exists():
+        return
+    old = RunConfig.from_dict(tomllib.loads(saved.read_text(encoding="utf-8")), str(saved)).to_dict()
+    new = config.to_dict()
+    diff = [f"{sec}.{k}" for sec in new for k in new[sec] if old[sec].get(k) != new[sec][k]]
+    if diff:
+        raise XmodalError(f"{out} holds a run with another configuration (differs in "
+                          f"{', '.join(diff[:4])}); choose another --out or delete it")
+
+
+def _attention_summary(model, windows: WindowSet, n_classes: int, device) -> dict:
+    """Attention weights on the test windows: mean over channels, per class, over time."""
+    if not hasattr(model, "forward_with_attention") or len(windows) == 0:
+        return {}
+    model.eval()
+    sums: dict[str, np.ndarray] = {}
+    counts = np.zeros(n_classes)
+    with torch.no_grad():
+        xs = [torch.from_numpy(windows.inputs[m]).to(device) for m in windows.modalities]
+        for i in range(0, len(windows), 256):
+            _, attn = model.forward_with_attention(*[x[i:i + 256] for x in xs])
+            y = windows.labels[i:i + 256]
+            for key, a in attn.items():
+                course = a.float().mean(dim=1, keepdim=True)          # (batch, 1, L)
+                course = torch.nn.functional.interpolate(course, size=ATTENTION_POINTS,
+                                                         mode="linear", align_corners=False)
+                course = course[:, 0].cpu().numpy()
+                acc = sums.setdefault(key, np.zeros((n_classes, ATTENTION_POINTS)))
+                np.add.at(acc, y, course)
+            counts += np.bincount(y, minlength=n_classes)
+    return {key: [(s / c).tolist() if c else None for s, c in zip(acc, counts)]
+            for key, acc in sums.items()}
+
+
+def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: WindowSet,
+              fold_dir: Path, progress: Progress) -> dict:
+    """Train on the fold's training subjects, select on its validation subjects, test."""
+    train = train_all.of_subjects(fold.train)
+    val = eval_all.of_subjects(fold.val) if fold.val else None
+    test = eval_all.of_subjects(fold.test)
+    n_classes = len(eval_all.classes)
+    if len(train) == 0:
+        raise XmodalError(f"{fold.name}: no training windows")
+    device = resolve_device(config.training.device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.training.seed * 1009 + fold.index)
+        model = build_model(config.model, eval_all.input_shapes, n_classes)
+        train_cfg = config.training
+        progress.fold_start(f"{fold.name} ({config.model.name})", train_cfg.epochs)
+        result = train_model(model, train, val, train_cfg, n_classes, on_epoch=progress.epoch)
+    logits = predict_logits(model, test, device=device)
+    proba = softmax(logits) if len(test) else np.zeros((0, n_classes))
+    pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
+    metrics = classification_metrics(test.labels, pred, eval_all.classes)
+    buf = io.BytesIO()
+    torch.save(model.cpu().state_dict(), buf)
+    atomic_write_bytes(fold_dir / "model.pt", buf.getvalue())
+    record = {
+        "index": fold.index, "test_subjects": list(fold.test), "val_subjects": list(fold.val),
+        "train_subjects": list(fold.train), "n_test_windows": len(test),
+        "n_train_windows": len(train), "n_val_windows": len(val) if val is not None else 0,
+        **metrics, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "train_s": result.train_s, "windows_per_s": result.windows_per_s,
+        "history": result.history,
+        "attention": _attention_summary(model.to(device), test, n_classes, device),
+        "predictions": {"subject": test.subjects.tolist(), "t_start": test.t_start.tolist(),
+                        "true": test.labels.tolist(), "proba": proba.round(6).tolist()},
+    }
+    atomic_write_json(fold_dir / "fold.json", record)      # written last: marks the fold done
+    return record
+
+
+def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None) -> dict:
+    """Run the configured protocol and write every result file under ``out``.
+
+    Writes ``config.toml``, ``folds/<fold>/{model.pt,fold.json}``, ``results.json``,
+    ``predictions.csv`` and PNG plots. Folds already finished in ``out`` (same configuration)
+    are not run again.
+    """
+    from xmodal.evaluation.plots import write_run_plots
+
+    progress = progress or Progress()
+    validate_config(config)
+    out = Path(out)
+    _check_resume(out, config)
+    task = get_task(config.data.task, config.data.dataset)
+    t0 = time.perf_counter()
+    prepared = prepare_subjects(config.data, on_subject=progress.subject)
+    eval_all = windows_of(prepared, task, config.data.window, config.data.stride)
+    train_all = windows_of(prepared, task, config.data.window, config.data.train_stride)
+    del prepared
+    preprocess_s = time.perf_counter() - t0
+    if len(eval_all) == 0:
+        raise XmodalError(f"no windows of task {task.name!r} ({', '.join(task.classes)}) in "
+                          f"{config.data.path}: are the labels present?")
+    folds = make_folds(eval_all.subjects, eval_all.labels, config.evaluation.protocol,
+                       config.evaluation.folds, config.training.val_subjects, config.training.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.toml", _config_toml(config))
+    progress.line(f"{config.model.name}: {len(eval_all)} windows of {len(np.unique(eval_all.subjects))} "
+                  f"subjects, {len(folds)} folds ({config.evaluation.protocol}), "
+                  f"task {task.name} {list(task.classes)}")
+    records = []
+    for fold in folds:
+        fold_dir = out / "folds" / fold.name
+        if (fold_dir / "fold.json").exists() and (fold_dir / "model.pt").exists():
+            record = read_json(fold_dir / "fold.json")
+            progress.line(f"{fold.name}: done already (macro-F1 {record['macro_f1']:.3f}), skipped")
+        else:
+            record = _run_fold(fold, config, train_all, eval_all, fold_dir, progress)
+            absent = f"; absent: {', '.join(record['classes_absent'])}" if record["classes_absent"] else ""
+            progress.fold_end(
+                f"{fold.name}: test {','.join(fold.test)} val {','.join(fold.val) or '-'} | "
+                f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
+                f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}")
+        records.append(record)
+    results = _aggregate(config, task.classes, records, preprocess_s, len(train_all), eval_all)
+    _write_predictions(out, records, task.classes)
+    atomic_write_json(out / "results.json", results)
+    write_run_plots(out, results, records)
+    return results
+
+
+def _aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: float,
+               n_train_windows: int, eval_all: WindowSet) -> dict:
+    y_true = np.concatenate([r["predictions"]["true"] for r in records]).astype(np.int64)
+    proba = np.concatenate([np.asarray(r["predictions"]["proba"], dtype=float).reshape(-1, len(classes))
+                            for r in records])
+    subjects = np.concatenate([r["predictions"]["subject"] for r in records])
+    y_pred = proba.argmax(1)
+    pooled = classification_metrics(y_true, y_pred, classes)
+    per_subject = {s: classification_metrics(y_true[subjects == s], y_pred[subjects == s], classes)
+                   for s in dict.fromkeys(subjects)}
+    mean, std = mean_std(records)
+    train_s = float(sum(r["train_s"] for r in records))
+    n_params = count_parameters(build_model(config.model, eval_all.input_shapes, len(classes)))
+    fold_keys = ("index", "test_subjects", "val_subjects", "n_test_windows", "n_train_windows",
+                 "n_val_windows", "accuracy", "macro_f1", "balanced_accuracy", "confusion_matrix",
+                 "classes_absent", "best_epoch", "epochs_run", "train_s")
+    return {
+        "model": config.model.name, "task": config.data.task,
+        "protocol": config.evaluation.protocol, "dataset": config.data.dataset,
+        "modalities": list(config.data.modalities), "classes": list(classes),
+        "seed": config.training.seed, "config": config.to_dict(),
+        "folds": [{k: r[k] for k in fold_keys} for r in records],
+        "mean": mean, "std": std,
+        "pooled": {k: pooled[k] for k in ("accuracy", "macro_f1", "balanced_accuracy",
+                                           "confusion_matrix", "n_windows")},
+        "per_subject": {s: {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy",
+                                              "n_windows", "classes_absent")}
+                        for s, m in per_subject.items()},
+        "windows": {"n_eval": len(eval_all), "n_train": n_train_windows,
+                    "per_class": {c: int((eval_all.labels == i).sum()) for i, c in enumerate(classes)},
+                    "rates": eval_all.rates, "input_shapes": {m: list(s) for m, s in
+                                                              eval_all.input_shapes.items()}},
+        "n_parameters": n_params,
+        "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
+                   "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
+        "xmodal_version": __version__,
+    }
+
+
+def _write_predictions(out: Path, records: list[dict], classes) -> None:
+    preds = [r["predictions"] for r in records]
+    proba = np.concatenate([np.asarray(p["proba"], dtype=float).reshape(-1, len(classes)) for p in preds])
+    text = predictions_csv(
+        [s for p in preds for s in p["subject"]], [t for p in preds for t in p["t_start"]],
+        [y for p in preds for y in p["true"]], proba.argmax(1), proba, classes)
+    atomic_write_text(out / "predictions.csv", text)

@@ -1,0 +1,106 @@
+"""Subject-wise splits: leave-one-subject-out, subject-grouped K-fold, inner validation subjects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+from xmodal.errors import XmodalError
+
+PROTOCOLS = ("loso", "kfold")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Subjects of one fold: train, inner validation (early stopping) and test are disjoint."""
+
+    index: int
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"fold-{self.index:02d}-" + "-".join(self.test[:3]) + ("-etc" if len(self.test) > 3 else "")
+
+
+def outer_splits(groups: np.ndarray, protocol: str = "loso", n_folds: int = 5,
+                 seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test index pairs over windows grouped by subject (scikit-learn splitters).
+
+    Parameters
+    ----------
+    groups : np.ndarray
+        Subject of each window.
+    protocol : {"loso", "kfold"}
+        ``loso``: each subject is the test set once. ``kfold``: subject-grouped K-fold, shuffled by
+        ``seed``.
+    """
+    if protocol not in PROTOCOLS:
+        raise XmodalError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    n_subjects = len(np.unique(groups))
+    if n_subjects < 2:
+        raise XmodalError(f"too few subjects for protocol {protocol!r}: only "
+                          f"{', '.join(map(str, np.unique(groups)))} has windows; need at least 2")
+    x = np.zeros((len(groups), 1))
+    if protocol == "loso":
+        splitter = LeaveOneGroupOut()
+    else:
+        if not 2 <= n_folds <= n_subjects:
+            raise XmodalError(f"kfold with {n_folds} folds needs 2..{n_subjects} folds "
+                              f"for {n_subjects} subjects")
+        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return list(splitter.split(x, groups=groups))
+
+
+def choose_validation_subjects(train_subjects: list[str], subjects: np.ndarray, labels: np.ndarray,
+                               n_val: int, rng: np.random.Generator) -> list[str]:
+    """Draw ``n_val`` inner validation subjects from the training subjects.
+
+    Subjects that have windows of every class present in training are preferred, so that
+    early stopping sees every class.
+    """
+    if n_val <= 0:
+        return []
+    present = set(np.unique(labels[np.isin(subjects, train_subjects)]))
+    complete = [s for s in train_subjects if set(np.unique(labels[subjects == s])) >= present]
+    rest = [s for s in train_subjects if s not in complete]
+    ordered = [str(s) for s in rng.permutation(complete)] + [str(s) for s in rng.permutation(rest)]
+    return sorted(ordered[:n_val], key=_natural_key)
+
+
+def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso", n_folds: int = 5,
+               n_val: int = 2, seed: int = 0) -> list[Fold]:
+    """Folds with disjoint train, inner-validation and test subjects.
+
+    Raises
+    ------
+    XmodalError
+        Too few subjects: a fold needs at least one test, one training and (when ``n_val > 0``)
+        ``n_val`` validation subjects.
+    """
+    subjects = np.asarray(subjects).astype(str)
+    unique = sorted(np.unique(subjects).tolist(), key=_natural_key)
+    splits = [(sorted(np.unique(subjects[test_idx]).tolist(), key=_natural_key),
+               sorted(np.unique(subjects[train_idx]).tolist(), key=_natural_key))
+              for train_idx, test_idx in outer_splits(subjects, protocol, n_folds, seed)]
+    splits.sort(key=lambda split: [_natural_key(s) for s in split[0]])
+    folds = []
+    for index, (test, pool) in enumerate(splits):
+        if len(pool) < n_val + 1:
+            raise XmodalError(
+                f"too few subjects for protocol {protocol!r}: {len(unique)} subjects with windows "
+                f"({', '.join(unique)}); each fold needs 1 test + {n_val} validation + at least 1 "
+                f"training subject (lower --val-subjects or add subjects)")
+        rng = np.random.default_rng([seed, index])
+        val = choose_validation_subjects(pool, subjects, labels, n_val, rng)
+        train = [s for s in pool if s not in val]
+        folds.append(Fold(index, tuple(train), tuple(val), tuple(test)))
+    return folds
+
+
+def _natural_key(subject: str) -> tuple:
+    digits = "".join(ch for ch in subject if ch.isdigit())
+    return (subject.rstrip("0123456789"), int(digits) if digits else -1, subject)

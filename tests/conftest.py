@@ -1,0 +1,61 @@
+"""Shared fixtures: small synthetic WESAD sets, hand-made pickles, the real data in ../shared."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the repository; tests needing it skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"real recordings not available: {SHARED} is absent")
+    return SHARED
+
+
+def write_wesad_pickle(path: Path, seconds: float = 60.0, chest=("ECG", "EDA"), wrist=(),
+                       labels=None, subject: str = "S2", seed: int = 0, **overrides) -> Path:
+    """Write a small WESAD-layout protocol-2 pickle; ``overrides`` replace top-level entries."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 700)
+    rates = {"ACC": 32, "BVP": 64, "EDA": 4, "TEMP": 4}
+    data = {"subject": subject, "signal": {},
+            "label": labels if labels is not None else np.repeat([1, 2, 3], n // 3 + 1)[:n]}
+    if chest:
+        data["signal"]["chest"] = {k: rng.normal(size=(n, 3 if k == "ACC" else 1)) for k in chest}
+    if wrist:
+        data["signal"]["wrist"] = {k: rng.normal(size=(int(seconds * rates[k]), 3 if k == "ACC" else 1))
+                                   for k in wrist}
+    data.update(overrides)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        pickle.dump(data, fh, protocol=2)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_wesad(tmp_path_factory) -> Path:
+    """Four synthetic subjects of 6 minutes in the WESAD layout."""
+    from xmodal.data.synthetic import simulate_wesad
+
+    root = tmp_path_factory.mktemp("tiny_wesad")
+    simulate_wesad(root, subjects=4, minutes=6.0, seed=1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def wesad_wrist(shared_data, tmp_path_factory) -> Path:
+    """The three real WESAD wrist subjects, built into the WESAD layout."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("wesad_wrist")
+    subprocess.run([sys.executable, str(shared_data / "wesad_wrist" / "build_wesad.py"), str(out)],
+                   check=True, capture_output=True)
+    return out
