@@ -9,7 +9,7 @@ from scipy import signal as sps
 from xmodal.data.recording import Recording, Signal
 from xmodal.data.tasks import get_task
 from xmodal.errors import DataError
-from xmodal.signals.cache import cached, load_preprocessed, save_preprocessed
+from xmodal.signals.cache import cache_key, cached, load_preprocessed, save_preprocessed
 from xmodal.signals.ecg import ecg_clean
 from xmodal.signals.eda import eda_clean
 from xmodal.signals.filters import signal_filter
@@ -167,7 +167,7 @@ def test_cache_roundtrip_and_key(tmp_path):
     np.testing.assert_array_equal(b.labels, pre.labels)
     assert b.rates == pre.rates
     # a damaged entry is recomputed, not trusted
-    entry = next((tmp_path / "cache").glob("S2-*.npz"))
+    entry = tmp_path / "cache" / f"S2-{cache_key(source, {'m': 1})}.npz"
     entry.write_bytes(b"garbage")
     _, hit = cached(source, {"m": 1}, tmp_path / "cache", compute)
     assert not hit and len(calls) == 3

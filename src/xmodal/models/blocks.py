@@ -1,0 +1,266 @@
+"""Convolutional building blocks and the length-adaptive plan of a modality stream.
+
+A stream is a stack of :class:`ConvBlock` s. Inputs of different modalities have very different
+lengths (a 10-s window is 2560 samples of chest ECG at 256 Hz but 40 samples of wrist EDA at
+4 Hz), so :func:`plan_stream` adapts each block's kernel and pooling to the length that reaches
+it; the same hyper-parameters then work for every modality without a stream collapsing to zero
+length or failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+#: shortest feature map a block produces by pooling (BatchNorm in training needs more than one
+#: value per channel, and the cross-modal alignment needs a time axis)
+MIN_LENGTH = 2
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """The adapted hyper-parameters of one block.
+
+    Attributes
+    ----------
+    width : int
+        Output channels.
+    kernel : int
+        Convolution kernel after clipping to the input length.
+    pool_size, pool_stride : int
+        Max-pooling after adaptation; both 0 when pooling is skipped.
+    in_length, out_length : int
+        Time steps entering and leaving the block.
+    """
+
+    width: int
+    kernel: int
+    pool_size: int
+    pool_stride: int
+    in_length: int
+    out_length: int
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the block pools."""
+        return self.pool_size > 0
+
+
+def _pool_out(length: int, size: int, stride: int) -> int:
+    return (length - size) // stride + 1
+
+
+def adapt_kernel(kernel: int, length: int) -> int:
+    """Clip ``kernel`` to an input of ``length`` steps: ``min(kernel, max(3, length // 2))``."""
+    return min(kernel, max(3, length // 2))
+
+
+def adapt_pool(length: int, size: int, stride: int,
+               min_length: int = MIN_LENGTH) -> tuple[int, int]:
+    """Adapt max-pooling to an input of ``length`` steps.
+
+    The configured ``(size, stride)`` is kept whenever it leaves at least ``min_length`` steps.
+    Otherwise the stride shrinks to ``min(stride, length // min_length)`` and the window to the
+    largest size (at most ``size``, at least the stride) that still leaves ``min_length`` steps.
+    When no pooling can shorten the input without going below ``min_length`` (inputs of at most
+    ``min_length`` steps), pooling is skipped: ``(0, 0)``.
+    """
+    if size < 1 or stride < 1:
+        raise ValueError(f"pool size and stride must be positive, got {size}, {stride}")
+    if length >= size and _pool_out(length, size, stride) >= min_length:
+        return size, stride
+    new_stride = min(stride, length // min_length)
+    if new_stride < 1:
+        return 0, 0
+    new_size = max(new_stride, min(size, length - (min_length - 1) * new_stride))
+    if new_size <= 1:
+        return 0, 0
+    return new_size, new_stride
+
+
+def plan_stream(n_times: int, widths: Sequence[int], kernels: Sequence[int], pool_size: int,
+                pool_stride: int, min_length: int = MIN_LENGTH) -> list[BlockPlan]:
+    """Plan the blocks of a stream for inputs of ``n_times`` steps.
+
+    Block by block, with ``L`` the length reaching the block: the kernel becomes
+    ``min(k, max(3, L // 2))`` (see :func:`adapt_kernel`) and the pooling is shrunk or skipped
+    so that the block's output keeps at least ``min(L, min_length)`` steps (see
+    :func:`adapt_pool`). Convolutions use 'same' padding, so only pooling changes the length.
+
+    Parameters
+    ----------
+    n_times : int
+        Input length of the stream.
+    widths, kernels : sequence of int
+        Channels and kernel size of each block (same length).
+    pool_size, pool_stride : int
+        Configured max-pooling of every block.
+    min_length : int
+        Shortest output length pooling may produce.
+
+    Returns
+    -------
+    list of BlockPlan
+        One per block, recording input and output lengths.
+    """
+    if n_times < 1:
+        raise ValueError(f"n_times must be positive, got {n_times}")
+    if len(widths) != len(kernels) or not widths:
+        raise ValueError(f"need as many widths as kernels (at least one), got "
+                         f"{tuple(widths)} and {tuple(kernels)}")
+    if any(w < 1 for w in widths) or any(k < 1 for k in kernels):
+        raise ValueError(f"widths and kernels must be positive, got {tuple(widths)}, "
+                         f"{tuple(kernels)}")
+    if min_length < 1:
+        raise ValueError(f"min_length must be positive, got {min_length}")
+    plans = []
+    length = int(n_times)
+    for width, kernel in zip(widths, kernels):
+        size, stride = adapt_pool(length, pool_size, pool_stride, min_length)
+        out = _pool_out(length, size, stride) if size else length
+        plans.append(BlockPlan(int(width), adapt_kernel(int(kernel), length), size, stride,
+                               length, out))
+        length = out
+    return plans
+
+
+class SameConv1d(nn.Conv1d):
+    """``Conv1d`` with 'same' padding done explicitly (extra padding on the right for even
+    kernels, as ``nn.Conv1d(padding='same')``), which traces and exports everywhere."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 bias: bool = True) -> None:
+        total = kernel_size - 1
+        left, right = total // 2, total - total // 2
+        super().__init__(in_channels, out_channels, kernel_size,
+                         padding=left if left == right else 0, bias=bias)
+        self.extra_pad = (0, 0) if left == right else (left, right)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.extra_pad != (0, 0):
+            x = F.pad(x, self.extra_pad)
+        return super().forward(x)
+
+
+class ConvBlock(nn.Module):
+    """``convs_per_block`` x [Conv1d('same') -> BatchNorm1d (optional) -> ReLU] -> MaxPool1d.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels entering and leaving the block.
+    kernel_size : int
+        Convolution kernel.
+    pool_size, pool_stride : int
+        Max-pooling; ``pool_size`` 0 skips pooling.
+    convs_per_block : int
+        Number of conv layers.
+    batch_norm : bool
+        Insert BatchNorm1d after each conv (the conv then has no bias).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, pool_size: int,
+                 pool_stride: int, convs_per_block: int = 2, batch_norm: bool = True) -> None:
+        super().__init__()
+        if convs_per_block < 1:
+            raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for _ in range(convs_per_block):
+            layers.append(SameConv1d(channels, out_channels, kernel_size, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(out_channels))
+            layers.append(nn.ReLU(inplace=True))
+            channels = out_channels
+        self.convs = nn.Sequential(*layers)
+        self.pool = nn.MaxPool1d(pool_size, pool_stride) if pool_size > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, in_channels, L) -> (batch, out_channels, L_pooled)."""
+        return self.pool(self.convs(x))
+
+
+class StreamEncoder(nn.Module):
+    """One modality's CNN: a stack of :class:`ConvBlock` planned by :func:`plan_stream`.
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape (without batch).
+    widths, kernels : sequence of int
+        Channels and kernel of each block.
+    pool_size, pool_stride : int
+        Configured max-pooling (adapted per block to the length).
+    convs_per_block : int
+        Conv layers per block.
+    batch_norm : bool
+        Use BatchNorm1d after every conv.
+
+    Attributes
+    ----------
+    blocks : nn.ModuleList
+        The blocks, applied in order.
+    plans : list of BlockPlan
+        The adapted plan of each block.
+    out_lengths, out_channels : tuple of int
+        Time steps and channels after each block.
+    """
+
+    def __init__(self, n_channels: int, n_times: int, widths: Sequence[int],
+                 kernels: Sequence[int], pool_size: int, pool_stride: int,
+                 convs_per_block: int = 2, batch_norm: bool = True) -> None:
+        super().__init__()
+        if n_channels < 1:
+            raise ValueError(f"n_channels must be positive, got {n_channels}")
+        self.n_channels = int(n_channels)
+        self.n_times = int(n_times)
+        self.plans = plan_stream(n_times, widths, kernels, pool_size, pool_stride)
+        blocks = []
+        channels = self.n_channels
+        for plan in self.plans:
+            blocks.append(ConvBlock(channels, plan.width, plan.kernel, plan.pool_size,
+                                    plan.pool_stride, convs_per_block, batch_norm))
+            channels = plan.width
+        self.blocks = nn.ModuleList(blocks)
+        self.out_lengths = tuple(p.out_length for p in self.plans)
+        self.out_channels = tuple(p.width for p in self.plans)
+
+    @property
+    def n_features(self) -> int:
+        """Channels of the last block (the size of the pooled embedding)."""
+        return self.out_channels[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, n_channels, n_times) -> (batch, out_channels[-1], out_lengths[-1])."""
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class ClassifierHead(nn.Module):
+    """Linear(in_features, hidden) -> ReLU -> Dropout -> Linear(hidden, n_outputs).
+
+    Parameters
+    ----------
+    in_features, hidden, n_outputs : int
+        Layer sizes.
+    dropout : float
+        Dropout probability before the last layer.
+    """
+
+    def __init__(self, in_features: int, hidden: int, n_outputs: int,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if hidden < 1:
+            raise ValueError(f"head hidden size must be positive, got {hidden}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.layers = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
+                                    nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, in_features) -> (batch, n_outputs)."""
+        return self.layers(x)

@@ -1,0 +1,162 @@
+"""Multi-stream CNN with cross-modal connections between streams (the paper's model)."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from xmodal.errors import ConfigError
+from xmodal.models.base import XModalModel
+from xmodal.models.blocks import ClassifierHead, StreamEncoder
+from xmodal.models.connections import GATES, CrossModalConnection
+
+DIRECTIONS = ("both", "a2b", "b2a")
+
+
+def connection_pairs(n_streams: int, direction: str) -> list[tuple[int, int]]:
+    """Ordered ``(source, target)`` stream indices connected for ``direction``.
+
+    ``both``: every ordered pair; ``a2b``: from the first stream into each other stream;
+    ``b2a``: from each other stream into the first. One stream: no pairs.
+    """
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"unknown direction {direction!r}; valid: {', '.join(DIRECTIONS)}")
+    if direction == "both":
+        return [(j, i) for i in range(n_streams) for j in range(n_streams) if i != j]
+    if direction == "a2b":
+        return [(0, i) for i in range(1, n_streams)]
+    return [(j, 0) for j in range(1, n_streams)]
+
+
+class CrossModalNet(XModalModel):
+    """One CNN stream per modality, cross-modal connections after chosen blocks, fused head.
+
+    After block ``k`` (1-based, listed in ``connections``) every connected target stream ``i``
+    becomes ``h_i + sum_j a_ij * z_ij`` over its sources ``j``, all computed from the maps of
+    block ``k`` *before* any connection of that block (so both directions see the same inputs).
+    Head: per-stream global average pooling -> concatenation (in modality order) -> MLP.
+
+    With ``attention=False`` the connections are plain (``cross``); with no ``connections`` the
+    model is late fusion; with one modality it is a single-modality CNN.
+
+    Parameters
+    ----------
+    input_shapes : mapping of str to (int, int)
+        ``{modality: (n_channels, n_times)}`` in input order.
+    n_outputs : int
+        Number of classes.
+    widths, kernels : sequence of int
+        Per-block channels and kernels (shared by all streams; adapted per stream length).
+    pool_size, pool_stride : int
+        Max-pooling of every block (adapted per stream length).
+    convs_per_block : int
+        Conv layers per block.
+    batch_norm : bool
+        BatchNorm in blocks and connections.
+    dropout : float
+        Dropout in the head.
+    connections : sequence of int
+        Blocks (1-based) after which the streams connect.
+    direction : {'both', 'a2b', 'b2a'}
+        Which streams feed which (see :func:`connection_pairs`).
+    attention : bool
+        Attentive (True) or plain (False) connections.
+    gate : {'sigmoid', 'softmax'}
+        Attention gate.
+    head_hidden : int
+        Hidden units of the head.
+    """
+
+    def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int, *,
+                 widths: Sequence[int] = (16, 32, 64), kernels: Sequence[int] = (16, 8, 8),
+                 pool_size: int = 8, pool_stride: int = 4, convs_per_block: int = 2,
+                 batch_norm: bool = True, dropout: float = 0.3,
+                 connections: Sequence[int] = (1, 2, 3), direction: str = "both",
+                 attention: bool = True, gate: str = "sigmoid", head_hidden: int = 64) -> None:
+        super().__init__(input_shapes, n_outputs)
+        n_blocks = len(widths)
+        if len(kernels) != n_blocks or n_blocks == 0:
+            raise ConfigError(f"widths {tuple(widths)} and kernels {tuple(kernels)} must be "
+                              f"non-empty and of equal length")
+        bad = [k for k in connections if not 1 <= k <= n_blocks]
+        if bad:
+            raise ConfigError(f"connection after block {bad[0]} but the streams have {n_blocks} "
+                              f"blocks (valid: 1..{n_blocks})")
+        if gate not in GATES:
+            raise ConfigError(f"unknown gate {gate!r}; valid: {', '.join(GATES)}")
+        pairs = connection_pairs(len(self.modalities), direction)
+        self.connection_blocks = tuple(sorted(set(int(k) for k in connections)))
+        self.direction = direction
+        self.attention = bool(attention)
+        self.gate = gate
+        try:
+            self.encoders = nn.ModuleList(
+                StreamEncoder(c, t, widths, kernels, pool_size, pool_stride, convs_per_block,
+                              batch_norm) for c, t in self.input_shapes.values())
+        except ValueError as exc:
+            raise ConfigError(f"invalid stream settings: {exc}") from None
+        # connections[b] holds the connections after block b (0-based), in the order of
+        # connection_keys[b] / connection_index[b] = (source, target) stream indices
+        self.connections = nn.ModuleList()
+        self.connection_keys: list[list[str]] = []
+        self.connection_index: list[list[tuple[int, int]]] = []
+        for b in range(n_blocks):
+            block_pairs = pairs if b + 1 in self.connection_blocks else []
+            modules, keys = [], []
+            for src, tgt in block_pairs:
+                es, et = self.encoders[src], self.encoders[tgt]
+                modules.append(CrossModalConnection(
+                    et.out_channels[b], es.out_channels[b], attention=attention, gate=gate,
+                    batch_norm=batch_norm, source_length=es.out_lengths[b],
+                    target_length=et.out_lengths[b]))
+                keys.append(f"{self.modalities[src]}->{self.modalities[tgt]}@{b + 1}")
+            self.connections.append(nn.ModuleList(modules))
+            self.connection_keys.append(keys)
+            self.connection_index.append(list(block_pairs))
+        self.n_features = sum(e.n_features for e in self.encoders)
+        self.head = ClassifierHead(self.n_features, head_hidden, self.n_outputs, dropout)
+
+    @property
+    def feature_slices(self) -> dict[str, slice]:
+        """Columns of :meth:`embedding` (and of the head's first layer) per modality."""
+        out, start = {}, 0
+        for name, enc in zip(self.modalities, self.encoders):
+            out[name] = slice(start, start + enc.n_features)
+            start += enc.n_features
+        return out
+
+    def _features(self, xs: Sequence[Tensor],
+                  attention: dict[str, Tensor] | None) -> Tensor:
+        self.check_inputs(*xs)
+        hs = list(xs)
+        for b in range(len(self.connections)):
+            hs = [enc.blocks[b](h) for enc, h in zip(self.encoders, hs)]
+            conns = self.connections[b]
+            if len(conns) == 0:
+                continue
+            new = list(hs)
+            for conn, (src, tgt), key in zip(conns, self.connection_index[b],
+                                             self.connection_keys[b]):
+                update, a = conn.delta(hs[tgt], hs[src])
+                new[tgt] = new[tgt] + update
+                if attention is not None and a is not None:
+                    attention[key] = a
+            hs = new
+        return torch.cat([h.mean(dim=-1) for h in hs], dim=1)
+
+    def embedding(self, *xs: Tensor) -> Tensor:
+        """Concatenated per-stream global-average-pooled features (batch, n_features)."""
+        return self._features(xs, None)
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        """Logits (batch, n_outputs) from one (batch, channels, times) input per modality."""
+        return self.head(self._features(xs, None))
+
+    def forward_with_attention(self, *xs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Logits and attention maps ``{"source->target@block": (batch, C_target, L_target)}``
+        (empty for plain connections)."""
+        attention: dict[str, Tensor] = {}
+        logits = self.head(self._features(xs, attention))
+        return logits, attention

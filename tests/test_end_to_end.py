@@ -1,0 +1,103 @@
+"""End-to-end runs on small synthetic sets and on the real WESAD wrist subjects."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from xmodal.cli import main
+from xmodal.evaluation.results import RESULTS_KEYS
+
+FAST = ["--epochs", "2", "--val-subjects", "1", "--train-stride", "10"]
+
+
+def _train(capsys, data, out, *extra):
+    code = main(["train", str(data), "--out", str(out), "--quiet", "--cache-dir",
+                 str(out.parent / "cache"), *FAST, *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads((out / "results.json").read_text())
+
+
+def test_loso_run_writes_every_file_with_the_schema(capsys, tiny_wesad, tmp_path):
+    out = tmp_path / "run"
+    results = _train(capsys, tiny_wesad, out)
+    for key in RESULTS_KEYS:
+        assert key in results
+    assert results["model"] == "attentive" and results["protocol"] == "loso"
+    assert results["modalities"] == ["chest.ECG", "chest.EDA"]
+    assert results["classes"] == ["baseline", "stress", "amusement"]
+    assert len(results["folds"]) == 4
+    for fold in results["folds"]:
+        assert len(fold["test_subjects"]) == 1
+        assert fold["test_subjects"][0] not in fold["val_subjects"]
+        assert 0 <= fold["macro_f1"] <= 1 and 0 <= fold["accuracy"] <= 1
+        assert fold["n_test_windows"] > 0
+    assert 0 <= results["pooled"]["macro_f1"] <= 1
+    assert np.array(results["pooled"]["confusion_matrix"]).sum() == results["pooled"]["n_windows"]
+    for name in ("config.toml", "predictions.csv", "confusion_matrix.png", "per_subject.png",
+                 "training_curves.png", "attention.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert len(list(out.glob("folds/*/model.pt"))) == 4
+    header, *rows = (out / "predictions.csv").read_text().splitlines()
+    assert header == "subject,t_start,true,predicted,p_baseline,p_stress,p_amusement"
+    assert len(rows) == results["pooled"]["n_windows"]
+    assert abs(sum(float(v) for v in rows[0].split(",")[4:]) - 1) < 1e-4
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_same_seed_same_numbers_and_resume_skips_finished_folds(capsys, tiny_wesad, tmp_path):
+    a = _train(capsys, tiny_wesad, tmp_path / "a", "--model", "cross", "--seed", "3")
+    b = _train(capsys, tiny_wesad, tmp_path / "b", "--model", "cross", "--seed", "3")
+    assert [f["macro_f1"] for f in a["folds"]] == [f["macro_f1"] for f in b["folds"]]
+    assert a["pooled"] == b["pooled"]
+    # resume: delete one fold's result; only that fold is trained again
+    folds = sorted((tmp_path / "b" / "folds").iterdir())
+    (folds[1] / "fold.json").unlink()
+    before = {f.name: (f / "fold.json").stat().st_mtime_ns for f in folds if f != folds[1]}
+    c = _train(capsys, tiny_wesad, tmp_path / "b", "--model", "cross", "--seed", "3")
+    after = {f.name: (f / "fold.json").stat().st_mtime_ns for f in folds if f != folds[1]}
+    assert before == after
+    assert (folds[1] / "fold.json").exists()
+    assert c["pooled"] == a["pooled"]
+    # a different configuration in the same folder is refused, not mixed in
+    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "b"), "--quiet", *FAST,
+                 "--model", "late-fusion", "--cache-dir", str(tmp_path / "cache")])
+    assert code == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model,modalities", [
+    ("late-fusion", ["chest.ECG", "chest.EDA"]),
+    ("early-fusion", ["chest.ECG", "chest.EDA"]),
+    ("score-fusion", ["chest.ECG", "chest.EDA"]),
+    ("single", ["chest.EDA"]),
+    ("attentive", ["chest.ECG", "chest.EDA", "wrist.BVP", "wrist.ACC"]),
+])
+def test_every_model_runs_kfold(capsys, tiny_wesad, tmp_path, model, modalities):
+    results = _train(capsys, tiny_wesad, tmp_path / "run", "--model", model, "--modalities",
+                     *modalities, "--protocol", "kfold", "--folds", "2", "--task", "binary",
+                     "--epochs", "1")
+    assert len(results["folds"]) == 2
+    assert results["classes"] == ["non-stress", "stress"]
+    assert math.isfinite(results["pooled"]["macro_f1"])
+
+
+def test_second_run_uses_the_cache(capsys, tiny_wesad, tmp_path):
+    a = _train(capsys, tiny_wesad, tmp_path / "a", "--model", "single", "--modalities", "chest.ECG")
+    b = _train(capsys, tiny_wesad, tmp_path / "b", "--model", "single", "--modalities", "chest.ECG")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4
+    assert b["timing"]["preprocess_s"] < a["timing"]["preprocess_s"]
+
+
+def test_real_wesad_wrist_binary(capsys, wesad_wrist, tmp_path):
+    results = _train(capsys, wesad_wrist, tmp_path / "run", "--modalities", "wrist.BVP", "wrist.EDA",
+                     "--task", "binary", "--epochs", "3")
+    assert [f["test_subjects"] for f in results["folds"]] == [["S2"], ["S3"], ["S4"]]
+    assert results["windows"]["rates"] == {"wrist.BVP": 64.0, "wrist.EDA": 4.0}
+    for fold in results["folds"]:
+        assert math.isfinite(fold["macro_f1"]) and math.isfinite(fold["accuracy"])
+    print("real wrist binary macro-F1", results["mean"]["macro_f1"], results["pooled"])
