@@ -59,3 +59,14 @@ def wesad_wrist(shared_data, tmp_path_factory) -> Path:
     subprocess.run([sys.executable, str(shared_data / "wesad_wrist" / "build_wesad.py"), str(out)],
                    check=True, capture_output=True)
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread per test process: the suite runs one process per core (pytest -n 2)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

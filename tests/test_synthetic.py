@@ -1,0 +1,306 @@
+"""Synthetic WESAD-format data: layout, pickle format, protocol, physiology, coupled mode."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+
+import numpy as np
+import pytest
+from scipy.signal import find_peaks
+
+from xmodal.data import synthetic as sy
+from xmodal.data.modalities import WESAD_MODALITIES
+from xmodal.data.synthetic import simulate_subject, simulate_wesad
+
+CHEST = {"ACC": 3, "ECG": 1, "EMG": 1, "EDA": 1, "Temp": 1, "Resp": 1}
+WRIST = {"ACC": (32, 3), "BVP": (64, 1), "EDA": (4, 1), "TEMP": (4, 1)}
+NUMPY_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+                 ("numpy", "dtype")}
+
+
+def load(path):
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in NUMPY_GLOBALS:
+            raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
+        return super().find_class(module, name)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wesad")
+    ids = simulate_wesad(out, subjects=11, minutes=6, seed=3)
+    return out, ids
+
+
+@pytest.fixture(scope="module")
+def subjects(written):
+    out, ids = written
+    return {sid: load(out / sid / f"{sid}.pkl") for sid in ids[:6]}
+
+
+def r_peaks(ecg):
+    ecg = np.asarray(ecg).ravel()
+    prom = 0.5 * (np.percentile(ecg, 99.5) - np.median(ecg))
+    peaks, _ = find_peaks(ecg, distance=int(0.3 * 700), prominence=prom)
+    return peaks
+
+
+def segments(label):
+    """(code, start, end) sample runs of the label array."""
+    change = np.flatnonzero(np.diff(label)) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, len(label)]
+    return [(int(label[a]), int(a), int(b)) for a, b in zip(starts, ends)]
+
+
+# ------------------------------------------------------------------ layout and format
+
+def test_layout_and_subject_ids(written):
+    out, ids = written
+    assert ids == ["S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S13"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(ids)
+    for sid in ids:
+        names = sorted(p.name for p in (out / sid).iterdir())
+        assert names == sorted([f"{sid}.pkl", f"{sid}_quest.csv", f"{sid}_readme.txt"])
+    assert sy._subject_ids(15)[-1] == "S17"                      # the 15 WESAD subjects
+    assert sy._subject_ids(17)[-3:] == ["S17", "S18", "S19"]
+
+
+def test_pickle_is_protocol2_and_numpy_only(written):
+    out, ids = written
+    raw = (out / ids[0] / f"{ids[0]}.pkl").read_bytes()
+    assert raw[:2] == b"\x80\x02"
+    globals_seen = set()
+    max_proto = 0
+    for op, arg, _ in pickletools.genops(raw):
+        max_proto = max(max_proto, op.proto)
+        if op.name == "GLOBAL":
+            globals_seen.add(tuple(arg.split(" ")))
+    assert max_proto <= 2
+    assert globals_seen <= NUMPY_GLOBALS
+    d = NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    assert d["subject"] == ids[0]
+    np.testing.assert_array_equal(d["label"], load(out / ids[0] / f"{ids[0]}.pkl")["label"])
+
+
+def test_keys_shapes_dtypes_lengths(subjects):
+    for sid, d in subjects.items():
+        assert set(d) == {"subject", "signal", "label"} and d["subject"] == sid
+        assert set(d["signal"]) == {"chest", "wrist"}
+        label = d["label"]
+        assert label.ndim == 1 and label.dtype.kind == "i" and type(label) is np.ndarray
+        n = len(label)
+        assert n == 6 * 60 * 700
+        assert set(d["signal"]["chest"]) == set(CHEST)
+        for key, ch in CHEST.items():
+            x = d["signal"]["chest"][key]
+            assert type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (n, ch)
+            assert np.isfinite(x).all()
+        assert set(d["signal"]["wrist"]) == set(WRIST)
+        for key, (rate, ch) in WRIST.items():
+            x = d["signal"]["wrist"][key]
+            assert type(x) is np.ndarray and x.dtype == np.float64
+            assert x.shape == (round(n / 700 * rate), ch)
+            assert np.isfinite(x).all()
+        for device in ("chest", "wrist"):
+            for key, x in d["signal"][device].items():
+                rate, ch = WESAD_MODALITIES[f"{device}.{key}"]
+                assert x.shape[1] == ch and abs(len(x) / rate - n / 700) < 1.0 / rate
+        wacc = d["signal"]["wrist"]["ACC"]
+        np.testing.assert_array_equal(wacc, np.round(wacc))          # E4: 1/64 g integers
+        assert 20 < np.abs(wacc).max() < 200
+        assert 32 < d["signal"]["chest"]["Temp"].mean() < 36
+        assert 29 < d["signal"]["wrist"]["TEMP"].mean() < 35.5
+        assert (d["signal"]["wrist"]["EDA"] >= 0).all()
+
+
+def test_quest_and_readme(written):
+    out, ids = written
+    sid = ids[0]
+    lines = (out / sid / f"{sid}_quest.csv").read_text().splitlines()
+    assert lines[0].split(";")[:2] == ["# Subj", sid]
+    order = lines[1].split(";")
+    assert order[0] == "# ORDER" and order[1] == "Base"
+    assert sorted(order[1:6]) == sorted(["Base", "TSST", "Fun", "Medi 1", "Medi 2"])
+    start = lines[2].split(";")
+    end = lines[3].split(";")
+    assert start[0] == "# START" and end[0] == "# END"
+    label = load(out / sid / f"{sid}.pkl")["label"]
+    code = {"Base": 1, "TSST": 2, "Fun": 3, "Medi 1": 4, "Medi 2": 4}
+    for name, a, b in zip(order[1:6], start[1:6], end[1:6]):
+        sec = [int(v.split(".")[0]) * 60 + int(v.split(".")[1]) for v in (a, b)]
+        assert (label[sec[0] * 700:sec[1] * 700] == code[name]).all()
+    readme = (out / sid / f"{sid}_readme.txt").read_text()
+    assert "Age:" in readme and "Gender:" in readme
+    assert "synthetic, generated by xmodal simulate, seed=3" in readme
+    assert not list(out.rglob("*.tmp"))
+
+
+# ------------------------------------------------------------------ protocol
+
+def test_segments_on_10s_grid_and_all_classes(subjects):
+    versions = set()
+    for d in subjects.values():
+        segs = segments(d["label"])
+        for _, a, _ in segs[1:]:
+            assert a % 7000 == 0
+        codes = [c for c, _, _ in segs if c != 0]
+        assert codes[0] == 1 and codes[2] == 4 and codes[4] == 4
+        assert sorted(codes[1:4:2]) == [2, 3]
+        versions.add(codes[1])
+        for c in (1, 2, 3, 4):
+            assert (d["label"] == c).sum() >= 60 * 700
+        assert set(np.unique(d["label"])) == {0, 1, 2, 3, 4}
+    assert versions == {2, 3}      # both protocol versions occur among six subjects
+
+
+@pytest.mark.parametrize("minutes", [4.7, 5.0, 6.0, 6.05, 13.3, 100.0])
+def test_protocol_durations(minutes):
+    n = int(round(minutes * 60 * 700))
+    segs = sy._protocol(n, stress_first=False)
+    assert segs[0].start_s == 0 and segs[-1].end_s == pytest.approx(n / 700)
+    for a, b in zip(segs, segs[1:]):
+        assert a.end_s == b.start_s and a.end_s % 10 == 0
+    total = {c: sum(s.end_s - s.start_s for s in segs if s.label == c) for c in range(5)}
+    for c in (1, 2, 3, 4):
+        assert total[c] >= 60
+    if minutes >= 60:   # WESAD proportions: baseline 20, stress 10, amusement 6.5, meditation 14
+        assert total[1] / total[2] == pytest.approx(2.0, rel=0.05)
+        assert total[2] / total[3] == pytest.approx(10 / 6.5, rel=0.05)
+        assert total[4] / total[2] == pytest.approx(1.4, rel=0.05)
+
+
+def test_too_short_and_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="too short"):
+        simulate_subject("S2", 4.0, np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        simulate_subject("S2", -1, np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        simulate_wesad(tmp_path, subjects=0)
+
+
+# ------------------------------------------------------------------ determinism
+
+def test_determinism(written, tmp_path):
+    out, ids = written
+    again = simulate_wesad(tmp_path, subjects=2, minutes=6, seed=3)
+    assert again == ids[:2]
+    for sid in again:
+        new, old = (tmp_path / sid / f"{sid}.pkl"), (out / sid / f"{sid}.pkl")
+        assert new.read_bytes() == old.read_bytes()
+    a = simulate_subject("S2", 6, np.random.default_rng(1))
+    b = simulate_subject("S2", 6, np.random.default_rng(1))
+    c = simulate_subject("S2", 6, np.random.default_rng(2))
+    for dev in ("chest", "wrist"):
+        for key in a["signal"][dev]:
+            np.testing.assert_array_equal(a["signal"][dev][key], b["signal"][dev][key])
+    assert not np.array_equal(a["signal"]["chest"]["ECG"], c["signal"]["chest"]["ECG"])
+
+
+# ------------------------------------------------------------------ physiology
+
+def test_heart_rate_range_and_bvp_follows_ecg(subjects):
+    for d in subjects.values():
+        label = d["label"]
+        peaks = r_peaks(d["signal"]["chest"]["ECG"])
+        hr = len(peaks) / (len(label) / 700) * 60
+        assert 45 < hr < 120
+        rr = np.diff(peaks) / 700
+        assert 0.3 < rr.min() and rr.max() < 1.6          # no missed or doubled beats
+        bvp = d["signal"]["wrist"]["BVP"].ravel()
+        bpeaks, _ = find_peaks(bvp, distance=int(0.3 * 64),
+                               prominence=0.5 * (np.percentile(bvp, 99) - np.median(bvp)))
+        assert abs(len(bpeaks) - len(peaks)) < 0.1 * len(peaks)
+
+
+def test_stress_raises_heart_rate_and_eda(subjects):
+    d_hr, d_eda = [], []
+    for d in subjects.values():
+        label = d["label"]
+        peaks = r_peaks(d["signal"]["chest"]["ECG"])
+        eda = d["signal"]["chest"]["EDA"].ravel()
+
+        def rate(c):
+            m = label == c
+            return m[peaks].sum() / m.sum() * 700 * 60
+
+        d_hr.append(rate(2) - rate(1))
+        d_eda.append(eda[label == 2].mean() / eda[label == 1].mean() - 1)
+        assert rate(2) > rate(1) + 3
+    assert np.mean(d_hr) > 8
+    assert np.mean(d_eda) > 0.05 and np.mean(np.array(d_eda) > 0) >= 5 / 6
+
+
+def _window_features(d):
+    """Per full 10-s window inside a class segment: (class, HR from RR, mean chest EDA)."""
+    label = d["label"]
+    peak_t = r_peaks(d["signal"]["chest"]["ECG"]) / 700
+    eda = d["signal"]["chest"]["EDA"].ravel()
+    rows = []
+    for w in range(len(label) // 7000):
+        a, b = w * 7000, (w + 1) * 7000
+        if label[a] == 0 or label[a] != label[b - 1]:
+            continue
+        rr = np.diff(peak_t[(peak_t >= a / 700) & (peak_t < b / 700)])
+        rows.append((label[a], 60 / rr.mean(), eda[a:b].mean()))
+    return np.array(rows)
+
+
+def _four_levels(x):
+    """1-D k-means with 4 clusters (started at quartiles); cluster rank per value."""
+    centers = np.quantile(x, [0.125, 0.375, 0.625, 0.875])
+    for _ in range(20):
+        assign = np.abs(x[:, None] - centers[None, :]).argmin(1)
+        centers = np.array([x[assign == k].mean() if (assign == k).any() else centers[k]
+                            for k in range(4)])
+    return np.argsort(np.argsort(centers))[assign]
+
+
+def test_coupled_needs_ecg_and_eda_together():
+    offset = {1: 0, 2: 1, 3: 2, 4: 3}
+    hit, n, per_class_hr, by_h, by_e, classes = 0, 0, {c: [] for c in offset}, [], [], []
+    for i in range(4):
+        d = simulate_subject(f"S{i}", 12, np.random.default_rng([11, i]), coupled=True)
+        f = _window_features(d)
+        c, hr, eda = f[:, 0].astype(int), f[:, 1], f[:, 2]
+        # four clearly separated levels per modality and subject
+        h = _four_levels(hr)
+        e = _four_levels(eda)
+        pred = (e - h) % 4
+        truth = np.array([offset[x] for x in c])
+        hit += (pred == truth).sum()
+        n += len(c)
+        hr_z = (hr - hr.mean()) / hr.std()
+        for k in offset:
+            per_class_hr[k].extend(hr_z[c == k])
+        by_h.append(h)
+        by_e.append(e)
+        classes.append(c)
+    assert hit / n > 0.9                                    # jointly: class determined
+    means = [np.mean(v) for v in per_class_hr.values()]
+    assert max(means) - min(means) < 0.4                    # HR alone: same level per class
+    c = np.concatenate(classes)
+    majority = np.bincount(c).max() / len(c)
+    for levels in (np.concatenate(by_h), np.concatenate(by_e)):
+        # best "level -> class" lookup table is barely better than always guessing the majority
+        best = sum(np.bincount(c[levels == k]).max() for k in range(4) if (levels == k).any())
+        assert best / len(c) < majority + 0.12
+
+
+def test_non_coupled_heart_rate_alone_is_informative(subjects):
+    """Contrast to the coupled test: in ordinary mode HR differs between classes."""
+    per_class = {c: [] for c in (1, 2, 3, 4)}
+    for d in subjects.values():
+        f = _window_features(d)
+        z = (f[:, 1] - f[:, 1].mean()) / f[:, 1].std()
+        for c in per_class:
+            per_class[c].extend(z[f[:, 0] == c])
+    assert np.mean(per_class[2]) - np.mean(per_class[1]) > 1.0
+    assert np.mean(per_class[4]) < np.mean(per_class[1])
