@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 	$(BIN)/xmodal demo --out xmodal-demo
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) xmodal-demo .pytest_cache

@@ -70,3 +70,20 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def chest_run(tiny_wesad, tmp_path_factory) -> Path:
+    """A tiny attentive chest ECG + EDA run with a final model (``--final``)."""
+    from inference_helpers import train_tiny
+
+    return train_tiny(tiny_wesad, tmp_path_factory.mktemp("runs") / "chest", "--final")
+
+
+@pytest.fixture(scope="session")
+def wrist_run(tiny_wesad, tmp_path_factory) -> Path:
+    """A tiny attentive wrist BVP + EDA run without final model (2-fold ensemble)."""
+    from inference_helpers import train_tiny
+
+    return train_tiny(tiny_wesad, tmp_path_factory.mktemp("runs") / "wrist", "--modalities",
+                      "wrist.BVP", "wrist.EDA", "--protocol", "kfold", "--folds", "2")

@@ -101,3 +101,19 @@ def test_real_wesad_wrist_binary(capsys, wesad_wrist, tmp_path):
     for fold in results["folds"]:
         assert math.isfinite(fold["macro_f1"]) and math.isfinite(fold["accuracy"])
     print("real wrist binary macro-F1", results["mean"]["macro_f1"], results["pooled"])
+
+
+def test_fold_without_a_class_still_scores_and_reports_it(capsys, tmp_path):
+    from conftest import write_wesad_pickle
+
+    root = tmp_path / "d"
+    n = 90 * 700
+    for i, s in enumerate(("S2", "S3", "S4")):
+        plan = [1, 2] if s == "S4" else [1, 2, 3]          # S4 has no amusement
+        labels = np.repeat(plan, n // len(plan) + 1)[:n]
+        write_wesad_pickle(root / s / f"{s}.pkl", seconds=90, subject=s, seed=i, labels=labels)
+    results = _train(capsys, root, tmp_path / "run", "--epochs", "1", "--val-subjects", "0")
+    fold = next(f for f in results["folds"] if f["test_subjects"] == ["S4"])
+    assert fold["classes_absent"] == ["amusement"]
+    assert math.isfinite(fold["macro_f1"]) and math.isfinite(fold["balanced_accuracy"])
+    assert results["per_subject"]["S4"]["classes_absent"] == ["amusement"]

@@ -4,4 +4,12 @@ from xmodal.errors import DataError, XmodalError
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "XmodalError", "__version__"]
+__all__ = ["DataError", "Predictor", "StreamingPredictor", "XmodalError", "__version__"]
+
+
+def __getattr__(name: str):
+    """``from xmodal import Predictor`` (imported on first use: it loads torch)."""
+    if name in ("Predictor", "StreamingPredictor", "PredictionTable"):
+        from xmodal import inference
+        return getattr(inference, name)
+    raise AttributeError(f"module 'xmodal' has no attribute {name!r}")

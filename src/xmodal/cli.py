@@ -1,4 +1,4 @@
-"""Command line: ``xmodal simulate | train | demo``."""
+"""Command line: ``xmodal simulate | train | predict | explain | export | demo``."""
 
 from __future__ import annotations
 
@@ -38,10 +38,15 @@ def _rate(text: str) -> tuple[str, float]:
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", help="dataset adapter (default wesad)")
-    d.add_argument("--modalities", nargs="+", metavar="M", help="e.g. chest.ECG chest.EDA (default)")
+    d.add_argument("--dataset", help="dataset adapter: wesad (default) | drivedb | csv")
+    d.add_argument("--labels", metavar="FILE",
+                   help="segments CSV (drivedb, csv; default: the one found beside the data)")
+    d.add_argument("--modalities", nargs="+", metavar="M",
+                   help="e.g. chest.ECG chest.EDA (wesad default); drivedb: ecg hand_gsr (default); "
+                        "csv: the [signals] of dataset.toml (default: all)")
     d.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (default: all found)")
-    d.add_argument("--task", help="binary | 3class (default) | 4class")
+    d.add_argument("--task", help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
+                                  "(default) | drive2; csv: from dataset.toml")
     d.add_argument("--window", type=float, help="window length in seconds (default 10)")
     d.add_argument("--stride", type=float, help="stride of evaluation windows in seconds (default 10)")
     d.add_argument("--train-stride", type=float, help="stride of training windows in seconds (default 5)")
@@ -62,11 +67,16 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 6)")
+    t.add_argument("--min-epochs", type=int,
+                   help="warm-up epochs, never selected nor stopped in (default 5)")
     t.add_argument("--val-subjects", type=int, help="inner validation subjects per fold (default 2)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="cpu (default) | cuda | auto")
     e = p.add_argument_group("evaluation")
-    e.add_argument("--protocol", help="loso (default) | kfold")
+    e.add_argument("--protocol", help="loso (default; leave-one-record-out for drivedb) | kfold | "
+                                      "holdout (with --test)")
+    e.add_argument("--test", nargs="+", metavar="SUBJECT",
+                   help="test subjects (records) of --protocol holdout")
     e.add_argument("--folds", type=int, help="number of folds for kfold (default 5)")
     p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
@@ -82,9 +92,10 @@ _FLAG_TO_KEY = {
     "gate": ("model", "gate"), "dropout": ("model", "dropout"),
     "epochs": ("training", "epochs"), "batch_size": ("training", "batch_size"),
     "lr": ("training", "lr"), "patience": ("training", "patience"),
+    "min_epochs": ("training", "min_epochs"),
     "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),
     "device": ("training", "device"), "protocol": ("evaluation", "protocol"),
-    "folds": ("evaluation", "folds"),
+    "folds": ("evaluation", "folds"), "test": ("evaluation", "test_subjects"),
 }
 
 
@@ -100,8 +111,30 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raw.setdefault("data", {})["rates"] = dict(args.rates)
     if args.no_cache:
         raw.setdefault("data", {})["use_cache"] = False
+    if getattr(args, "labels", None):
+        raw.setdefault("data", {})["labels"] = str(Path(args.labels).resolve())
     raw.setdefault("data", {})["path"] = str(Path(args.data).resolve())
-    return config.updated(raw, source="command line")
+    config = config.updated(raw, source="command line")
+    return _resolve_dataset_defaults(config, args)
+
+
+def _resolve_dataset_defaults(config: RunConfig, args: argparse.Namespace) -> RunConfig:
+    """Explicit --modalities are checked against the dataset; unset ones become its defaults."""
+    import dataclasses
+
+    from xmodal.data.datasets import resolve_data_defaults, validate_modalities
+
+    data = config.data
+    if data.dataset == "wesad":
+        return config
+    if getattr(args, "modalities", None):
+        validate_modalities(data.dataset, data.modalities, data.path)
+    if getattr(args, "task", None):
+        from xmodal.data.tasks import get_task
+        get_task(data.task, data.dataset, data.path)
+    data = resolve_data_defaults(data, explicit_modalities=bool(getattr(args, "modalities", None)),
+                                 explicit_task=bool(getattr(args, "task", None)))
+    return dataclasses.replace(config, data=data)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -121,9 +154,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from xmodal.training.progress import Progress
 
     config = config_from_args(args)
-    results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet))
+    results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
+                             final=getattr(args, "final", False))
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from xmodal.data.datasets import DATASET_NAMES, detect_dataset
+    from xmodal.data.survey import format_survey, survey_dataset
+
+    dataset = args.dataset or detect_dataset(args.data)
+    if dataset not in DATASET_NAMES:
+        raise ConfigError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASET_NAMES)}")
+    surveys = survey_dataset(dataset, Path(args.data), args.modalities or (), args.subjects or (),
+                             args.labels)
+    print(format_survey(dataset, args.data, surveys))
+    failed = [s.subject for s in surveys if s.error]
+    if failed:
+        raise XmodalError(f"{len(failed)} of {len(surveys)} subjects could not be read "
+                          f"({', '.join(failed)}); see the report above")
     return 0
 
 
@@ -132,6 +183,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     run_demo(Path(args.out), quiet=args.quiet)
     return 0
+
+
+def _add_inference_commands(sub) -> None:
+    from xmodal.inference import commands
+
+    p = sub.add_parser("predict", help="predict every window of a new recording")
+    commands.add_input_options(p)
+    p.add_argument("--out", required=True, help="per-window predictions, FILE.csv or FILE.json")
+    p.add_argument("--plot", metavar="FILE.png", help="signals and class probabilities over time")
+    p.set_defaults(func=commands.cmd_predict)
+
+    p = sub.add_parser("explain", help="attention weights per connection over a recording")
+    commands.add_input_options(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=commands.cmd_explain)
+
+    p = sub.add_parser("export", help="export the run's model to ONNX or TorchScript")
+    p.add_argument("run", help="run folder of 'xmodal train'")
+    p.add_argument("--format", default="onnx", choices=("onnx", "torchscript"))
+    p.add_argument("--out", required=True, help="output file")
+    p.add_argument("--ensemble", action="store_true", help="export the fold ensemble even "
+                   "when the run has a final model")
+    p.add_argument("--attention", action="store_true",
+                   help="also output the attention weights (attentive models)")
+    p.set_defaults(func=commands.cmd_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,7 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
     p.add_argument("--out", required=True, help="run folder for results, checkpoints and plots")
     _add_train_options(p)
+    p.add_argument("--final", action="store_true",
+                   help="after the folds, train one model on all subjects into RUN/final/")
     p.set_defaults(func=cmd_train)
+
+    _add_inference_commands(sub)
+
+    p = sub.add_parser("datasets", help="describe a data folder: subjects, modalities, rates, "
+                       "durations, labels, signal problems (no training)")
+    p.add_argument("data", help="data folder (WESAD root, drivedb records, csv dataset folder)")
+    p.add_argument("--dataset", help="wesad | drivedb | csv (default: guessed from the folder)")
+    p.add_argument("--labels", metavar="FILE", help="segments CSV (drivedb, csv)")
+    p.add_argument("--modalities", nargs="+", metavar="M", help="only these (default: all present)")
+    p.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (records)")
+    p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("demo", help="simulate a small dataset and compare models (a few minutes)")
     p.add_argument("--out", default="xmodal-demo")

@@ -40,6 +40,7 @@ class DataConfig:
     max_gap: float = 1.0                    # seconds of NaN/inf repaired by interpolation
     cache_dir: str = ""                     # empty: $XMODAL_CACHE or ~/.cache/xmodal
     use_cache: bool = True
+    labels: str = ""                        # segments CSV (drivedb, csv); empty: found beside the data
 
 
 @dataclass
@@ -96,6 +97,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     patience: int = 6                       # epochs without validation improvement
+    min_epochs: int = 5                     # warm-up: not selected, no early stop before
     val_subjects: int = 2                   # inner validation subjects per fold
     seed: int = 0
     device: str = "cpu"                     # cpu | cuda | auto
@@ -106,8 +108,9 @@ class TrainConfig:
 class EvalConfig:
     """The evaluation protocol."""
 
-    protocol: str = "loso"                  # loso | kfold
+    protocol: str = "loso"                  # loso | kfold | holdout
     folds: int = 5                          # for kfold
+    test_subjects: tuple[str, ...] = ()     # for holdout: the test subjects (records)
 
 
 @dataclass

@@ -326,7 +326,7 @@ def _coupled_levels(rng, segs: list[_Segment], t_c: np.ndarray, seg_idx: np.ndar
     expectation. The EDA level is e = (h + c) mod 4 with c = 0 baseline, 1 stress,
     2 amusement, 3 meditation. h and e are each uniform within every class (either modality
     alone carries no class information), while the pair gives c = (e - h) mod 4.
-    Transient chunks draw h and e independently. h sets the heart rate (rest + 8-10 bpm * h),
+    Transient chunks draw h and e independently. h sets the heart rate (rest + 14-16 bpm * h),
     e the tonic EDA (base + 0.3-0.4 * base * e) and the SCR rate; every other class effect is
     switched off.
     """
@@ -425,7 +425,7 @@ def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: b
 
     if coupled:
         h, lev = _coupled_levels(rng, segs, t_c, seg_idx)
-        hr_step = _u(rng, 8.0, 10.0)
+        hr_step = _u(rng, 14.0, 16.0)   # 2.5 beats per 10-s window between levels
         hr_target = p["hr_rest"] + hr_step * h + per_seg("hr")
         hr_tau, hr_slow_std = 1.5, 0.8
     else:

@@ -315,3 +315,28 @@ def load_wesad(root: Path | str, modalities: Sequence[str],
     validate_wesad_modalities(list(modalities))
     for name, path in find_wesad_subjects(root, subjects).items():
         yield load_wesad_subject(path, modalities, subject=name)
+
+
+def load_wesad_present(path: Path | str, subject: str | None = None) -> Recording:
+    """Load every known modality present in one subject's pickle (for ``xmodal datasets``).
+
+    The pickle is read once; a chest-only or wrist-only file gives only its own modalities.
+    """
+    path = Path(path)
+    obj = load_pickle(path)
+    try:
+        top = _as_dict(obj, str(path), "top level") if isinstance(obj, dict) else {}
+        signal = top.get("signal", {})
+        signal = _as_dict(signal, str(path), "signal") if isinstance(signal, dict) else {}
+        present = []
+        for modality in WESAD_MODALITIES:
+            device, key = modality.split(".", 1)
+            entry = signal.get(device)
+            if isinstance(entry, dict) and key in _as_dict(entry, str(path), f"signal/{device}"):
+                present.append(modality)
+        if not present:
+            raise DataError(f"{path} (subject {subject or path.stem}): no known signal under "
+                            f"signal/chest or signal/wrist (valid: {', '.join(WESAD_MODALITIES)})")
+        return _parse(obj, path, present, subject)
+    finally:
+        del obj

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import signal as sps
 
 #: a cut-off at or above this fraction of the sampling rate is skipped (too close to Nyquist)
 _MAX_CUTOFF_FRACTION = 0.45
+
+
+@lru_cache(maxsize=64)
+def _butter_sos(order: int, lowcut: float | None, highcut: float | None,
+                sampling_rate: float) -> np.ndarray:
+    """Butterworth second-order sections (cached: per-window prediction designs the same
+    filter thousands of times)."""
+    if lowcut is not None and highcut is not None:
+        sos = sps.butter(order, [lowcut, highcut], btype="bandpass", fs=sampling_rate, output="sos")
+    elif lowcut is not None:
+        sos = sps.butter(order, lowcut, btype="highpass", fs=sampling_rate, output="sos")
+    else:
+        sos = sps.butter(order, highcut, btype="lowpass", fs=sampling_rate, output="sos")
+    sos.setflags(write=False)
+    return sos
 
 
 def signal_filter(signal: np.ndarray, sampling_rate: float, lowcut: float | None = None,
@@ -38,12 +55,7 @@ def signal_filter(signal: np.ndarray, sampling_rate: float, lowcut: float | None
         lowcut = None
     if lowcut is None and highcut is None:
         return np.asarray(signal, dtype=np.float32)
-    if lowcut is not None and highcut is not None:
-        sos = sps.butter(order, [lowcut, highcut], btype="bandpass", fs=sampling_rate, output="sos")
-    elif lowcut is not None:
-        sos = sps.butter(order, lowcut, btype="highpass", fs=sampling_rate, output="sos")
-    else:
-        sos = sps.butter(order, highcut, btype="lowpass", fs=sampling_rate, output="sos")
+    sos = _butter_sos(order, lowcut, highcut, float(sampling_rate)).copy()  # scipy wants it writable
     data = np.asarray(signal, dtype=np.float64)
     padlen = 3 * (2 * len(sos) + 1)
     if data.shape[0] <= padlen:

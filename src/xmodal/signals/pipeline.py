@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from xmodal.config import DataConfig
-from xmodal.data.datasets import find_subjects, load_recording
+from xmodal.data.datasets import find_subjects, label_sources, load_recording
 from xmodal.data.tasks import Task
 from xmodal.signals.cache import cached, default_cache_dir
 from xmodal.signals.preprocess import PreprocessedRecording, preprocess_recording
@@ -15,8 +15,11 @@ from xmodal.signals.windows import WindowSet, make_windows
 
 def preprocess_params(config: DataConfig) -> dict:
     """Everything that affects a preprocessed recording (the cache key's parameters)."""
-    return {"dataset": config.dataset, "modalities": list(config.modalities),
-            "rates": dict(sorted(config.rates.items())), "max_gap": config.max_gap}
+    params = {"dataset": config.dataset, "modalities": list(config.modalities),
+              "rates": dict(sorted(config.rates.items())), "max_gap": config.max_gap}
+    if config.dataset != "wesad":      # label files and dataset.toml shape the recording too
+        params.update(label_sources(config.dataset, config.path, config.labels))
+    return params
 
 
 def prepare_subjects(config: DataConfig,
@@ -39,7 +42,8 @@ def prepare_subjects(config: DataConfig,
     out = {}
     for subject, path in files.items():
         def compute(path: Path = path, subject: str = subject) -> PreprocessedRecording:
-            rec = load_recording(config.dataset, path, config.modalities, subject)
+            rec = load_recording(config.dataset, path, config.modalities, subject,
+                                 root=config.path, labels=config.labels or None)
             return preprocess_recording(rec, config.rates, config.max_gap)
         out[subject], hit = cached(path, params, cache_dir, compute)
         if on_subject is not None:

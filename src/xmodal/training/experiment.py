@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from pathlib import Path
@@ -12,17 +13,18 @@ import torch
 
 from xmodal import __version__
 from xmodal.config import RunConfig, tomllib
-from xmodal.data.datasets import validate_modalities
+from xmodal.data.datasets import resolve_data_defaults, validate_modalities
 from xmodal.data.tasks import get_task
-from xmodal.errors import ConfigError, XmodalError
+from xmodal.errors import ConfigError, DataError, XmodalError
 from xmodal.evaluation.metrics import classification_metrics, mean_std
+from xmodal.evaluation.model_card import model_card
 from xmodal.evaluation.results import (atomic_write_bytes, atomic_write_json, atomic_write_text,
                                        predictions_csv, read_json)
 from xmodal.models.registry import build_model, count_parameters
 from xmodal.signals.pipeline import prepare_subjects, windows_of
 from xmodal.signals.windows import WindowSet
 from xmodal.training.progress import Progress
-from xmodal.training.splits import Fold, make_folds
+from xmodal.training.splits import PROTOCOLS, Fold, make_folds
 from xmodal.training.trainer import predict_logits, resolve_device, softmax, train_model
 
 #: points an attention time course is resampled to when summarised per class
@@ -30,10 +32,17 @@ ATTENTION_POINTS = 50
 
 
 def validate_config(config: RunConfig) -> RunConfig:
-    """Check names and values before any data is touched; return it with the model resolved."""
+    """Check names and values before any data is touched; return it with dataset defaults resolved.
+
+    For datasets other than WESAD, modalities and task left at the WESAD defaults become the
+    dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
+    """
+    config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
     d = config.data
-    validate_modalities(d.dataset, d.modalities)
-    get_task(d.task, d.dataset)
+    if d.labels and not Path(d.labels).is_file():
+        raise DataError(f"{d.labels}: labels file not found (--labels)")
+    validate_modalities(d.dataset, d.modalities, d.path)
+    get_task(d.task, d.dataset, d.path)
     model = config.model.resolved()
     if model.name == "single" and len(d.modalities) != 1:
         raise ConfigError(f"model 'single' takes exactly one modality, got {len(d.modalities)}: "
@@ -45,8 +54,11 @@ def validate_config(config: RunConfig) -> RunConfig:
         raise ConfigError("window, stride and train_stride must be positive")
     if config.training.epochs < 1 or config.training.batch_size < 2:
         raise ConfigError("epochs must be >= 1 and batch_size >= 2")
-    if config.evaluation.protocol not in ("loso", "kfold"):
-        raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: loso, kfold")
+    if config.evaluation.protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: "
+                          f"{', '.join(PROTOCOLS)}")
+    if config.evaluation.protocol == "holdout" and not config.evaluation.test_subjects:
+        raise ConfigError("protocol 'holdout' needs the test subjects: --test SUBJECT ...")
     return config
 
 
@@ -129,20 +141,55 @@ def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: Win
     return record
 
 
-def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None) -> dict:
+def _train_final(config: RunConfig, train_all: WindowSet, records: list[dict], out: Path,
+                 progress: Progress) -> dict:
+    """Train one model on every subject into ``out/final/model.pt`` (``xmodal train --final``).
+
+    Early stopping: no subject is left to validate on, so the final model trains for the median
+    of the folds' best epochs (each chosen on that fold's inner validation subjects), which
+    estimates how long training on this many subjects should run without touching test data.
+    """
+    final_dir = out / "final"
+    if (final_dir / "final.json").exists() and (final_dir / "model.pt").exists():
+        record = read_json(final_dir / "final.json")
+        progress.line(f"final model: done already ({record['epochs']} epochs), skipped")
+        return record
+    epochs = max(1, int(round(float(np.median([r["best_epoch"] for r in records])))))
+    n_classes = len(train_all.classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.training.seed * 1009 + 997)
+        model = build_model(config.model, train_all.input_shapes, n_classes)
+        progress.fold_start(f"final ({config.model.name}, all subjects)", epochs)
+        train_cfg = dataclasses.replace(config.training, epochs=epochs)
+        result = train_model(model, train_all, None, train_cfg, n_classes, on_epoch=progress.epoch)
+    buf = io.BytesIO()
+    torch.save(model.cpu().state_dict(), buf)
+    atomic_write_bytes(final_dir / "model.pt", buf.getvalue())
+    record = {"epochs": epochs, "epoch_rule": "median of the folds' best epochs",
+              "train_subjects": sorted(set(train_all.subjects.tolist())),
+              "n_train_windows": len(train_all), "train_s": result.train_s}
+    atomic_write_json(final_dir / "final.json", record)
+    progress.fold_end(f"final: {len(record['train_subjects'])} subjects, {epochs} epochs, "
+                      f"{result.train_s:.1f}s")
+    return record
+
+
+def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None,
+                   final: bool = False) -> dict:
     """Run the configured protocol and write every result file under ``out``.
 
     Writes ``config.toml``, ``folds/<fold>/{model.pt,fold.json}``, ``results.json``,
-    ``predictions.csv`` and PNG plots. Folds already finished in ``out`` (same configuration)
-    are not run again.
+    ``predictions.csv``, ``MODEL_CARD.md`` and PNG plots; with ``final`` also
+    ``final/{model.pt,final.json}`` (one model on every subject, see :func:`_train_final`).
+    Folds already finished in ``out`` (same configuration) are not run again.
     """
     from xmodal.evaluation.plots import write_run_plots
 
     progress = progress or Progress()
-    validate_config(config)
+    config = validate_config(config)
     out = Path(out)
     _check_resume(out, config)
-    task = get_task(config.data.task, config.data.dataset)
+    task = get_task(config.data.task, config.data.dataset, config.data.path)
     t0 = time.perf_counter()
     prepared = prepare_subjects(config.data, on_subject=progress.subject)
     eval_all = windows_of(prepared, task, config.data.window, config.data.stride)
@@ -153,7 +200,8 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
         raise XmodalError(f"no windows of task {task.name!r} ({', '.join(task.classes)}) in "
                           f"{config.data.path}: are the labels present?")
     folds = make_folds(eval_all.subjects, eval_all.labels, config.evaluation.protocol,
-                       config.evaluation.folds, config.training.val_subjects, config.training.seed)
+                       config.evaluation.folds, config.training.val_subjects, config.training.seed,
+                       config.evaluation.test_subjects)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.toml", _config_toml(config))
     progress.line(f"{config.model.name}: {len(eval_all)} windows of {len(np.unique(eval_all.subjects))} "
@@ -173,10 +221,14 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
                 f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
                 f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}")
         records.append(record)
+    final_record = _train_final(config, train_all, records, out, progress) if final else None
     results = _aggregate(config, task.classes, records, preprocess_s, len(train_all), eval_all)
+    if final_record is not None:
+        results["final"] = final_record
     _write_predictions(out, records, task.classes)
     atomic_write_json(out / "results.json", results)
     write_run_plots(out, results, records)
+    atomic_write_text(out / "MODEL_CARD.md", model_card(results))
     return results
 
 

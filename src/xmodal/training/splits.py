@@ -1,4 +1,4 @@
-"""Subject-wise splits: leave-one-subject-out, subject-grouped K-fold, inner validation subjects."""
+"""Subject-wise splits: leave-one-subject-out, subject-grouped K-fold, holdout, inner validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from xmodal.errors import XmodalError
 
-PROTOCOLS = ("loso", "kfold")
+PROTOCOLS = ("loso", "kfold", "holdout")
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,33 @@ class Fold:
         return f"fold-{self.index:02d}-" + "-".join(self.test[:3]) + ("-etc" if len(self.test) > 3 else "")
 
 
+def holdout_split(groups: np.ndarray, test_subjects) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test index pair with the given subjects (records) as the test set.
+
+    Raises
+    ------
+    XmodalError
+        No test subject given, one without windows (the message lists those with windows), or
+        no subject left for training.
+    """
+    groups = np.asarray(groups).astype(str)
+    test = [str(s) for s in dict.fromkeys(test_subjects)]
+    present = sorted(np.unique(groups).tolist(), key=_natural_key)
+    if not test:
+        raise XmodalError("protocol 'holdout' needs the test subjects: --test SUBJECT ...")
+    missing = [s for s in test if s not in present]
+    if missing:
+        raise XmodalError(f"holdout test subject {missing[0]} has no windows (subjects with "
+                          f"windows: {', '.join(present)})")
+    if set(present) <= set(test):
+        raise XmodalError(f"holdout leaves no training subject: every subject with windows "
+                          f"({', '.join(present)}) is a test subject")
+    is_test = np.isin(groups, test)
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
 def outer_splits(groups: np.ndarray, protocol: str = "loso", n_folds: int = 5,
-                 seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+                 seed: int = 0, test_subjects=()) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs over windows grouped by subject (scikit-learn splitters).
 
     Parameters
@@ -36,10 +61,12 @@ def outer_splits(groups: np.ndarray, protocol: str = "loso", n_folds: int = 5,
         Subject of each window.
     protocol : {"loso", "kfold"}
         ``loso``: each subject is the test set once. ``kfold``: subject-grouped K-fold, shuffled by
-        ``seed``.
+        ``seed``. ``holdout``: one split, ``test_subjects`` against the rest.
     """
     if protocol not in PROTOCOLS:
         raise XmodalError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    if protocol == "holdout":
+        return [holdout_split(groups, test_subjects)]
     n_subjects = len(np.unique(groups))
     if n_subjects < 2:
         raise XmodalError(f"too few subjects for protocol {protocol!r}: only "
@@ -72,7 +99,7 @@ def choose_validation_subjects(train_subjects: list[str], subjects: np.ndarray, 
 
 
 def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso", n_folds: int = 5,
-               n_val: int = 2, seed: int = 0) -> list[Fold]:
+               n_val: int = 2, seed: int = 0, test_subjects=()) -> list[Fold]:
     """Folds with disjoint train, inner-validation and test subjects.
 
     Raises
@@ -85,7 +112,8 @@ def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso",
     unique = sorted(np.unique(subjects).tolist(), key=_natural_key)
     splits = [(sorted(np.unique(subjects[test_idx]).tolist(), key=_natural_key),
                sorted(np.unique(subjects[train_idx]).tolist(), key=_natural_key))
-              for train_idx, test_idx in outer_splits(subjects, protocol, n_folds, seed)]
+              for train_idx, test_idx in outer_splits(subjects, protocol, n_folds, seed,
+                                                          test_subjects)]
     splits.sort(key=lambda split: [_natural_key(s) for s in split[0]])
     folds = []
     for index, (test, pool) in enumerate(splits):

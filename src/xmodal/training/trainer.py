@@ -85,8 +85,9 @@ def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, confi
 
     Notes
     -----
-    Model selection uses validation macro-F1 (ties broken by lower validation loss); training
-    stops after ``patience`` epochs without improvement.
+    Model selection uses validation macro-F1 (ties broken by lower validation loss) over the
+    epochs from ``min_epochs`` on (early epochs, while BatchNorm statistics settle, are a
+    warm-up); training stops after ``patience`` further epochs without improvement.
     """
     device = resolve_device(config.device)
     model.to(device)
@@ -113,7 +114,7 @@ def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, confi
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             seen += len(idx)
         record = {"epoch": epoch, "train_loss": total / max(n, 1)}
         if val is not None and len(val):
@@ -123,11 +124,11 @@ def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, confi
             m = classification_metrics(val.labels, logits.argmax(1), train.classes or range(n_classes))
             record.update(val_loss=val_loss, val_macro_f1=m["macro_f1"], val_accuracy=m["accuracy"])
             score = (m["macro_f1"], -val_loss)
-            if score > (best[0], -best[1]):
+            if epoch >= min(config.min_epochs, config.epochs) and score > (best[0], -best[1]):
                 best = (m["macro_f1"], val_loss)
                 best_state = copy.deepcopy(model.state_dict())
                 best_epoch, stale = epoch, 0
-            else:
+            elif epoch >= config.min_epochs:
                 stale += 1
         else:
             best_epoch = epoch

@@ -1,0 +1,83 @@
+"""``MODEL_CARD.md`` of a run folder: what the model is, what it was trained and tested on."""
+
+from __future__ import annotations
+
+from xmodal.signals.preprocess import BANDS, TARGET_RATES
+
+
+def _pm(results: dict, key: str) -> str:
+    mean, std = results.get("mean", {}).get(key), results.get("std", {}).get(key)
+    if mean is None:
+        return "n/a"
+    return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
+
+
+def model_card(results: dict) -> str:
+    """Markdown model card from a run's ``results.json`` content."""
+    cfg = results.get("config", {})
+    data, model, training = cfg.get("data", {}), cfg.get("model", {}), cfg.get("training", {})
+    windows = results.get("windows", {})
+    rates = windows.get("rates", {})
+    shapes = windows.get("input_shapes", {})
+    subjects = sorted({s for f in results.get("folds", []) for s in f.get("test_subjects", [])})
+    final = results.get("final")
+    lines = [
+        f"# Model card: {results.get('model')} ({results.get('task')}, {results.get('dataset')})",
+        "",
+        "## Model",
+        f"- Architecture: `{results.get('model')}` (preset `{model.get('preset')}`, connections "
+        f"after blocks {model.get('connections')}, direction `{model.get('direction')}`, gate "
+        f"`{model.get('gate')}`), {results.get('n_parameters', 'n/a')} parameters.",
+        f"- Classes ({len(results.get('classes', []))}): {', '.join(results.get('classes', []))}.",
+        f"- Weights: one checkpoint per fold (`folds/*/model.pt`)"
+        + (f" and a final model on all subjects (`final/model.pt`, {final['epochs']} epochs = "
+           f"{final['epoch_rule']})." if final else "; no final model (`xmodal train --final` "
+           "adds one). Prediction then averages the fold models."),
+        "",
+        "## Data",
+        f"- Dataset: {results.get('dataset')} at `{data.get('path', '')}`.",
+        f"- Subjects ({len(subjects)}): {', '.join(subjects)}.",
+        f"- Windows: {windows.get('n_eval', 'n/a')} evaluation windows of {data.get('window')} s "
+        f"(stride {data.get('stride')} s), {windows.get('n_train', 'n/a')} training windows "
+        f"(stride {data.get('train_stride')} s); per class: {windows.get('per_class', {})}.",
+        "- Modalities, model rates and inputs (channels × samples per window):",
+        *[f"  - `{m}`: {rates.get(m)} Hz, {shapes.get(m)}" for m in results.get("modalities", [])],
+        "",
+        "## Preprocessing",
+        f"- NaN/inf runs up to {data.get('max_gap')} s are interpolated; longer ones are rejected.",
+        "- Cleaning with zero-phase Butterworth filters: ECG band-pass 0.5-40 Hz, EDA low-pass "
+        f"1.5 Hz, other kinds {BANDS} (edges in Hz).",
+        f"- Polyphase resampling to the rates above (defaults per kind {TARGET_RATES}, never "
+        f"upsampled in training; overrides {data.get('rates') or 'none'}).",
+        "- Per-subject z-scoring with the statistics of each subject's whole recording.",
+        "- Prediction (`xmodal predict`) processes each window from raw samples with the same "
+        "functions and a context margin; see README 'Using a trained model' for the "
+        "normalisation policy of a new recording.",
+        "",
+        "## Protocol and results",
+        f"- Protocol: {results.get('protocol')}; {len(results.get('folds', []))} folds; "
+        f"{training.get('val_subjects')} inner validation subject(s) per fold select the epoch "
+        f"(macro-F1, patience {training.get('patience')}, at most {training.get('epochs')} epochs); "
+        f"seed {results.get('seed')}.",
+        f"- Macro-F1 (mean ± std over folds): {_pm(results, 'macro_f1')}",
+        f"- Accuracy: {_pm(results, 'accuracy')}",
+        f"- Balanced accuracy: {_pm(results, 'balanced_accuracy')}",
+        f"- Pooled over all test windows: macro-F1 "
+        f"{results.get('pooled', {}).get('macro_f1', float('nan')):.3f}, accuracy "
+        f"{results.get('pooled', {}).get('accuracy', float('nan')):.3f}.",
+        "",
+        "## Intended use and limits",
+        "- Lab-induced stress; not a medical device.",
+        "- Research on affective state recognition from wearable physiology: the stress and "
+        "amusement of the recorded lab protocol, not everyday emotions. Not for diagnosis, "
+        "treatment or decisions about a person.",
+        "- Trained on few, mostly young and healthy subjects; subject-independent scores vary "
+        "widely between subjects (see `per_subject.png`). Other sensors, placements, rates or "
+        "populations need their own validation.",
+        "- Predictions depend on the normalisation statistics of the new recording; the first "
+        "minutes of a stream with running statistics are less reliable.",
+        "",
+        f"_xmodal {results.get('xmodal_version', '')}_",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,298 @@
+"""Apply a trained run to new recordings: load checkpoints, window, preprocess, predict.
+
+Which weights: a run folder trained with ``xmodal train --final`` holds ``final/model.pt``, one
+model trained on every subject; it has seen the most people and is used by default. Otherwise
+the fold models are used as an ensemble (mean of their class probabilities): each was trained
+on all subjects but one (or a fold's worth) and validated on others, and averaging them is more
+stable than picking one fold's model. ``ensemble=True`` forces the fold ensemble.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from xmodal.config import RunConfig, tomllib
+from xmodal.data.modalities import signal_kind
+from xmodal.errors import ConfigError, DataError
+from xmodal.evaluation.results import read_json
+from xmodal.inference.normalize import ChannelStats, Normalizer, zscore
+from xmodal.inference.table import PredictionTable
+from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, check_rate
+from xmodal.models.base import XModalModel
+from xmodal.models.registry import build_model
+from xmodal.signals.gaps import signal_fill_gaps
+from xmodal.signals.preprocess import signal_clean
+from xmodal.signals.resample import signal_resample
+
+
+def _as_samples(modality: str, x, channels: int) -> np.ndarray:
+    """``(n,)`` or ``(n, channels)`` array-like -> float32 ``(n, channels)``."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != channels:
+        raise DataError(f"{modality}: expected samples of shape (n,{' ' if channels == 1 else ''}"
+                        f"{channels}), got {np.shape(x)}")
+    return arr
+
+
+def load_run(path: str | Path) -> tuple[RunConfig, dict]:
+    """``config.toml`` and ``results.json`` of a finished run folder."""
+    path = Path(path)
+    if not (path / "results.json").is_file() or not (path / "config.toml").is_file():
+        raise DataError(f"{path}: not a finished run folder (needs config.toml and results.json; "
+                        f"train with 'xmodal train DATA --out {path}')")
+    raw = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
+    return RunConfig.from_dict(raw, str(path / "config.toml")), read_json(path / "results.json")
+
+
+def checkpoint_paths(path: str | Path, ensemble: bool = False) -> tuple[str, list[Path]]:
+    """``("final", [final/model.pt])`` when present (and not ``ensemble``), else the folds'."""
+    path = Path(path)
+    final = path / "final" / "model.pt"
+    if final.is_file() and not ensemble:
+        return "final", [final]
+    folds = sorted(path.glob("folds/*/model.pt"))
+    if not folds:
+        raise DataError(f"{path}: no checkpoints (final/model.pt or folds/*/model.pt)")
+    return "ensemble", folds
+
+
+class Predictor:
+    """A trained model (or fold ensemble) with the preprocessing it was trained with.
+
+    Parameters
+    ----------
+    models : list of XModalModel
+        One model, or the fold models of an ensemble (probabilities are averaged).
+    classes : sequence of str
+        Class names of the task.
+    rates : dict of str to float
+        Model rate of every modality, in input order.
+    window, hop : float
+        Window length and default hop in seconds.
+    max_gap : float
+        Longest NaN/inf run in seconds that is interpolated.
+    source : str
+        ``"final"``, ``"ensemble"`` or ``"model"``.
+    """
+
+    def __init__(self, models: Sequence[XModalModel], classes: Sequence[str], rates: dict,
+                 window: float, hop: float, max_gap: float = 1.0, source: str = "model") -> None:
+        if not models:
+            raise ConfigError("a Predictor needs at least one model")
+        self.models = [m.eval() for m in models]
+        self.classes = tuple(classes)
+        self.rates = {m: float(rates[m]) for m in models[0].modalities}
+        self.input_shapes = dict(models[0].input_shapes)
+        self.modalities = list(self.input_shapes)
+        self.window = float(window)
+        self.hop = float(hop)
+        self.max_gap = float(max_gap)
+        self.source = source
+
+    @classmethod
+    def from_run(cls, path: str | Path, ensemble: bool = False,
+                 device: str = "cpu") -> "Predictor":
+        """Load a run folder (see the module docstring for which weights are used).
+
+        Checkpoints are read with ``torch.load(..., weights_only=True)``: a state_dict of
+        tensors, never arbitrary pickled objects.
+        """
+        config, results = load_run(path)
+        source, paths = checkpoint_paths(path, ensemble)
+        shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
+        classes = results["classes"]
+        models = []
+        for p in paths:
+            model = build_model(config.model, shapes, len(classes))
+            try:
+                state = torch.load(p, map_location=device, weights_only=True)
+                model.load_state_dict(state)
+            except (RuntimeError, OSError, ValueError, EOFError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise DataError(f"{p}: cannot load checkpoint ({first})") from None
+            models.append(model.to(device).eval())
+        return cls(models, classes, results["windows"]["rates"], config.data.window,
+                   config.data.stride, config.data.max_gap, source)
+
+    # ---- inputs ------------------------------------------------------------------------------
+
+    def _check(self, signals: dict, rates: dict) -> tuple[dict, dict]:
+        missing = [m for m in self.modalities if m not in signals]
+        if missing:
+            raise DataError(f"missing modality {missing[0]} (the model needs "
+                            f"{', '.join(self.modalities)}; got {', '.join(signals) or 'none'})")
+        no_rate = [m for m in self.modalities if m not in rates]
+        if no_rate:
+            raise DataError(f"{no_rate[0]}: no sampling rate given")
+        data = {m: _as_samples(m, signals[m], self.input_shapes[m][0]) for m in self.modalities}
+        return data, {m: check_rate(m, rates[m]) for m in self.modalities}
+
+    def plan(self, rates: dict, hop: float | None = None,
+             context: float = DEFAULT_CONTEXT) -> WindowPlan:
+        """The :class:`WindowPlan` for inputs at ``rates``."""
+        hop = self.hop if hop is None else float(hop)
+        if not math.isfinite(hop) or hop <= 0:
+            raise ConfigError(f"hop must be a positive number of seconds, got {hop!r}")
+        if context < 0:
+            raise ConfigError(f"context must be >= 0 seconds, got {context!r}")
+        return WindowPlan({m: float(rates[m]) for m in self.modalities}, dict(self.rates),
+                          {m: self.input_shapes[m][1] for m in self.modalities},
+                          {m: self.input_shapes[m][0] for m in self.modalities},
+                          self.window, hop, float(context), self.max_gap)
+
+    def calibrate(self, signals: dict, rates: dict) -> dict:
+        """Normalisation statistics of a recording, preprocessed as in training (gap repair,
+        cleaning, resampling to the model rate): ``{modality: {"mean": [...], "std": [...]}}``.
+
+        Use them as ``stats=`` with ``normalization="fixed"`` (e.g. from a resting calibration
+        recording of the same person); ``normalization="recording"`` computes them from the
+        recording being predicted.
+        """
+        data, rates = self._check(signals, rates)
+        out = {}
+        for m in self.modalities:
+            x = signal_fill_gaps(data[m], rates[m], self.max_gap, m)
+            x = signal_resample(signal_clean(x, rates[m], signal_kind(m)), rates[m], self.rates[m])
+            stats = ChannelStats.of(x.T)
+            zscore(x[:1].T, stats.mean, stats.std, m, strict=True)   # flat: DataError
+            out[m] = stats.to_dict()
+        return out
+
+    def normalizer(self, normalization: str, stats: dict | None = None) -> Normalizer:
+        """A fresh :class:`Normalizer` for a policy (see :mod:`xmodal.inference.normalize`)."""
+        return Normalizer(normalization, stats)
+
+    # ---- models ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_proba(self, inputs: dict, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` of model inputs ``{modality: (n, C, T)}``
+        (mean over ensemble members)."""
+        n = len(next(iter(inputs.values())))
+        if n == 0:
+            return np.zeros((0, len(self.classes)))
+        device = next(self.models[0].parameters()).device
+        xs = [torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device)
+              for m in self.modalities]
+        total = None
+        for model in self.models:
+            parts = [torch.softmax(model(*[x[i:i + batch_size] for x in xs]).double(), dim=1)
+                     for i in range(0, n, batch_size)]
+            p = torch.cat(parts).cpu().numpy()
+            total = p if total is None else total + p
+        return total / len(self.models)
+
+    @torch.no_grad()
+    def attention(self, inputs: dict, batch_size: int = 256) -> tuple[np.ndarray, dict]:
+        """Probabilities and attention maps ``{"src->tgt@block": (n, C, L)}`` (ensemble mean).
+
+        Raises
+        ------
+        ConfigError
+            The model has no attentive connections.
+        """
+        n = len(next(iter(inputs.values())))
+        device = next(self.models[0].parameters()).device
+        xs = [torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device)
+              for m in self.modalities]
+        proba, maps = None, {}
+        for model in self.models:
+            probs, attn = [], {}
+            for i in range(0, n, batch_size):
+                logits, a = model.forward_with_attention(*[x[i:i + batch_size] for x in xs])
+                probs.append(torch.softmax(logits.double(), dim=1).cpu())
+                for key, value in a.items():
+                    attn.setdefault(key, []).append(value.float().cpu())
+            if not attn:
+                raise ConfigError(f"model {type(model).__name__} has no attention weights; "
+                                  f"only 'attentive' runs can be explained")
+            p = torch.cat(probs).numpy()
+            proba = p if proba is None else proba + p
+            for key, parts in attn.items():
+                value = torch.cat(parts).numpy()
+                maps[key] = value if key not in maps else maps[key] + value
+        k = len(self.models)
+        return proba / k, {key: v / k for key, v in maps.items()}
+
+    # ---- recordings --------------------------------------------------------------------------
+
+    def windows(self, signals: dict, rates: dict, hop: float | None = None,
+                normalization: str = "recording", stats: dict | None = None,
+                context: float = DEFAULT_CONTEXT) -> tuple[WindowPlan, dict]:
+        """Model inputs ``{modality: (n_windows, C, T)}`` of a whole recording.
+
+        Raises
+        ------
+        DataError
+            Missing modality, wrong channel count or rate, NaN runs longer than ``max_gap``,
+            or a recording shorter than one window.
+        """
+        data, rates = self._check(signals, rates)
+        plan = self.plan(rates, hop, context)
+        for m in self.modalities:      # one clear error for long NaN runs, before any window
+            if not np.isfinite(data[m]).all():
+                signal_fill_gaps(data[m], rates[m], self.max_gap, m)
+        n = plan.n_windows({m: len(data[m]) for m in self.modalities})
+        if n == 0:
+            have = min(len(data[m]) / rates[m] for m in self.modalities)
+            raise DataError(f"recording too short: {have:.1f} s, one {self.window:g}-s window "
+                            f"needs {plan.min_duration():.1f} s of every modality")
+        if normalization == "recording":
+            stats = self.calibrate(data, rates)
+        norm = self.normalizer(normalization, stats)
+        inputs = {m: np.empty((n, *self.input_shapes[m]), dtype=np.float32)
+                  for m in self.modalities}
+        for k in range(n):
+            segments = {}
+            for m in self.modalities:
+                a, b = plan.segment(k, m)
+                segments[m] = data[m][a:b]
+            for m, x in plan.process(k, segments, norm).items():
+                inputs[m][k] = x
+        return plan, inputs
+
+    def predict(self, signals: dict, rates: dict, hop: float | None = None,
+                normalization: str = "recording", stats: dict | None = None,
+                context: float = DEFAULT_CONTEXT) -> PredictionTable:
+        """Per-window predictions for one recording.
+
+        Parameters
+        ----------
+        signals : dict of str to np.ndarray
+            ``{modality: samples}``, each ``(n,)`` or ``(n, channels)`` at its own rate, all
+            starting at t = 0. Extra modalities are ignored.
+        rates : dict of str to float
+            Sampling rate of each modality in Hz.
+        hop : float, optional
+            Seconds between window starts (default: the run's evaluation stride).
+        normalization : {'recording', 'running', 'window', 'fixed'}
+            Where the z-score statistics come from (:mod:`xmodal.inference.normalize`).
+            ``recording`` (default) treats the recording as one new subject, as training did.
+        stats : dict, optional
+            Statistics for ``fixed`` (from :meth:`calibrate`).
+        context : float
+            Seconds of signal before each window used to settle the filters.
+
+        Returns
+        -------
+        PredictionTable
+            ``t_start``, ``t_end``, ``predicted``, ``p_<class>`` per window.
+        """
+        plan, inputs = self.windows(signals, rates, hop, normalization, stats, context)
+        n = len(next(iter(inputs.values())))
+        t_start = np.arange(n) * plan.hop
+        return PredictionTable(self.classes, t_start, t_start + self.window,
+                               self.predict_proba(inputs))
+
+    def stream(self, rates: dict, hop: float | None = None, normalization: str = "running",
+               stats: dict | None = None, context: float = DEFAULT_CONTEXT):
+        """A :class:`~xmodal.inference.streaming.StreamingPredictor` for inputs at ``rates``."""
+        from xmodal.inference.streaming import StreamingPredictor
+        return StreamingPredictor(self, rates, hop, normalization, stats, context)

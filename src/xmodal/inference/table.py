@@ -1,0 +1,103 @@
+"""Per-window predictions as a small column table (no pandas needed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xmodal.evaluation.results import atomic_write_text
+
+
+@dataclass
+class PredictionTable:
+    """One row per window: ``t_start``, ``t_end``, ``predicted`` and ``p_<class>`` columns.
+
+    A dataclass rather than a pandas DataFrame: the table is a few numeric columns, and pandas
+    would be a large dependency for that alone. ``table.to_dict()`` feeds
+    ``pandas.DataFrame(...)`` directly where pandas is wanted.
+
+    Parameters
+    ----------
+    classes : tuple of str
+        Class names; column ``p_<class>`` per class.
+    t_start, t_end : np.ndarray
+        Window bounds in seconds from the recording (stream) start.
+    proba : np.ndarray
+        Class probabilities ``(n_windows, n_classes)``; rows sum to 1.
+    """
+
+    classes: tuple
+    t_start: np.ndarray
+    t_end: np.ndarray
+    proba: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.classes = tuple(self.classes)
+        self.t_start = np.asarray(self.t_start, dtype=np.float64).reshape(-1)
+        self.t_end = np.asarray(self.t_end, dtype=np.float64).reshape(-1)
+        self.proba = np.asarray(self.proba, dtype=np.float64).reshape(-1, len(self.classes))
+
+    def __len__(self) -> int:
+        return int(self.t_start.shape[0])
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Predicted class name of every window."""
+        return np.asarray(self.classes, dtype=object)[self.proba.argmax(axis=1)] \
+            if len(self) else np.zeros(0, dtype=object)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["t_start", "t_end", "predicted"] + [f"p_{c}" for c in self.classes]
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        if column == "t_start":
+            return self.t_start
+        if column == "t_end":
+            return self.t_end
+        if column == "predicted":
+            return self.predicted
+        if column.startswith("p_") and column[2:] in self.classes:
+            return self.proba[:, self.classes.index(column[2:])]
+        raise KeyError(f"no column {column!r}; columns: {', '.join(self.columns)}")
+
+    @staticmethod
+    def concat(tables: list["PredictionTable"], classes=()) -> "PredictionTable":
+        """Rows of several tables with the same classes, in order."""
+        classes = tables[0].classes if tables else tuple(classes)
+        return PredictionTable(classes,
+                               np.concatenate([t.t_start for t in tables]) if tables else [],
+                               np.concatenate([t.t_end for t in tables]) if tables else [],
+                               np.concatenate([t.proba for t in tables]) if tables
+                               else np.zeros((0, len(classes))))
+
+    def to_dict(self) -> dict[str, list]:
+        """``{column: list of values}``."""
+        return {c: self[c].tolist() for c in self.columns}
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """CSV text (times with 3 decimals, probabilities with 6); written to ``path`` if given."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(self.columns)
+        for s, e, name, p in zip(self.t_start, self.t_end, self.predicted, self.proba):
+            writer.writerow([f"{s:.3f}", f"{e:.3f}", name] + [f"{v:.6f}" for v in p])
+        text = buf.getvalue()
+        if path is not None:
+            atomic_write_text(Path(path), text)
+        return text
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """JSON ``{"classes": [...], "rows": [{column: value}, ...]}``; written to ``path`` if given."""
+        rows = [{"t_start": round(float(s), 6), "t_end": round(float(e), 6), "predicted": name,
+                 **{f"p_{c}": round(float(v), 6) for c, v in zip(self.classes, p)}}
+                for s, e, name, p in zip(self.t_start, self.t_end, self.predicted, self.proba)]
+        text = json.dumps({"classes": list(self.classes), "rows": rows}, indent=1)
+        if path is not None:
+            atomic_write_text(Path(path), text + "\n")
+        return text
