@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # is already satisfied and pip does not fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -n auto
+
+# Performance benchmark (issue 6): bench.json + bench.md; `make bench BENCH_ARGS=--quick` to smoke-test.
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS) --out bench.json
 
 clean:
 	rm -rf $(VENV) xmodal-demo .pytest_cache

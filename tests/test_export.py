@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from xmodal.cli import main
-from xmodal.config import MODEL_NAMES, ModelConfig
+from xmodal.config import NETWORK_NAMES as MODEL_NAMES, ModelConfig
 from xmodal.inference.export import ExportModule, export_models
 from xmodal.models.registry import build_model
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xmodal.config import MODEL_NAMES, ModelConfig
+from xmodal.config import NETWORK_NAMES as MODEL_NAMES, ModelConfig
 from xmodal.errors import ConfigError, ShapeError
 from xmodal.models import (Align, CrossModalConnection, CrossModalNet, EarlyFusionNet,
                            ScoreFusionNet, StreamEncoder, XModalModel, alignment_matrix,

@@ -1,15 +1,16 @@
-"""Command line: ``xmodal simulate | train | predict | explain | export | demo``."""
+"""Command line: ``xmodal simulate | train | benchmark | report | predict | explain | ...``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 from xmodal import __version__
-from xmodal.config import MODEL_NAMES, PRESETS, RunConfig, load_config
+from xmodal.config import FEATURES_MODELS, MODEL_NAMES, PRESETS, RunConfig, load_config
 from xmodal.errors import ConfigError, XmodalError
 
 
@@ -36,7 +37,7 @@ def _rate(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected MODALITY=HZ, got {text!r}") from None
 
 
-def _add_train_options(p: argparse.ArgumentParser) -> None:
+def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--dataset", help="dataset adapter: wesad (default) | drivedb | csv")
     d.add_argument("--labels", metavar="FILE",
@@ -45,8 +46,10 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help="e.g. chest.ECG chest.EDA (wesad default); drivedb: ecg hand_gsr (default); "
                         "csv: the [signals] of dataset.toml (default: all)")
     d.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (default: all found)")
-    d.add_argument("--task", help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
-                                  "(default) | drive2; csv: from dataset.toml")
+    d.add_argument("--task", nargs="+" if benchmark else None,
+                   help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
+                        "(default) | drive2; csv: from dataset.toml"
+                        + ("; several run one after the other" if benchmark else ""))
     d.add_argument("--window", type=float, help="window length in seconds (default 10)")
     d.add_argument("--stride", type=float, help="stride of evaluation windows in seconds (default 10)")
     d.add_argument("--train-stride", type=float, help="stride of training windows in seconds (default 5)")
@@ -55,7 +58,10 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)")
     d.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     m = p.add_argument_group("model")
-    m.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (default attentive)")
+    if not benchmark:
+        m.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (default attentive)")
+    m.add_argument("--features-model", choices=FEATURES_MODELS,
+                   help="classifier of the 'features' model: rf (default) | lda | adaboost")
     m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default compact)")
     m.add_argument("--connections", type=_int_list, metavar="1,2,3",
                    help="blocks after which streams connect (default 1,2,3); '' for none")
@@ -70,14 +76,22 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--min-epochs", type=int,
                    help="warm-up epochs, never selected nor stopped in (default 5)")
     t.add_argument("--val-subjects", type=int, help="inner validation subjects per fold (default 2)")
-    t.add_argument("--seed", type=int)
+    if benchmark:
+        t.add_argument("--seeds", type=int, default=1, metavar="K",
+                       help="repeat every configuration with seeds 0..K-1 (default 1)")
+    else:
+        t.add_argument("--seed", type=int)
+    t.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train the folds of a configuration in N worker processes (default 1)")
     t.add_argument("--device", help="cpu (default) | cuda | auto")
     e = p.add_argument_group("evaluation")
     e.add_argument("--protocol", help="loso (default; leave-one-record-out for drivedb) | kfold | "
-                                      "holdout (with --test)")
+                                      "holdout (with --test) | kfold-windows (window-level, "
+                                      "subjects mixed: subject-dependent, for comparison only)")
     e.add_argument("--test", nargs="+", metavar="SUBJECT",
                    help="test subjects (records) of --protocol holdout")
-    e.add_argument("--folds", type=int, help="number of folds for kfold (default 5)")
+    e.add_argument("--folds", type=int, help="number of folds for kfold and kfold-windows "
+                                             "(default 5)")
     p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
 
@@ -88,6 +102,7 @@ _FLAG_TO_KEY = {
     "stride": ("data", "stride"), "train_stride": ("data", "train_stride"),
     "max_gap": ("data", "max_gap"), "cache_dir": ("data", "cache_dir"),
     "model": ("model", "name"), "preset": ("model", "preset"),
+    "features_model": ("model", "features_model"),
     "connections": ("model", "connections"), "direction": ("model", "direction"),
     "gate": ("model", "gate"), "dropout": ("model", "dropout"),
     "epochs": ("training", "epochs"), "batch_size": ("training", "batch_size"),
@@ -99,9 +114,11 @@ _FLAG_TO_KEY = {
 }
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Defaults, then ``--config FILE``, then explicit flags."""
+def config_from_args(args: argparse.Namespace, between: dict | None = None) -> RunConfig:
+    """Defaults, then ``--config FILE``, then ``between`` (a study's [base]), then explicit flags."""
     config = load_config(args.config) if args.config else RunConfig()
+    if between:
+        config = config.updated(between, source="study [base]")
     raw: dict[str, dict] = {}
     for flag, (section, key) in _FLAG_TO_KEY.items():
         value = getattr(args, flag, None)
@@ -155,9 +172,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
-                             final=getattr(args, "final", False))
+                             final=getattr(args, "final", False), jobs=args.jobs)
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from xmodal.training.benchmark import run_benchmark
+    from xmodal.training.progress import Progress
+
+    from xmodal.training.benchmark import load_study
+
+    tasks = list(args.task or [])
+    args.task = None
+    study = load_study(args.study)
+    config = config_from_args(args, between=study.base)
+    run_benchmark(config, Path(args.out), study=study, only=args.only or (),
+                  tasks=tasks, seeds=args.seeds, jobs=args.jobs,
+                  progress=Progress(quiet=args.quiet), command=sys.argv)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from xmodal.evaluation.report import write_report
+
+    written = write_report(Path(args.path))
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
@@ -233,6 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the folds, train one model on all subjects into RUN/final/")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("benchmark", help="the paper's comparison: train every configuration of "
+                       "a study, then table.md/.csv and report.md/.html")
+    p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
+    p.add_argument("--out", required=True, help="benchmark folder: runs/<configuration>/, tables, report")
+    p.add_argument("--study", default="paper", help="paper (default) or FILE.toml with "
+                   "[[configuration]] tables")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="only these configurations (a "
+                   "configuration name, or a model name for its default configuration)")
+    _add_train_options(p, benchmark=True)
+    p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("report", help="rewrite report.md/.html (and tables) of a benchmark folder "
+                       "or a run folder from its saved results, without training")
+    p.add_argument("path", help="benchmark folder (xmodal benchmark --out) or run folder")
+    p.set_defaults(func=cmd_report)
+
     _add_inference_commands(sub)
 
     p = sub.add_parser("datasets", help="describe a data folder: subjects, modalities, rates, "
@@ -265,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except XmodalError as exc:
             sys.stderr.write(f"xmodal: error: {exc}\n")
             return 2
+        except BrokenPipeError:                  # e.g. `xmodal train ... | head`: results are written
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except OSError as exc:
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
             sys.stderr.write(f"xmodal: error:{where} {exc.strerror or exc}\n")

@@ -15,12 +15,21 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-MODEL_NAMES = ("attentive", "cross", "late-fusion", "early-fusion", "score-fusion", "single")
+MODEL_NAMES = ("attentive", "cross", "late-fusion", "early-fusion", "score-fusion", "single",
+               "features")
+
+#: the models that are neural networks (everything but the classical ``features`` baseline)
+NETWORK_NAMES = tuple(n for n in MODEL_NAMES if n != "features")
+
+#: scikit-learn estimators of the classical ``features`` model (Schmidt et al. 2018)
+FEATURES_MODELS = ("rf", "lda", "adaboost")
 
 #: stream presets: conv widths, kernel sizes (at the stream's own rate), max-pool size and stride
 PRESETS: dict[str, dict[str, Any]] = {
     "compact": {"widths": (16, 32, 64), "kernels": (16, 8, 8), "pool_size": 8, "pool_stride": 4},
     "paper": {"widths": (32, 64, 128), "kernels": (32, 16, 8), "pool_size": 8, "pool_stride": 2},
+    # ~5x fewer FLOPs than compact (narrower, short kernels) for CPU-bound studies (issue 6)
+    "fast": {"widths": (8, 16, 32), "kernels": (8, 8, 8), "pool_size": 8, "pool_stride": 4},
 }
 
 
@@ -60,6 +69,7 @@ class ModelConfig:
     direction: str = "both"                 # both | a2b | b2a
     gate: str = "sigmoid"                   # sigmoid | softmax (over channels)
     head_hidden: int = 64
+    features_model: str = "rf"              # model 'features': rf | lda | adaboost
 
     def resolved(self) -> "ModelConfig":
         """Return a copy with preset values filled in and everything validated."""
@@ -85,6 +95,9 @@ class ModelConfig:
             raise ConfigError(f"unknown direction {out.direction!r}; valid: both, a2b, b2a")
         if out.gate not in ("sigmoid", "softmax"):
             raise ConfigError(f"unknown gate {out.gate!r}; valid: sigmoid, softmax")
+        if out.features_model not in FEATURES_MODELS:
+            raise ConfigError(f"unknown features model {out.features_model!r}; valid: "
+                              f"{', '.join(FEATURES_MODELS)}")
         return out
 
 
@@ -101,15 +114,16 @@ class TrainConfig:
     val_subjects: int = 2                   # inner validation subjects per fold
     seed: int = 0
     device: str = "cpu"                     # cpu | cuda | auto
-    threads: int = 0                        # 0: torch default
+    threads: int = 0                        # 0: auto (fastest of 1 and all cores, per fold)
+    amp: bool = True                        # mixed precision on CUDA (no effect on CPU)
 
 
 @dataclass
 class EvalConfig:
     """The evaluation protocol."""
 
-    protocol: str = "loso"                  # loso | kfold | holdout
-    folds: int = 5                          # for kfold
+    protocol: str = "loso"                  # loso | kfold | holdout | kfold-windows
+    folds: int = 5                          # for kfold and kfold-windows
     test_subjects: tuple[str, ...] = ()     # for holdout: the test subjects (records)
 
 

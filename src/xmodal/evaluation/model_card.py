@@ -29,10 +29,14 @@ def model_card(results: dict) -> str:
         f"after blocks {model.get('connections')}, direction `{model.get('direction')}`, gate "
         f"`{model.get('gate')}`), {results.get('n_parameters', 'n/a')} parameters.",
         f"- Classes ({len(results.get('classes', []))}): {', '.join(results.get('classes', []))}.",
-        f"- Weights: one checkpoint per fold (`folds/*/model.pt`)"
+        ("- Classical baseline: hand-crafted window features + scikit-learn "
+         f"`{model.get('features_model')}`; fitted estimators are not saved (parameters and "
+         "feature importances per fold in `folds/*/features_model.json`); `xmodal predict` does "
+         "not apply." if results.get("model") == "features" else
+         "- Weights: one checkpoint per fold (`folds/*/model.pt`)"
         + (f" and a final model on all subjects (`final/model.pt`, {final['epochs']} epochs = "
            f"{final['epoch_rule']})." if final else "; no final model (`xmodal train --final` "
-           "adds one). Prediction then averages the fold models."),
+           "adds one). Prediction then averages the fold models.")),
         "",
         "## Data",
         f"- Dataset: {results.get('dataset')} at `{data.get('path', '')}`.",

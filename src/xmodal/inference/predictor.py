@@ -105,6 +105,10 @@ class Predictor:
         tensors, never arbitrary pickled objects.
         """
         config, results = load_run(path)
+        if config.model.name == "features":
+            raise ConfigError(f"{path}: a 'features' run (hand-crafted features + scikit-learn) "
+                              "keeps no fitted model; predict, explain and export need a run of "
+                              "a network (attentive, cross, late-fusion, ...)")
         source, paths = checkpoint_paths(path, ensemble)
         shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
         classes = results["classes"]

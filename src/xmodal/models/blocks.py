@@ -15,6 +15,8 @@ from typing import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from xmodal.models.fastconv import same_conv1d, use_fast_path
+
 #: shortest feature map a block produces by pooling (BatchNorm in training needs more than one
 #: value per channel, and the cross-modal alignment needs a time axis)
 MIN_LENGTH = 2
@@ -140,6 +142,12 @@ class SameConv1d(nn.Conv1d):
         self.extra_pad = (0, 0) if left == right else (left, right)
 
     def forward(self, x: Tensor) -> Tensor:
+        if use_fast_path(x, self.weight):
+            # CPU training: convolution-based gradients, 2-4x faster for wide kernels
+            # (see xmodal.models.fastconv); numerically equal within float32 rounding
+            k = self.kernel_size[0]
+            left = (k - 1) // 2
+            return same_conv1d(x, self.weight, self.bias, left, k - 1 - left)
         if self.extra_pad != (0, 0):
             x = F.pad(x, self.extra_pad)
         return super().forward(x)

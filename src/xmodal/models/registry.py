@@ -45,6 +45,9 @@ def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
     shapes = validate_input_shapes(input_shapes)
     validate_n_outputs(n_outputs)
     names = ", ".join(shapes)
+    if cfg.name == "features":
+        raise ConfigError("model 'features' is the scikit-learn baseline, not a network "
+                          "(see xmodal.models.features); it has no build_model")
     if cfg.name == "single":
         if len(shapes) != 1:
             raise ConfigError(f"model 'single' needs exactly one modality, got {len(shapes)} "

@@ -24,7 +24,7 @@ from xmodal.models.registry import build_model, count_parameters
 from xmodal.signals.pipeline import prepare_subjects, windows_of
 from xmodal.signals.windows import WindowSet
 from xmodal.training.progress import Progress
-from xmodal.training.splits import PROTOCOLS, Fold, make_folds
+from xmodal.training.splits import PROTOCOLS, SUBJECT_DEPENDENT, Fold, make_folds
 from xmodal.training.trainer import predict_logits, resolve_device, softmax, train_model
 
 #: points an attention time course is resampled to when summarised per class
@@ -47,7 +47,7 @@ def validate_config(config: RunConfig) -> RunConfig:
     if model.name == "single" and len(d.modalities) != 1:
         raise ConfigError(f"model 'single' takes exactly one modality, got {len(d.modalities)}: "
                           f"{' '.join(d.modalities)}")
-    if model.name != "single" and len(d.modalities) < 2:
+    if model.name not in ("single", "features") and len(d.modalities) < 2:
         raise ConfigError(f"model {model.name!r} fuses modalities and needs at least two; "
                           f"use --model single for one")
     if d.window <= 0 or d.stride <= 0 or d.train_stride <= 0:
@@ -103,12 +103,45 @@ def _attention_summary(model, windows: WindowSet, n_classes: int, device) -> dic
             for key, acc in sums.items()}
 
 
+def _fold_masks(fold: Fold, train_all: WindowSet, eval_all: WindowSet
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Boolean masks: training windows (of ``train_all``), validation and test (of ``eval_all``).
+
+    Window-level folds (``kfold-windows``): training windows overlapping a test or validation
+    window of the same subject in time are dropped, so no test sample is trained on.
+    """
+    if fold.test_windows is None:
+        return (np.isin(train_all.subjects, list(fold.train)),
+                np.isin(eval_all.subjects, list(fold.val)) if fold.val else None,
+                np.isin(eval_all.subjects, list(fold.test)))
+    test = np.zeros(len(eval_all), dtype=bool)
+    test[list(fold.test_windows)] = True
+    val = np.zeros(len(eval_all), dtype=bool)
+    val[list(fold.val_windows or ())] = True
+    held = test | val
+    train = np.ones(len(train_all), dtype=bool)
+    for subject in np.unique(eval_all.subjects[held]):
+        starts = np.sort(eval_all.t_start[held & (eval_all.subjects == subject)])
+        mine = np.flatnonzero(train_all.subjects == subject)
+        t = train_all.t_start[mine]
+        pos = np.searchsorted(starts, t)
+        near = np.full(len(t), np.inf)
+        for cand in (pos - 1, pos):
+            ok = (cand >= 0) & (cand < len(starts))
+            near[ok] = np.minimum(near[ok], np.abs(starts[cand[ok]] - t[ok]))
+        train[mine[near < eval_all.window - 1e-9]] = False
+    return train, (val if val.any() else None), test
+
+
 def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: WindowSet,
               fold_dir: Path, progress: Progress) -> dict:
     """Train on the fold's training subjects, select on its validation subjects, test."""
-    train = train_all.of_subjects(fold.train)
-    val = eval_all.of_subjects(fold.val) if fold.val else None
-    test = eval_all.of_subjects(fold.test)
+    if config.model.name == "features":
+        return _run_features_fold(fold, config, train_all, eval_all, fold_dir, progress)
+    train_mask, val_mask, test_mask = _fold_masks(fold, train_all, eval_all)
+    train = train_all.subset(train_mask)
+    val = eval_all.subset(val_mask) if val_mask is not None else None
+    test = eval_all.subset(test_mask)
     n_classes = len(eval_all.classes)
     if len(train) == 0:
         raise XmodalError(f"{fold.name}: no training windows")
@@ -139,6 +172,92 @@ def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: Win
     }
     atomic_write_json(fold_dir / "fold.json", record)      # written last: marks the fold done
     return record
+
+
+def _run_features_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: WindowSet,
+                       fold_dir: Path, progress: Progress) -> dict:
+    """The classical baseline: hand-crafted features + a scikit-learn classifier.
+
+    It has no early stopping, so the inner validation windows join the training windows; the
+    test windows are the same as the deep models'. No model.pt: the fitted estimator is not
+    persisted; ``features_model.json`` holds its parameters and feature importances.
+    """
+    from xmodal.models.features import features_of, fit_predict
+
+    train_mask, val_mask, test_mask = _fold_masks(fold, train_all, eval_all)
+    if val_mask is not None:       # validation windows (eval stride) join training
+        extra = val_mask
+    else:
+        extra = np.zeros(len(eval_all), dtype=bool)
+    n_classes = len(eval_all.classes)
+    progress.fold_start(f"{fold.name} (features/{config.model.features_model})", 1)
+    t0 = time.perf_counter()
+    x_train_all, names = features_of(train_all)
+    x_eval_all, _ = features_of(eval_all)
+    if fold.test_windows is None and fold.val:      # subject folds: all training-stride windows
+        train_mask = train_mask | np.isin(train_all.subjects, list(fold.val))
+        extra = np.zeros(len(eval_all), dtype=bool)
+    x_train = np.concatenate([x_train_all[train_mask], x_eval_all[extra]])
+    y_train = np.concatenate([train_all.labels[train_mask], eval_all.labels[extra]])
+    if len(y_train) == 0:
+        raise XmodalError(f"{fold.name}: no training windows")
+    test = eval_all.subset(test_mask)
+    proba, info, fit_s = fit_predict(config.model.features_model, x_train, y_train,
+                                     x_eval_all[test_mask], n_classes,
+                                     seed=config.training.seed * 1009 + fold.index)
+    train_s = time.perf_counter() - t0
+    progress.epoch({"epoch": 1})
+    pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
+    metrics = classification_metrics(test.labels, pred, eval_all.classes)
+    info["feature_names"] = names
+    atomic_write_json(fold_dir / "features_model.json", info)
+    train_subjects = list(fold.train) + ([s for s in fold.val if s not in fold.train]
+                                         if fold.test_windows is None else [])
+    record = {
+        "index": fold.index, "test_subjects": list(fold.test), "val_subjects": [],
+        "train_subjects": train_subjects, "n_test_windows": len(test),
+        "n_train_windows": int(len(y_train)), "n_val_windows": 0,
+        **metrics, "best_epoch": 0, "epochs_run": 0, "train_s": train_s, "fit_s": fit_s,
+        "windows_per_s": len(y_train) / max(train_s, 1e-9), "history": [], "attention": {},
+        "predictions": {"subject": test.subjects.tolist(), "t_start": test.t_start.tolist(),
+                        "true": test.labels.tolist(), "proba": proba.round(6).tolist()},
+    }
+    atomic_write_json(fold_dir / "fold.json", record)      # written last: marks the fold done
+    return record
+
+
+def fold_done(fold_dir: Path, model_name: str) -> bool:
+    """A fold is finished when its fold.json (written last) and, for networks, model.pt exist."""
+    return (fold_dir / "fold.json").exists() and (
+        model_name == "features" or (fold_dir / "model.pt").exists())
+
+
+# ---- parallel folds (``--jobs N``): spawned workers read the windows from the shared cache ----
+_WORKER: dict = {}
+
+
+def _worker_init(config_dict: dict) -> None:
+    torch.set_num_threads(1)
+    config = RunConfig.from_dict(config_dict)
+    task = get_task(config.data.task, config.data.dataset, config.data.path)
+    prepared = prepare_subjects(config.data)
+    _WORKER["config"] = config
+    _WORKER["eval"] = windows_of(prepared, task, config.data.window, config.data.stride)
+    _WORKER["train"] = windows_of(prepared, task, config.data.window, config.data.train_stride)
+
+
+def _worker_fold(fold: Fold, fold_dir: str) -> dict:
+    return _run_fold(fold, _WORKER["config"], _WORKER["train"], _WORKER["eval"], Path(fold_dir),
+                     Progress(quiet=True))
+
+
+def _fold_line(fold: Fold, record: dict) -> str:
+    absent = f"; absent: {', '.join(record['classes_absent'])}" if record["classes_absent"] else ""
+    test = "windows" if fold.test_windows is not None else ",".join(fold.test)
+    val = "windows" if fold.val_windows else (",".join(fold.val) or "-")
+    return (f"{fold.name}: test {test} val {val} | "
+            f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
+            f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}")
 
 
 def _train_final(config: RunConfig, train_all: WindowSet, records: list[dict], out: Path,
@@ -175,18 +294,23 @@ def _train_final(config: RunConfig, train_all: WindowSet, records: list[dict], o
 
 
 def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None,
-                   final: bool = False) -> dict:
+                   final: bool = False, jobs: int = 1) -> dict:
     """Run the configured protocol and write every result file under ``out``.
 
     Writes ``config.toml``, ``folds/<fold>/{model.pt,fold.json}``, ``results.json``,
     ``predictions.csv``, ``MODEL_CARD.md`` and PNG plots; with ``final`` also
     ``final/{model.pt,final.json}`` (one model on every subject, see :func:`_train_final`).
-    Folds already finished in ``out`` (same configuration) are not run again.
+    Folds already finished in ``out`` (same configuration) are not run again. ``jobs > 1``
+    trains folds in that many spawned worker processes (one torch thread each), which read the
+    windows from the cache; results do not depend on ``jobs``.
     """
     from xmodal.evaluation.plots import write_run_plots
 
     progress = progress or Progress()
     config = validate_config(config)
+    if final and config.model.name == "features":
+        raise ConfigError("--final trains one network on all subjects; the 'features' model "
+                          "keeps no fitted model")
     out = Path(out)
     _check_resume(out, config)
     task = get_task(config.data.task, config.data.dataset, config.data.path)
@@ -207,20 +331,35 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     progress.line(f"{config.model.name}: {len(eval_all)} windows of {len(np.unique(eval_all.subjects))} "
                   f"subjects, {len(folds)} folds ({config.evaluation.protocol}), "
                   f"task {task.name} {list(task.classes)}")
-    records = []
+    records: dict[int, dict] = {}
+    todo = []
     for fold in folds:
         fold_dir = out / "folds" / fold.name
-        if (fold_dir / "fold.json").exists() and (fold_dir / "model.pt").exists():
-            record = read_json(fold_dir / "fold.json")
-            progress.line(f"{fold.name}: done already (macro-F1 {record['macro_f1']:.3f}), skipped")
+        if fold_done(fold_dir, config.model.name):
+            records[fold.index] = read_json(fold_dir / "fold.json")
+            progress.line(f"{fold.name}: done already (macro-F1 "
+                          f"{records[fold.index]['macro_f1']:.3f}), skipped")
         else:
-            record = _run_fold(fold, config, train_all, eval_all, fold_dir, progress)
-            absent = f"; absent: {', '.join(record['classes_absent'])}" if record["classes_absent"] else ""
-            progress.fold_end(
-                f"{fold.name}: test {','.join(fold.test)} val {','.join(fold.val) or '-'} | "
-                f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
-                f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}")
-        records.append(record)
+            todo.append(fold)
+    if jobs > 1 and len(todo) > 1 and config.model.name != "features":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
+                                 mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(config.to_dict(),)) as pool:
+            futures = {pool.submit(_worker_fold, fold, str(out / "folds" / fold.name)): fold
+                       for fold in todo}
+            for future in as_completed(futures):
+                fold = futures[future]
+                records[fold.index] = future.result()
+                progress.fold_end(_fold_line(fold, records[fold.index]))
+    else:
+        for fold in todo:
+            records[fold.index] = _run_fold(fold, config, train_all, eval_all,
+                                            out / "folds" / fold.name, progress)
+            progress.fold_end(_fold_line(fold, records[fold.index]))
+    records = [records[fold.index] for fold in folds]
     final_record = _train_final(config, train_all, records, out, progress) if final else None
     results = _aggregate(config, task.classes, records, preprocess_s, len(train_all), eval_all)
     if final_record is not None:
@@ -244,7 +383,11 @@ def _aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: fl
                    for s in dict.fromkeys(subjects)}
     mean, std = mean_std(records)
     train_s = float(sum(r["train_s"] for r in records))
-    n_params = count_parameters(build_model(config.model, eval_all.input_shapes, len(classes)))
+    if config.model.name == "features":
+        n_params, flops = None, None            # scikit-learn: see folds/*/features_model.json
+    else:
+        net = build_model(config.model, eval_all.input_shapes, len(classes))
+        n_params, flops = count_parameters(net), flops_per_window(net, eval_all.input_shapes)
     fold_keys = ("index", "test_subjects", "val_subjects", "n_test_windows", "n_train_windows",
                  "n_val_windows", "accuracy", "macro_f1", "balanced_accuracy", "confusion_matrix",
                  "classes_absent", "best_epoch", "epochs_run", "train_s")
@@ -264,11 +407,25 @@ def _aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: fl
                     "per_class": {c: int((eval_all.labels == i).sum()) for i, c in enumerate(classes)},
                     "rates": eval_all.rates, "input_shapes": {m: list(s) for m, s in
                                                               eval_all.input_shapes.items()}},
-        "n_parameters": n_params,
+        "n_parameters": n_params, "flops_per_window": flops,
+        "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
         "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
                    "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
         "xmodal_version": __version__,
     }
+
+
+def flops_per_window(model: torch.nn.Module, input_shapes: dict) -> int:
+    """Floating-point operations of one forward pass on one window (eval mode), counted by
+    :class:`torch.utils.flop_counter.FlopCounterMode` (a multiply-add counts as 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = model.cpu().eval()
+    xs = [torch.zeros(1, *shape) for shape in input_shapes.values()]
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(*xs)
+    return int(counter.get_total_flops())
 
 
 def _write_predictions(out: Path, records: list[dict], classes) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 
 from xmodal.errors import XmodalError
 
-PROTOCOLS = ("loso", "kfold", "holdout")
+PROTOCOLS = ("loso", "kfold", "holdout", "kfold-windows")
+
+#: protocols whose test windows come from subjects also seen in training
+SUBJECT_DEPENDENT = ("kfold-windows",)
 
 
 @dataclass(frozen=True)
@@ -20,9 +23,15 @@ class Fold:
     train: tuple[str, ...]
     val: tuple[str, ...]
     test: tuple[str, ...]
+    #: ``kfold-windows`` only: indices into the evaluation windows of the test and inner
+    #: validation windows (subjects mixed); ``None`` for subject-wise folds
+    test_windows: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    val_windows: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
+        if self.test_windows is not None:
+            return f"fold-{self.index:02d}-windows"
         return f"fold-{self.index:02d}-" + "-".join(self.test[:3]) + ("-etc" if len(self.test) > 3 else "")
 
 
@@ -109,6 +118,8 @@ def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso",
         ``n_val`` validation subjects.
     """
     subjects = np.asarray(subjects).astype(str)
+    if protocol == "kfold-windows":
+        return window_folds(subjects, labels, n_folds, n_val, seed)
     unique = sorted(np.unique(subjects).tolist(), key=_natural_key)
     splits = [(sorted(np.unique(subjects[test_idx]).tolist(), key=_natural_key),
                sorted(np.unique(subjects[train_idx]).tolist(), key=_natural_key))
@@ -126,6 +137,39 @@ def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso",
         val = choose_validation_subjects(pool, subjects, labels, n_val, rng)
         train = [s for s in pool if s not in val]
         folds.append(Fold(index, tuple(train), tuple(val), tuple(test)))
+    return folds
+
+
+def window_folds(subjects: np.ndarray, labels: np.ndarray, n_folds: int = 10, n_val: int = 2,
+                 seed: int = 0) -> list[Fold]:
+    """Window-level stratified K-fold, subjects mixed (``--protocol kfold-windows``).
+
+    SUBJECT-DEPENDENT: windows of every subject are in training and test, so scores are far
+    higher than subject-independent ones (DESIGN.md section 4); it exists only to compare with
+    papers that used it. ``n_val > 0`` holds out 10 % of the remaining windows (stratified) as
+    inner validation windows. Training windows that overlap a test or validation window in time
+    are dropped by the experiment runner (the training stride overlaps).
+    """
+    subjects = np.asarray(subjects).astype(str)
+    labels = np.asarray(labels)
+    counts = np.bincount(labels[labels >= 0]) if len(labels) else np.zeros(0)
+    if n_folds < 2 or len(labels) < n_folds:
+        raise XmodalError(f"kfold-windows needs 2 <= folds <= windows, got {n_folds} folds for "
+                          f"{len(labels)} windows")
+    if counts[counts > 0].min(initial=n_folds) < n_folds:
+        raise XmodalError(f"kfold-windows with {n_folds} folds: a class has fewer windows "
+                          f"({int(counts[counts > 0].min())}) than folds")
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    everyone = tuple(sorted(np.unique(subjects).tolist(), key=_natural_key))
+    folds = []
+    for index, (rest, test_idx) in enumerate(splitter.split(np.zeros((len(labels), 1)), labels)):
+        val_idx = np.zeros(0, dtype=np.int64)
+        if n_val > 0:
+            rng = np.random.default_rng([seed, index])
+            val_idx = np.sort(rng.choice(rest, size=max(1, len(rest) // 10), replace=False))
+        folds.append(Fold(index, everyone, everyone if n_val > 0 else (), everyone,
+                          test_windows=tuple(int(i) for i in test_idx),
+                          val_windows=tuple(int(i) for i in val_idx)))
     return folds
 
 

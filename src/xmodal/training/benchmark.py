@@ -1,0 +1,276 @@
+"""``xmodal benchmark``: a study (list of configurations) x tasks x seeds, one run folder each.
+
+Every configuration is an ordinary :func:`~xmodal.training.experiment.run_experiment` run under
+``DIR/runs/<name>/`` (``<name>--<task>`` with several tasks, ``--seed<k>`` with several seeds),
+so folds resume and the window cache (``--cache-dir``) is shared. A configuration that fails is
+recorded with its error and the next one runs. ``DIR/benchmark.json`` holds the command, the
+base configuration and the status of every run; the tables and the report are written from it
+and the saved results (:mod:`xmodal.evaluation.report`), also by ``xmodal report DIR``.
+
+Study files (``--study FILE.toml``)::
+
+    [base]                            # optional: applied to every configuration
+    model = { widths = [8, 8, 8] }    #   (after --config, before the command-line flags)
+    training = { epochs = 3 }
+
+    [[configuration]]
+    name = "attentive-b2"
+    model = { name = "attentive", connections = [2] }
+
+    [[configuration]]
+    name = "single-ecg"
+    data = { modalities = ["chest.ECG"] }
+    model = { name = "single" }
+
+The ``paper`` study (:func:`paper_study`) places the directional connections ``a2b``/``b2a``
+at the best single placement among ``attentive-b1..bN``. "Best" is the mean over folds (and
+seeds) of the *inner-validation* macro-F1 at each fold's selected epoch (``fold.json``
+history): choosing it by test macro-F1 would select on test data. Without inner validation
+subjects (``--val-subjects 0``) it falls back to test macro-F1 and says so in the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xmodal.config import RunConfig, tomllib
+from xmodal.errors import ConfigError
+from xmodal.evaluation.results import atomic_write_json, read_json
+from xmodal.training.experiment import run_experiment, validate_config
+from xmodal.training.progress import Progress
+
+PLACEMENT = "best-placement"
+
+
+@dataclass
+class Configuration:
+    """One row of a study: a name, the config changes, and the model's default-name flag."""
+
+    name: str
+    overrides: dict = field(default_factory=dict)
+    #: ``"a2b"``/``"b2a"``: placed at the best single attentive placement (paper study)
+    directional: str = ""
+
+
+@dataclass
+class Study:
+    name: str
+    base: dict = field(default_factory=dict)
+    configurations: list[Configuration] | None = None     # None: the paper study
+
+
+def load_study(spec: str) -> Study:
+    """``paper`` or a study TOML file (see the module docstring)."""
+    if spec == "paper":
+        return Study("paper")
+    path = Path(spec)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: study file not found (--study paper or FILE.toml)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(raw) - {"name", "base", "configuration"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}; valid: name, [base], "
+                          f"[[configuration]]")
+    base = raw.get("base", {})
+    RunConfig().updated(base, f"{path} [base]")          # validate keys early
+    configs = []
+    for i, entry in enumerate(raw.get("configuration", [])):
+        entry = dict(entry)
+        name = str(entry.pop("name", "")).strip()
+        if not name or "/" in name or name.startswith("."):
+            raise ConfigError(f"{path}: configuration {i + 1} needs a plain name (name = \"...\")")
+        RunConfig().updated(entry, f"{path} configuration {name!r}")
+        configs.append(Configuration(name, entry))
+    if not configs:
+        raise ConfigError(f"{path}: no [[configuration]] tables")
+    names = [c.name for c in configs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ConfigError(f"{path}: configuration name {dup!r} is used twice")
+    return Study(str(raw.get("name", path.stem)), base, configs)
+
+
+def paper_study(base: RunConfig) -> list[Configuration]:
+    """The paper's comparison for the base configuration's modalities and number of blocks."""
+    mods = list(base.data.modalities)
+    n_blocks = len(base.model.resolved().widths)
+    out = [Configuration(f"single-{m}", {"data": {"modalities": [m]}, "model": {"name": "single"}})
+           for m in mods]
+    out += [Configuration(n, {"model": {"name": n}})
+            for n in ("early-fusion", "late-fusion", "score-fusion", "features")]
+    for model in ("cross", "attentive"):
+        out += [Configuration(f"{model}-b{k}", {"model": {"name": model, "connections": [k],
+                                                          "direction": "both"}})
+                for k in range(1, n_blocks + 1)]
+        out.append(Configuration(f"{model}-all", {"model": {"name": model, "direction": "both",
+                                                            "connections": list(range(1, n_blocks + 1))}}))
+    out += [Configuration(f"attentive-{d}", {"model": {"name": "attentive", "direction": d}},
+                          directional=d) for d in ("a2b", "b2a")]
+    return out
+
+
+def _select(configs: list[Configuration], only) -> list[Configuration]:
+    if not only:
+        return configs
+    chosen, unknown = [], []
+    for name in only:
+        hits = [c for c in configs if c.name == name]
+        if not hits:                                       # a model name: its default configuration
+            hits = [c for c in configs if c.overrides.get("model", {}).get("name") == name
+                    and (c.name == name or c.name.endswith("-all") or c.name == f"{name}")][:1]
+            if not hits and name == "single":
+                hits = [c for c in configs if c.name.startswith("single-")]
+        if not hits:
+            unknown.append(name)
+        chosen += [c for c in hits if c not in chosen]
+    if unknown:
+        raise ConfigError(f"--only: no configuration or model {unknown[0]!r} in the study; "
+                          f"configurations: {', '.join(c.name for c in configs)}")
+    return [c for c in configs if c in chosen]
+
+
+def inner_validation_score(run_dir: Path) -> float | None:
+    """Mean over folds of the inner-validation macro-F1 at the selected epoch, None if absent."""
+    scores = []
+    for path in sorted(Path(run_dir).glob("folds/*/fold.json")):
+        rec = read_json(path)
+        hist, best = rec.get("history") or [], rec.get("best_epoch") or 0
+        if 1 <= best <= len(hist) and hist[best - 1].get("val_macro_f1") is not None:
+            scores.append(hist[best - 1]["val_macro_f1"])
+    return float(np.mean(scores)) if scores else None
+
+
+def _choose_placement(entries: list[dict], out: Path, task: str, n_blocks: int) -> tuple[int, str]:
+    """Best single placement of the attentive connection from finished ``attentive-bK`` runs."""
+    by_block: dict[int, list[tuple[float | None, float | None]]] = {}
+    for e in entries:
+        if e["task"] != task or e["status"] != "done" or not e["configuration"].startswith("attentive-b"):
+            continue
+        try:
+            k = int(e["configuration"][len("attentive-b"):])
+        except ValueError:
+            continue
+        res = read_json(out / e["run"] / "results.json")
+        by_block.setdefault(k, []).append((inner_validation_score(out / e["run"]),
+                                           res["mean"]["macro_f1"]))
+    if not by_block:
+        raise ConfigError(f"the directional configurations need finished attentive-b1..b{n_blocks} "
+                          f"runs to choose the placement; run them first (or drop --only)")
+    if all(v is not None for vals in by_block.values() for v, _ in vals):
+        score = {k: float(np.mean([v for v, _ in vals])) for k, vals in by_block.items()}
+        how = "inner-validation macro-F1"
+    else:
+        score = {k: float(np.mean([t for _, t in vals])) for k, vals in by_block.items()}
+        how = "TEST macro-F1 (no inner validation subjects: optimistic selection)"
+    best = max(sorted(score), key=lambda k: score[k])
+    detail = ", ".join(f"b{k} {score[k]:.3f}" for k in sorted(score))
+    return best, f"placement after block {best}, chosen by {how}: {detail}"
+
+
+def run_name(config: str, task: str, seed: int, tasks: list[str], seeds: int) -> str:
+    name = config
+    if len(tasks) > 1:
+        name += f"--{task}"
+    if seeds > 1:
+        name += f"--seed{seed}"
+    return name
+
+
+def _finished(run_dir: Path, config: RunConfig) -> bool:
+    """The run folder holds results of exactly this configuration (nothing to do)."""
+    path = run_dir / "results.json"
+    if not path.exists():
+        return False
+    try:
+        return read_json(path).get("config") == validate_config(config).to_dict()
+    except (ValueError, OSError, ConfigError):
+        return False
+
+
+def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only=(),
+                  tasks=(), seeds: int = 1, jobs: int = 1, progress: Progress | None = None,
+                  command=None) -> dict:
+    """Run every (task, configuration, seed) of the study; write benchmark.json, tables, report.
+
+    Returns the benchmark state (``benchmark.json``'s content).
+    """
+    from xmodal.evaluation.report import write_report
+
+    progress = progress or Progress()
+    if isinstance(study, str):
+        study = load_study(study)
+        base = base.updated(study.base, "study [base]") if study.base else base
+    if seeds < 1:
+        raise ConfigError("--seeds must be >= 1")
+    tasks = list(dict.fromkeys(tasks)) or [base.data.task]
+    configs = _select(study.configurations if study.configurations is not None
+                      else paper_study(base), only)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_blocks = len(base.model.resolved().widths)
+    state = {"command": [str(a) for a in (command or [])], "study": study.name,
+             "tasks": tasks, "seeds": seeds, "only": list(only), "base_config": base.to_dict(),
+             "study_base": study.base, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+             "configurations": [{"name": c.name, "overrides": c.overrides,
+                                 "directional": c.directional} for c in configs],
+             "entries": []}
+    start = time.perf_counter()
+    entries = state["entries"]
+    if (out / "benchmark.json").exists() and not (out / "benchmark.json.previous").exists():
+        (out / "benchmark.json").replace(out / "benchmark.json.previous")
+    for task in tasks:
+        for conf in configs:
+            for seed in range(seeds):
+                base_seed = base.training.seed + seed
+                entry = {"configuration": conf.name, "task": task, "seed": base_seed,
+                         "status": "pending", "error": "", "note": ""}
+                entries.append(entry)
+                try:
+                    overrides = {sec: dict(v) for sec, v in conf.overrides.items()}
+                    if conf.directional:
+                        k, note = _choose_placement(entries, out, task, n_blocks)
+                        overrides.setdefault("model", {})["connections"] = [k]
+                        entry["note"] = note
+                        entry["configuration"] = f"{conf.name}-b{k}"
+                    name = run_name(entry["configuration"], task, base_seed, tasks, seeds)
+                    entry["run"] = f"runs/{name}"
+                    config = base.updated({"data": {"task": task},
+                                           "training": {"seed": base_seed}}, "benchmark")
+                    config = config.updated(overrides, f"configuration {conf.name!r}")
+                    run_dir = out / entry["run"]
+                    if _finished(run_dir, config):
+                        progress.line(f"== {name}: done already, skipped")
+                    else:
+                        progress.line(f"== {name}")
+                        run_experiment(config, run_dir, progress, jobs=jobs)
+                    entry["status"] = "done"
+                except Exception as exc:        # isolation: one failure never stops the others
+                    entry["status"] = "failed"
+                    entry["error"] = f"{type(exc).__name__}: {exc}".strip()
+                    entry.setdefault("run", f"runs/{run_name(conf.name, task, base_seed, tasks, seeds)}")
+                    entry["traceback"] = traceback.format_exc(limit=6)
+                    progress.line(f"== {entry['configuration']} ({task}) FAILED: {entry['error']}")
+                atomic_write_json(out / "benchmark.json", state)
+    state["wall_s"] = time.perf_counter() - start
+    old_path = out / "benchmark.json.previous"
+    if old_path.exists():        # runs of an earlier invocation (e.g. another --only) stay listed
+        mine = {e.get("run") for e in entries}
+        entries += [e for e in read_json(old_path).get("entries", [])
+                    if e.get("run") not in mine and e.get("status") == "done"
+                    and (out / e["run"] / "results.json").exists()]
+    atomic_write_json(out / "benchmark.json", state)
+    old_path.unlink(missing_ok=True)
+    write_report(out)
+    failed = [e for e in entries if e["status"] == "failed"]
+    progress.line(f"benchmark: {len(entries) - len(failed)} runs done, {len(failed)} failed, "
+                  f"{state['wall_s']:.0f} s; {out}/table.md, report.md, report.html")
+    return state

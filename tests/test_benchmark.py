@@ -1,0 +1,219 @@
+"""``xmodal benchmark`` / ``xmodal report``: study sweep, tables, report, resume, isolation."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from xmodal.cli import main
+
+TINY = """
+[data]
+train_stride = 10.0
+rates = { "chest.ECG" = 64.0 }
+[model]
+widths = [4, 4, 4]
+kernels = [8, 4, 4]
+head_hidden = 8
+[training]
+epochs = 1
+min_epochs = 1
+val_subjects = 1
+"""
+
+
+def _bench(capsys, data, out, *extra):
+    code = main(["benchmark", str(data), "--out", str(out), "--quiet", "--cache-dir",
+                 str(out.parent / "cache"), *extra])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    return json.loads((out / "benchmark.json").read_text())
+
+
+def _mtimes(root):
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()
+            and p.suffix in (".json", ".pt", ".csv", ".toml")}
+
+
+@pytest.fixture(scope="module")
+def paper(tiny_wesad, tmp_path_factory):
+    """The whole paper study on the tiny set (2 subject folds, 1 epoch, 4-channel streams)."""
+    import _pytest.capture  # noqa: F401  (capsys is function-scoped; run through main directly)
+
+    root = tmp_path_factory.mktemp("paper")
+    (root / "tiny.toml").write_text(TINY)
+    code = main(["benchmark", str(tiny_wesad), "--out", str(root / "bench"), "--quiet",
+                 "--config", str(root / "tiny.toml"), "--cache-dir", str(root / "cache"),
+                 "--protocol", "kfold", "--folds", "2"])
+    assert code == 0
+    return root
+
+
+def test_paper_study_writes_table_report_and_plots(paper):
+    bench = paper / "bench"
+    state = json.loads((bench / "benchmark.json").read_text())
+    names = [e["configuration"] for e in state["entries"]]
+    for expected in ("single-chest.ECG", "single-chest.EDA", "early-fusion", "late-fusion",
+                     "score-fusion", "features", "cross-b1", "cross-b2", "cross-b3", "cross-all",
+                     "attentive-b1", "attentive-b2", "attentive-b3", "attentive-all"):
+        assert expected in names
+    assert sum(n.startswith("attentive-a2b-b") for n in names) == 1
+    assert sum(n.startswith("attentive-b2a-b") for n in names) == 1
+    assert all(e["status"] == "done" for e in state["entries"]), state["entries"]
+    a2b = next(e for e in state["entries"] if e["configuration"].startswith("attentive-a2b"))
+    assert "inner-validation" in a2b["note"]
+    rows = list(csv.DictReader((bench / "table.csv").open()))
+    assert len(rows) == len(names) == 16
+    for row in rows:
+        for key in ("macro_f1_mean", "accuracy_mean", "balanced_accuracy_mean"):
+            assert 0 <= float(row[key]) <= 1
+        assert float(row["train_s"]) > 0
+        if row["model"] != "features":
+            assert int(row["n_parameters"]) > 0 and float(row["flops_per_window"]) > 0
+    assert any("macro_f1" in r["best"].split(";") for r in rows)
+    table = (bench / "table.md").read_text()
+    assert table.count("\n| ") == 17 and "**" in table
+    for name in ("macro_f1_3class", "confusion_best_deep_3class", "confusion_best_baseline_3class",
+                 "per_subject_3class", "attention_3class"):
+        assert (bench / "figures" / f"{name}.png").stat().st_size > 1000
+    report = (bench / "report.md").read_text()
+    assert "xmodal benchmark" in report and "figures/attention_3class.png" in report
+    html = (bench / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 5 and "<table>" in html
+    for run in (bench / "runs").iterdir():
+        assert (run / "results.json").exists() and (run / "config.toml").exists()
+
+
+def test_rerun_skips_finished_work_and_report_regenerates(paper, tiny_wesad, capsys):
+    bench = paper / "bench"
+    args = ["benchmark", str(tiny_wesad), "--out", str(bench), "--quiet", "--config",
+            str(paper / "tiny.toml"), "--cache-dir", str(paper / "cache"),
+            "--protocol", "kfold", "--folds", "2"]
+    # one fold of one configuration lost: only that fold is trained again
+    run = bench / "runs" / "late-fusion"
+    fold = sorted(run.glob("folds/*/fold.json"))[0]
+    fold.unlink()
+    (run / "results.json").unlink()
+    before = _mtimes(bench / "runs")
+    assert main(args) == 0
+    after = _mtimes(bench / "runs")
+    changed = {p for p in after if before.get(p) != after[p]}
+    assert changed and all(run in p.parents for p in changed), changed
+    assert fold in changed and fold.exists()
+    # everything finished: nothing under runs/ is rewritten
+    before = _mtimes(bench / "runs")
+    assert main(args) == 0
+    assert _mtimes(bench / "runs") == before
+    # report from saved results only
+    (bench / "report.md").unlink()
+    assert main(["report", str(bench)]) == 0
+    assert (bench / "report.md").exists()
+    assert _mtimes(bench / "runs") == before
+    assert main(["report", str(bench / "runs" / "attentive-all")]) == 0
+    assert (bench / "runs" / "attentive-all" / "report.html").exists()
+    capsys.readouterr()
+
+
+def test_failing_configuration_is_reported_and_the_others_run(capsys, tiny_wesad, tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text("""
+[base]
+model = { widths = [4, 4, 4], head_hidden = 8 }
+training = { epochs = 1, val_subjects = 1 }
+data = { train_stride = 10.0, rates = { "chest.ECG" = 64.0 } }
+
+[[configuration]]
+name = "broken"
+model = { name = "attentive", connections = [9] }
+
+[[configuration]]
+name = "bad-modality"
+data = { modalities = ["chest.NOPE"] }
+model = { name = "single" }
+
+[[configuration]]
+name = "lda"
+model = { name = "features", features_model = "lda" }
+""")
+    state = _bench(capsys, tiny_wesad, tmp_path / "b", "--study", str(study), "--task", "binary",
+                   "--protocol", "kfold", "--folds", "2")
+    status = {e["configuration"]: e["status"] for e in state["entries"]}
+    assert status == {"broken": "failed", "bad-modality": "failed", "lda": "done"}
+    rows = {r["configuration"]: r for r in csv.DictReader((tmp_path / "b" / "table.csv").open())}
+    assert rows["broken"]["status"] == "failed" and "block 9" in rows["broken"]["error"]
+    assert float(rows["lda"]["macro_f1_mean"]) > 0.5
+    assert "failed" in (tmp_path / "b" / "table.md").read_text()
+
+
+def test_kfold_windows_is_labelled_subject_dependent(capsys, tiny_wesad, tmp_path):
+    _bench(capsys, tiny_wesad, tmp_path / "b", "--only", "features", "--protocol", "kfold-windows",
+           "--folds", "3", "--task", "binary")
+    rows = list(csv.DictReader((tmp_path / "b" / "table.csv").open()))
+    assert [r["configuration"] for r in rows] == ["features"] and rows[0]["subject_dependent"] == "1"
+    res = json.loads((tmp_path / "b" / "runs" / "features" / "results.json").read_text())
+    assert len(res["folds"]) == 3 and res["subject_dependent"] is True
+    for name in ("table.md", "report.md", "report.html"):
+        assert "SUBJECT-DEPENDENT" in (tmp_path / "b" / name).read_text()
+
+
+def test_window_folds_never_train_on_test_time():
+    import numpy as np
+
+    from xmodal.signals.windows import WindowSet
+    from xmodal.training.experiment import _fold_masks
+    from xmodal.training.splits import make_folds
+
+    def ws(stride):
+        t = np.arange(0, 600 - 10 + 1e-9, stride)
+        n = len(t)
+        return WindowSet({"x": np.zeros((2 * n, 1, 4), np.float32)},
+                         np.repeat(["S2", "S3"], n), np.tile(np.arange(n) % 2, 2),
+                         np.tile(t, 2), {"x": 1.0}, ("a", "b"), 10.0)
+
+    ev, tr = ws(10.0), ws(5.0)
+    folds = make_folds(ev.subjects, ev.labels, "kfold-windows", 5, 1, 0)
+    assert len(folds) == 5
+    for fold in folds:
+        train, val, test = _fold_masks(fold, tr, ev)
+        assert not set(fold.test_windows) & set(fold.val_windows)
+        for i in np.flatnonzero(test | val):
+            same = tr.subjects[train] == ev.subjects[i]
+            assert np.all(np.abs(tr.t_start[train][same] - ev.t_start[i]) >= 10.0)
+
+
+@pytest.mark.slow
+def test_attentive_and_cross_beat_both_single_modalities_on_coupled_data(capsys, tmp_path):
+    """Coupled synthetic set: the classes live only in the relation of ECG and EDA levels."""
+    from xmodal.data.synthetic import simulate_wesad
+
+    simulate_wesad(tmp_path / "data", subjects=6, minutes=10.0, seed=0, coupled=True)
+    study = tmp_path / "study.toml"
+    study.write_text("""
+[base]
+data = { rates = { "chest.ECG" = 64.0 }, train_stride = 5.0 }
+training = { epochs = 10, val_subjects = 0 }
+[[configuration]]
+name = "attentive"
+model = { name = "attentive" }
+[[configuration]]
+name = "cross"
+model = { name = "cross" }
+[[configuration]]
+name = "ecg"
+data = { modalities = ["chest.ECG"] }
+model = { name = "single" }
+[[configuration]]
+name = "eda"
+data = { modalities = ["chest.EDA"] }
+model = { name = "single" }
+""")
+    _bench(capsys, tmp_path / "data", tmp_path / "b", "--study", str(study), "--task", "binary")
+    f1 = {r["configuration"]: float(r["macro_f1_mean"])
+          for r in csv.DictReader((tmp_path / "b" / "table.csv").open())}
+    print("coupled binary LOSO macro-F1 (mean over folds)", f1)
+    # each modality alone carries no class information (chance: 0.5); ECG and EDA together do
+    assert max(f1["ecg"], f1["eda"]) < 0.56
+    assert f1["attentive"] > max(f1["ecg"], f1["eda"]) + 0.05
+    assert f1["cross"] > max(f1["ecg"], f1["eda"])
