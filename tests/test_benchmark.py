@@ -192,8 +192,8 @@ def test_attentive_and_cross_beat_both_single_modalities_on_coupled_data(capsys,
     study = tmp_path / "study.toml"
     study.write_text("""
 [base]
-data = { rates = { "chest.ECG" = 64.0 }, train_stride = 5.0 }
-training = { epochs = 10, val_subjects = 0 }
+data = { rates = { "chest.ECG" = 32.0 }, train_stride = 2.5 }
+training = { epochs = 15, val_subjects = 0 }
 [[configuration]]
 name = "attentive"
 model = { name = "attentive" }

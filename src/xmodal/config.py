@@ -114,7 +114,7 @@ class TrainConfig:
     val_subjects: int = 2                   # inner validation subjects per fold
     seed: int = 0
     device: str = "cpu"                     # cpu | cuda | auto
-    threads: int = 0                        # 0: auto (fastest of 1 and all cores, per fold)
+    threads: int = 0                        # 0: torch default (reproducible); N; -1: auto (idle CPUs)
     amp: bool = True                        # mixed precision on CUDA (no effect on CPU)
 
 

@@ -3,74 +3,23 @@
 On a 2-core machine that other processes share, OpenMP parallel regions with two threads wait
 for a descheduled partner at every barrier: a training step of the compact model measured
 0.46 s with one thread but 6.5 s with two while one core was busy elsewhere (14x slower), and
-1.5-1.8x faster with two threads when the machine was idle. Neither fixed choice is safe, so
-``TrainConfig.threads = 0`` (auto) samples ``/proc/stat`` for 0.2 s and uses as many threads as
-CPUs left idle by other processes (at least 1, at most torch's default); the count is chosen
-again for every training call (every fold), since the load changes. (Timing a probe step at
-each count, :func:`calibrate_threads`, also works but itself pays one oversubscribed step,
-several seconds on a busy machine.) An explicit ``threads`` or an
-``OMP_NUM_THREADS`` in the environment is taken as given.
+1.5-1.8x faster with two threads when the machine was idle.
 
-Different thread counts may change float32 summation order (results equal within rounding).
+``TrainConfig.threads``: ``0`` (default) keeps torch's thread count, so that the same seed gives
+the same numbers; ``N > 0`` uses N threads; ``-1`` (auto) samples ``/proc/stat`` for 0.2 s before
+every fold and uses as many threads as CPUs left idle by other processes (at least 1, at most
+torch's default). Auto is faster on a shared machine but not bit-reproducible: different
+thread counts change float32 summation order (results equal within rounding).
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Iterator
 
 import torch
-from torch import nn
-
-
-def candidate_threads() -> list[int]:
-    """Thread counts worth trying: 1 first (the cheap reference), then torch's default."""
-    return sorted({torch.get_num_threads(), 1})
-
-
-def time_threads(step: Callable[[], None], counts: Sequence[int], repeats: int = 2) -> dict[int, float]:
-    """Best-of-``repeats`` seconds of ``step`` at each thread count (after one warm-up call)."""
-    before = torch.get_num_threads()
-    out: dict[int, float] = {}
-    try:
-        for n in counts:
-            torch.set_num_threads(n)
-            t = time.perf_counter()
-            step()
-            warm = time.perf_counter() - t
-            if out and warm > 3 * min(out.values()):
-                out[n] = warm                  # clearly slower (e.g. a busy core): stop early
-                continue
-            best = float("inf")
-            for _ in range(repeats):
-                t = time.perf_counter()
-                step()
-                best = min(best, time.perf_counter() - t)
-            out[n] = best
-    finally:
-        torch.set_num_threads(before)
-    return out
-
-
-def calibrate_threads(model: nn.Module, inputs: Sequence[torch.Tensor], target: torch.Tensor,
-                      criterion: nn.Module) -> tuple[int, dict[int, float]]:
-    """Fastest thread count for a forward/backward pass of a copy of ``model`` on ``inputs``."""
-    counts = candidate_threads()
-    if len(counts) == 1:
-        return counts[0], {}
-    probe = copy.deepcopy(model).train()
-
-    def step() -> None:
-        loss = probe.compute_loss(list(inputs), target, criterion)
-        loss.backward()
-        probe.zero_grad(set_to_none=True)
-
-    with torch.random.fork_rng(devices=[]):     # dropout in the probe must not shift training's RNG
-        timings = time_threads(step, counts)
-    return min(timings, key=timings.get), timings
 
 
 def idle_cpus(interval: float = 0.2) -> float | None:
@@ -98,20 +47,19 @@ def idle_cpus(interval: float = 0.2) -> float | None:
 
 
 @contextmanager
-def training_threads(config_threads: int, device: torch.device, model: nn.Module,
-                     inputs: Sequence[torch.Tensor], target: torch.Tensor,
-                     criterion: nn.Module) -> Iterator[dict]:
+def training_threads(config_threads: int, device: torch.device) -> Iterator[dict]:
     """Set the thread count for one training call and restore the previous one afterwards.
 
-    Yields a dict ``{"threads": n, "calibration_s": {n: seconds}}`` describing the choice.
+    Yields a dict ``{"threads": n}`` (and ``idle_cpus`` for auto) describing the choice.
     """
     before = torch.get_num_threads()
-    info: dict = {"threads": before, "calibration_s": {}}
+    info: dict = {"threads": before}
     try:
         if device.type == "cpu":
             if config_threads > 0:
                 torch.set_num_threads(int(config_threads))
-            elif "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() > 1:
+            elif (config_threads < 0 and "OMP_NUM_THREADS" not in os.environ
+                  and torch.get_num_threads() > 1):
                 idle = idle_cpus()
                 if idle is not None:
                     torch.set_num_threads(max(1, min(torch.get_num_threads(), int(idle + 0.5))))

@@ -81,22 +81,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-#: windows in the forward/backward probe that chooses the CPU thread count
-THREAD_PROBE_WINDOWS = 16
-
-
 def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, config: TrainConfig,
                 n_classes: int, on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Fit ``model`` in place (see :func:`_fit`) with the CPU thread count of
-    ``config.threads`` (0: the fastest of 1 and torch's default, timed on a copy of the model;
-    see :mod:`xmodal.training.threads`); the previous thread count is restored afterwards."""
+    ``config.threads`` (0: torch's default; N; -1: as many as idle CPUs, see
+    :mod:`xmodal.training.threads`); the previous thread count is restored afterwards."""
     device = resolve_device(config.device)
     model.to(device)
-    k = min(THREAD_PROBE_WINDOWS, len(train))
-    probe = [torch.from_numpy(train.inputs[m][:k]).to(device) for m in train.modalities]
-    probe_y = torch.from_numpy(train.labels[:k]).to(device)
-    with training_threads(config.threads, device, model, probe, probe_y,
-                          nn.CrossEntropyLoss()) as info:
+    with training_threads(config.threads, device) as info:
         result = _fit(model, train, val, config, n_classes, on_epoch)
     result.threads = info["threads"]
     return result
