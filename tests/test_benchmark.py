@@ -40,8 +40,6 @@ def _mtimes(root):
 @pytest.fixture(scope="module")
 def paper(tiny_wesad, tmp_path_factory):
     """The whole paper study on the tiny set (2 subject folds, 1 epoch, 4-channel streams)."""
-    import _pytest.capture  # noqa: F401  (capsys is function-scoped; run through main directly)
-
     root = tmp_path_factory.mktemp("paper")
     (root / "tiny.toml").write_text(TINY)
     code = main(["benchmark", str(tiny_wesad), "--out", str(root / "bench"), "--quiet",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import signal as sps
 
 from xmodal.data.recording import Recording, Signal
 from xmodal.data.tasks import get_task

@@ -200,13 +200,17 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     return value
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a TOML file into a RunConfig; unknown keys are an error."""
+def read_toml(path: str | Path, missing: str = "config file not found") -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is a one-line ConfigError."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{path}: {missing}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return RunConfig.from_dict(raw, source=str(path))
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML file into a RunConfig; unknown keys are an error."""
+    return RunConfig.from_dict(read_toml(path), source=str(path))

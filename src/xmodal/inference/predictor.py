@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from xmodal.config import RunConfig, tomllib
+from xmodal.config import RunConfig, load_config
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError, DataError
 from xmodal.evaluation.results import read_json
@@ -47,8 +47,7 @@ def load_run(path: str | Path) -> tuple[RunConfig, dict]:
     if not (path / "results.json").is_file() or not (path / "config.toml").is_file():
         raise DataError(f"{path}: not a finished run folder (needs config.toml and results.json; "
                         f"train with 'xmodal train DATA --out {path}')")
-    raw = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
-    return RunConfig.from_dict(raw, str(path / "config.toml")), read_json(path / "results.json")
+    return load_config(path / "config.toml"), read_json(path / "results.json")
 
 
 def checkpoint_paths(path: str | Path, ensemble: bool = False) -> tuple[str, list[Path]]:

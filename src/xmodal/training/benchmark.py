@@ -31,7 +31,6 @@ subjects (``--val-subjects 0``) it falls back to test macro-F1 and says so in th
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.config import RunConfig, tomllib
+from xmodal.config import RunConfig, read_toml
 from xmodal.errors import ConfigError
 from xmodal.evaluation.results import atomic_write_json, read_json
 from xmodal.training.experiment import run_experiment, validate_config
@@ -70,12 +69,7 @@ def load_study(spec: str) -> Study:
     if spec == "paper":
         return Study("paper")
     path = Path(spec)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: study file not found (--study paper or FILE.toml)") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    raw = read_toml(path, "study file not found (--study paper or FILE.toml)")
     unknown = set(raw) - {"name", "base", "configuration"}
     if unknown:
         raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}; valid: name, [base], "

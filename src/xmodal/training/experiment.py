@@ -12,7 +12,7 @@ import tomli_w
 import torch
 
 from xmodal import __version__
-from xmodal.config import RunConfig, tomllib
+from xmodal.config import RunConfig, load_config
 from xmodal.data.datasets import resolve_data_defaults, validate_modalities
 from xmodal.data.tasks import get_task
 from xmodal.errors import ConfigError, DataError, XmodalError
@@ -71,7 +71,7 @@ def _check_resume(out: Path, config: RunConfig) -> None:
     saved = out / "config.toml"
     if not saved.exists():
         return
-    old = RunConfig.from_dict(tomllib.loads(saved.read_text(encoding="utf-8")), str(saved)).to_dict()
+    old = load_config(saved).to_dict()
     new = config.to_dict()
     diff = [f"{sec}.{k}" for sec in new for k in new[sec] if old[sec].get(k) != new[sec][k]]
     if diff:
