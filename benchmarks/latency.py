@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/latency.py [--threads N] [--minutes 60] [--device cpu|cuda]
 
-Reports, per model type with the default (compact) streams on chest ECG (256 Hz) + EDA (16 Hz)
+Reports, per model type with the default (efficient) streams on chest ECG (256 Hz) + EDA (16 Hz)
 10-s windows: p50/p99 latency of one window (batch 1) and throughput at batch 256; then the
 streaming predictor over a simulated recording of ECG + EDA at 700 Hz (per-hop latency, peak
 buffer memory, real-time factor). Weights are random: latency does not depend on them.
@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from xmodal.config import MODEL_NAMES, ModelConfig
+from xmodal.config import NETWORK_NAMES, ModelConfig
 from xmodal.inference.predictor import Predictor
 from xmodal.models.registry import build_model
 
@@ -94,7 +94,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}")
     print(f"{'model':14s} {'p50 ms':>8s} {'p99 ms':>8s} {'win/s @256':>11s}")
-    for name in MODEL_NAMES:
+    for name in NETWORK_NAMES:
         r = model_latency(name, args.device)
         print(f"{name:14s} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['windows_per_s_b256']:11.0f}")
     for hop in (10.0, 1.0):

@@ -12,14 +12,15 @@ Measures, in order (cheap first, heavy last):
    float64 Python-2 pickle from ``xmodal.data.synthetic.simulate_wesad``): load + preprocess of
    chest ECG + EDA cold (no cache entry) and cached, each in a fresh subprocess whose peak RSS
    is read with ``resource.getrusage``; scaling with recording length and with subjects.
-4. ``training.<preset>`` for ``compact`` (the default) and ``paper``: windows/s of full training
+4. ``training.<preset>`` for every preset (``efficient`` is the default): windows/s of full training
    steps (forward, backward, AdamW) at batch 64 on ECG (256 Hz) + EDA (16 Hz) 10-s windows,
    FLOPs per step from ``torch.utils.flop_counter``, achieved GFLOP/s and
    ``ratio_to_matmul_peak`` (to the matmul peak at the same thread count), with the fast conv
    path on and off; scaling of epoch time with the number of windows.
 5. ``inference``: latency per window at batch 1 and batch 256.
-6. ``loso``: a real LOSO run of the default configuration on a measured subset, and the full
-   15-subject LOSO extrapolated from it (stated as such in the JSON).
+6. ``loso``: real LOSO runs of every preset on a measured subset of WESAD-size subjects, and the
+   full 15-subject LOSO extrapolated from them (stated as such in the JSON); with
+   ``--full-loso`` also the real 15-subject LOSO of the default configuration (about 20 minutes).
 
 Writes ``--out`` (JSON) and the same path with ``.md`` (a markdown table).
 """
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}      # 10-s windows, 256 Hz / 16 Hz
 MODALITIES = ("chest.ECG", "chest.EDA")
 N_SUBJECTS_FULL = 15
+PRESET_ORDER = ("efficient", "compact", "paper", "fast")     # efficient is the default
 
 
 def _load() -> list[float]:
@@ -218,12 +220,12 @@ def _rmtree(path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- training
-def _model(preset: str):
+def _model(preset: str = ""):
     from xmodal.config import ModelConfig
     from xmodal.models.registry import build_model
 
     torch.manual_seed(0)
-    return build_model(ModelConfig(preset=preset), SHAPES, 3)
+    return build_model(ModelConfig(preset=preset) if preset else ModelConfig(), SHAPES, 3)
 
 
 def _step_flops(preset: str, batch: int) -> int:
@@ -268,7 +270,7 @@ def measure_training(peaks: dict, quick: bool) -> dict:
     steps = 1 if quick else 3
     out = {}
     thread_counts = [1] if quick else sorted({1, torch.get_num_threads()})
-    for preset in ("compact", "paper", "fast"):
+    for preset in PRESET_ORDER:
         flops = _step_flops(preset, batch)
         runs = {}
         for threads in thread_counts:
@@ -294,7 +296,8 @@ def measure_training(peaks: dict, quick: bool) -> dict:
 
 
 def measure_epoch_scaling(quick: bool) -> list[dict]:
-    """Epoch time of the trainer itself (compact, default config) at three training-set sizes."""
+    """Epoch time of the trainer itself (default model and training config) at three
+    training-set sizes."""
     from xmodal.config import TrainConfig
     from xmodal.signals.windows import WindowSet
     from xmodal.training.trainer import train_model
@@ -306,7 +309,7 @@ def measure_epoch_scaling(quick: bool) -> list[dict]:
         inputs = {m: rng.standard_normal((n, *s), dtype=np.float32) for m, s in SHAPES.items()}
         ws = WindowSet(inputs, np.array(["S2"] * n), rng.integers(0, 3, n), np.arange(n) * 5.0,
                        {"chest.ECG": 256.0, "chest.EDA": 16.0}, ("baseline", "stress", "amusement"))
-        model = _model("compact")
+        model = _model()
         res = train_model(model, ws, None, TrainConfig(epochs=1), 3)
         out.append({"windows": n, "epoch_s": res.train_s, "windows_per_s": res.windows_per_s,
                     "threads": res.threads, "load_avg": _load()})
@@ -316,7 +319,7 @@ def measure_epoch_scaling(quick: bool) -> list[dict]:
 # --------------------------------------------------------------------------------- inference
 def measure_inference(quick: bool) -> dict:
     out = {}
-    for preset in ("compact", "paper", "fast"):
+    for preset in PRESET_ORDER:
         model = _model(preset).eval()
         one = [torch.randn(1, *s) for s in SHAPES.values()]
         big = [torch.randn(8 if quick else 256, *s) for s in SHAPES.values()]
@@ -395,17 +398,52 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     }
 
 
-def measure_loso(work: Path, quick: bool, preprocess: dict) -> dict:
-    """Real LOSO runs of the default config (and the ``fast`` preset) on a measured subset of
-    WESAD-size subjects; the 15-subject run extrapolated from them."""
+def measure_loso(work: Path, quick: bool, preprocess: dict, full: bool) -> dict:
+    """Real LOSO runs of every preset on a measured subset of WESAD-size subjects, the
+    15-subject run extrapolated from them; with ``full`` the real 15-subject run of the default
+    configuration as well."""
+    from xmodal.config import DEFAULT_PRESET
+
     n_sub, minutes, epochs = (3, 5.0, 1) if quick else (3, 100.0, 2)
     data = work / "loso"
     _simulate(data, n_sub, minutes)
-    out = _loso_once(work, data, "compact", n_sub, minutes, epochs, preprocess)
-    out["presets"] = {"compact": {k: out[k] for k in ("measured", "extrapolated_15_subjects")}}
-    if not quick:
-        out["presets"]["fast"] = _loso_once(work, data, "fast", n_sub, minutes, epochs, preprocess)
+    presets = {p: _loso_once(work, data, p, n_sub, minutes, epochs, preprocess)
+               for p in (PRESET_ORDER if not quick else (DEFAULT_PRESET,))}
+    out = dict(presets[DEFAULT_PRESET])
+    out["presets"] = presets
+    if full:
+        out["full_15_subjects"] = measure_full_loso(work, quick)
     return out
+
+
+def measure_full_loso(work: Path, quick: bool) -> dict:
+    """The default configuration's real LOSO on 15 WESAD-size synthetic subjects (measured,
+    cold preprocessing included); ``quick``: 15 subjects of 5 minutes, 1 epoch."""
+    from xmodal.config import RunConfig
+    from xmodal.training.experiment import run_experiment
+    from xmodal.training.progress import Progress
+
+    minutes = 5.0 if quick else 100.0
+    data = work / "full"
+    _simulate(data, N_SUBJECTS_FULL, minutes)
+    config = RunConfig()
+    config.data.path = str(data)
+    config.data.cache_dir = str(work / "cache-full")
+    if quick:
+        config.training.epochs = config.training.min_epochs = 1
+    t = time.perf_counter()
+    results = run_experiment(config, work / "full-run", Progress(quiet=True))
+    wall = time.perf_counter() - t
+    folds = results["folds"]
+    _rmtree(data)
+    return {"stated": "MEASURED: default configuration, every fold, cold preprocessing included",
+            "subjects": N_SUBJECTS_FULL, "minutes": minutes, "preset": config.model.preset,
+            "wall_s": wall, "preprocess_s": results["timing"]["preprocess_s"],
+            "train_s": results["timing"]["train_s"],
+            "epochs_run": [f["epochs_run"] for f in folds],
+            "mean_train_windows": float(np.mean([f["n_train_windows"] for f in folds])),
+            "macro_f1": results["mean"]["macro_f1"], "accuracy": results["mean"]["accuracy"],
+            "target_s": 1200.0, "target_met": wall <= 1200.0, "load_avg": _load()}
 
 
 # ---------------------------------------------------------------------------------- markdown
@@ -423,7 +461,7 @@ def markdown(r: dict) -> str:
              f"| same, cached | {pre['cached_s']:.3f} s | <= 0.5 s | {pre['targets_met']['cached_s']} |",
              f"| peak RSS (cold / cached) | {pre['cold_peak_rss_mib']:.0f} / "
              f"{pre['cached_peak_rss_mib']:.0f} MiB | <= 1024 MiB | {pre['targets_met']['peak_rss']} |"]
-    for preset in ("compact", "paper", "fast"):
+    for preset in PRESET_ORDER:
         t = tr[preset]
         lines.append(f"| training {preset} ({t['best']}, batch {t['batch']}) | "
                      f"{t['windows_per_s']:.0f} windows/s, {t['gflops']:.1f} GFLOP/s | "
@@ -444,8 +482,14 @@ def markdown(r: dict) -> str:
     lines.append(f"| LOSO 15 subjects x 100 min, default config (EXTRAPOLATED) | "
                  f"{ex['wall_s_earliest_stop'] / 60:.1f}-{ex['wall_s_max_epochs'] / 60:.1f} min "
                  f"(earliest stop - all epochs) | <= 20 min | {ex['target_met_max_epochs']} |")
+    if "full_15_subjects" in lo:
+        fu = lo["full_15_subjects"]
+        lines.append(f"| LOSO 15 subjects x {fu['minutes']:g} min, default config (MEASURED) | "
+                     f"{fu['wall_s'] / 60:.1f} min (macro-F1 {fu['macro_f1']:.2f}, epochs "
+                     f"{min(fu['epochs_run'])}-{max(fu['epochs_run'])}) | <= 20 min | "
+                     f"{fu['target_met']} |")
     for preset, v in lo.get("presets", {}).items():
-        if preset == "compact":
+        if preset == me["preset"]:
             continue
         pm, pe = v["measured"], v["extrapolated_15_subjects"]
         lines.append(f"| LOSO preset {preset}: measured {pm['wall_s']:.1f} s (macro-F1 "
@@ -457,7 +501,7 @@ def markdown(r: dict) -> str:
     for s in pre["scaling"]:
         lines.append(f"| {s['subjects']} | {s['minutes']:g} | {s['cold_s']:.2f} | "
                      f"{s['peak_rss_mib']:.0f} |")
-    lines += ["", "Scaling (training epoch, compact, default trainer):", "",
+    lines += ["", "Scaling (training epoch, default model and trainer):", "",
               "| windows | epoch s | windows/s | threads |", "|---|---|---|---|"]
     for s in r["epoch_scaling"]:
         lines.append(f"| {s['windows']} | {s['epoch_s']:.2f} | {s['windows_per_s']:.0f} | "
@@ -471,6 +515,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="tiny sizes (checks that everything runs; timings not comparable)")
     parser.add_argument("--out", default="bench.json", help="JSON output (markdown beside it)")
     parser.add_argument("--workdir", default="", help="scratch folder (default: a temp dir)")
+    parser.add_argument("--full-loso", action="store_true",
+                        help="also run the real 15-subject LOSO of the default configuration "
+                             "(about 20 min; 4 GB of synthetic pickles in the scratch folder)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     result: dict = {"quick": bool(args.quick), "machine": machine_info()}
@@ -482,7 +529,8 @@ def main(argv: list[str] | None = None) -> dict:
                   ("training", lambda: measure_training(result["peaks"], args.quick)),
                   ("epoch_scaling", lambda: measure_epoch_scaling(args.quick)),
                   ("inference", lambda: measure_inference(args.quick)),
-                  ("loso", lambda: measure_loso(work, args.quick, result["preprocess"]))]
+                  ("loso", lambda: measure_loso(work, args.quick, result["preprocess"],
+                                                    args.full_loso))]
         for name, fn in stages:
             t = time.perf_counter()
             print(f"[bench] {name} ... (load {_load()})", file=sys.stderr, flush=True)

@@ -38,7 +38,7 @@ def test_benchmark_quick_writes_every_field(tmp_path):
                 "scaling"):
         assert key in pre
     assert pre["cached"]["cache_hits"] == [True] and pre["cold"]["cache_hits"] == [False]
-    for preset in ("compact", "paper", "fast"):
+    for preset in PRESETS:
         t = r["training"][preset]
         for key in ("windows_per_s", "gflops", "flops_per_step", "ratio_to_matmul_peak"):
             assert isinstance(t[key], (int, float)) and t[key] > 0, (preset, key)
@@ -46,6 +46,7 @@ def test_benchmark_quick_writes_every_field(tmp_path):
     assert len(r["epoch_scaling"]) == 3
     lo = r["loso"]
     assert lo["measured"]["wall_s"] > 0 and 0 <= lo["measured"]["macro_f1"] <= 1
+    assert lo["measured"]["preset"] == ModelConfig().preset
     ex = lo["extrapolated_15_subjects"]
     assert "EXTRAPOLATED" in ex["stated"] and ex["wall_s_max_epochs"] > 0
     md = out.with_suffix(".md").read_text()

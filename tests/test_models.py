@@ -14,7 +14,7 @@ from xmodal.errors import ConfigError, ShapeError
 from xmodal.models import (Align, CrossModalConnection, CrossModalNet, EarlyFusionNet,
                            ScoreFusionNet, StreamEncoder, XModalModel, alignment_matrix,
                            build_model, connection_pairs, count_parameters, plan_stream)
-from xmodal.models.blocks import SameConv1d
+from xmodal.models.blocks import SameConv1d, StreamEncoder, StridedStem, adapt_stem, stem_length
 
 TINY = dict(widths=(4, 8, 8), kernels=(16, 8, 8), head_hidden=8)
 SHAPES2 = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}
@@ -379,7 +379,7 @@ def test_connections_see_pre_connection_maps():
     model = build("attentive", SHAPES2, connections=(1,)).eval()
     xs = inputs(SHAPES2)
     with torch.no_grad():
-        h = [enc.blocks[0](x) for enc, x in zip(model.encoders, xs)]
+        h = [enc.blocks[0](enc.stem(x)) for enc, x in zip(model.encoders, xs)]
         c_10, c_01 = model.connections[0]   # EDA->ECG, ECG->EDA
         assert model.connection_index[0] == [(1, 0), (0, 1)]
         h0 = c_10(h[0], h[1])[0]
@@ -422,3 +422,26 @@ def test_torch_export_dynamic_batch(name):
     other = inputs(SHAPES2, batch=5)
     with torch.no_grad():
         torch.testing.assert_close(program.module()(*other), model(*other), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [2560, 2561, 2563, 640, 257])
+def test_strided_stem_output_length(length):
+    stem = StridedStem(1, 4, 4).eval()
+    assert stem(torch.randn(2, 1, length)).shape == (2, 4, stem_length(length, 4))
+    assert stem_length(length, 4) == -(-length // 4)
+
+
+def test_stem_adapts_to_stream_length():
+    # 256-Hz ECG and 64-Hz BVP keep the stride; 16-Hz chest and 4-Hz wrist EDA get no stem
+    assert adapt_stem(2560, 4) == 4
+    assert adapt_stem(640, 4) == 4
+    assert adapt_stem(160, 4) == 2          # 80 steps are left with stride 2
+    assert adapt_stem(40, 4) == 1
+    assert adapt_stem(2560, 1) == 1
+    enc = StreamEncoder(1, 2560, (8, 16), (8, 8), 4, 4, stem_stride=4)
+    assert isinstance(enc.stem, StridedStem) and enc.plans[0].in_length == 640
+    assert enc(torch.randn(2, 1, 2560)).shape == (2, 16, enc.out_lengths[-1])
+    short = StreamEncoder(1, 40, (8, 16), (8, 8), 4, 4, stem_stride=4)
+    assert isinstance(short.stem, nn.Identity) and short.plans[0].in_length == 40
+    with pytest.raises(ConfigError, match="stem_stride"):
+        ModelConfig(stem_stride=-1).resolved()

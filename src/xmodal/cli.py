@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 from xmodal import __version__
-from xmodal.config import FEATURES_MODELS, MODEL_NAMES, PRESETS, RunConfig, load_config
+from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, MODEL_NAMES, PRESETS, RunConfig,
+                           load_config)
 from xmodal.errors import ConfigError, XmodalError
 
 
@@ -62,19 +63,24 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         m.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (default attentive)")
     m.add_argument("--features-model", choices=FEATURES_MODELS,
                    help="classifier of the 'features' model: rf (default) | lda | adaboost")
-    m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default compact)")
+    m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
+    m.add_argument("--stem-stride", type=int, metavar="S",
+                   help="stride of the strided stem of long streams (default from the preset; "
+                        "1: none)")
     m.add_argument("--connections", type=_int_list, metavar="1,2,3",
                    help="blocks after which streams connect (default 1,2,3); '' for none")
     m.add_argument("--direction", help="both (default) | a2b | b2a (a = first modality)")
     m.add_argument("--gate", help="attention gate: sigmoid (default) | softmax")
     m.add_argument("--dropout", type=float)
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
+    t.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
+    t.add_argument("--epoch-fraction", type=float, metavar="F",
+                   help="share of the training windows drawn at random per epoch (default 0.5)")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
-    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 6)")
+    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
     t.add_argument("--min-epochs", type=int,
-                   help="warm-up epochs, never selected nor stopped in (default 5)")
+                   help="warm-up epochs, never selected nor stopped in (default 4)")
     t.add_argument("--val-subjects", type=int, help="inner validation subjects per fold (default 2)")
     if benchmark:
         t.add_argument("--seeds", type=int, default=1, metavar="K",
@@ -102,10 +108,12 @@ _FLAG_TO_KEY = {
     "stride": ("data", "stride"), "train_stride": ("data", "train_stride"),
     "max_gap": ("data", "max_gap"), "cache_dir": ("data", "cache_dir"),
     "model": ("model", "name"), "preset": ("model", "preset"),
+    "stem_stride": ("model", "stem_stride"),
     "features_model": ("model", "features_model"),
     "connections": ("model", "connections"), "direction": ("model", "direction"),
     "gate": ("model", "gate"), "dropout": ("model", "dropout"),
-    "epochs": ("training", "epochs"), "batch_size": ("training", "batch_size"),
+    "epochs": ("training", "epochs"), "epoch_fraction": ("training", "epoch_fraction"),
+    "batch_size": ("training", "batch_size"),
     "lr": ("training", "lr"), "patience": ("training", "patience"),
     "min_epochs": ("training", "min_epochs"),
     "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),

@@ -25,7 +25,8 @@ class EarlyFusionNet(XModalModel):
         Number of classes.
     common_length : int, optional
         Length every modality is resampled to; default the longest ``n_times``.
-    widths, kernels, pool_size, pool_stride, convs_per_block, batch_norm, dropout, head_hidden
+    widths, kernels, pool_size, pool_stride, convs_per_block, batch_norm, stem_stride,
+    dropout, head_hidden
         As for :class:`~xmodal.models.multimodal.CrossModalNet`.
     """
 
@@ -33,7 +34,8 @@ class EarlyFusionNet(XModalModel):
                  common_length: int | None = None,
                  widths: Sequence[int] = (16, 32, 64), kernels: Sequence[int] = (16, 8, 8),
                  pool_size: int = 8, pool_stride: int = 4, convs_per_block: int = 2,
-                 batch_norm: bool = True, dropout: float = 0.3, head_hidden: int = 64) -> None:
+                 batch_norm: bool = True, stem_stride: int = 1, dropout: float = 0.3,
+                 head_hidden: int = 64) -> None:
         super().__init__(input_shapes, n_outputs)
         if common_length is None:
             common_length = max(t for _, t in self.input_shapes.values())
@@ -46,7 +48,8 @@ class EarlyFusionNet(XModalModel):
         n_channels = sum(c for c, _ in self.input_shapes.values())
         try:
             self.encoder = StreamEncoder(n_channels, self.common_length, widths, kernels,
-                                         pool_size, pool_stride, convs_per_block, batch_norm)
+                                         pool_size, pool_stride, convs_per_block, batch_norm,
+                                         stem_stride)
         except ValueError as exc:
             raise ConfigError(f"invalid stream settings: {exc}") from None
         self.n_features = self.encoder.n_features

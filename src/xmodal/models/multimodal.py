@@ -55,6 +55,8 @@ class CrossModalNet(XModalModel):
         Conv layers per block.
     batch_norm : bool
         BatchNorm in blocks and connections.
+    stem_stride : int
+        Strided stem of each long stream (see :class:`~xmodal.models.blocks.StreamEncoder`).
     dropout : float
         Dropout in the head.
     connections : sequence of int
@@ -72,7 +74,7 @@ class CrossModalNet(XModalModel):
     def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int, *,
                  widths: Sequence[int] = (16, 32, 64), kernels: Sequence[int] = (16, 8, 8),
                  pool_size: int = 8, pool_stride: int = 4, convs_per_block: int = 2,
-                 batch_norm: bool = True, dropout: float = 0.3,
+                 batch_norm: bool = True, stem_stride: int = 1, dropout: float = 0.3,
                  connections: Sequence[int] = (1, 2, 3), direction: str = "both",
                  attention: bool = True, gate: str = "sigmoid", head_hidden: int = 64) -> None:
         super().__init__(input_shapes, n_outputs)
@@ -94,7 +96,7 @@ class CrossModalNet(XModalModel):
         try:
             self.encoders = nn.ModuleList(
                 StreamEncoder(c, t, widths, kernels, pool_size, pool_stride, convs_per_block,
-                              batch_norm) for c, t in self.input_shapes.values())
+                              batch_norm, stem_stride) for c, t in self.input_shapes.values())
         except ValueError as exc:
             raise ConfigError(f"invalid stream settings: {exc}") from None
         # connections[b] holds the connections after block b (0-based), in the order of
@@ -130,7 +132,7 @@ class CrossModalNet(XModalModel):
     def _features(self, xs: Sequence[Tensor],
                   attention: dict[str, Tensor] | None) -> Tensor:
         self.check_inputs(*xs)
-        hs = list(xs)
+        hs = [enc.stem(x) for enc, x in zip(self.encoders, xs)]
         for b in range(len(self.connections)):
             hs = [enc.blocks[b](h) for enc, h in zip(self.encoders, hs)]
             conns = self.connections[b]

@@ -60,7 +60,7 @@ def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
                           f"(connections is empty); use 'late-fusion' for none")
     stream = dict(widths=cfg.widths, kernels=cfg.kernels, pool_size=cfg.pool_size,
                   pool_stride=cfg.pool_stride, convs_per_block=cfg.convs_per_block,
-                  batch_norm=cfg.batch_norm, dropout=cfg.dropout, head_hidden=cfg.head_hidden)
+                  batch_norm=cfg.batch_norm, stem_stride=cfg.stem_stride, dropout=cfg.dropout, head_hidden=cfg.head_hidden)
     if cfg.name in ("attentive", "cross"):
         return CrossModalNet(shapes, n_outputs, connections=cfg.connections,
                              direction=cfg.direction, attention=cfg.name == "attentive",

@@ -28,7 +28,7 @@ class ScoreFusionNet(XModalModel):
         Number of classes.
     **stream_kwargs
         Passed to every member :class:`CrossModalNet` (``widths``, ``kernels``, ``pool_size``,
-        ``pool_stride``, ``convs_per_block``, ``batch_norm``, ``dropout``, ``head_hidden``);
+        ``pool_stride``, ``convs_per_block``, ``batch_norm``, ``stem_stride``, ``dropout``, ``head_hidden``);
         members have no connections.
     """
 

@@ -54,6 +54,9 @@ def validate_config(config: RunConfig) -> RunConfig:
         raise ConfigError("window, stride and train_stride must be positive")
     if config.training.epochs < 1 or config.training.batch_size < 2:
         raise ConfigError("epochs must be >= 1 and batch_size >= 2")
+    if not 0.0 < config.training.epoch_fraction <= 1.0:
+        raise ConfigError(f"epoch_fraction must be in (0, 1], got "
+                          f"{config.training.epoch_fraction}")
     if config.evaluation.protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: "
                           f"{', '.join(PROTOCOLS)}")

@@ -114,7 +114,10 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
 
     Notes
     -----
-    Model selection uses validation macro-F1 (ties broken by lower validation loss) over the
+    Every epoch trains on a fresh random ``epoch_fraction`` of the training windows (with
+    overlapping training windows, half of them per epoch costs what non-overlapping windows
+    would, yet every epoch sees other crops of the recordings). Model selection uses validation
+    macro-F1 (ties broken by lower validation loss) over the
     epochs from ``min_epochs`` on (early epochs, while BatchNorm statistics settle, are a
     warm-up); training stops after ``patience`` further epochs without improvement.
     """
@@ -130,6 +133,9 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     # loss scaling only for float16 autocast (bfloat16 has float32's range)
     scaler = torch.amp.GradScaler(device.type, enabled=amp and not torch.cuda.is_bf16_supported())
     n = len(train)
+    if not 0.0 < config.epoch_fraction <= 1.0:
+        raise ValueError(f"epoch_fraction must be in (0, 1], got {config.epoch_fraction}")
+    per_epoch = max(min(n, 2), int(np.ceil(config.epoch_fraction * n)))
     best = (-np.inf, np.inf)
     best_state, best_epoch, stale = None, 0, 0
     history = []
@@ -137,11 +143,11 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     seen = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
-        order = torch.randperm(n, generator=generator).to(device)
+        order = torch.randperm(n, generator=generator)[:per_epoch].to(device)
         total = torch.zeros((), dtype=torch.float64, device=device)   # no per-batch sync
-        for i in range(0, n, config.batch_size):
+        for i in range(0, per_epoch, config.batch_size):
             idx = order[i:i + config.batch_size]
-            if len(idx) < 2 and n > 1:
+            if len(idx) < 2 and per_epoch > 1:
                 continue                         # BatchNorm needs two samples
             with autocast:
                 loss = model.compute_loss([x[idx] for x in xs], y[idx], criterion)
@@ -151,7 +157,7 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
             scaler.update()
             total += loss.detach().double() * len(idx)
             seen += len(idx)
-        record = {"epoch": epoch, "train_loss": float(total) / max(n, 1)}
+        record = {"epoch": epoch, "train_loss": float(total) / max(per_epoch, 1)}
         if val is not None and len(val):
             logits = predict_logits(model, val, device=device)
             val_loss = float(nn.functional.cross_entropy(
