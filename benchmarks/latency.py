@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/latency.py [--threads N] [--minutes 60] [--device cpu|cuda]
 
 Reports, per model type with the default (efficient) streams on chest ECG (256 Hz) + EDA (16 Hz)
-10-s windows: p50/p99 latency of one window (batch 1) and throughput at batch 256; then the
+10-s windows: p50/p99 latency of one window (batch 1) and throughput at batch 256, eager and as
+the frozen TorchScript copy that ``Predictor`` runs on CPU; then the
 streaming predictor over a simulated recording of ECG + EDA at 700 Hz (per-hop latency, peak
 buffer memory, real-time factor). Weights are random: latency does not depend on them.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from xmodal.config import NETWORK_NAMES, ModelConfig
+from xmodal.inference.frozen import freeze_for_cpu
 from xmodal.inference.predictor import Predictor
 from xmodal.models.registry import build_model
 
@@ -25,10 +27,12 @@ SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}
 RATES = {"chest.ECG": 256.0, "chest.EDA": 16.0}
 
 
-def model_latency(name: str, device: str, repeats: int = 300) -> dict:
+def model_latency(name: str, device: str, repeats: int = 300, frozen: bool = False) -> dict:
     shapes = {"chest.ECG": SHAPES["chest.ECG"]} if name == "single" else SHAPES
     model = build_model(ModelConfig(name=name), shapes, 3).to(device).eval()
-    one = model.example_inputs(1)
+    if frozen:                                  # what Predictor runs on CPU
+        model = freeze_for_cpu(model)
+    one = [torch.randn(1, *s, device=device) for s in shapes.values()]
     big = [torch.randn(256, *s, device=device) for s in shapes.values()]
     times = []
     with torch.inference_mode():
@@ -93,10 +97,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}")
-    print(f"{'model':14s} {'p50 ms':>8s} {'p99 ms':>8s} {'win/s @256':>11s}")
+    print(f"{'model':14s} {'mode':7s} {'p50 ms':>8s} {'p99 ms':>8s} {'win/s @256':>11s}")
     for name in NETWORK_NAMES:
-        r = model_latency(name, args.device)
-        print(f"{name:14s} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['windows_per_s_b256']:11.0f}")
+        for frozen in ((False, True) if args.device == "cpu" else (False,)):
+            r = model_latency(name, args.device, frozen=frozen)
+            print(f"{name:14s} {'frozen' if frozen else 'eager':7s} {r['p50_ms']:8.2f} "
+                  f"{r['p99_ms']:8.2f} {r['windows_per_s_b256']:11.0f}")
     for hop in (10.0, 1.0):
         s = streaming(args.minutes, hop)
         print(f"streaming {s['minutes']:.0f} min ECG+EDA @700 Hz, hop {hop:g} s: "

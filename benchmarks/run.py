@@ -318,22 +318,32 @@ def measure_epoch_scaling(quick: bool) -> list[dict]:
 
 # --------------------------------------------------------------------------------- inference
 def measure_inference(quick: bool) -> dict:
+    """Latency of one window (batch 1, 1 thread) of the eager model and of the frozen copy that
+    ``Predictor`` runs on CPU, and the batched time per window (eager)."""
+    from xmodal.inference.frozen import freeze_for_cpu
+
+    def p50_p99(fn) -> tuple[float, float]:
+        times = []
+        fn()
+        for _ in range(10 if quick else 200):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        ms = np.array(times) * 1e3
+        return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
     out = {}
     for preset in PRESET_ORDER:
         model = _model(preset).eval()
+        frozen = freeze_for_cpu(model)
         one = [torch.randn(1, *s) for s in SHAPES.values()]
         big = [torch.randn(8 if quick else 256, *s) for s in SHAPES.values()]
         with torch.inference_mode():
-            times = []
-            model(*one)
-            for _ in range(10 if quick else 100):
-                t = time.perf_counter()
-                _with_threads(1, lambda: model(*one))
-                times.append(time.perf_counter() - t)
+            eager = _with_threads(1, lambda: p50_p99(lambda: model(*one)))
+            fast = _with_threads(1, lambda: p50_p99(lambda: frozen(*one)))
             tb = _with_threads(1, lambda: _best(lambda: model(*big), 1 if quick else 3))
-        ms = np.array(times) * 1e3
-        out[preset] = {"batch1_p50_ms": float(np.percentile(ms, 50)),
-                       "batch1_p99_ms": float(np.percentile(ms, 99)),
+        out[preset] = {"batch1_p50_ms": eager[0], "batch1_p99_ms": eager[1],
+                       "frozen_batch1_p50_ms": fast[0], "frozen_batch1_p99_ms": fast[1],
                        "batched_ms_per_window": tb / len(big[0]) * 1e3,
                        "batched_size": len(big[0]), "threads": 1, "load_avg": _load()}
     return out
@@ -472,8 +482,9 @@ def markdown(r: dict) -> str:
             lines.append(f"| training {preset} ({k}) | {v['windows_per_s']:.0f} windows/s, "
                          f"{v['gflops']:.1f} GFLOP/s | - | {v['ratio_to_matmul_peak']:.2f} |")
     for preset, v in r["inference"].items():
-        lines.append(f"| inference {preset} | batch 1 p50 {v['batch1_p50_ms']:.2f} ms; "
-                     f"batched {v['batched_ms_per_window']:.3f} ms/window | - | - |")
+        lines.append(f"| inference {preset} | batch 1 p50 {v['batch1_p50_ms']:.2f} ms eager, "
+                     f"{v['frozen_batch1_p50_ms']:.2f} ms frozen; batched "
+                     f"{v['batched_ms_per_window']:.3f} ms/window | - | - |")
     lo = r["loso"]
     me, ex = lo["measured"], lo["extrapolated_15_subjects"]
     lines.append(f"| LOSO measured: {me['subjects']} subjects x {me['minutes']:g} min, "

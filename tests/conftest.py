@@ -63,13 +63,22 @@ def wesad_wrist(shared_data, tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
-    """One intra-op thread per test process: the suite runs one process per core (pytest -n 2)."""
+    """One intra-op thread and no fold workers per test process: the suite runs one process
+    per core (pytest -n 2). Tests of ``--jobs`` pass it explicitly."""
+    import os
+
     import torch
 
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
+    jobs = os.environ.get("XMODAL_JOBS")
+    os.environ["XMODAL_JOBS"] = "1"
     yield
     torch.set_num_threads(previous)
+    if jobs is None:
+        os.environ.pop("XMODAL_JOBS", None)
+    else:
+        os.environ["XMODAL_JOBS"] = jobs
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ def test_benchmark_quick_writes_every_field(tmp_path):
         for key in ("windows_per_s", "gflops", "flops_per_step", "ratio_to_matmul_peak"):
             assert isinstance(t[key], (int, float)) and t[key] > 0, (preset, key)
         assert r["inference"][preset]["batch1_p50_ms"] > 0
+        assert r["inference"][preset]["frozen_batch1_p50_ms"] > 0
     assert len(r["epoch_scaling"]) == 3
     lo = r["loso"]
     assert lo["measured"]["wall_s"] > 0 and 0 <= lo["measured"]["macro_f1"] <= 1

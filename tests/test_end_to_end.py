@@ -70,6 +70,16 @@ def test_same_seed_same_numbers_and_resume_skips_finished_folds(capsys, tiny_wes
     assert "another configuration" in capsys.readouterr().err
 
 
+def test_parallel_fold_workers_give_the_same_numbers(capsys, tiny_wesad, tmp_path):
+    # the test process trains with one thread, as --jobs workers do: equal results expected
+    a = _train(capsys, tiny_wesad, tmp_path / "a", "--model", "cross", "--jobs", "1")
+    b = _train(capsys, tiny_wesad, tmp_path / "b", "--model", "cross", "--jobs", "2")
+    assert [f["macro_f1"] for f in a["folds"]] == [f["macro_f1"] for f in b["folds"]]
+    assert a["pooled"] == b["pooled"]
+    assert main(["train", str(tiny_wesad), "--out", str(tmp_path / "c"), "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("model,modalities", [
     ("late-fusion", ["chest.ECG", "chest.EDA"]),
     ("early-fusion", ["chest.ECG", "chest.EDA"]),

@@ -56,6 +56,18 @@ def test_exports_match_pytorch(name, tmp_path):
         assert np.abs(o.numpy() - r).max() < 1e-5
 
 
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_frozen_cpu_copy_matches_pytorch_at_any_batch(name):
+    from xmodal.inference.frozen import freeze_for_cpu
+
+    model = _model(name)
+    frozen = freeze_for_cpu(model)
+    for batch in (1, 5):
+        xs = model.example_inputs(batch)
+        with torch.no_grad():
+            assert (frozen(*xs) - model(*xs)).abs().max().item() < 1e-5
+
+
 def test_cli_export_of_a_run_and_numpy_only_example(capsys, chest_run, tmp_path):
     out = tmp_path / "ens.onnx"
     assert main(["export", str(chest_run), "--format", "onnx", "--out", str(out),

@@ -87,8 +87,10 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                        help="repeat every configuration with seeds 0..K-1 (default 1)")
     else:
         t.add_argument("--seed", type=int)
-    t.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="train the folds of a configuration in N worker processes (default 1)")
+    t.add_argument("--jobs", type=int, metavar="N",
+                   help="train the folds of a configuration in N worker processes with one "
+                        "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
+                        "in this process with torch's threads; CUDA always uses 1)")
     t.add_argument("--device", help="cpu (default) | cuda | auto")
     e = p.add_argument_group("evaluation")
     e.add_argument("--protocol", help="loso (default; leave-one-record-out for drivedb) | kfold | "
@@ -173,6 +175,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(args: argparse.Namespace) -> int:
+    from xmodal.training.threads import default_jobs
+
+    if args.jobs is None:
+        return default_jobs()
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    return args.jobs
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from xmodal.evaluation.summary import format_results
     from xmodal.training.experiment import run_experiment
@@ -180,7 +192,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
-                             final=getattr(args, "final", False), jobs=args.jobs)
+                             final=getattr(args, "final", False), jobs=_jobs(args))
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
     return 0
@@ -197,7 +209,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     config = config_from_args(args, between=study.base)
     run_benchmark(config, Path(args.out), study=study, only=args.only or (),
-                  tasks=tasks, seeds=args.seeds, jobs=args.jobs,
+                  tasks=tasks, seeds=args.seeds, jobs=_jobs(args),
                   progress=Progress(quiet=args.quiet), command=sys.argv)
     return 0
 

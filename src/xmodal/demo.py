@@ -11,6 +11,7 @@ from xmodal.data.synthetic import simulate_wesad
 from xmodal.evaluation.results import atomic_write_text
 from xmodal.evaluation.summary import markdown_table
 from xmodal.training.experiment import run_experiment
+from xmodal.training.threads import default_jobs
 from xmodal.training.progress import Progress
 
 #: the demo's data: small enough for a few minutes on two CPU cores
@@ -49,7 +50,7 @@ def run_demo(out: Path, quiet: bool = False) -> str:
         config = dataclasses.replace(config, data=dataclasses.replace(
             config.data, path=str(data.resolve()), cache_dir=str((out / "cache").resolve())))
         progress.line(f"== {name}")
-        rows.append(run_experiment(config, out / "runs" / name, progress))
+        rows.append(run_experiment(config, out / "runs" / name, progress, jobs=default_jobs()))
     table = markdown_table(rows)
     elapsed = time.perf_counter() - start
     text = (f"# xmodal demo\n\nSynthetic WESAD-format data, {DEMO_SUBJECTS} subjects x "

@@ -305,7 +305,8 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     ``final/{model.pt,final.json}`` (one model on every subject, see :func:`_train_final`).
     Folds already finished in ``out`` (same configuration) are not run again. ``jobs > 1``
     trains folds in that many spawned worker processes (one torch thread each), which read the
-    windows from the cache; results do not depend on ``jobs``.
+    windows from the cache; results equal those of ``jobs=1`` within float32 rounding (a fold
+    in this process uses torch's thread count). CUDA runs keep every fold in this process.
     """
     from xmodal.evaluation.plots import write_run_plots
 
@@ -344,7 +345,9 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
                           f"{records[fold.index]['macro_f1']:.3f}), skipped")
         else:
             todo.append(fold)
-    if jobs > 1 and len(todo) > 1 and config.model.name != "features":
+    parallel = (jobs > 1 and len(todo) > 1 and config.model.name != "features"
+                and resolve_device(config.training.device).type == "cpu")
+    if parallel:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
