@@ -296,7 +296,7 @@ class StreamEncoder(nn.Module):
         self.stem_stride = adapt_stem(self.n_times, stem_stride)
         channels = self.n_channels
         length = self.n_times
-        if self.stem_stride > 1:
+        if self.stem_stride > 1 and len(widths) > 0:      # (empty widths: plan_stream raises)
             self.stem: nn.Module = StridedStem(channels, int(widths[0]), self.stem_stride,
                                                batch_norm)
             channels, length = int(widths[0]), stem_length(length, self.stem_stride)
