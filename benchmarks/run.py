@@ -432,6 +432,7 @@ def measure_full_loso(work: Path, quick: bool) -> dict:
     from xmodal.config import RunConfig
     from xmodal.training.experiment import run_experiment
     from xmodal.training.progress import Progress
+    from xmodal.training.threads import default_jobs
 
     minutes = 5.0 if quick else 100.0
     data = work / "full"
@@ -441,13 +442,15 @@ def measure_full_loso(work: Path, quick: bool) -> dict:
     config.data.cache_dir = str(work / "cache-full")
     if quick:
         config.training.epochs = config.training.min_epochs = 1
+    jobs = default_jobs()                      # what `xmodal train` uses without --jobs
     t = time.perf_counter()
-    results = run_experiment(config, work / "full-run", Progress(quiet=True))
+    results = run_experiment(config, work / "full-run", Progress(quiet=True), jobs=jobs)
     wall = time.perf_counter() - t
     folds = results["folds"]
     _rmtree(data)
     return {"stated": "MEASURED: default configuration, every fold, cold preprocessing included",
             "subjects": N_SUBJECTS_FULL, "minutes": minutes, "preset": config.model.preset,
+            "jobs": jobs,
             "wall_s": wall, "preprocess_s": results["timing"]["preprocess_s"],
             "train_s": results["timing"]["train_s"],
             "epochs_run": [f["epochs_run"] for f in folds],
