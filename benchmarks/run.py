@@ -355,6 +355,7 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     from xmodal.config import RunConfig
     from xmodal.training.experiment import run_experiment
     from xmodal.training.progress import Progress
+    from xmodal.training.threads import default_jobs
 
     config = RunConfig()
     config.data.path = str(data)
@@ -363,28 +364,33 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     config.training.epochs = epochs
     config.training.min_epochs = min(config.training.min_epochs, epochs)
     config.training.val_subjects = 1
+    jobs = default_jobs()                      # as `xmodal train` without --jobs
     t = time.perf_counter()
-    results = run_experiment(config, work / f"loso-run-{preset}", Progress(quiet=True))
+    results = run_experiment(config, work / f"loso-run-{preset}", Progress(quiet=True), jobs=jobs)
     wall = time.perf_counter() - t
     folds = results["folds"]
-    train_s = results["timing"]["train_s"]
-    # seconds per (training window x epoch), validation included, from the measured folds
+    train_s = results["timing"]["train_s"]     # summed over folds (run side by side in workers)
+    # seconds per (training window x epoch) in one worker, validation included
     per_window_epoch = train_s / sum(f["n_train_windows"] * f["epochs_run"] for f in folds)
     windows_per_subject = results["windows"]["n_train"] / n_sub
     defaults = RunConfig().training
     train_windows_15 = windows_per_subject * (N_SUBJECTS_FULL - 1 - defaults.val_subjects)
     scale_minutes = 100.0 / minutes
-    pre_15 = preprocess["cold_s"] * N_SUBJECTS_FULL * (100.0 / preprocess["subject_minutes"])
-    fold_overhead = max(wall - results["timing"]["preprocess_s"] - train_s, 0.0) / len(folds)
+    side_by_side = min(jobs, len(folds))
+    pre_15 = (preprocess["cold_s"] * N_SUBJECTS_FULL * (100.0 / preprocess["subject_minutes"])
+              / min(jobs, N_SUBJECTS_FULL))
+    # worker start-up, testing and writing, per fold
+    fold_overhead = (max(wall - results["timing"]["preprocess_s"] - train_s / side_by_side, 0.0)
+                     * side_by_side / len(folds))
 
     def extrapolate(ep: int) -> float:
-        return (pre_15 + N_SUBJECTS_FULL * (ep * train_windows_15 * scale_minutes * per_window_epoch
-                                            + fold_overhead))
+        per_fold = ep * train_windows_15 * scale_minutes * per_window_epoch + fold_overhead
+        return pre_15 + N_SUBJECTS_FULL * per_fold / min(jobs, N_SUBJECTS_FULL)
 
     earliest = defaults.min_epochs + defaults.patience
     return {
         "measured": {"preset": preset, "subjects": n_sub, "minutes": minutes, "epochs": epochs,
-                     "wall_s": wall, "preprocess_s": results["timing"]["preprocess_s"],
+                     "jobs": jobs, "wall_s": wall, "preprocess_s": results["timing"]["preprocess_s"],
                      "train_s": train_s, "epochs_run": sum(f["epochs_run"] for f in folds),
                      "mean_train_windows": float(np.mean([f["n_train_windows"] for f in folds])),
                      "mean_val_windows": float(np.mean([f["n_val_windows"] for f in folds])),
@@ -395,9 +401,11 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
             "stated": ("EXTRAPOLATED, not measured: 15 WESAD-size (100-min) subjects, "
                        f"preset {preset}, default training ({defaults.epochs} max epochs, early "
                        f"stop at the earliest after min_epochs {defaults.min_epochs} + patience "
-                       f"{defaults.patience}); 15 x cold preprocessing of one subject + 15 folds x "
-                       "epochs x training windows x measured seconds per window-epoch "
-                       "(validation included) + measured per-fold overhead"),
+                       f"{defaults.patience}) with {jobs} fold worker(s) as `xmodal train`: "
+                       "(15 x cold preprocessing of one subject + 15 folds x (epochs x "
+                       "training windows x measured seconds per window-epoch in a worker, "
+                       "validation included, + measured per-fold overhead)) / workers"),
+            "jobs": jobs,
             "train_windows_per_fold": train_windows_15 * scale_minutes,
             "wall_s_max_epochs": extrapolate(defaults.epochs),
             "wall_s_earliest_stop": extrapolate(earliest),
@@ -493,12 +501,14 @@ def markdown(r: dict) -> str:
     lines.append(f"| LOSO measured: {me['subjects']} subjects x {me['minutes']:g} min, "
                  f"{me['epochs']} epochs | {me['wall_s']:.1f} s wall (macro-F1 "
                  f"{me['macro_f1']:.2f}) | - | - |")
-    lines.append(f"| LOSO 15 subjects x 100 min, default config (EXTRAPOLATED) | "
+    lines.append(f"| LOSO 15 subjects x 100 min, default config, {ex['jobs']} fold workers "
+                 f"(EXTRAPOLATED) | "
                  f"{ex['wall_s_earliest_stop'] / 60:.1f}-{ex['wall_s_max_epochs'] / 60:.1f} min "
                  f"(earliest stop - all epochs) | <= 20 min | {ex['target_met_max_epochs']} |")
     if "full_15_subjects" in lo:
         fu = lo["full_15_subjects"]
-        lines.append(f"| LOSO 15 subjects x {fu['minutes']:g} min, default config (MEASURED) | "
+        lines.append(f"| LOSO 15 subjects x {fu['minutes']:g} min, default config, {fu['jobs']} "
+                     f"fold workers (MEASURED) | "
                      f"{fu['wall_s'] / 60:.1f} min (macro-F1 {fu['macro_f1']:.2f}, epochs "
                      f"{min(fu['epochs_run'])}-{max(fu['epochs_run'])}) | <= 20 min | "
                      f"{fu['target_met']} |")

@@ -76,6 +76,12 @@ def test_parallel_fold_workers_give_the_same_numbers(capsys, tiny_wesad, tmp_pat
     b = _train(capsys, tiny_wesad, tmp_path / "b", "--model", "cross", "--jobs", "2")
     assert [f["macro_f1"] for f in a["folds"]] == [f["macro_f1"] for f in b["folds"]]
     assert a["pooled"] == b["pooled"]
+    # without the cache, subjects are preprocessed in workers into a temporary cache that the
+    # fold workers share; nothing lands in the cache directory
+    c = _train(capsys, tiny_wesad, tmp_path / "nc" / "c", "--model", "cross", "--jobs", "2",
+               "--no-cache")
+    assert c["pooled"] == a["pooled"]
+    assert not (tmp_path / "nc" / "cache").exists()
     assert main(["train", str(tiny_wesad), "--out", str(tmp_path / "c"), "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
 

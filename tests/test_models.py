@@ -432,12 +432,15 @@ def test_strided_stem_output_length(length):
 
 
 def test_stem_adapts_to_stream_length():
-    # 256-Hz ECG and 64-Hz BVP keep the stride; 16-Hz chest and 4-Hz wrist EDA get no stem
+    # 10-s windows: 256-Hz ECG keeps stride 8 (320 steps), 64-Hz BVP halves it to 4 (160
+    # steps; 80 would be below the floor of 128), 16-Hz chest and 4-Hz wrist EDA get no stem
+    assert adapt_stem(2560, 8) == 8
+    assert adapt_stem(640, 8) == 4
+    assert adapt_stem(160, 8) == 1
+    assert adapt_stem(40, 8) == 1
     assert adapt_stem(2560, 4) == 4
-    assert adapt_stem(640, 4) == 4
-    assert adapt_stem(160, 4) == 2          # 80 steps are left with stride 2
-    assert adapt_stem(40, 4) == 1
     assert adapt_stem(2560, 1) == 1
+    assert adapt_stem(160, 4, min_output=64) == 2
     enc = StreamEncoder(1, 2560, (8, 16), (8, 8), 4, 4, stem_stride=4)
     assert isinstance(enc.stem, StridedStem) and enc.plans[0].in_length == 640
     assert enc(torch.randn(2, 1, 2560)).shape == (2, 16, enc.out_lengths[-1])

@@ -172,3 +172,31 @@ def test_cache_roundtrip_and_key(tmp_path):
     assert not hit and len(calls) == 3
     save_preprocessed(tmp_path / "x.npz", pre)
     assert load_preprocessed(tmp_path / "x.npz").subject == "S2"
+
+
+def test_prepare_subjects_in_worker_processes_equals_one_process(tiny_wesad, tmp_path):
+    import shutil
+
+    from xmodal.config import DataConfig
+    from xmodal.signals.pipeline import prepare_subjects
+
+    serial = prepare_subjects(DataConfig(path=str(tiny_wesad), use_cache=False))
+    seen = []
+    config = DataConfig(path=str(tiny_wesad), cache_dir=str(tmp_path / "cache"))
+    parallel = prepare_subjects(config, on_subject=lambda s, hit: seen.append((s, hit)), jobs=2)
+    assert list(parallel) == list(serial)                  # subject order kept
+    assert sorted(seen) == sorted((s, False) for s in serial)
+    for subject, rec in serial.items():
+        for m, x in rec.signals.items():
+            np.testing.assert_array_equal(parallel[subject].signals[m], x)
+        np.testing.assert_array_equal(parallel[subject].labels, rec.labels)
+    # the workers filled the cache: a second call reads it here
+    seen.clear()
+    prepare_subjects(config, on_subject=lambda s, hit: seen.append(hit), jobs=2)
+    assert seen == [True] * len(serial)
+    # an error in a worker reaches the caller as the same one-line DataError
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_wesad, broken)
+    (broken / "S3" / "S3.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="S3.pkl"):
+        prepare_subjects(DataConfig(path=str(broken), use_cache=False), jobs=2)

@@ -27,10 +27,11 @@ FEATURES_MODELS = ("rf", "lda", "adaboost")
 #: stream presets: conv widths, kernel sizes (at the rate reaching the block), max-pool size and
 #: stride, and the stride of a strided stem before the blocks (1: none; long streams only)
 PRESETS: dict[str, dict[str, Any]] = {
-    # the default: compact's widths behind a stride-4 stem (a 256-Hz ECG stream runs its
-    # blocks at 64 steps/s) with kernels of 8, ~4x fewer FLOPs than compact (issue 6)
+    # the default: compact's widths behind a stride-8 stem (a 256-Hz ECG stream runs its
+    # blocks at 32 steps/s; 64-Hz BVP gets stride 4, see blocks.adapt_stem) with kernels of 8,
+    # ~6x fewer FLOPs than compact (issue 6)
     "efficient": {"widths": (16, 32, 64), "kernels": (8, 8, 8), "pool_size": 8,
-                  "pool_stride": 4, "stem_stride": 4},
+                  "pool_stride": 4, "stem_stride": 8},
     "compact": {"widths": (16, 32, 64), "kernels": (16, 8, 8), "pool_size": 8, "pool_stride": 4,
                 "stem_stride": 1},
     # the paper's stream (after Sarkar & Etemad): 32/64/128 filters, kernels 32/16/8

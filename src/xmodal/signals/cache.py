@@ -33,6 +33,11 @@ def cache_key(source: Path, params: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def entry_path(source: Path, params: dict, cache_dir: Path) -> Path:
+    """Where the cache entry of (source, params) lives under ``cache_dir``."""
+    return Path(cache_dir) / f"{Path(source).stem}-{cache_key(source, params)}.npz"
+
+
 def save_preprocessed(path: Path, rec: PreprocessedRecording) -> None:
     """Write atomically as an uncompressed ``.npz`` (no pickles inside)."""
     arrays = {f"signal/{m}": x for m, x in rec.signals.items()}
@@ -72,7 +77,7 @@ def cached(source: Path, params: dict, cache_dir: Path | None,
     """
     if cache_dir is None:
         return compute(), False
-    path = Path(cache_dir) / f"{Path(source).stem}-{cache_key(source, params)}.npz"
+    path = entry_path(source, params, cache_dir)
     if path.exists():
         try:
             return load_preprocessed(path), True

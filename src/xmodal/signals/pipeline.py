@@ -8,7 +8,7 @@ from typing import Callable
 from xmodal.config import DataConfig
 from xmodal.data.datasets import find_subjects, label_sources, load_recording
 from xmodal.data.tasks import Task
-from xmodal.signals.cache import cached, default_cache_dir
+from xmodal.signals.cache import cached, default_cache_dir, entry_path
 from xmodal.signals.preprocess import PreprocessedRecording, preprocess_recording
 from xmodal.signals.windows import WindowSet, make_windows
 
@@ -22,10 +22,20 @@ def preprocess_params(config: DataConfig) -> dict:
     return params
 
 
+def _prepare_one(config: DataConfig, params: dict, cache_dir: Path | None, subject: str,
+                 path: Path) -> tuple[PreprocessedRecording, bool]:
+    """Load and preprocess one subject through the cache: ``(recording, cache_hit)``."""
+    def compute() -> PreprocessedRecording:
+        rec = load_recording(config.dataset, path, config.modalities, subject,
+                             root=config.path, labels=config.labels or None)
+        return preprocess_recording(rec, config.rates, config.max_gap)
+    return cached(path, params, cache_dir, compute)
+
+
 def prepare_subjects(config: DataConfig,
                      on_subject: Callable[[str, bool], None] | None = None,
-                     ) -> dict[str, PreprocessedRecording]:
-    """Load and preprocess every selected subject, one at a time, through the cache.
+                     jobs: int = 1) -> dict[str, PreprocessedRecording]:
+    """Load and preprocess every selected subject through the cache.
 
     Parameters
     ----------
@@ -33,22 +43,45 @@ def prepare_subjects(config: DataConfig,
         Path, dataset, modalities, subjects, rates, cache settings.
     on_subject : callable, optional
         Called with ``(subject, cache_hit)`` after each subject (progress reporting).
+    jobs : int
+        Worker processes for the subjects that are not cached yet (each holds one raw
+        recording at a time, about twice the file size at its peak); 1 preprocesses them one
+        at a time in this process. Cached subjects are always read here.
+
+    Returns
+    -------
+    dict
+        Subject -> preprocessed recording, in the dataset's subject order.
     """
     files = find_subjects(config.dataset, config.path, config.subjects)
     cache_dir = None
     if config.use_cache:
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     params = preprocess_params(config)
-    out = {}
+    report = on_subject or (lambda subject, hit: None)
+    out: dict[str, PreprocessedRecording] = {}
+    missing = [s for s, path in files.items()
+               if cache_dir is None or not entry_path(path, params, cache_dir).exists()]
+    if jobs > 1 and len(missing) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(missing)),
+                                   mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(_prepare_one, config, params, cache_dir, s, files[s]): s
+                       for s in missing}
+            for future in as_completed(futures):
+                subject = futures[future]
+                out[subject], hit = future.result()
+                report(subject, hit)
+        finally:            # on an error, do not preprocess the remaining subjects first
+            pool.shutdown(wait=True, cancel_futures=True)
     for subject, path in files.items():
-        def compute(path: Path = path, subject: str = subject) -> PreprocessedRecording:
-            rec = load_recording(config.dataset, path, config.modalities, subject,
-                                 root=config.path, labels=config.labels or None)
-            return preprocess_recording(rec, config.rates, config.max_gap)
-        out[subject], hit = cached(path, params, cache_dir, compute)
-        if on_subject is not None:
-            on_subject(subject, hit)
-    return out
+        if subject not in out:
+            out[subject], hit = _prepare_one(config, params, cache_dir, subject, path)
+            report(subject, hit)
+    return {subject: out[subject] for subject in files}
 
 
 def windows_of(prepared: dict[str, PreprocessedRecording], task: Task, window: float,

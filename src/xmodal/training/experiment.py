@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import tempfile
 import time
 from pathlib import Path
 
@@ -304,9 +305,11 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     ``predictions.csv``, ``MODEL_CARD.md`` and PNG plots; with ``final`` also
     ``final/{model.pt,final.json}`` (one model on every subject, see :func:`_train_final`).
     Folds already finished in ``out`` (same configuration) are not run again. ``jobs > 1``
-    trains folds in that many spawned worker processes (one torch thread each), which read the
-    windows from the cache; results equal those of ``jobs=1`` within float32 rounding (a fold
-    in this process uses torch's thread count). CUDA runs keep every fold in this process.
+    preprocesses uncached subjects in that many processes, then trains folds in that many
+    spawned worker processes (one torch thread each), which read the windows from the cache (a
+    temporary one without ``use_cache``); results equal those of ``jobs=1`` within float32
+    rounding (a fold in this process uses torch's thread count). CUDA runs keep every fold in
+    this process.
     """
     from xmodal.evaluation.plots import write_run_plots
 
@@ -319,7 +322,13 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     _check_resume(out, config)
     task = get_task(config.data.task, config.data.dataset, config.data.path)
     t0 = time.perf_counter()
-    prepared = prepare_subjects(config.data, on_subject=progress.subject)
+    data = config.data
+    if jobs > 1 and not data.use_cache:
+        # workers share one preprocessing through a temporary cache, removed with this object
+        # (also when an error ends the run); nothing is written to the user's cache
+        scratch = tempfile.TemporaryDirectory(prefix="xmodal-cache-")
+        data = dataclasses.replace(data, use_cache=True, cache_dir=scratch.name)
+    prepared = prepare_subjects(data, on_subject=progress.subject, jobs=jobs)
     eval_all = windows_of(prepared, task, config.data.window, config.data.stride)
     train_all = windows_of(prepared, task, config.data.window, config.data.train_stride)
     del prepared
@@ -353,7 +362,9 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
                                  mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(config.to_dict(),)) as pool:
+                                 initializer=_worker_init,
+                                 initargs=(dataclasses.replace(config, data=data).to_dict(),)
+                                 ) as pool:
             futures = {pool.submit(_worker_fold, fold, str(out / "folds" / fold.name)): fold
                        for fold in todo}
             for future in as_completed(futures):
