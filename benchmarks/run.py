@@ -20,7 +20,8 @@ Measures, in order (cheap first, heavy last):
 5. ``inference``: latency per window at batch 1 and batch 256.
 6. ``loso``: real LOSO runs of every preset on a measured subset of WESAD-size subjects, and the
    full 15-subject LOSO extrapolated from them (stated as such in the JSON); with
-   ``--full-loso`` also the real 15-subject LOSO of the default configuration (about 20 minutes).
+   ``--full-loso`` also the real 15-subject LOSO of the default configuration (about 15 minutes
+   on 2 cores).
 
 Writes ``--out`` (JSON) and the same path with ``.md`` (a markdown table).
 """
@@ -541,10 +542,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workdir", default="", help="scratch folder (default: a temp dir)")
     parser.add_argument("--full-loso", action="store_true",
                         help="also run the real 15-subject LOSO of the default configuration "
-                             "(about 20 min; 4 GB of synthetic pickles in the scratch folder)")
+                             "(about 15 min; 4 GB of synthetic pickles in the scratch folder)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     result: dict = {"quick": bool(args.quick), "machine": machine_info()}
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir or None) as tmp:
         work = Path(tmp)
         os.environ.setdefault("XMODAL_CACHE", str(work / "cache"))
