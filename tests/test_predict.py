@@ -148,3 +148,19 @@ def test_bad_run_folder_and_input(capsys, chest_run, tmp_path):
                   "nope")
     with pytest.raises(DataError, match="missing modality chest.EDA"):
         Predictor.from_run(chest_run).predict({"chest.ECG": np.zeros(6000)}, {"chest.ECG": 100})
+
+
+def test_checkpoint_of_another_architecture_names_the_versions(chest_run, tmp_path):
+    import shutil
+
+    import torch
+
+    run = tmp_path / "old_run"
+    shutil.copytree(chest_run, run)
+    results = json.loads((run / "results.json").read_text())
+    results["xmodal_version"] = "0.0.1"
+    (run / "results.json").write_text(json.dumps(results))
+    for checkpoint in run.rglob("model.pt"):
+        torch.save({"stem.weight": torch.zeros(1)}, checkpoint)
+    with pytest.raises(DataError, match="cannot load checkpoint.*trained with xmodal 0.0.1"):
+        Predictor.from_run(run)

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from xmodal import __version__
 from xmodal.config import RunConfig, load_config
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError, DataError
@@ -126,7 +127,11 @@ class Predictor:
                 model.load_state_dict(state)
             except (RuntimeError, OSError, ValueError, EOFError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise DataError(f"{p}: cannot load checkpoint ({first})") from None
+                trained = results.get("xmodal_version")
+                hint = (f"; trained with xmodal {trained}, this is {__version__}, whose preset "
+                        f"may build another architecture" if trained and trained != __version__
+                        else "")
+                raise DataError(f"{p}: cannot load checkpoint ({first}){hint}") from None
             models.append(model.to(device).eval())
         return cls(models, classes, results["windows"]["rates"], config.data.window,
                    config.data.stride, config.data.max_gap, source)
