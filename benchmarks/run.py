@@ -351,12 +351,22 @@ def measure_inference(quick: bool) -> dict:
 
 
 # -------------------------------------------------------------------------------------- LOSO
-def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, epochs: int,
-               preprocess: dict) -> dict:
-    from xmodal.config import RunConfig
+def _timed_run(config, out: Path) -> tuple[dict, float, int]:
+    """``run_experiment`` with the fold workers ``xmodal train`` uses without ``--jobs``:
+    ``(results, wall seconds, jobs)``."""
     from xmodal.training.experiment import run_experiment
     from xmodal.training.progress import Progress
     from xmodal.training.threads import default_jobs
+
+    jobs = default_jobs()
+    t = time.perf_counter()
+    results = run_experiment(config, out, Progress(quiet=True), jobs=jobs)
+    return results, time.perf_counter() - t, jobs
+
+
+def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, epochs: int,
+               preprocess: dict) -> dict:
+    from xmodal.config import RunConfig
 
     config = RunConfig()
     config.data.path = str(data)
@@ -365,10 +375,7 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     config.training.epochs = epochs
     config.training.min_epochs = min(config.training.min_epochs, epochs)
     config.training.val_subjects = 1
-    jobs = default_jobs()                      # as `xmodal train` without --jobs
-    t = time.perf_counter()
-    results = run_experiment(config, work / f"loso-run-{preset}", Progress(quiet=True), jobs=jobs)
-    wall = time.perf_counter() - t
+    results, wall, jobs = _timed_run(config, work / f"loso-run-{preset}")
     folds = results["folds"]
     train_s = results["timing"]["train_s"]     # summed over folds (run side by side in workers)
     # seconds per (training window x epoch) in one worker, validation included
@@ -378,15 +385,16 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     train_windows_15 = windows_per_subject * (N_SUBJECTS_FULL - 1 - defaults.val_subjects)
     scale_minutes = 100.0 / minutes
     side_by_side = min(jobs, len(folds))
+    side_by_side_15 = min(jobs, N_SUBJECTS_FULL)
     pre_15 = (preprocess["cold_s"] * N_SUBJECTS_FULL * (100.0 / preprocess["subject_minutes"])
-              / min(jobs, N_SUBJECTS_FULL))
+              / side_by_side_15)
     # worker start-up, testing and writing, per fold
     fold_overhead = (max(wall - results["timing"]["preprocess_s"] - train_s / side_by_side, 0.0)
                      * side_by_side / len(folds))
 
     def extrapolate(ep: int) -> float:
         per_fold = ep * train_windows_15 * scale_minutes * per_window_epoch + fold_overhead
-        return pre_15 + N_SUBJECTS_FULL * per_fold / min(jobs, N_SUBJECTS_FULL)
+        return pre_15 + N_SUBJECTS_FULL * per_fold / side_by_side_15
 
     earliest = defaults.min_epochs + defaults.patience
     return {
@@ -439,9 +447,6 @@ def measure_full_loso(work: Path, quick: bool) -> dict:
     """The default configuration's real LOSO on 15 WESAD-size synthetic subjects (measured,
     cold preprocessing included); ``quick``: 15 subjects of 5 minutes, 1 epoch."""
     from xmodal.config import RunConfig
-    from xmodal.training.experiment import run_experiment
-    from xmodal.training.progress import Progress
-    from xmodal.training.threads import default_jobs
 
     minutes = 5.0 if quick else 100.0
     data = work / "full"
@@ -451,10 +456,7 @@ def measure_full_loso(work: Path, quick: bool) -> dict:
     config.data.cache_dir = str(work / "cache-full")
     if quick:
         config.training.epochs = config.training.min_epochs = 1
-    jobs = default_jobs()                      # what `xmodal train` uses without --jobs
-    t = time.perf_counter()
-    results = run_experiment(config, work / "full-run", Progress(quiet=True), jobs=jobs)
-    wall = time.perf_counter() - t
+    results, wall, jobs = _timed_run(config, work / "full-run")
     folds = results["folds"]
     _rmtree(data)
     return {"stated": "MEASURED: default configuration, every fold, cold preprocessing included",

@@ -11,8 +11,8 @@ from xmodal.data.synthetic import simulate_wesad
 from xmodal.evaluation.results import atomic_write_text
 from xmodal.evaluation.summary import markdown_table
 from xmodal.training.experiment import run_experiment
-from xmodal.training.threads import default_jobs
 from xmodal.training.progress import Progress
+from xmodal.training.threads import default_jobs
 
 #: the demo's data: small enough for a few minutes on two CPU cores
 DEMO_SUBJECTS = 5

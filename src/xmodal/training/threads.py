@@ -14,8 +14,8 @@ thread counts change float32 summation order (results equal within rounding).
 Fold workers (``xmodal train/benchmark --jobs``): these small networks are bound by per-op
 overhead more than by FLOPs, so two threads on one fold use two cores poorly (the default model
 trains at about 680 windows/s with one thread and 1,100 with two on this project's 2-core
-machine), while two folds at one thread each use both. :func:`default_jobs` is therefore the number of
-usable CPUs (``XMODAL_JOBS`` overrides it).
+machine), while two folds at one thread each use both. :func:`default_jobs` is therefore the
+number of usable CPUs (``XMODAL_JOBS`` overrides it).
 """
 
 from __future__ import annotations
