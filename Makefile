@@ -3,15 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU wheel of torch 2.13.0 is installed first, so the package's open torch>=2.4 range
-# is already satisfied and pip does not fetch a multi-GB CUDA build.
+# is already satisfied and pip does not fetch a multi-GB CUDA build. The other dependencies are
+# installed at the versions tested, pinned in constraints.txt.
 TORCH ?= torch==2.13.0
 
 .PHONY: demo test install clean bench
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -70,9 +70,15 @@ def test_paper_study_writes_table_report_and_plots(paper):
         assert float(row["train_s"]) > 0
         if row["model"] != "features":
             assert int(row["n_parameters"]) > 0 and float(row["flops_per_window"]) > 0
-    assert any("macro_f1" in r["best"].split(";") for r in rows)
+    # metrics are bold only with a resolved paired lead (4 subjects here: rarely); costs always
+    assert any("n_parameters" in r["best"].split(";") for r in rows)
+    assert {r["vs_best_single"] for r in rows} <= {"single-chest.ECG", "single-chest.EDA"}
+    assert {r["vs_features"] for r in rows} == {"features"}
+    assert all(r["n_subjects"] == "4" for r in rows)
     table = (bench / "table.md").read_text()
-    assert table.count("\n| ") == 17 and "**" in table
+    main_table, per_subject = table.split("#### Per-subject macro-F1, task 3class")
+    assert main_table.count("\n| ") == 17 and "**" in main_table
+    assert per_subject.count("\n| ") == 1 + 4 + 1           # header, subjects, mean
     for name in ("macro_f1_3class", "confusion_best_deep_3class", "confusion_best_baseline_3class",
                  "per_subject_3class", "attention_3class"):
         assert (bench / "figures" / f"{name}.png").stat().st_size > 1000
@@ -215,3 +221,141 @@ model = { name = "single" }
     assert max(f1["ecg"], f1["eda"]) < 0.56
     assert f1["attentive"] > max(f1["ecg"], f1["eda"]) + 0.05
     assert f1["cross"] > max(f1["ecg"], f1["eda"])
+
+
+# ---- paired statistics in the table, from hand-written result files (no training) ------------
+
+FAKE_SUBJECTS = [f"S{i}" for i in range(2, 10)]
+
+
+def _fake_results(model, modalities, f1, acc, seed=0, task="binary"):
+    """A results.json of a LOSO run: one fold and one per-subject entry per subject."""
+    per = {s: {"macro_f1": f, "accuracy": a, "balanced_accuracy": f, "n_windows": 10,
+               "classes_absent": []} for s, f, a in zip(FAKE_SUBJECTS, f1, acc)}
+    folds = [{"index": i, "test_subjects": [s], "macro_f1": f, "accuracy": a,
+              "balanced_accuracy": f, "confusion_matrix": [[5, 0], [0, 5]], "train_s": 1.0}
+             for i, (s, f, a) in enumerate(zip(FAKE_SUBJECTS, f1, acc))]
+    return {"model": model, "task": task, "protocol": "loso", "dataset": "wesad",
+            "modalities": modalities, "classes": ["baseline", "stress"], "seed": seed,
+            "config": {}, "folds": folds, "mean": {}, "std": {},
+            "pooled": {"confusion_matrix": [[40, 0], [0, 40]]}, "per_subject": per,
+            "n_parameters": None if model == "features" else 1000 + 10 * len(modalities),
+            "flops_per_window": None if model == "features" else 5e5,
+            "timing": {"train_s": 2.0}}
+
+
+def _fake_benchmark(root, configurations):
+    """benchmark.json and runs/<name>/results.json for {name: [results of each seed]}."""
+    entries = []
+    for name, seeds in configurations.items():
+        for res in seeds:
+            run = f"runs/{name}" + (f"--seed{res['seed']}" if len(seeds) > 1 else "")
+            (root / run).mkdir(parents=True)
+            (root / run / "results.json").write_text(json.dumps(res))
+            entries.append({"configuration": name, "task": res["task"], "seed": res["seed"],
+                            "status": "done", "error": "", "note": "", "run": run})
+    (root / "benchmark.json").write_text(json.dumps(
+        {"command": [], "study": "fake", "tasks": ["binary"], "seeds": 2, "base_config": {},
+         "entries": entries}))
+    return root
+
+
+def test_report_paired_columns_and_resolved_best_marks(tmp_path):
+    import numpy as np
+
+    from xmodal.evaluation.report import write_report
+
+    base = np.linspace(0.5, 0.7, len(FAKE_SUBJECTS))
+    gains = np.array([0.08, 0.12, 0.10, 0.06, 0.11, 0.09, 0.07, 0.13])
+    wiggle = np.array([0.05, -0.05] * 4)
+    acc = base + 0.1
+    seeds = [_fake_results("attentive", ["chest.ECG", "chest.EDA"], base + gains + d,
+                           acc + 0.005 + wiggle + d, seed=k) for k, d in enumerate((0.01, -0.01))]
+    bench = _fake_benchmark(tmp_path / "b", {
+        "single-chest.ECG": [_fake_results("single", ["chest.ECG"], base - 0.1, acc - 0.1)],
+        "single-chest.EDA": [_fake_results("single", ["chest.EDA"], base - 0.05, acc - 0.2)],
+        "features": [_fake_results("features", ["chest.ECG", "chest.EDA"], base, acc)],
+        "attentive": seeds,
+    })
+    write_report(bench)
+
+    rows = {r["configuration"]: r for r in csv.DictReader((bench / "table.csv").open())}
+    att = rows["attentive"]
+    assert att["n_seeds"] == "2" and att["n_subjects"] == "8"
+    # per-subject scores are averaged over the seeds first: the +-0.01 seed offsets cancel
+    assert float(att["delta_vs_features"]) == pytest.approx(gains.mean())
+    assert float(att["delta_vs_features_p"]) < 0.05 and att["delta_vs_features_resolved"] == "1"
+    low, high = float(att["delta_vs_features_ci_low"]), float(att["delta_vs_features_ci_high"])
+    assert 0 < low < gains.mean() < high
+    assert att["vs_best_single"] == "single-chest.EDA"
+    assert float(att["delta_vs_best_single"]) == pytest.approx(gains.mean() + 0.05)
+    assert rows["single-chest.EDA"]["delta_vs_best_single"] == ""       # the reference itself
+    assert float(rows["single-chest.ECG"]["delta_vs_best_single"]) == pytest.approx(-0.05)
+    # macro-F1: attentive ahead of features on every subject -> bold; accuracy: attentive's
+    # lead over features alternates in sign (+0.055 / -0.045) -> not resolved -> no mark
+    assert "macro_f1" in att["best"].split(";") and "balanced_accuracy" in att["best"].split(";")
+    assert not any("accuracy" in r["best"].split(";") for r in rows.values())
+    assert "n_parameters" in rows["single-chest.ECG"]["best"].split(";")
+
+    table = (bench / "table.md").read_text()
+    assert "Δ macro-F1 vs best single [95% CI] (p)" in table
+    assert "Δ macro-F1 vs features [95% CI] (p)" in table
+    assert "References: best single: `single-chest.EDA`" in table
+    assert "not resolved, no mark" in table
+    line = next(x for x in table.splitlines() if x.startswith("| attentive "))
+    cells = [c.strip() for c in line.strip("|").split(" | ")]
+    header = next(x for x in table.splitlines() if x.startswith("| configuration "))
+    col = {h.strip(): i for i, h in enumerate(header.strip("|").split(" | "))}
+    assert cells[col["macro-F1 (mean ± std)"]].startswith("**")
+    assert not cells[col["accuracy (mean ± std)"]].startswith("**")
+    assert cells[col["Δ macro-F1 vs features [95% CI] (p)"]].startswith(f"+{gains.mean():.3f} [+")
+    assert "reference" in next(x for x in table.splitlines() if x.startswith("| features "))
+    # per-subject table: subjects x configurations, mean over seeds
+    assert "#### Per-subject macro-F1, task binary" in table
+    s4 = next(x for x in table.splitlines() if x.startswith("| S4 |"))
+    assert f"{base[2] + gains[2]:.3f}" in s4
+    per = list(csv.DictReader((bench / "per_subject.csv").open()))
+    assert len(per) == 4 * len(FAKE_SUBJECTS)
+    s2 = next(r for r in per if r["configuration"] == "attentive" and r["subject"] == "S2")
+    assert s2["n_seeds"] == "2" and float(s2["macro_f1"]) == pytest.approx(base[0] + gains[0])
+    for name in ("report.md", "report.html"):
+        text = (bench / name).read_text()
+        assert "vs best single [95% CI]" in text and "Per-subject macro-F1" in text
+    assert "<h4>Per-subject macro-F1, task binary</h4>" in (bench / "report.html").read_text()
+
+
+def test_report_without_a_resolved_lead_marks_no_metric(tmp_path):
+    from xmodal.evaluation.report import write_report
+
+    f1 = [0.6, 0.7, 0.5, 0.8]
+    bench = _fake_benchmark(tmp_path / "b", {
+        "a": [_fake_results("early-fusion", ["chest.ECG", "chest.EDA"], f1, f1)],
+        "b": [_fake_results("late-fusion", ["chest.ECG", "chest.EDA"],
+                            [0.65, 0.65, 0.55, 0.76], [0.6, 0.7, 0.5, 0.8])],
+    })
+    write_report(bench)
+    rows = list(csv.DictReader((bench / "table.csv").open()))
+    assert all(not {"macro_f1", "accuracy", "balanced_accuracy"} & set(r["best"].split(";"))
+               for r in rows)
+    assert all(r["vs_best_single"] == "" and r["vs_features"] == "" for r in rows)
+    table = (bench / "table.md").read_text()
+    assert "Δ" not in next(x for x in table.splitlines() if x.startswith("| configuration "))
+    assert "accuracy: `a` − `b`" in table and "tie, no mark" in table
+
+
+def test_report_reads_result_files_only(tmp_path):
+    """Tables and report from saved results import neither training nor model code."""
+    import subprocess
+    import sys
+
+    f1 = [0.6, 0.7, 0.5, 0.8]
+    bench = _fake_benchmark(tmp_path / "b", {
+        "single-chest.ECG": [_fake_results("single", ["chest.ECG"], f1, f1)],
+        "attentive": [_fake_results("attentive", ["chest.ECG", "chest.EDA"], f1, f1)]})
+    code = ("import sys; from xmodal.evaluation.report import write_report; "
+            f"write_report({str(bench)!r}); "
+            "bad = sorted(m for m in sys.modules if m.startswith(('xmodal.training', "
+            "'xmodal.models', 'torch'))); print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (bench / "per_subject.csv").exists()

@@ -1,4 +1,5 @@
-"""Synthetic WESAD-format data: layout, pickle format, protocol, physiology, coupled mode."""
+"""Synthetic WESAD-format data: layout, pickle format, protocol, physiology, coupled and
+uninformative modes."""
 
 from __future__ import annotations
 
@@ -304,3 +305,138 @@ def test_non_coupled_heart_rate_alone_is_informative(subjects):
             per_class[c].extend(z[f[:, 0] == c])
     assert np.mean(per_class[2]) - np.mean(per_class[1]) > 1.0
     assert np.mean(per_class[4]) < np.mean(per_class[1])
+
+
+# ------------------------------------------------------------------ uninformative modalities
+
+def _load_all(folder):
+    return {p.name: load(p / f"{p.name}.pkl") for p in sorted(folder.iterdir())}
+
+
+def test_uninformative_writes_dataset_and_keeps_the_rest(tmp_path):
+    simulate_wesad(tmp_path / "a", subjects=2, minutes=5, seed=4)
+    simulate_wesad(tmp_path / "b", subjects=2, minutes=5, seed=4, uninformative=())
+    simulate_wesad(tmp_path / "c", subjects=2, minutes=5, seed=4, uninformative=["chest.ECG"])
+    for f in (tmp_path / "a").rglob("*.*"):          # the option unused: byte-identical files
+        assert (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes() == f.read_bytes()
+    assert set(sy.MODALITIES) == set(WESAD_MODALITIES)
+    plain, unin = _load_all(tmp_path / "a"), _load_all(tmp_path / "c")
+    assert list(unin) == ["S2", "S3"]
+    for sid, d in unin.items():
+        np.testing.assert_array_equal(d["label"], plain[sid]["label"])
+        for dev in ("chest", "wrist"):
+            assert list(d["signal"][dev]) == list(plain[sid]["signal"][dev])
+            for key, x in d["signal"][dev].items():
+                y = plain[sid]["signal"][dev][key]
+                assert x.shape == y.shape and x.dtype == y.dtype and np.isfinite(x).all()
+                assert np.array_equal(x, y) == (f"{dev}.{key}" != "chest.ECG")
+        quest = f"{sid}/{sid}_quest.csv"
+        assert (tmp_path / "c" / quest).read_bytes() == (tmp_path / "a" / quest).read_bytes()
+        readme = (tmp_path / "c" / sid / f"{sid}_readme.txt").read_text()
+        assert "coupled=False, uninformative=chest.ECG\n" in readme
+        hr = len(r_peaks(d["signal"]["chest"]["ECG"])) / (len(d["label"]) / 700) * 60
+        assert 45 < hr < 120                                 # still a plausible ECG
+
+
+def test_uninformative_modality_ignores_the_labels(monkeypatch):
+    """Other labels and segment boundaries, same seed: the uninformative signals are identical."""
+    names = ["chest.ECG", "chest.EDA", "wrist.ACC"]
+    a = simulate_subject("S2", 5, np.random.default_rng(8), uninformative=names)
+    protocol = sy._protocol
+    perm = {0: 0, 1: 2, 2: 3, 3: 4, 4: 1}
+
+    def other(n, stress_first):      # classes permuted, every inner boundary 5 s later
+        segs = protocol(n, not stress_first)
+        end = segs[-1].end_s
+        move = lambda t: t if t in (0.0, end) else t + 5.0   # noqa: E731
+        return [sy._Segment(perm[s.label], s.name, move(s.start_s), move(s.end_s)) for s in segs]
+
+    monkeypatch.setattr(sy, "_protocol", other)
+    b = simulate_subject("S2", 5, np.random.default_rng(8), uninformative=names)
+    assert (a["label"] != b["label"]).mean() > 0.5
+    starts_a, starts_b = ([s[1] for s in segments(x["label"])[1:]] for x in (a, b))
+    assert len(starts_a) == len(starts_b) and not set(starts_a) & set(starts_b)
+    for dev in ("chest", "wrist"):
+        for key in a["signal"][dev]:
+            same = np.array_equal(a["signal"][dev][key], b["signal"][dev][key])
+            assert same == (f"{dev}.{key}" in names), f"{dev}.{key}"
+
+
+def _class_means(signals, features):
+    """Class (1-4) means of per-subject z-scored window features, pooled over subjects."""
+    pooled = {c: [] for c in (1, 2, 3, 4)}
+    for d in signals:
+        c, x = features(d)
+        z = (x - x.mean()) / x.std()
+        for k in pooled:
+            pooled[k].extend(z[c == k])
+    return np.array([np.mean(v) for v in pooled.values()])
+
+
+def _window_rates(d):
+    """Per full 10-s class window: (class, ECG beats, BVP pulses, chest EDA, wrist EDA)."""
+    label = d["label"]
+    ecg_t = r_peaks(d["signal"]["chest"]["ECG"]) / 700
+    bvp = d["signal"]["wrist"]["BVP"].ravel()
+    bvp_t = find_peaks(bvp, distance=int(0.3 * 64),
+                       prominence=0.5 * (np.percentile(bvp, 99) - np.median(bvp)))[0] / 64
+    eda, weda = d["signal"]["chest"]["EDA"].ravel(), d["signal"]["wrist"]["EDA"].ravel()
+    rows = []
+    for w in range(len(label) // 7000):
+        a, b = w * 7000, (w + 1) * 7000
+        if label[a] != 0 and label[a] == label[b - 1]:
+            rows.append((label[a], ((ecg_t >= 10 * w) & (ecg_t < 10 * w + 10)).sum(),
+                         ((bvp_t >= 10 * w) & (bvp_t < 10 * w + 10)).sum(),
+                         eda[a:b].mean(), weda[40 * w:40 * w + 40].mean()))
+    return np.array(rows, float)
+
+
+def test_uninformative_modality_has_no_class_effect():
+    """Heart rate from chest ECG and chest EDA level (uninformative) have the same mean in every
+    class, while heart rate from wrist BVP and wrist EDA level (informative) do not.
+
+    With 12 subjects x 10 min the class means of the uninformative features scatter by about
+    0.35 z (30 seeds: at most 0.97); the informative ones span at least 2 z.
+    """
+    feats = []
+    for i in range(12):
+        rng = np.random.default_rng(np.random.SeedSequence([21, i]))
+        d = simulate_subject(f"S{i}", 10, rng, uninformative=["chest.ECG", "chest.EDA"])
+        feats.append(_window_rates(d))
+    means = {name: _class_means(feats, lambda f, j=j: (f[:, 0], f[:, j]))
+             for j, name in enumerate(("ecg_hr", "bvp_hr", "chest_eda", "wrist_eda"), 1)}
+    for name in ("ecg_hr", "chest_eda"):                     # uninformative
+        assert np.ptp(means[name]) < 1.2, (name, means[name])
+    for name in ("bvp_hr", "wrist_eda"):                     # informative
+        assert np.ptp(means[name]) > 1.5, (name, means[name])
+        assert means[name][1] - means[name][0] > 1.0         # stress above baseline
+
+
+def test_uninformative_bad_names(tmp_path, capsys):
+    from xmodal.cli import build_parser, main
+    from xmodal.errors import ConfigError
+
+    for bad in (["chest.ECG", "chest.ecg"], ["ECG"], "wrist.Temp"):
+        with pytest.raises(ConfigError, match="^unknown modality .*valid: chest.ACC") as exc:
+            simulate_wesad(tmp_path / "x", subjects=1, minutes=5, uninformative=bad)
+        assert isinstance(exc.value, ValueError) and "\n" not in str(exc.value)
+    with pytest.raises(ValueError, match="cannot be combined with coupled"):
+        simulate_wesad(tmp_path / "x", subjects=1, minutes=5, coupled=True,
+                       uninformative=["chest.ECG"])
+    with pytest.raises(ValueError, match="unknown modality"):
+        simulate_subject("S2", 5, np.random.default_rng(0), uninformative=["chest.XYZ"])
+    assert not (tmp_path / "x").exists()
+    capsys.readouterr()
+    assert main(["simulate", str(tmp_path / "x"), "--uninformative", "chest.ECG", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xmodal: error: unknown modality 'foo'") and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+    assert main(["simulate", str(tmp_path / "x"), "--coupled", "--uninformative", "chest.ECG"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", str(tmp_path / "x"), "--uninformative"])
+    assert exit_.value.code == 2
+    # the help lists exactly the names the simulator accepts
+    sim = build_parser()._subparsers._group_actions[0].choices["simulate"]
+    help_text = next(a.help for a in sim._actions if a.dest == "uninformative")
+    assert help_text.split("valid: ")[1].split(";")[0].split(", ") == list(sy.MODALITIES)

@@ -33,7 +33,9 @@ def _int_list(text: str) -> tuple[int, ...]:
 def _rate(text: str) -> tuple[str, float]:
     name, _, value = text.partition("=")
     try:
-        return name, float(value)
+        if not name.strip():
+            raise ValueError(text)
+        return name.strip(), float(value)      # the range is checked with the configuration
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MODALITY=HZ, got {text!r}") from None
 
@@ -92,6 +94,39 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                         "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
                         "in this process with torch's threads; CUDA always uses 1)")
     t.add_argument("--device", help="cpu (default) | cuda | auto")
+    r = p.add_argument_group("fusion recipe (fusion models)")
+    r.add_argument("--aux-heads", action=argparse.BooleanOptionalAction, default=None,
+                   help="a linear head per stream, trained with its own loss")
+    r.add_argument("--aux-weight", type=float, metavar="W",
+                   help="weight of each per-stream head's loss (with --aux-heads)")
+    r.add_argument("--gblend", action=argparse.BooleanOptionalAction, default=None,
+                   help="weight the heads' losses by how they generalise on the inner "
+                        "validation subjects (gradient blending)")
+    r.add_argument("--output", choices=("fused", "mean", "val", "blend"),
+                   help="prediction of a model with per-stream heads: the fused head, the mean "
+                        "of all heads, the mix best on inner validation, or the blending weights")
+    r.add_argument("--modality-dropout", type=float, metavar="P",
+                   help="share of training windows that lose one random stream")
+    r.add_argument("--ogm-alpha", type=float, metavar="A",
+                   help="OGM-GE gradient modulation of the dominant stream (0: off)")
+    r.add_argument("--augment", type=float, metavar="S",
+                   help="strength of physiological augmentation of training windows (0: off)")
+    r.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=None,
+                   help="train each stream alone first, then fine-tune the fused model")
+    r.add_argument("--warm-lr-factor", type=float, metavar="F",
+                   help="learning-rate factor of warm-started streams")
+    r.add_argument("--swa", action=argparse.BooleanOptionalAction, default=None,
+                   help="average the weights of the epochs after the warm-up")
+    r.add_argument("--ensemble", type=int, metavar="K",
+                   help="train K networks with different seeds and average them")
+    r.add_argument("--pretrain-epochs", type=int, metavar="N",
+                   help="contrastive pretraining of the streams on the unlabelled time of each "
+                        "fold's training subjects, N epochs (0: off)")
+    r.add_argument("--transductive", action=argparse.BooleanOptionalAction, default=None,
+                   help="pretraining also reads the test subject's unlabelled signal (recorded "
+                        "as transductive in the results)")
+    r.add_argument("--init", metavar="DIR",
+                   help="start the streams from the encoders of 'xmodal pretrain --out DIR'")
     e = p.add_argument_group("evaluation")
     e.add_argument("--protocol", help="loso (default; leave-one-record-out for drivedb) | kfold | "
                                       "holdout (with --test) | kfold-windows (window-level, "
@@ -121,6 +156,13 @@ _FLAG_TO_KEY = {
     "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),
     "device": ("training", "device"), "protocol": ("evaluation", "protocol"),
     "folds": ("evaluation", "folds"), "test": ("evaluation", "test_subjects"),
+    "aux_heads": ("model", "aux_heads"), "output": ("model", "output"),
+    "ensemble": ("model", "ensemble"), "aux_weight": ("training", "aux_weight"),
+    "gblend": ("training", "gblend"), "modality_dropout": ("training", "modality_dropout"),
+    "ogm_alpha": ("training", "ogm_alpha"), "augment": ("training", "augment"),
+    "warm_start": ("training", "warm_start"), "warm_lr_factor": ("training", "warm_lr_factor"),
+    "swa": ("training", "swa"), "pretrain_epochs": ("training", "pretrain_epochs"),
+    "transductive": ("training", "transductive"), "init": ("training", "init"),
 }
 
 
@@ -170,7 +212,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.subjects < 1 or args.minutes <= 0:
         raise ConfigError("--subjects must be >= 1 and --minutes > 0")
     written = simulate_wesad(Path(args.out), subjects=args.subjects, minutes=args.minutes,
-                             seed=args.seed, coupled=args.coupled)
+                             seed=args.seed, coupled=args.coupled,
+                             uninformative=args.uninformative or ())
     print(f"wrote {len(written)} synthetic WESAD subjects ({', '.join(written)}) to {args.out}")
     return 0
 
@@ -198,6 +241,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from xmodal.training.pretrain import pretrain_to_folder
+    from xmodal.training.progress import Progress
+
+    config = config_from_args(args)
+    epochs = args.pretrain_epochs if args.pretrain_epochs is not None else 10
+    record = pretrain_to_folder(config, Path(args.out), epochs,
+                                on_subject=Progress(quiet=args.quiet).subject)
+    print(f"pretrained {', '.join(record['modalities'])} encoders on {record['n_windows']} "
+          f"windows of {len(record['subjects'])} subjects ({', '.join(record['subjects'])}), "
+          f"final loss {record['losses'][-1]:.3f}; wrote {args.out}/encoders.pt, pretrain.json")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from xmodal.training.benchmark import run_benchmark
     from xmodal.training.progress import Progress
@@ -208,9 +265,15 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     args.task = None
     study = load_study(args.study)
     config = config_from_args(args, between=study.base)
-    run_benchmark(config, Path(args.out), study=study, only=args.only or (),
-                  tasks=tasks, seeds=args.seeds, jobs=_jobs(args),
-                  progress=Progress(quiet=args.quiet), command=sys.argv)
+    state = run_benchmark(config, Path(args.out), study=study, only=args.only or (),
+                          tasks=tasks, seeds=args.seeds, jobs=_jobs(args),
+                          progress=Progress(quiet=args.quiet), command=sys.argv)
+    mine = [e for e in state.get("entries", []) if e.get("status") in ("done", "failed")]
+    if mine and all(e["status"] == "failed" for e in mine):
+        first = (str(mine[0].get("error")).strip().splitlines() or ["?"])[0]
+        runs = "the only run" if len(mine) == 1 else f"all {len(mine)} runs"
+        raise XmodalError(f"{runs} failed (first: {first}); see "
+                          f"{args.out}/benchmark.json")
     return 0
 
 
@@ -284,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--coupled", action="store_true",
                    help="classes separable only from ECG and EDA together")
+    p.add_argument("--uninformative", nargs="+", metavar="MODALITY",
+                   help="modalities that carry no class information: rendered from "
+                        "class-independent physiology on a schedule unrelated to the labels; "
+                        "the others stay as without this option (e.g. chest.ECG; valid: "
+                        "chest.ACC, chest.ECG, chest.EMG, chest.EDA, chest.Temp, chest.Resp, "
+                        "wrist.ACC, wrist.BVP, wrist.EDA, wrist.TEMP; not with --coupled)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("train", help="train and evaluate a model (leave-one-subject-out by default)")
@@ -293,6 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--final", action="store_true",
                    help="after the folds, train one model on all subjects into RUN/final/")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pretrain", help="self-supervised pretraining of the streams on the "
+                       "unlabelled time of a dataset (cross-modal contrastive)")
+    p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
+    p.add_argument("--out", required=True, help="folder for encoders.pt and pretrain.json "
+                   "(then: xmodal train --init DIR)")
+    _add_train_options(p)
+    p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("benchmark", help="the paper's comparison: train every configuration of "
                        "a study, then table.md/.csv and report.md/.html")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
 from xmodal.errors import ConfigError
 
@@ -42,6 +44,11 @@ PRESETS: dict[str, dict[str, Any]] = {
              "stem_stride": 4},
 }
 DEFAULT_PRESET = "efficient"
+
+#: how a model with per-stream heads forms its output: ``fused`` head only; ``mean`` of all
+#: heads' probabilities; ``val`` the mix of heads best on the inner validation subjects;
+#: ``blend`` the final gradient-blending loss weights
+OUTPUT_MODES = ("fused", "mean", "val", "blend")
 
 
 @dataclass
@@ -82,6 +89,9 @@ class ModelConfig:
     gate: str = "sigmoid"                   # sigmoid | softmax (over channels)
     head_hidden: int = 64
     features_model: str = "rf"              # model 'features': rf | lda | adaboost
+    aux_heads: bool = False                 # a linear head per stream (fusion models)
+    output: str = "fused"                   # fused | mean | val | blend (see OUTPUT_MODES)
+    ensemble: int = 1                       # members trained with different seeds, averaged
 
     def resolved(self) -> "ModelConfig":
         """Return a copy with preset values filled in and everything validated."""
@@ -110,6 +120,13 @@ class ModelConfig:
             raise ConfigError(f"unknown direction {out.direction!r}; valid: both, a2b, b2a")
         if out.gate not in ("sigmoid", "softmax"):
             raise ConfigError(f"unknown gate {out.gate!r}; valid: sigmoid, softmax")
+        if out.output not in OUTPUT_MODES:
+            raise ConfigError(f"unknown output {out.output!r}; valid: {', '.join(OUTPUT_MODES)}")
+        if out.output != "fused" and not out.aux_heads:
+            raise ConfigError(f"output {out.output!r} mixes the per-stream heads: it needs "
+                              f"aux_heads (--aux-heads)")
+        if out.ensemble < 1:
+            raise ConfigError(f"ensemble must be at least 1, got {out.ensemble}")
         if out.features_model not in FEATURES_MODELS:
             raise ConfigError(f"unknown features model {out.features_model!r}; valid: "
                               f"{', '.join(FEATURES_MODELS)}")
@@ -132,6 +149,18 @@ class TrainConfig:
     device: str = "cpu"                     # cpu | cuda | auto
     threads: int = 0                        # 0: torch default (reproducible); N; -1: auto (idle CPUs)
     amp: bool = True                        # mixed precision on CUDA (no effect on CPU)
+    # the fusion recipe (each an option; see xmodal.training.recipe)
+    aux_weight: float = 0.0                 # weight of each per-stream head's loss (aux_heads)
+    gblend: bool = False                    # per-head loss weights from inner validation
+    modality_dropout: float = 0.0           # share of training windows that lose one stream
+    ogm_alpha: float = 0.0                  # OGM-GE gradient modulation strength (0: off)
+    augment: float = 0.0                    # physiological augmentation strength (0: off)
+    warm_start: bool = False                # streams first trained alone, then fused
+    warm_lr_factor: float = 0.3             # learning-rate factor of warm-started streams
+    swa: bool = False                       # average the weights of the epochs after warm-up
+    pretrain_epochs: int = 0                # in-fold contrastive pretraining epochs (0: off)
+    transductive: bool = False              # pretraining also reads the test subject's signal
+    init: str = ""                          # folder of `xmodal pretrain`: initial encoders
 
 
 @dataclass
@@ -174,6 +203,7 @@ class RunConfig:
         """Return a copy with the values in ``raw`` (nested by section) applied."""
         sections = {f.name: f for f in fields(self)}
         new = dataclasses.replace(self)
+        checked: list[tuple[str, str]] = []
         for sec_name, values in raw.items():
             if sec_name not in sections:
                 raise ConfigError(f"{source}: unknown section [{sec_name}]; "
@@ -189,6 +219,8 @@ class RunConfig:
                                       f"valid: {', '.join(known)}")
                 changes[key] = _coerce(value, getattr(section, key), f"{source}: [{sec_name}] {key}")
             setattr(new, sec_name, dataclasses.replace(section, **changes))
+            checked.extend((sec_name, key) for key in changes)
+        validate_values(new, source, checked)
         return new
 
 
@@ -211,7 +243,7 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
             if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
                 raise TypeError
             return type(default)(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: cannot use {value!r} (expected {type(default).__name__})") from None
     return value
 
@@ -230,3 +262,160 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 def load_config(path: str | Path) -> RunConfig:
     """Read a TOML file into a RunConfig; unknown keys are an error."""
     return RunConfig.from_dict(read_toml(path), source=str(path))
+
+
+#: the highest target rate (Hz) accepted in ``[data] rates`` / ``--rates``
+MAX_RATE = 10_000.0
+
+#: the ``source`` under which the command line's options are applied: errors then name the
+#: option (``--lr``) instead of the TOML key (``[training] lr``)
+COMMAND_LINE = "command line"
+
+#: the forms ``[training] device`` takes
+DEVICES = "cpu, cuda, cuda:N (N: a GPU index), auto"
+_DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
+
+
+class ValueRange(NamedTuple):
+    """The allowed values of one numeric setting.
+
+    Attributes
+    ----------
+    kind : str
+        ``"int"``, ``"float"``, ``"ints"`` (every element of a tuple) or ``"rates"`` (every
+        value of a dict).
+    lower, upper : float or None
+        Bounds; None: unbounded on that side. Floats must be finite in any case.
+    inclusive : tuple of bool
+        Whether ``lower`` and ``upper`` themselves are allowed.
+    """
+
+    kind: str
+    lower: float | None = None
+    upper: float | None = None
+    inclusive: tuple[bool, bool] = (True, True)
+
+    def allows(self, value: Any) -> bool:
+        """Whether one number (an element, for ``ints`` and ``rates``) is in range."""
+        integral = self.kind in ("int", "ints")
+        if isinstance(value, bool) or not isinstance(value, int if integral else (int, float)):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.lower is not None and (value < self.lower or
+                                       (value == self.lower and not self.inclusive[0])):
+            return False
+        return self.upper is None or value < self.upper or (value == self.upper
+                                                            and self.inclusive[1])
+
+    def describe(self) -> str:
+        """E.g. ``"an integer >= 1"``, ``"a number in [0, 1)"``, ``"integers >= 1"``."""
+        def num(x: float) -> str:
+            return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+        noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a finite number")
+        low, high = self.inclusive
+        if self.lower is not None and self.upper is not None:
+            noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a number")
+            return (f"{noun} in {'[' if low else '('}{num(self.lower)}, {num(self.upper)}"
+                    f"{']' if high else ')'}")
+        if self.lower is not None:
+            return f"{noun} {'>=' if low else '>'} {num(self.lower)}"
+        if self.upper is not None:
+            return f"{noun} {'<=' if high else '<'} {num(self.upper)}"
+        return noun
+
+
+def _above(lower: float, kind: str = "float", inclusive: bool = True) -> ValueRange:
+    return ValueRange(kind, lower, None, (inclusive, True))
+
+
+#: the range of every numeric setting, checked by :func:`validate_values` whenever a TOML file,
+#: a study or the command line sets it (keys this version lacks are skipped)
+VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
+    ("data", "window"): _above(0, inclusive=False),
+    ("data", "stride"): _above(0, inclusive=False),
+    ("data", "train_stride"): _above(0, inclusive=False),
+    ("data", "rates"): ValueRange("rates", 0, MAX_RATE, (False, True)),
+    ("data", "max_gap"): _above(0),
+    ("model", "widths"): _above(1, "ints"),
+    ("model", "kernels"): _above(1, "ints"),
+    ("model", "pool_size"): _above(0, "int"),           # 0: from the preset
+    ("model", "pool_stride"): _above(0, "int"),
+    ("model", "stem_stride"): _above(0, "int"),
+    ("model", "convs_per_block"): _above(1, "int"),
+    ("model", "dropout"): ValueRange("float", 0, 1, (True, False)),
+    ("model", "head_hidden"): _above(1, "int"),
+    ("model", "ensemble"): _above(1, "int"),
+    ("training", "epochs"): _above(1, "int"),
+    ("training", "epoch_fraction"): ValueRange("float", 0, 1, (False, True)),
+    ("training", "batch_size"): _above(2, "int"),       # batch norm needs two windows
+    ("training", "lr"): _above(0, inclusive=False),
+    ("training", "weight_decay"): _above(0),
+    ("training", "patience"): _above(0, "int"),
+    ("training", "min_epochs"): _above(0, "int"),
+    ("training", "val_subjects"): _above(0, "int"),
+    ("training", "seed"): ValueRange("int", 0, 2**32 - 1),   # numpy and scikit-learn seeds
+    ("training", "threads"): _above(-1, "int"),         # -1: auto, 0: torch's default
+    ("training", "aux_weight"): _above(0),
+    ("training", "modality_dropout"): ValueRange("float", 0, 1, (True, False)),
+    ("training", "ogm_alpha"): _above(0),
+    ("training", "augment"): ValueRange("float", 0, 5),
+    ("training", "warm_lr_factor"): _above(0, inclusive=False),
+    ("training", "pretrain_epochs"): _above(0, "int"),
+    ("evaluation", "folds"): _above(2, "int"),
+}
+
+
+def check_device(name: str, where: str = "device") -> str:
+    """Return ``name`` if it is one of cpu, cuda, cuda:N, auto; else raise ConfigError."""
+    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
+        raise ConfigError(f"{where}: unknown device {name!r}; valid: {DEVICES}")
+    return name
+
+
+def validate_values(config: RunConfig, source: str = "config",
+                    keys: Sequence[tuple[str, str]] | None = None) -> None:
+    """Check numeric settings against :data:`VALUE_RANGES` and the form of the device.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The configuration to check.
+    source : str
+        Where the values come from (a file, :data:`COMMAND_LINE`, a study); starts the message.
+    keys : sequence of (section, key), optional
+        Only these settings (those just set); default: every one.
+
+    Raises
+    ------
+    ConfigError
+        The first value out of range; the message names the option (command line) or
+        ``[section] key`` (files), the allowed range and the value.
+    """
+    wanted = list(VALUE_RANGES) + [("training", "device")] if keys is None else list(keys)
+    for section, key in wanted:
+        part = getattr(config, section, None)
+        if part is None or not hasattr(part, key):
+            continue
+        value = getattr(part, key)
+        label = (f"{source}: --{key.replace('_', '-')}" if source == COMMAND_LINE
+                 else f"{source}: [{section}] {key}")
+        if (section, key) == ("training", "device"):
+            check_device(value, label)
+            continue
+        allowed = VALUE_RANGES.get((section, key))
+        if allowed is None:
+            continue
+        if allowed.kind == "rates":
+            for name, rate in dict(value).items():
+                if not allowed.allows(rate):
+                    raise ConfigError(f"{label} {name} must be {allowed.describe()} Hz, "
+                                      f"got {rate!r}")
+        elif allowed.kind == "ints":
+            bad = [v for v in value if not allowed.allows(v)]
+            if bad:
+                raise ConfigError(f"{label} must be {allowed.describe()}, got {bad[0]!r} in "
+                                  f"{list(value)}")
+        elif not allowed.allows(value):
+            raise ConfigError(f"{label} must be {allowed.describe()}, got {value!r}")

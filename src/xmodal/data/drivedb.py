@@ -116,6 +116,8 @@ def drivedb_signals(header: Path | str) -> dict[str, tuple[int, float]]:
                 n += 1
             key = f"{key}_{n}"
         out[key] = (i, float(h.fs) * int(k or 1))
+    if not out:
+        raise DataError(f"{header}: record without signals (only {', '.join(h.sig_name)})")
     return out
 
 

@@ -42,6 +42,21 @@ to each signal's native rate with vectorised numpy:
 
 ``coupled=True`` makes the classes separable only from ECG and EDA *together*; see
 :func:`_coupled_levels`.
+
+``uninformative=("chest.ECG", ...)`` makes the named modalities carry no class information:
+they are rendered for the same subject (same subject-level parameters, e.g. resting heart rate,
+EDA level, effect sizes) from a second, independent random stream under a decoy schedule
+instead of the protocol. The decoy schedule is a sequence of states (transient, baseline,
+stress, amusement, meditation), each drawn uniformly and independently, with lengths uniform in
+20-120 s and a random phase; it is drawn before, and independently of, the protocol. So every
+parameter the simulator varies by class or segment (heart rate and its time course, RSA/LF HRV,
+breathing rate and depth, EDA tonic level, SCR rate and size, EMG bursts, movement, walking,
+posture, wrist temperature, vasoconstriction) follows the same distribution in every class and
+changes at times unrelated to the label sequence; the rendered modality is the same whatever
+the labels are. Other modalities are unchanged (byte-identical to the default for the same
+seed); a modality derived from another one keeps its own source (e.g. an uninformative
+``chest.ECG`` leaves the informative ``wrist.BVP`` and the ECG crosstalk in ``chest.EMG`` as
+they are; an uninformative ``chest.EMG`` has crosstalk only from the decoy ECG).
 """
 
 from __future__ import annotations
@@ -53,6 +68,7 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from scipy import signal as sps
@@ -60,13 +76,14 @@ from scipy.ndimage import uniform_filter1d
 
 from xmodal.errors import ConfigError
 
-__all__ = ["simulate_subject", "simulate_wesad"]
+__all__ = ["MODALITIES", "simulate_subject", "simulate_wesad"]
 
 CHEST_RATE = 700
 WRIST_RATES = {"ACC": 32.0, "BVP": 64.0, "EDA": 4.0, "TEMP": 4.0}
 GRID_S = 10          # every segment boundary is a multiple of this (seconds)
 MIN_CLASS_S = 60     # every class gets at least this much time
 CHUNK_S = 30         # coupled mode: length of one (ECG level, EDA level) chunk
+DECOY_S = (20.0, 120.0)   # uninformative modalities: range of one decoy state's length (s)
 _FC = 20.0           # rate of the latent state (Hz)
 _MARGIN_S = 5.0      # latent state extends this far before 0 and after the end
 
@@ -74,6 +91,9 @@ TRANSIENT, BASELINE, STRESS, AMUSEMENT, MEDITATION = 0, 1, 2, 3, 4
 _CLASSES = (BASELINE, STRESS, AMUSEMENT, MEDITATION)
 #: coupled mode: class code -> offset c in  e = (h + c) mod 4
 _COUPLED_OFFSET = {BASELINE: 0, STRESS: 1, AMUSEMENT: 2, MEDITATION: 3}
+#: modality names the simulator writes (valid for ``uninformative``)
+MODALITIES = ("chest.ACC", "chest.ECG", "chest.EMG", "chest.EDA", "chest.Temp", "chest.Resp",
+              "wrist.ACC", "wrist.BVP", "wrist.EDA", "wrist.TEMP")
 
 
 class SimulationError(ConfigError, ValueError):
@@ -352,6 +372,43 @@ def _coupled_levels(rng, segs: list[_Segment], t_c: np.ndarray, seg_idx: np.ndar
     return h, e
 
 
+def _side_rng(rng: np.random.Generator) -> np.random.Generator:
+    """A generator whose stream does not overlap ``rng``'s; ``rng`` is not advanced."""
+    bg = rng.bit_generator
+    if hasattr(bg, "jumped"):
+        return np.random.Generator(bg.jumped())
+    return np.random.default_rng(bg.seed_seq.spawn(1)[0])
+
+
+def _decoy_protocol(rng: np.random.Generator, total_s: float) -> list[_Segment]:
+    """Label-free schedule that drives the uninformative modalities.
+
+    States (transient, baseline, stress, amusement, meditation) are drawn independently and
+    uniformly, lengths uniformly in ``DECOY_S`` seconds, starting at a random phase before the
+    recording, so state changes are unrelated to the protocol's segments and its 10-s grid.
+    """
+    segs = []
+    start = -_MARGIN_S - rng.uniform(0.0, DECOY_S[1])
+    while start <= total_s + _MARGIN_S:
+        end = start + rng.uniform(*DECOY_S)
+        segs.append(_Segment(int(rng.integers(0, 5)), "", start, end))
+        start = end
+    return segs
+
+
+def _check_uninformative(uninformative, coupled: bool) -> tuple[str, ...]:
+    """Validated, de-duplicated modality names (a single string is one name)."""
+    names = (uninformative,) if isinstance(uninformative, str) else tuple(uninformative or ())
+    for name in names:
+        if name not in MODALITIES:
+            raise SimulationError(f"unknown modality {name!r} for uninformative; valid: "
+                                  f"{', '.join(MODALITIES)}")
+    if names and coupled:
+        raise SimulationError("uninformative cannot be combined with coupled: in coupled mode "
+                              "every modality alone already carries no class information")
+    return tuple(dict.fromkeys(names))
+
+
 # --------------------------------------------------------------------------- rendering
 
 def _beat_index(n: int, rate: float, beats: np.ndarray):
@@ -399,7 +456,8 @@ def _bateman_kernel(tau_r: float, tau_d: float) -> np.ndarray:
     return k / k.max()
 
 
-def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: bool):
+def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: bool,
+              uninformative: tuple[str, ...] = ()):
     """The WESAD dict plus the protocol segments and subject metadata."""
     try:
         minutes = float(minutes)
@@ -407,12 +465,53 @@ def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: b
         raise SimulationError(f"minutes must be a positive number, got {minutes!r}") from None
     if not (math.isfinite(minutes) and minutes > 0):
         raise SimulationError(f"minutes must be a positive number, got {minutes!r}")
+    # taken before any draw, so the decoy stream is the same whatever the protocol is
+    side = _side_rng(rng) if uninformative else None
     n = int(round(minutes * 60 * CHEST_RATE))
-    T = n / CHEST_RATE
     stress_first = bool(rng.random() < 0.5)
     segs = _protocol(n, stress_first)
     p = _subject_params(rng)
     table = _segment_table(rng, segs, p, coupled)
+    chest, wrist = _render(n, segs, table, p, rng, coupled)
+    if uninformative:
+        # the same subject under a decoy protocol that has nothing to do with the labels
+        decoy = _decoy_protocol(side, n / CHEST_RATE)
+        d_chest, d_wrist = _render(n, decoy, _segment_table(side, decoy, p, False), p, side,
+                                   False)
+        for name in uninformative:
+            device, key = name.split(".")
+            if device == "chest":
+                chest[key] = d_chest[key]
+            else:
+                wrist[key] = d_wrist[key]
+        del d_chest, d_wrist
+
+    labels = np.zeros(n, np.int32)
+    for s in segs:
+        labels[int(round(s.start_s * CHEST_RATE)):int(round(s.end_s * CHEST_RATE))] = s.label
+
+    def col(x):
+        return np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+
+    data = {
+        "subject": subject,
+        "signal": {
+            "chest": {k: col(chest[k]) for k in ("ACC", "ECG", "EMG", "EDA", "Temp", "Resp")},
+            "wrist": {k: col(wrist[k]) for k in ("ACC", "BVP", "EDA", "TEMP")},
+        },
+        "label": labels,
+    }
+    meta = {"stress_first": stress_first, "age": int(rng.integers(21, 36)),
+            "gender": "female" if rng.random() < 0.2 else "male",
+            "height": int(rng.integers(160, 195)), "weight": int(rng.integers(55, 95)),
+            "hand": "left" if rng.random() < 0.1 else "right"}
+    return data, segs, meta
+
+
+def _render(n: int, segs: list[_Segment], table: list[dict], p: dict,
+            rng: np.random.Generator, coupled: bool) -> tuple[dict, dict]:
+    """Chest and wrist signals (unshaped arrays) for ``n`` chest samples driven by ``segs``."""
+    T = n / CHEST_RATE
 
     # ---- latent grid -------------------------------------------------------------------
     t_c = np.arange(int(np.floor(-_MARGIN_S * _FC)), int(np.ceil((T + _MARGIN_S) * _FC)) + 1) / _FC
@@ -581,33 +680,14 @@ def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: b
     wrist["TEMP"] = np.round(np.interp(tt, t_c, wtemp_c)
                              + rng.standard_normal(len(tt)) * 0.01, 2)
 
-    labels = np.zeros(n, np.int32)
-    for s in segs:
-        labels[int(round(s.start_s * CHEST_RATE)):int(round(s.end_s * CHEST_RATE))] = s.label
-
-    def col(x):
-        return np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
-
-    data = {
-        "subject": subject,
-        "signal": {
-            "chest": {"ACC": col(acc), "ECG": col(ecg), "EMG": col(emg), "EDA": col(eda),
-                      "Temp": col(temp), "Resp": col(resp)},
-            "wrist": {k: col(wrist[k]) for k in ("ACC", "BVP", "EDA", "TEMP")},
-        },
-        "label": labels,
-    }
-    meta = {"stress_first": stress_first, "age": int(rng.integers(21, 36)),
-            "gender": "female" if rng.random() < 0.2 else "male",
-            "height": int(rng.integers(160, 195)), "weight": int(rng.integers(55, 95)),
-            "hand": "left" if rng.random() < 0.1 else "right"}
-    return data, segs, meta
+    chest = {"ACC": acc, "ECG": ecg, "EMG": emg, "EDA": eda, "Temp": temp, "Resp": resp}
+    return chest, wrist
 
 
 # --------------------------------------------------------------------------- public API
 
 def simulate_subject(subject: str, minutes: float, rng: np.random.Generator,
-                     coupled: bool = False) -> dict:
+                     coupled: bool = False, uninformative: Sequence[str] = ()) -> dict:
     """Simulate one subject's recording in WESAD's dict layout.
 
     Parameters
@@ -621,6 +701,9 @@ def simulate_subject(subject: str, minutes: float, rng: np.random.Generator,
         Source of all randomness (same generator state -> identical arrays).
     coupled : bool
         If true, classes are separable only from ECG and EDA together (see module docs).
+    uninformative : sequence of str
+        Modalities (names in ``MODALITIES``, e.g. ``"chest.ECG"``) rendered from
+        class-independent physiology; see :func:`simulate_wesad`.
 
     Returns
     -------
@@ -628,31 +711,61 @@ def simulate_subject(subject: str, minutes: float, rng: np.random.Generator,
         ``{"subject", "signal": {"chest": {...}, "wrist": {...}}, "label"}`` with float64
         arrays of shape (n, 1) / (n, 3) and int32 labels at 700 Hz.
     """
-    return _simulate(subject, minutes, rng, coupled)[0]
+    return _simulate(subject, minutes, rng, coupled,
+                     _check_uninformative(uninformative, coupled))[0]
 
 
 def simulate_wesad(out: Path, subjects: int = 6, minutes: float = 20.0, seed: int = 0,
-                   coupled: bool = False) -> list[str]:
+                   coupled: bool = False, uninformative: Sequence[str] = ()) -> list[str]:
     """Write ``subjects`` synthetic subjects in the WESAD folder layout under ``out``.
 
-    Subject ``SX`` draws from ``SeedSequence([seed, X])``, so a subject's data do not depend on
-    how many subjects are written. Returns the subject ids written (S2, S3, ..., S11, S13, ...).
+    Parameters
+    ----------
+    out : path
+        Output folder; ``out/SX/SX.pkl``, ``SX_quest.csv`` and ``SX_readme.txt`` per subject.
+    subjects : int
+        Number of subjects (S2, S3, ..., S11, S13, ...).
+    minutes : float
+        Recording length per subject.
+    seed : int
+        Subject ``SX`` draws from ``SeedSequence([seed, X])``, so a subject's data do not
+        depend on how many subjects are written.
+    coupled : bool
+        Classes separable only from ECG and EDA together (see module docs).
+    uninformative : sequence of str
+        Modalities (names in ``MODALITIES``, e.g. ``"chest.ECG"``) that carry no class
+        information: they are rendered for the same subject under a decoy schedule drawn
+        independently of the labels (see module docs). All other modalities, the labels and
+        the quest file are identical to those written without this option. Cannot be combined
+        with ``coupled``, where each modality alone is already uninformative.
+
+    Returns
+    -------
+    list of str
+        The subject ids written.
+
+    Raises
+    ------
+    SimulationError
+        (a ``ConfigError`` and ``ValueError``) for impossible arguments or unknown modality
+        names.
     """
     if int(subjects) != subjects or subjects < 1:
         raise SimulationError(f"subjects must be a positive integer, got {subjects!r}")
     if int(seed) != seed or seed < 0:
         raise SimulationError(f"seed must be a non-negative integer, got {seed!r}")
+    uninformative = _check_uninformative(uninformative, coupled)
     out = Path(out)
     ids = _subject_ids(int(subjects))
     for sid in ids:
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(sid[1:])]))
-        data, segs, meta = _simulate(sid, minutes, rng, coupled)
+        data, segs, meta = _simulate(sid, minutes, rng, coupled, uninformative)
         folder = out / sid
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(folder / f"{sid}.pkl", lambda f, d=data: _dump_py2(d, f))
         _atomic_write(folder / f"{sid}_quest.csv", _quest_text(sid, segs).encode())
         _atomic_write(folder / f"{sid}_readme.txt",
-                      _readme_text(sid, meta, seed, minutes, coupled).encode())
+                      _readme_text(sid, meta, seed, minutes, coupled, uninformative).encode())
     return ids
 
 
@@ -728,7 +841,8 @@ def _quest_text(sid: str, segs: list[_Segment]) -> str:
     return "".join(";".join(r + [""] * (width - len(r))) + "\n" for r in rows)
 
 
-def _readme_text(sid: str, meta: dict, seed: int, minutes: float, coupled: bool) -> str:
+def _readme_text(sid: str, meta: dict, seed: int, minutes: float, coupled: bool,
+                 uninformative: tuple[str, ...] = ()) -> str:
     version = "Base, TSST, Medi 1, Fun, Medi 2" if meta["stress_first"] \
         else "Base, Fun, Medi 1, TSST, Medi 2"
     return (f"### Personal information ###\n\n"
@@ -736,5 +850,6 @@ def _readme_text(sid: str, meta: dict, seed: int, minutes: float, coupled: bool)
             f"Gender: {meta['gender']}\nDominant hand: {meta['hand']}\n\n"
             f"### Additional information ###\n\n"
             f"Subject {sid}: synthetic, generated by xmodal simulate, seed={seed}, "
-            f"minutes={minutes:g}, coupled={coupled}\n"
+            f"minutes={minutes:g}, coupled={coupled}"
+            + (f", uninformative={','.join(uninformative)}" if uninformative else "") + "\n"
             f"Protocol order: {version}\n")

@@ -3,6 +3,12 @@
 Everything here reads saved files only (``benchmark.json``, ``runs/*/results.json``,
 ``runs/*/folds/*/fold.json``), so ``xmodal report DIR`` regenerates it without training. A single
 run folder (``xmodal report RUN``) is reported as a one-row benchmark; its plots are rewritten.
+
+Configurations are compared per held-out subject (:mod:`xmodal.evaluation.statistics`): each
+table has the paired macro-F1 difference to the best single-modality configuration and to the
+``features`` configuration, and a metric's best value is bold only where its paired difference
+to the runner-up is resolved (bootstrap interval above 0). ``per_subject.csv`` and a
+per-subject table list every subject's scores (mean over seeds).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from xmodal.evaluation.results import atomic_write_text, read_json
+from xmodal.evaluation.statistics import PairedComparison, mean_over_seeds, paired_comparison
 from xmodal.errors import DataError
 
 METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"),
@@ -31,6 +38,12 @@ SUBJECT_DEPENDENT_NOTE = ("SUBJECT-DEPENDENT: window-level k-fold, windows of ev
                           "results")
 #: models that are the paper's proposal; every other configuration is a baseline
 PROPOSED = ("attentive", "cross")
+#: paired references of the Δ columns: key, label in the table
+REFERENCES = (("best_single", "best single"), ("features", "features"))
+#: bootstrap settings of every paired comparison in the report (fixed: reports are reproducible)
+N_BOOT = 10000
+BOOT_SEED = 0
+CONFIDENCE = 0.95
 
 
 @dataclass
@@ -50,6 +63,10 @@ class Row:
     costs: dict = field(default_factory=dict)        # cost -> value or None
     subject_dependent: bool = False
     best: list[str] = field(default_factory=list)
+    #: metric -> {subject: score, mean over seeds}
+    subject_scores: dict = field(default_factory=dict)
+    #: reference key -> (reference configuration, comparison or None when not computable)
+    vs: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +91,7 @@ def _fill(row: Row) -> None:
                  "train_s": float(np.mean([r["timing"]["train_s"] for r in row.results]))}
     row.subject_dependent = any(r.get("subject_dependent") or r["protocol"] == "kfold-windows"
                                 for r in row.results)
+    row.subject_scores = {key: mean_over_seeds(row.results, key) for key, _ in METRICS}
 
 
 def _flops_from_results(results: dict):
@@ -122,19 +140,61 @@ def collect(path: Path) -> tuple[list[Row], dict]:
             if row.status != "failed":
                 row.status = "done"
             _fill(row)
+    _compare(list(rows.values()))
     _mark_best(list(rows.values()))
     return list(rows.values()), state
+
+
+def _paired(a: Row, b: Row, key: str = "macro_f1") -> PairedComparison | None:
+    """``a - b`` per subject (scores averaged over seeds); None without common subjects."""
+    try:
+        return paired_comparison(a.subject_scores.get(key, {}), b.subject_scores.get(key, {}),
+                                 n_boot=N_BOOT, seed=BOOT_SEED, confidence=CONFIDENCE)
+    except ValueError:
+        return None
+
+
+def references(rows: list[Row]) -> dict[str, Row | None]:
+    """Reference rows of one task: the ``single`` row with the highest mean macro-F1 (the first
+    of equal ones), and the ``features`` configuration (the one named ``features``, else the
+    best ``features`` row); None where the task has no such finished row."""
+    feats = [r for r in rows if r.ok and r.model == "features"]
+    return {"best_single": _best(rows, lambda r: r.model == "single"),
+            "features": (next((r for r in feats if r.name == "features"), None)
+                         or _best(rows, lambda r: r.model == "features"))}
+
+
+def _compare(rows: list[Row]) -> None:
+    """Paired macro-F1 differences of every finished row to its task's references."""
+    for task in dict.fromkeys(r.task for r in rows):
+        mine = [r for r in rows if r.task == task]
+        for kind, ref in references(mine).items():
+            if ref is None:
+                continue
+            for r in mine:
+                if r.ok:
+                    r.vs[kind] = (ref, None if r is ref else _paired(r, ref))
+
+
+def _leader(rows: list[Row], key: str) -> tuple[Row, Row, PairedComparison | None] | None:
+    """Highest row of a metric column, the runner-up and their paired comparison."""
+    ranked = sorted((r for r in rows if r.ok and r.values[key][0] is not None),
+                    key=lambda r: -r.values[key][0])
+    if len(ranked) < 2:
+        return None
+    top, runner = ranked[0], ranked[1]
+    if np.isclose(top.values[key][0], runner.values[key][0]):
+        return top, runner, None
+    return top, runner, _paired(top, runner, key)
 
 
 def _mark_best(rows: list[Row]) -> None:
     for task in dict.fromkeys(r.task for r in rows):
         mine = [r for r in rows if r.task == task and r.ok]
         for key, _ in METRICS:
-            vals = [r.values[key][0] for r in mine if r.values[key][0] is not None]
-            if vals:
-                for r in mine:
-                    if r.values[key][0] is not None and np.isclose(r.values[key][0], max(vals)):
-                        r.best.append(key)
+            lead = _leader(mine, key)
+            if lead is not None and lead[2] is not None and lead[2].ci_low > 0:
+                lead[0].best.append(key)
         for key, _ in COSTS:
             vals = [r.costs[key] for r in mine if _finite(r.costs.get(key))]
             if vals:
@@ -153,17 +213,32 @@ def _fmt_cost(key: str, v) -> str:
     return f"{int(v):,}"
 
 
-def _cells(row: Row) -> list[str]:
+def _delta_cell(row: Row, kind: str) -> str:
+    ref, comp = row.vs.get(kind, (None, None))
+    if ref is None:
+        return "n/a"
+    if ref is row:
+        return "reference"
+    if comp is None:
+        return "n/a (no common subject)"
+    n_max = max(len(row.subject_scores.get("macro_f1", {})),
+                len(ref.subject_scores.get("macro_f1", {})))
+    return comp.format() + (f" n={comp.n}" if comp.n < n_max else "")
+
+
+def _cells(row: Row, kinds=()) -> list[str]:
     def mark(key: str, text: str) -> str:
         return f"**{text}**" if key in row.best else text
     label = row.name + (" (subject-dependent)" if row.subject_dependent else "")
     if not row.ok:
-        return [label, row.model or "-", " ".join(row.modalities) or "-", "failed", "-", "-",
-                "-", "-", "-", f"{row.status}: {row.error}".replace("|", "/")]
+        n = len(METRICS) + len(kinds) + len(COSTS)
+        return ([label, row.model or "-", " ".join(row.modalities) or "-", "failed"]
+                + ["-"] * (n - 1) + [f"{row.status}: {row.error}".replace("|", "/")])
     cells = [label, row.model, " ".join(row.modalities)]
     for key, _ in METRICS:
         m, s = row.values[key]
         cells.append(mark(key, f"{m:.3f} ± {s:.3f}" if m is not None else "n/a"))
+    cells += [_delta_cell(row, kind) for kind in kinds]
     for key, _ in COSTS:
         cells.append(mark(key, _fmt_cost(key, row.costs.get(key))))
     n_seeds = len(row.results)
@@ -176,6 +251,15 @@ HEADER = (["configuration", "model", "modalities"] + [f"{label} (mean ± std)" f
           + [label for _, label in COSTS] + ["status"])
 
 
+def header(kinds=()) -> list[str]:
+    """Columns of a task's table with the Δ columns of the given reference keys."""
+    labels = dict(REFERENCES)
+    level = f"{CONFIDENCE:.0%}"
+    return (HEADER[:3 + len(METRICS)]
+            + [f"Δ macro-F1 vs {labels[k]} [{level} CI] (p)" for k in kinds]
+            + HEADER[3 + len(METRICS):])
+
+
 def _protocol_line(rows: list[Row]) -> str:
     res = next((r.results[0] for r in rows if r.results), None)
     if res is None:
@@ -183,21 +267,88 @@ def _protocol_line(rows: list[Row]) -> str:
     n_folds = len(res["folds"])
     text = (f"protocol {res['protocol']} ({n_folds} folds), dataset {res['dataset']}, classes "
             f"{', '.join(res['classes'])}; mean ± std over folds"
-            + (" and seeds" if any(len(r.results) > 1 for r in rows) else "")
-            + "; **bold**: best in the column (metrics highest, costs lowest)")
+            + (" and seeds" if any(len(r.results) > 1 for r in rows) else ""))
     if any(r.subject_dependent for r in rows):
         text = f"**{SUBJECT_DEPENDENT_NOTE}.** " + text
     return text
+
+
+def _fmt_comp(comp: PairedComparison | None) -> str:
+    return "n/a (no common subject)" if comp is None else comp.format()
+
+
+def _footnote(rows: list[Row], kinds: list[str]) -> str:
+    """What the Δ columns and the bold marks mean, for one task's table."""
+    refs = references(rows)
+    n_subj = max((len(r.subject_scores.get("macro_f1", {})) for r in rows if r.ok), default=0)
+    level = f"{CONFIDENCE:.0%}"
+    parts = []
+    if kinds:
+        names = "; ".join(
+            f"{dict(REFERENCES)[k]}: `{refs[k].name}`"
+            + (f" (highest mean macro-F1, {refs[k].values['macro_f1'][0]:.3f}, of the `single` "
+               f"rows)" if k == "best_single" else "") for k in kinds)
+        parts.append(
+            f"Δ: paired macro-F1 difference to the reference (this configuration minus the "
+            f"reference) over the held-out subjects both scored ({n_subj} here; `n=` where a "
+            f"pair shares fewer), "
+            f"each subject's score first averaged over seeds; mean difference, {level} bootstrap "
+            f"percentile interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and "
+            f"two-sided Wilcoxon signed-rank p. References: {names}.")
+    if sum(r.ok for r in rows) < 2:
+        return " ".join(parts + ["**Bold**: the lowest costs; one configuration, no metric "
+                                 "comparison."])
+    marks = []
+    for key, label in METRICS:
+        lead = _leader(rows, key)
+        if lead is None:
+            marks.append(f"{label}: no runner-up, no mark")
+            continue
+        top, runner, comp = lead
+        verdict = "bold" if top.best.count(key) else (
+            "tie, no mark" if comp is None and np.isclose(top.values[key][0],
+                                                          runner.values[key][0])
+            else "not resolved, no mark")
+        marks.append(f"{label}: `{top.name}` − `{runner.name}` {_fmt_comp(comp)}, {verdict}")
+    parts.append(f"**Bold** in a metric column: the highest value, only where its paired "
+                 f"difference to the runner-up is resolved ({level} interval above 0; with very "
+                 f"few subjects the bootstrap interval is optimistic, see p). "
+                 + "; ".join(marks) + ". Costs: the lowest value in bold (no test).")
+    return " ".join(parts)
+
+
+def per_subject_table(rows: list[Row], key: str = "macro_f1") -> str:
+    """Markdown table subjects × configurations of one task (mean over seeds; last row: mean)."""
+    ok = [r for r in rows if r.ok]
+    subjects = list(dict.fromkeys(s for r in ok for s in r.subject_scores.get(key, {})))
+    if not ok or not subjects:
+        return ""
+    out = ["| subject | " + " | ".join(r.name for r in ok) + " |", "|" + "---|" * (len(ok) + 1)]
+    for s in subjects:
+        vals = [r.subject_scores[key].get(s) for r in ok]
+        out.append(f"| {s} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals) + " |")
+    means = [np.mean(list(r.subject_scores[key].values())) if r.subject_scores[key] else None
+             for r in ok]
+    out.append("| mean | " + " | ".join("-" if m is None else f"{m:.3f}" for m in means) + " |")
+    return "\n".join(out)
 
 
 def markdown_tables(rows: list[Row]) -> str:
     out = []
     for task in dict.fromkeys(r.task for r in rows):
         mine = [r for r in rows if r.task == task]
+        refs = references(mine)
+        kinds = [k for k, _ in REFERENCES if refs[k] is not None]
+        head = header(kinds)
         out += [f"### Task {task}", "", _protocol_line(mine), "",
-                "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        out += ["| " + " | ".join(_cells(r)) + " |" for r in mine]
-        out.append("")
+                "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(_cells(r, kinds)) + " |" for r in mine]
+        out += ["", _footnote(mine, kinds), ""]
+        subj = per_subject_table(mine)
+        if subj:
+            out += [f"#### Per-subject macro-F1, task {task}", "",
+                    "Macro-F1 on each held-out subject, mean over seeds; last row: mean over "
+                    "subjects.", "", subj, ""]
     return "\n".join(out)
 
 
@@ -208,6 +359,11 @@ def table_csv(rows: list[Row]) -> str:
             "status", "error", "n_seeds", "n_folds"]
     for key, _ in METRICS:
         head += [f"{key}_mean", f"{key}_std"]
+    head += ["n_subjects"]
+    for kind, _ in REFERENCES:
+        head += [f"vs_{kind}", f"delta_vs_{kind}", f"delta_vs_{kind}_ci_low",
+                 f"delta_vs_{kind}_ci_high", f"delta_vs_{kind}_p", f"delta_vs_{kind}_n",
+                 f"delta_vs_{kind}_resolved"]
     head += [k for k, _ in COSTS] + ["best", "note", "runs"]
     w.writerow(head)
     for r in rows:
@@ -218,9 +374,36 @@ def table_csv(rows: list[Row]) -> str:
         for key, _ in METRICS:
             m, s = r.values.get(key, (None, None))
             line += ["" if m is None else f"{m:.6f}", "" if s is None else f"{s:.6f}"]
+        line.append(len(r.subject_scores.get("macro_f1", {})) if r.ok else "")
+        for kind, _ in REFERENCES:
+            ref, c = r.vs.get(kind, (None, None))
+            line.append(ref.name if ref is not None else "")
+            if c is None:
+                line += [""] * 6
+            else:
+                line += [f"{c.mean_difference:.6f}"] + [
+                    f"{v:.6f}" if math.isfinite(v) else "" for v in (c.ci_low, c.ci_high, c.p_value)
+                ] + [c.n, int(c.resolved)]
         line += ["" if not _finite(r.costs.get(k)) else r.costs[k] for k, _ in COSTS]
         line += [";".join(r.best), r.note, ";".join(str(p.name) for p in r.runs)]
         w.writerow(line)
+    return buf.getvalue()
+
+
+def per_subject_csv(rows: list[Row]) -> str:
+    """Long CSV: task, configuration, subject, n_seeds and each metric (mean over seeds)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["task", "configuration", "model", "subject", "n_seeds"] + [k for k, _ in METRICS])
+    for r in rows:
+        if not r.ok:
+            continue
+        for s in dict.fromkeys(s for scores in r.subject_scores.values() for s in scores):
+            n_seeds = sum(1 for res in r.results
+                          if _finite((res.get("per_subject") or {}).get(s, {}).get("macro_f1")))
+            w.writerow([r.task, r.name, r.model, s, n_seeds]
+                       + ["" if s not in r.subject_scores[k] else f"{r.subject_scores[k][s]:.6f}"
+                          for k, _ in METRICS])
     return buf.getvalue()
 
 
@@ -307,7 +490,7 @@ def _blocks(rows: list[Row], state: dict, figdir: Path, root: Path) -> list[tupl
     blocks.append(("p", f"{len([r for r in rows if r.ok])} configurations finished, "
                         f"{len(failed)} failed" + (f"; wall time of the last invocation "
                                                     f"{state['wall_s']:.0f} s" if state.get('wall_s') else "")
-                        + ". Tables also in `table.md` and `table.csv`."))
+                        + ". Tables also in `table.md`, `table.csv` and `per_subject.csv`."))
     blocks.append(("md", markdown_tables(rows)))
     figdir.mkdir(parents=True, exist_ok=True)
     for task in dict.fromkeys(r.task for r in rows):
@@ -414,6 +597,8 @@ def _md_table_html(text: str) -> str:
             in_table = False
         if line.startswith("### "):
             out.append(f"<h3>{_inline(line[4:])}</h3>")
+        elif line.startswith("#### "):
+            out.append(f"<h4>{_inline(line[5:])}</h4>")
         elif line.strip():
             out.append(f"<p>{_inline(line)}</p>")
     if in_table:
@@ -461,7 +646,8 @@ def write_report(path: Path) -> list[Path]:
     else:
         atomic_write_text(path / "table.md", "# Benchmark table\n\n" + markdown_tables(rows))
         atomic_write_text(path / "table.csv", table_csv(rows))
-        written += [path / "table.md", path / "table.csv"]
+        atomic_write_text(path / "per_subject.csv", per_subject_csv(rows))
+        written += [path / "table.md", path / "table.csv", path / "per_subject.csv"]
     figdir = path / ("report_figures" if state.get("single_run") else "figures")
     blocks = _blocks(rows, state, figdir, path)
     atomic_write_text(path / "report.md", _render_md(blocks, path))

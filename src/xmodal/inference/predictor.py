@@ -63,6 +63,60 @@ def checkpoint_paths(path: str | Path, ensemble: bool = False) -> tuple[str, lis
     return "ensemble", folds
 
 
+def _refusal(exc: Exception) -> str:
+    """What torch's weights-only unpickler refused, as the end of a one-line message."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"it refers to {found.group(1)}, which a state dict of tensors never does; "
+                f"refused, nothing in it was run")
+    lines = [ln.strip().rstrip(".") for ln in text.splitlines()
+             if ln.strip() and "Unsupported" in ln]
+    return f"not a PyTorch checkpoint ({lines[0] if lines else type(exc).__name__})"
+
+
+def read_checkpoint(path: Path, device="cpu") -> dict:
+    """A ``model.pt`` state dict, read with ``torch.load(..., weights_only=True)``.
+
+    Only tensors and plain containers are unpickled: a file that refers to anything else (a
+    function, a class) is refused before any of it runs.
+
+    Raises
+    ------
+    DataError
+        Unreadable, truncated, not a PyTorch file, refused by the weights-only unpickler, or not
+        a state dict of tensors; the message names the file.
+    """
+    import pickle
+    import warnings
+    import zipfile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # e.g. torch's note on a foreign pickle protocol
+            state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{path}: cannot load checkpoint: {_refusal(exc)}") from None
+    except (EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot load checkpoint: empty or truncated file "
+                        f"({type(exc).__name__})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot load checkpoint ({exc.strerror or exc})") from None
+    except Exception as exc:            # torch's zip reader and unpickler raise many kinds
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = ("truncated or corrupt file" if "zip archive" in text or "central directory" in text
+                else f"not a PyTorch checkpoint ({type(exc).__name__}"
+                     f"{': ' + text[:120] if text else ''})")
+        raise DataError(f"{path}: cannot load checkpoint: {what}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise DataError(f"{path}: cannot load checkpoint: holds a {type(state).__name__}, not "
+                        f"a state dict of tensors")
+    return state
+
+
 class Predictor:
     """A trained model (or fold ensemble) with the preprocessing it was trained with.
 
@@ -111,6 +165,9 @@ class Predictor:
         Checkpoints are read with ``torch.load(..., weights_only=True)``: a state_dict of
         tensors, never arbitrary pickled objects.
         """
+        from xmodal.training.trainer import resolve_device
+
+        device = resolve_device(device)          # unknown device or no CUDA: ConfigError
         config, results = load_run(path)
         if config.model.name == "features":
             raise ConfigError(f"{path}: a 'features' run (hand-crafted features + scikit-learn) "
@@ -122,11 +179,12 @@ class Predictor:
         models = []
         for p in paths:
             model = build_model(config.model, shapes, len(classes))
+            state = read_checkpoint(p, device)
             try:
-                state = torch.load(p, map_location=device, weights_only=True)
                 model.load_state_dict(state)
-            except (RuntimeError, OSError, ValueError, EOFError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+                lines = [ln.strip() for ln in str(exc).strip().splitlines()[:2]]
+                first = " ".join(lines)[:160] if lines else type(exc).__name__
                 trained = results.get("xmodal_version")
                 hint = (f"; trained with xmodal {trained}, this is {__version__}, whose preset "
                         f"may build another architecture" if trained and trained != __version__

@@ -1,43 +1,82 @@
-"""The classical WESAD pipeline (Schmidt et al., ICMI 2018): hand-crafted window features and
+"""The classical WESAD pipeline of Schmidt et al. (ICMI 2018): window features and
 scikit-learn classifiers (``--model features --features-model rf|lda|adaboost``).
 
-Beat and skin-conductance-response detection use :func:`scipy.signal.find_peaks` (scipy is
-already a dependency; neurokit2 would add a heavy dependency tree, and its detectors expect
-raw signals at their native rate, whereas these windows are already cleaned, resampled and
-z-scored per subject by the shared pipeline, so the same windows feed the deep models and this
-baseline).
+The windows are those the deep models see (cleaned, resampled, z-scored per subject), so
+amplitudes are in per-subject z units. neurokit2 finds heart beats and skin-conductance
+responses and splits EDA into tonic and phasic parts; HRV indices and statistics are computed
+with numpy (neurokit2's ``hrv_time`` and ``hrv_frequency`` build pandas frames and search TINN
+by brute force, several ms per window). Undefined features are NaN (too few beats, a flat
+window, a band slower than the window, neurokit2 failing on it); the estimators impute
+training medians.
 
-Features per window (each channel of a modality):
+Features per channel, named ``<modality>.<name>`` (``<modality>[<channel>].<name>`` for several):
 
-* ECG / BVP: beats from peaks at least 0.33 s apart (<= 180 bpm) with a prominence relative to
-  the window's spread; inter-beat intervals outside 0.3-2.0 s are dropped. Mean/std/min/max
-  heart rate, mean IBI, SDNN, RMSSD, pNN50, number of beats; LF (0.04-0.15 Hz), HF
-  (0.15-0.4 Hz) power and LF/HF from a Lomb-Scargle periodogram of the IBI series only when
-  the window is at least 25 s long (one LF cycle); plus the generic statistics.
-* EDA: tonic level (moving-average of 4 s) mean and slope; phasic part (signal - tonic) std;
-  SCRs as peaks of the smoothed signal with prominence >= 0.05 (per-subject z units): count,
-  mean and summed amplitude, mean rise time; plus the generic statistics.
-* every modality: mean, std, min, max, range, 10th/90th percentiles, slope of a linear fit,
-  mean absolute first difference.
+every signal
+    ``mean std min max range p10 p90 slope mad_diff`` (slope, mean absolute difference per s).
+ECG, BVP
+    Beats by ``nk.ecg_peaks`` / ``nk.ppg_findpeaks`` (Elgendi) at the window's rate; intervals
+    outside 300-2000 ms are dropped and at least 3 must remain. ``hr_mean hr_std`` (bpm),
+    ``ibi_mean ibi_std nn50 pnn50 rmssd`` (ms, % of intervals; as ``nk.hrv_time`` defines
+    them), ``tinn`` (ms; least-squares triangle on the 1/128-s interval histogram), band powers
+    ``ulf vlf lf hf`` (ms²; 0-0.0033-0.04-0.15-0.4 Hz; Hann periodogram of the intervals
+    spline-interpolated at 4 Hz), ``lf_hf`` and ``lf_norm hf_norm`` (shares of LF + HF). A band
+    needs beats spanning two cycles of its lowest edge (ULF: its upper edge), i.e. HF 13.3 s,
+    LF 50 s, VLF and ULF 606 s; it is NaN otherwise.
+EDA
+    ``nk.eda_phasic(method="smoothmedian")`` (4-s running median): it handles 10-s windows
+    without filter transients (the 0.05-Hz ``"highpass"`` needs more than 20 s to settle) in
+    well under a millisecond, whereas cvxEDA solves a convex programme per window (orders of
+    magnitude slower, and it needs cvxopt). ``scl_mean scl_std scr_mean scr_std`` of the tonic
+    (SCL) and phasic (SCR) parts, ``scl_corr_t`` (SCL's correlation with time); responses by
+    ``nk.eda_peaks`` on the phasic part smoothed over 1 s, of amplitude >= 0.05 z:
+    ``scr_count``, ``scr_amp_sum`` (startle magnitudes), ``scr_rise_sum`` (durations, onset to
+    peak, s), ``scr_area_sum`` (magnitude x duration / 2 each).
+other kinds
+    the statistics of every signal only.
 
-Fitted estimators are not persisted (no pickle); each fold writes the estimator's parameters
-and feature importances / coefficients as JSON (``folds/*/features_model.json``).
+Classifiers, after median imputation: random forest and AdaBoost with class-balanced weights,
+LDA with equal class priors (and Ledoit-Wolf shrinkage of the covariance, which matters only
+when training windows barely outnumber features). Fitted estimators are not persisted (no
+pickle); each fold writes the estimator's parameters and importances / coefficients as JSON
+(``folds/*/features_model.json``).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks, lombscargle
+from scipy.signal import welch
 
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError
 from xmodal.signals.windows import WindowSet
 
-_MIN_IBI, _MAX_IBI = 0.3, 2.0
-_LF, _HF = (0.04, 0.15), (0.15, 0.4)
+_IBI_MS = (300.0, 2000.0)           # plausible inter-beat intervals (30-200 bpm)
+_MIN_IBIS = 3                        # fewer intervals: no HRV
+_IBI_RATE = 4.0                      # Hz, interval series resampled for the spectrum
+_BANDS = {"ulf": (0.0, 0.0033), "vlf": (0.0033, 0.04), "lf": (0.04, 0.15), "hf": (0.15, 0.4)}
+_CARDIAC = ("hr_mean", "hr_std", "ibi_mean", "ibi_std", "nn50", "pnn50", "tinn", "rmssd",
+            *_BANDS, "lf_hf", "lf_norm", "hf_norm")
+_EDA = ("scl_mean", "scl_std", "scr_mean", "scr_std", "scl_corr_t", "scr_count", "scr_amp_sum",
+        "scr_rise_sum", "scr_area_sum")
+_SCR_MIN_AMP = 0.05                  # z units; neurokit2's own threshold is relative to the window
+_FLAT = 1e-6                         # std below which a z-scored window counts as flat
+#: what neurokit2 raises on short, flat or peak-less windows (TypeError: "size should be
+#: between 1 and the length of the signal")
+_NK_ERRORS = (ValueError, IndexError, TypeError, ZeroDivisionError, FloatingPointError, KeyError)
+
+
+def _min_window(band: tuple[float, float]) -> float:
+    """Seconds of beats needed to report the power in ``band``: two cycles of its lowest edge
+    (of its upper edge for a band starting at 0 Hz)."""
+    return 2.0 / (band[0] if band[0] > 0 else band[1])
+
+
+_MIN_SPECTRUM_S = min(_min_window(edges) for edges in _BANDS.values())
 
 
 def _generic(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
@@ -51,57 +90,132 @@ def _generic(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
             "mad_diff": np.abs(np.diff(x, axis=1)).mean(1) * fs}
 
 
-def _beats(x: np.ndarray, fs: float, kind: str) -> np.ndarray:
-    """Peak sample indices of heart beats in one window."""
-    spread = np.percentile(x, 98) - np.median(x)
-    if kind == "ecg" and np.percentile(x, 2) < np.median(x) - 1.5 * spread:
-        x = -x                                           # inverted lead: R waves point down
-        spread = np.percentile(x, 98) - np.median(x)
-    prominence = 0.35 * spread if kind == "ecg" else 0.25 * max(float(x.std()), 1e-6) * 2
-    peaks, _ = find_peaks(x, distance=max(1, int(_MIN_IBI * fs)), prominence=max(prominence, 1e-6))
-    return peaks
+def _nk_rate(fs: float):
+    """neurokit2 sizes some kernels as ``seconds * sampling_rate``: pass integral rates as int."""
+    return int(fs) if float(fs).is_integer() else float(fs)
 
 
-def _hrv(peaks: np.ndarray, fs: float, window_s: float) -> dict[str, float]:
-    ibi = np.diff(peaks) / fs
-    ibi = ibi[(ibi >= _MIN_IBI) & (ibi <= _MAX_IBI)]
-    out = {"n_beats": float(len(peaks))}
-    if len(ibi) < 2:
-        out.update(hr_mean=np.nan, hr_std=np.nan, hr_min=np.nan, hr_max=np.nan, ibi_mean=np.nan,
-                   sdnn=np.nan, rmssd=np.nan, pnn50=np.nan)
-    else:
-        hr = 60.0 / ibi
-        d = np.diff(ibi)
-        out.update(hr_mean=hr.mean(), hr_std=hr.std(), hr_min=hr.min(), hr_max=hr.max(),
-                   ibi_mean=ibi.mean(), sdnn=ibi.std(ddof=1), rmssd=np.sqrt(np.mean(d ** 2)),
-                   pnn50=float(np.mean(np.abs(d) > 0.05)))
-    if window_s >= 1.0 / _LF[0]:
-        lf = hf = np.nan
-        t = peaks[1:] / fs
-        ibi_all = np.diff(peaks) / fs
-        ok = (ibi_all >= _MIN_IBI) & (ibi_all <= _MAX_IBI)
-        if ok.sum() >= 8:
-            freqs = np.linspace(_LF[0], _HF[1], 64)
-            power = lombscargle(t[ok], ibi_all[ok] - ibi_all[ok].mean(), 2 * np.pi * freqs)
-            lf = float(power[(freqs >= _LF[0]) & (freqs < _LF[1])].sum())
-            hf = float(power[(freqs >= _HF[0]) & (freqs <= _HF[1])].sum())
-        out.update(lf=lf, hf=hf, lf_hf=lf / hf if hf and np.isfinite(hf) and hf > 0 else np.nan)
+def _beats(nk, x: np.ndarray, fs: float, kind: str) -> np.ndarray:
+    """Sample indices of heart beats in one window (empty when neurokit2 finds none)."""
+    try:
+        if kind == "ecg":
+            peaks = nk.ecg_peaks(x, sampling_rate=_nk_rate(fs))[1]["ECG_R_Peaks"]
+        else:
+            peaks = nk.ppg_findpeaks(x, sampling_rate=_nk_rate(fs))["PPG_Peaks"]
+    except _NK_ERRORS:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.asarray(peaks, dtype=np.int64))
+
+
+def _tinn(rri: np.ndarray) -> float:
+    """TINN (ms): base width M - N of the triangle with its apex on the histogram's mode that
+    fits the 1/128-s histogram of the intervals ``rri`` (ms) best in least squares, zero outside
+    [N, M] (Task Force 1996). N and M are bin edges; the squared error splits into the two sides,
+    so each corner is chosen on its own."""
+    b = 1000.0 / 128
+    first = int(np.floor(rri.min() / b))
+    edges = b * np.arange(first, int(np.floor(rri.max() / b)) + 2)
+    y, _ = np.histogram(rri, bins=edges)
+    x = edges[:-1]
+    k = int(np.argmax(y))
+    apex, top = x[k], float(y[k])
+    j = np.arange(len(y))
+    left = right = apex
+    if k > 0:      # candidates N = x[i], i < k: q rises linearly from 0 at N to the apex
+        i = np.arange(k)[:, None]
+        q = np.where(j[None, :k] >= i, top * (x[None, :k] - x[i]) / (apex - x[i]), 0.0)
+        left = float(x[np.argmin(((y[None, :k] - q) ** 2).sum(1))])
+    if k + 1 < len(edges):    # candidates M = edges[m], m > k: q falls from the apex to 0 at M
+        m = np.arange(k + 1, len(edges))[:, None]
+        corner = edges[m]
+        q = np.where(j[None, k + 1:] < m, top * (corner - x[None, k + 1:]) / (corner - apex), 0.0)
+        right = float(edges[k + 1 + np.argmin(((y[None, k + 1:] - q) ** 2).sum(1))])
+    return right - left
+
+
+def _hrv_time(rri: np.ndarray, keep: np.ndarray) -> dict[str, float]:
+    """Time-domain indices of the kept intervals (ms), as :func:`neurokit2.hrv_time` defines
+    them; differences only between successive kept intervals."""
+    nn = rri[keep]
+    diff = np.diff(rri)[keep[1:] & keep[:-1]]
+    hr = 60000.0 / nn
+    nn50 = float(np.sum(np.abs(diff) > 50.0))
+    return {"hr_mean": float(hr.mean()), "hr_std": float(hr.std(ddof=1)),
+            "ibi_mean": float(nn.mean()), "ibi_std": float(nn.std(ddof=1)), "nn50": nn50,
+            "pnn50": 100.0 * nn50 / (len(diff) + 1),
+            "rmssd": float(np.sqrt(np.mean(diff ** 2))) if len(diff) else np.nan,
+            "tinn": _tinn(nn)}
+
+
+def _cardiac(nk, x: np.ndarray, fs: float, kind: str) -> list[dict[str, float]]:
+    """HRV features of every window of ``x`` (n_windows, n_times)."""
+    n, n_times = x.shape
+    rows = [dict.fromkeys(_CARDIAC, np.nan) for _ in range(n)]
+    grid = np.arange(0.0, n_times / fs, 1.0 / _IBI_RATE)
+    series, spans, owners = [], [], []
+    for w in range(n):
+        if not np.all(np.isfinite(x[w])) or x[w].std() < _FLAT:
+            continue
+        peaks = _beats(nk, x[w], fs, kind)
+        rri = np.diff(peaks) / fs * 1000.0
+        keep = (rri >= _IBI_MS[0]) & (rri <= _IBI_MS[1])
+        if keep.sum() < _MIN_IBIS:
+            continue
+        rows[w].update(_hrv_time(rri, keep))
+        t = peaks[1:][keep] / fs
+        if t[-1] - t[0] >= _MIN_SPECTRUM_S:
+            inside = (grid >= t[0]) & (grid <= t[-1])
+            s = np.interp(grid, t, rri[keep])           # held constant outside the beats
+            s[inside] = CubicSpline(t, rri[keep])(grid[inside])
+            series.append(s)
+            spans.append(t[-1] - t[0])
+            owners.append(w)
+    if series:
+        freqs, psd = welch(np.stack(series), fs=_IBI_RATE, window="hann", nperseg=len(grid),
+                           detrend="constant", scaling="density", axis=-1)
+        df = freqs[1] - freqs[0]
+        for row, w in enumerate(owners):
+            out = rows[w]
+            for band, (lo, hi) in _BANDS.items():
+                if spans[row] >= _min_window((lo, hi)):
+                    out[band] = float(psd[row, (freqs >= lo) & (freqs < hi)].sum() * df)
+            lf, hf = out["lf"], out["hf"]
+            if np.isfinite(lf) and np.isfinite(hf) and hf > 0:
+                out.update(lf_hf=lf / hf, lf_norm=lf / (lf + hf), hf_norm=hf / (lf + hf))
+    return rows
+
+
+def _eda(nk, x: np.ndarray, fs: float) -> dict[str, float]:
+    """EDA features of one window."""
+    out = dict.fromkeys(_EDA, np.nan)
+    if not np.all(np.isfinite(x)) or x.std() < _FLAT:
+        return out
+    try:
+        parts = nk.eda_phasic(x, sampling_rate=_nk_rate(fs), method="smoothmedian")
+    except _NK_ERRORS:
+        return out
+    scl = parts["EDA_Tonic"].to_numpy(dtype=float)
+    scr = parts["EDA_Phasic"].to_numpy(dtype=float)
+    out.update(scl_mean=float(scl.mean()), scl_std=float(scl.std()), scr_mean=float(scr.mean()),
+               scr_std=float(scr.std()))
+    if scl.std() >= _FLAT:
+        out["scl_corr_t"] = float(np.corrcoef(scl, np.arange(len(scl)))[0, 1])
+    amp = rise = np.zeros(0)
+    # a 1-s moving average removes sub-second wiggles (sensor quantisation), which cannot be
+    # responses but would each cost neurokit2 a search; no response can exceed the range
+    smooth = uniform_filter1d(scr, size=max(1, int(round(fs))), mode="nearest")
+    if np.ptp(smooth) >= _SCR_MIN_AMP:
+        try:
+            info = nk.eda_peaks(smooth, sampling_rate=_nk_rate(fs), method="neurokit")[1]
+            amp = np.asarray(info["SCR_Amplitude"], dtype=float)
+            rise = np.asarray(info["SCR_RiseTime"], dtype=float)
+        except _NK_ERRORS:          # neurokit2 raises when the window holds no response
+            pass
+    ok = np.isfinite(amp) & np.isfinite(rise) & (amp >= _SCR_MIN_AMP)
+    amp, rise = amp[ok], rise[ok]
+    out.update(scr_count=float(len(amp)), scr_amp_sum=float(amp.sum()),
+               scr_rise_sum=float(rise.sum()), scr_area_sum=float((amp * rise).sum() / 2.0))
     return out
-
-
-def _eda(x: np.ndarray, fs: float) -> dict[str, float]:
-    tonic = uniform_filter1d(x, size=max(1, int(round(4 * fs))), mode="nearest")
-    phasic = x - tonic
-    smooth = uniform_filter1d(x, size=max(1, int(round(0.5 * fs))), mode="nearest")
-    peaks, props = find_peaks(smooth, prominence=0.05, distance=max(1, int(fs)))
-    amp = props["prominences"] if len(peaks) else np.zeros(0)
-    rise = (peaks - props["left_bases"]) / fs if len(peaks) else np.zeros(0)
-    t = np.arange(len(x)) / fs
-    slope = np.polyfit(t, tonic, 1)[0] if len(x) > 1 else 0.0
-    return {"tonic_mean": float(tonic.mean()), "tonic_slope": float(slope),
-            "phasic_std": float(phasic.std()), "scr_count": float(len(peaks)),
-            "scr_amp_mean": float(amp.mean()) if len(amp) else 0.0,
-            "scr_amp_sum": float(amp.sum()), "scr_rise_mean": float(rise.mean()) if len(rise) else 0.0}
 
 
 def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
@@ -117,14 +231,18 @@ def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
             prefix = modality if data.shape[1] == 1 else f"{modality}[{ch}]"
             for key, value in _generic(x, fs).items():
                 columns[f"{prefix}.{key}"] = value
-            per_window: list[dict[str, float]] = []
-            if kind in ("ecg", "bvp"):
-                per_window = [_hrv(_beats(x[i], fs, kind), fs, windows.window) for i in range(n)]
-            elif kind == "eda":
-                per_window = [_eda(x[i], fs) for i in range(n)]
-            if per_window:
-                for key in per_window[0]:
-                    columns[f"{prefix}.{key}"] = np.array([w[key] for w in per_window], dtype=float)
+            if kind not in ("ecg", "bvp", "eda"):
+                continue
+            import neurokit2 as nk            # here: it takes seconds to import
+
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")    # neurokit2's and numpy's per-window warnings
+                if kind == "eda":
+                    keys, rows = _EDA, [_eda(nk, x[i], fs) for i in range(n)]
+                else:
+                    keys, rows = _CARDIAC, _cardiac(nk, x, fs, kind)
+            for key in keys:
+                columns[f"{prefix}.{key}"] = np.array([r[key] for r in rows], dtype=np.float64)
     names = list(columns)
     matrix = np.column_stack([columns[k] for k in names]) if names else np.zeros((n, 0))
     return matrix.astype(np.float64), names
@@ -152,8 +270,11 @@ def make_estimator(name: str, seed: int = 0):
     if name == "rf":
         clf = RandomForestClassifier(n_estimators=100, min_samples_split=20, class_weight="balanced",
                                      random_state=seed, n_jobs=1)
-    elif name == "lda":
-        return make_pipeline(impute, StandardScaler(), LinearDiscriminantAnalysis())
+    elif name == "lda":     # equal class priors: set by fit_predict on the classes it sees
+        # Ledoit-Wolf shrinkage: plain LDA is erratic when windows barely outnumber features
+        # (a few subjects); with many windows per feature the shrinkage tends to 0
+        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+        return make_pipeline(impute, StandardScaler(), lda)
     elif name == "adaboost":
         clf = AdaBoostClassifier(DecisionTreeClassifier(min_samples_split=20, max_depth=3),
                                  n_estimators=100, random_state=seed)
@@ -167,10 +288,15 @@ def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.
     """Fit on the training windows; return test probabilities ``(n, n_classes)``, a JSON-able
     description of the fitted model and the fit time in seconds.
 
-    Classes are balanced as in the deep models' weighted loss (sample weights ``n / (k n_c)``).
+    Classes are balanced as in the deep models' weighted loss (sample weights ``n / (k n_c)``
+    for AdaBoost, ``class_weight="balanced"`` for the forest); LDA gets equal priors on the
+    classes present in ``y_train``, as in Schmidt et al.
     """
     start = time.perf_counter()
     est = make_estimator(name, seed)
+    if name == "lda":
+        seen = len(np.unique(y_train))
+        est.set_params(lineardiscriminantanalysis__priors=np.full(seen, 1.0 / max(seen, 1)))
     counts = np.bincount(y_train, minlength=n_classes).astype(float)
     weights = (counts.sum() / ((counts > 0).sum() * counts))[y_train]
     step = est.steps[-1][0]
@@ -188,6 +314,8 @@ def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.
                              if isinstance(v, (int, float, str, bool, type(None)))}}
     if hasattr(clf, "feature_importances_"):
         info["feature_importances"] = np.asarray(clf.feature_importances_).round(6).tolist()
+    if getattr(clf, "priors", None) is not None:
+        info["priors"] = np.asarray(clf.priors).round(6).tolist()
     if hasattr(clf, "coef_"):
         info["coef"] = np.asarray(clf.coef_).round(6).tolist()
     return proba, info, fit_s

@@ -69,6 +69,11 @@ class CrossModalNet(XModalModel):
         Attention gate.
     head_hidden : int
         Hidden units of the head.
+    aux_heads : bool
+        Add a linear head on each stream's pooled features (two or more streams). They are
+        trained with auxiliary losses (see :meth:`head_logits`) and the output mixes the
+        heads' probabilities with the weights in the ``output_weights`` buffer (fused head
+        only until training sets them).
     """
 
     def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int, *,
@@ -76,7 +81,8 @@ class CrossModalNet(XModalModel):
                  pool_size: int = 8, pool_stride: int = 4, convs_per_block: int = 2,
                  batch_norm: bool = True, stem_stride: int = 1, dropout: float = 0.3,
                  connections: Sequence[int] = (1, 2, 3), direction: str = "both",
-                 attention: bool = True, gate: str = "sigmoid", head_hidden: int = 64) -> None:
+                 attention: bool = True, gate: str = "sigmoid", head_hidden: int = 64,
+                 aux_heads: bool = False) -> None:
         super().__init__(input_shapes, n_outputs)
         n_blocks = len(widths)
         if len(kernels) != n_blocks or n_blocks == 0:
@@ -119,6 +125,19 @@ class CrossModalNet(XModalModel):
             self.connection_index.append(list(block_pairs))
         self.n_features = sum(e.n_features for e in self.encoders)
         self.head = ClassifierHead(self.n_features, head_hidden, self.n_outputs, dropout)
+        self.aux_heads: nn.ModuleList | None = None
+        if aux_heads and len(self.encoders) > 1:
+            self.aux_heads = nn.ModuleList(nn.Linear(e.n_features, self.n_outputs)
+                                           for e in self.encoders)
+            weights = torch.zeros(len(self.encoders) + 1)
+            weights[0] = 1.0
+            self.register_buffer("output_weights", weights)
+
+    @property
+    def head_names(self) -> list[str]:
+        """Names of the outputs of :meth:`head_logits`: ``fused``, then one per stream."""
+        extra = list(self.modalities) if self.aux_heads is not None else []
+        return ["fused"] + extra
 
     @property
     def feature_slices(self) -> dict[str, slice]:
@@ -129,8 +148,11 @@ class CrossModalNet(XModalModel):
             start += enc.n_features
         return out
 
-    def _features(self, xs: Sequence[Tensor],
-                  attention: dict[str, Tensor] | None) -> Tensor:
+    def _stream_features(self, xs: Sequence[Tensor], attention: dict[str, Tensor] | None,
+                         keep: Tensor | None = None) -> list[Tensor]:
+        """Pooled features (batch, C) of every stream. ``keep`` (batch, n_streams) of 0/1 drops
+        streams per sample (modality dropout): a dropped stream sends nothing through the
+        connections, so the others see only their own signal and each other."""
         self.check_inputs(*xs)
         hs = [enc.stem(x) for enc, x in zip(self.encoders, xs)]
         for b in range(len(self.connections)):
@@ -142,23 +164,54 @@ class CrossModalNet(XModalModel):
             for conn, (src, tgt), key in zip(conns, self.connection_index[b],
                                              self.connection_keys[b]):
                 update, a = conn.delta(hs[tgt], hs[src])
+                if keep is not None:
+                    update = update * keep[:, src, None, None]
                 new[tgt] = new[tgt] + update
                 if attention is not None and a is not None:
                     attention[key] = a
             hs = new
-        return torch.cat([h.mean(dim=-1) for h in hs], dim=1)
+        return [h.mean(dim=-1) for h in hs]
+
+    def _fused(self, feats: Sequence[Tensor], keep: Tensor | None = None) -> Tensor:
+        if keep is not None:
+            feats = [f * keep[:, i, None] for i, f in enumerate(feats)]
+        return self.head(torch.cat(list(feats), dim=1))
+
+    def _output(self, feats: list[Tensor]) -> Tensor:
+        logits = self._fused(feats)
+        if self.aux_heads is None:
+            return logits
+        zs = [logits] + [head(f) for head, f in zip(self.aux_heads, feats)]
+        logp = torch.stack([torch.log_softmax(z, dim=-1) for z in zs])
+        log_w = torch.log(self.output_weights.clamp_min(1e-12)).to(logp.dtype)
+        return torch.logsumexp(logp + log_w[:, None, None], dim=0)
+
+    def head_logits(self, *xs: Tensor, keep: Tensor | None = None) -> list[Tensor]:
+        """Logits of the fused head and, with ``aux_heads``, of each stream's own head.
+
+        ``keep`` (batch, n_streams) drops streams per sample in the fused head and the
+        connections; a stream's own head always sees that stream.
+        """
+        feats = self._stream_features(xs, None, keep)
+        out = [self._fused(feats, keep)]
+        if self.aux_heads is not None:
+            out += [head(f) for head, f in zip(self.aux_heads, feats)]
+        return out
 
     def embedding(self, *xs: Tensor) -> Tensor:
         """Concatenated per-stream global-average-pooled features (batch, n_features)."""
-        return self._features(xs, None)
+        return torch.cat(self._stream_features(xs, None), dim=1)
 
     def forward(self, *xs: Tensor) -> Tensor:
-        """Logits (batch, n_outputs) from one (batch, channels, times) input per modality."""
-        return self.head(self._features(xs, None))
+        """Logits (batch, n_outputs) from one (batch, channels, times) input per modality.
+
+        With ``aux_heads`` the output is the log of the heads' probabilities mixed by
+        ``output_weights`` (a valid input to softmax and cross-entropy)."""
+        return self._output(self._stream_features(xs, None))
 
     def forward_with_attention(self, *xs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Logits and attention maps ``{"source->target@block": (batch, C_target, L_target)}``
         (empty for plain connections)."""
         attention: dict[str, Tensor] = {}
-        logits = self.head(self._features(xs, attention))
+        logits = self._output(self._stream_features(xs, attention))
         return logits, attention

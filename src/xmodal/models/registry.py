@@ -10,6 +10,7 @@ from xmodal.config import MODEL_NAMES, ModelConfig
 from xmodal.errors import ConfigError
 from xmodal.models.base import XModalModel, validate_input_shapes, validate_n_outputs
 from xmodal.models.early_fusion import EarlyFusionNet
+from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.multimodal import CrossModalNet
 from xmodal.models.score_fusion import ScoreFusionNet
 
@@ -61,11 +62,20 @@ def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
     stream = dict(widths=cfg.widths, kernels=cfg.kernels, pool_size=cfg.pool_size,
                   pool_stride=cfg.pool_stride, convs_per_block=cfg.convs_per_block,
                   batch_norm=cfg.batch_norm, stem_stride=cfg.stem_stride, dropout=cfg.dropout, head_hidden=cfg.head_hidden)
+    if cfg.ensemble > 1:
+        import dataclasses
+
+        member = dataclasses.replace(cfg, ensemble=1)
+        return SeedEnsemble([build_model(member, shapes, n_outputs)
+                             for _ in range(cfg.ensemble)])
     if cfg.name in ("attentive", "cross"):
         return CrossModalNet(shapes, n_outputs, connections=cfg.connections,
                              direction=cfg.direction, attention=cfg.name == "attentive",
-                             gate=cfg.gate, **stream)
-    if cfg.name in ("late-fusion", "single"):
+                             gate=cfg.gate, aux_heads=cfg.aux_heads, **stream)
+    if cfg.name == "late-fusion":
+        return CrossModalNet(shapes, n_outputs, connections=(), aux_heads=cfg.aux_heads,
+                             **stream)
+    if cfg.name == "single":
         return CrossModalNet(shapes, n_outputs, connections=(), **stream)
     if cfg.name == "early-fusion":
         return EarlyFusionNet(shapes, n_outputs, **stream)

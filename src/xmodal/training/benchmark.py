@@ -205,6 +205,13 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
         base = base.updated(study.base, "study [base]") if study.base else base
     if seeds < 1:
         raise ConfigError("--seeds must be >= 1")
+    from xmodal.data.datasets import find_subjects
+    from xmodal.training.trainer import resolve_device
+
+    # one line before any folder, rather than the same failure in every run
+    resolve_device(base.training.device)
+    if base.data.path:
+        find_subjects(base.data.dataset, base.data.path, base.data.subjects)
     tasks = list(dict.fromkeys(tasks)) or [base.data.task]
     configs = _select(study.configurations if study.configurations is not None
                       else paper_study(base), only)
@@ -266,5 +273,6 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
     write_report(out)
     failed = [e for e in entries if e["status"] == "failed"]
     progress.line(f"benchmark: {len(entries) - len(failed)} runs done, {len(failed)} failed, "
-                  f"{state['wall_s']:.0f} s; {out}/table.md, report.md, report.html")
+                  f"{state['wall_s']:.0f} s; {out}/table.md, table.csv, per_subject.csv, "
+                  f"report.md, report.html")
     return state

@@ -13,7 +13,7 @@ import tomli_w
 import torch
 
 from xmodal import __version__
-from xmodal.config import RunConfig, load_config
+from xmodal.config import RunConfig, load_config, validate_values
 from xmodal.data.datasets import resolve_data_defaults, validate_modalities
 from xmodal.data.tasks import get_task
 from xmodal.errors import ConfigError, DataError, XmodalError
@@ -23,10 +23,11 @@ from xmodal.evaluation.results import (atomic_write_bytes, atomic_write_json, at
                                        predictions_csv, read_json)
 from xmodal.models.registry import build_model, count_parameters
 from xmodal.signals.pipeline import prepare_subjects, windows_of
-from xmodal.signals.windows import WindowSet
+from xmodal.signals.windows import WindowSet, make_windows
 from xmodal.training.progress import Progress
 from xmodal.training.splits import PROTOCOLS, SUBJECT_DEPENDENT, Fold, make_folds
-from xmodal.training.trainer import predict_logits, resolve_device, softmax, train_model
+from xmodal.training.recipe import fit_network
+from xmodal.training.trainer import predict_logits, resolve_device, softmax
 
 #: points an attention time course is resampled to when summarised per class
 ATTENTION_POINTS = 50
@@ -38,6 +39,8 @@ def validate_config(config: RunConfig) -> RunConfig:
     For datasets other than WESAD, modalities and task left at the WESAD defaults become the
     dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
     """
+    validate_values(config)                 # also configurations built without updated()
+    resolve_device(config.training.device)  # unknown device, or CUDA without a GPU
     config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
     d = config.data
     if d.labels and not Path(d.labels).is_file():
@@ -137,8 +140,26 @@ def _fold_masks(fold: Fold, train_all: WindowSet, eval_all: WindowSet
     return train, (val if val.any() else None), test
 
 
+def unlabelled_windows(prepared: dict, config: RunConfig) -> WindowSet | None:
+    """Every window of every subject, labelled or not (in-fold pretraining), else None."""
+    if config.training.pretrain_epochs <= 0 or config.training.init:
+        return None
+    return WindowSet.concat([make_windows(rec, None, config.data.window,
+                                          config.data.train_stride, keep_unlabelled=True)
+                             for rec in prepared.values()])
+
+
+def pretraining_subjects(fold: Fold, config: RunConfig) -> list[str]:
+    """Subjects whose unlabelled signal a fold's pretraining reads: its training subjects, plus
+    its test subjects when ``training.transductive`` is set (never their labels)."""
+    subjects = list(fold.train)
+    if config.training.transductive:
+        subjects += [s for s in fold.test if s not in subjects]
+    return subjects
+
+
 def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: WindowSet,
-              fold_dir: Path, progress: Progress) -> dict:
+              fold_dir: Path, progress: Progress, unlabelled: WindowSet | None = None) -> dict:
     """Train on the fold's training subjects, select on its validation subjects, test."""
     if config.model.name == "features":
         return _run_features_fold(fold, config, train_all, eval_all, fold_dir, progress)
@@ -151,11 +172,15 @@ def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: Win
         raise XmodalError(f"{fold.name}: no training windows")
     device = resolve_device(config.training.device)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.training.seed * 1009 + fold.index)
-        model = build_model(config.model, eval_all.input_shapes, n_classes)
-        train_cfg = config.training
-        progress.fold_start(f"{fold.name} ({config.model.name})", train_cfg.epochs)
-        result = train_model(model, train, val, train_cfg, n_classes, on_epoch=progress.epoch)
+        seed = config.training.seed * 1009 + fold.index
+        torch.manual_seed(seed)
+        progress.fold_start(f"{fold.name} ({config.model.name})", config.training.epochs)
+        fold_unlabelled = (unlabelled.of_subjects(pretraining_subjects(fold, config))
+                           if unlabelled is not None and fold.test_windows is None else None)
+        model, result = fit_network(config, train, val, n_classes, eval_all.input_shapes, seed,
+                                    on_epoch=progress.epoch, unlabelled=fold_unlabelled)
+    if "pretraining" in result:
+        result["pretraining"]["transductive"] = config.training.transductive
     logits = predict_logits(model, test, device=device)
     proba = softmax(logits) if len(test) else np.zeros((0, n_classes))
     pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
@@ -167,9 +192,7 @@ def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: Win
         "index": fold.index, "test_subjects": list(fold.test), "val_subjects": list(fold.val),
         "train_subjects": list(fold.train), "n_test_windows": len(test),
         "n_train_windows": len(train), "n_val_windows": len(val) if val is not None else 0,
-        **metrics, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-        "train_s": result.train_s, "windows_per_s": result.windows_per_s,
-        "history": result.history,
+        **metrics, **result,
         "attention": _attention_summary(model.to(device), test, n_classes, device),
         "predictions": {"subject": test.subjects.tolist(), "t_start": test.t_start.tolist(),
                         "true": test.labels.tolist(), "proba": proba.round(6).tolist()},
@@ -248,11 +271,12 @@ def _worker_init(config_dict: dict) -> None:
     _WORKER["config"] = config
     _WORKER["eval"] = windows_of(prepared, task, config.data.window, config.data.stride)
     _WORKER["train"] = windows_of(prepared, task, config.data.window, config.data.train_stride)
+    _WORKER["unlabelled"] = unlabelled_windows(prepared, config)
 
 
 def _worker_fold(fold: Fold, fold_dir: str) -> dict:
     return _run_fold(fold, _WORKER["config"], _WORKER["train"], _WORKER["eval"], Path(fold_dir),
-                     Progress(quiet=True))
+                     Progress(quiet=True), _WORKER["unlabelled"])
 
 
 def _fold_line(fold: Fold, record: dict) -> str:
@@ -265,7 +289,7 @@ def _fold_line(fold: Fold, record: dict) -> str:
 
 
 def _train_final(config: RunConfig, train_all: WindowSet, records: list[dict], out: Path,
-                 progress: Progress) -> dict:
+                 progress: Progress, unlabelled: WindowSet | None = None) -> dict:
     """Train one model on every subject into ``out/final/model.pt`` (``xmodal train --final``).
 
     Early stopping: no subject is left to validate on, so the final model trains for the median
@@ -280,20 +304,23 @@ def _train_final(config: RunConfig, train_all: WindowSet, records: list[dict], o
     epochs = max(1, int(round(float(np.median([r["best_epoch"] for r in records])))))
     n_classes = len(train_all.classes)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.training.seed * 1009 + 997)
-        model = build_model(config.model, train_all.input_shapes, n_classes)
+        seed = config.training.seed * 1009 + 997
+        torch.manual_seed(seed)
         progress.fold_start(f"final ({config.model.name}, all subjects)", epochs)
-        train_cfg = dataclasses.replace(config.training, epochs=epochs)
-        result = train_model(model, train_all, None, train_cfg, n_classes, on_epoch=progress.epoch)
+        final_config = dataclasses.replace(
+            config, training=dataclasses.replace(config.training, epochs=epochs))
+        model, result = fit_network(final_config, train_all, None, n_classes,
+                                    train_all.input_shapes, seed, on_epoch=progress.epoch,
+                                    unlabelled=unlabelled)
     buf = io.BytesIO()
     torch.save(model.cpu().state_dict(), buf)
     atomic_write_bytes(final_dir / "model.pt", buf.getvalue())
     record = {"epochs": epochs, "epoch_rule": "median of the folds' best epochs",
               "train_subjects": sorted(set(train_all.subjects.tolist())),
-              "n_train_windows": len(train_all), "train_s": result.train_s}
+              "n_train_windows": len(train_all), "train_s": result["train_s"]}
     atomic_write_json(final_dir / "final.json", record)
     progress.fold_end(f"final: {len(record['train_subjects'])} subjects, {epochs} epochs, "
-                      f"{result.train_s:.1f}s")
+                      f"{result['train_s']:.1f}s")
     return record
 
 
@@ -331,6 +358,7 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     prepared = prepare_subjects(data, on_subject=progress.subject, jobs=jobs)
     eval_all = windows_of(prepared, task, config.data.window, config.data.stride)
     train_all = windows_of(prepared, task, config.data.window, config.data.train_stride)
+    unlabelled = unlabelled_windows(prepared, config)
     del prepared
     preprocess_s = time.perf_counter() - t0
     if len(eval_all) == 0:
@@ -374,10 +402,11 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     else:
         for fold in todo:
             records[fold.index] = _run_fold(fold, config, train_all, eval_all,
-                                            out / "folds" / fold.name, progress)
+                                            out / "folds" / fold.name, progress, unlabelled)
             progress.fold_end(_fold_line(fold, records[fold.index]))
     records = [records[fold.index] for fold in folds]
-    final_record = _train_final(config, train_all, records, out, progress) if final else None
+    final_record = (_train_final(config, train_all, records, out, progress, unlabelled)
+                    if final else None)
     results = _aggregate(config, task.classes, records, preprocess_s, len(train_all), eval_all)
     if final_record is not None:
         results["final"] = final_record
@@ -426,6 +455,7 @@ def _aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: fl
                                                               eval_all.input_shapes.items()}},
         "n_parameters": n_params, "flops_per_window": flops,
         "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
+        "transductive": bool(config.training.transductive and config.training.pretrain_epochs > 0),
         "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
                    "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
         "xmodal_version": __version__,
