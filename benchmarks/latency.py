@@ -29,7 +29,7 @@ RATES = {"chest.ECG": 256.0, "chest.EDA": 16.0}
 
 def model_latency(name: str, device: str, repeats: int = 300, frozen: bool = False) -> dict:
     shapes = {"chest.ECG": SHAPES["chest.ECG"]} if name == "single" else SHAPES
-    model = build_model(ModelConfig(name=name), shapes, 3).to(device).eval()
+    model = build_model(ModelConfig(name=name, ensemble=1), shapes, 3).to(device).eval()
     if frozen:                                  # what Predictor runs on CPU
         model = freeze_for_cpu(model)
     one = [torch.randn(1, *s, device=device) for s in shapes.values()]
@@ -58,7 +58,7 @@ def model_latency(name: str, device: str, repeats: int = 300, frozen: bool = Fal
 
 def streaming(minutes: float, hop: float, chunk_s: float = 0.25) -> dict:
     torch.manual_seed(0)
-    model = build_model(ModelConfig(), SHAPES, 3).eval()
+    model = build_model(ModelConfig(ensemble=1), SHAPES, 3).eval()
     predictor = Predictor([model], ["baseline", "stress", "amusement"], RATES, 10.0, hop)
     rate = 700.0
     stream = predictor.stream({"chest.ECG": rate, "chest.EDA": rate}, hop=hop)

@@ -226,7 +226,9 @@ def _model(preset: str = ""):
     from xmodal.models.registry import build_model
 
     torch.manual_seed(0)
-    return build_model(ModelConfig(preset=preset) if preset else ModelConfig(), SHAPES, 3)
+    # one network (the default trains a seed ensemble of such networks, one after another)
+    config = ModelConfig(preset=preset, ensemble=1) if preset else ModelConfig(ensemble=1)
+    return build_model(config, SHAPES, 3)
 
 
 def _step_flops(preset: str, batch: int) -> int:

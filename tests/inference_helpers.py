@@ -6,7 +6,9 @@ from pathlib import Path
 
 from xmodal.cli import main
 
-FAST = ["--epochs", "1", "--val-subjects", "1", "--train-stride", "10", "--quiet"]
+#: one network per fold (the default seed ensemble is covered by test_recipe.py)
+FAST = ["--epochs", "1", "--val-subjects", "1", "--train-stride", "10", "--quiet",
+        "--ensemble", "1"]
 
 
 def train_tiny(data: Path, out: Path, *extra: str) -> Path:

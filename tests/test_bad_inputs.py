@@ -184,6 +184,19 @@ def test_the_fabricated_run_loads(run):
     from xmodal.inference.predictor import Predictor
 
     assert Predictor.from_run(run).source == "final"
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        Predictor.from_run(run, device="tpu")
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--context", "nan"], "context"), (["--context", "inf"], "context"),
+    (["--hop", "nan"], "hop"), (["--hop", "-1"], "hop"),
+])
+def test_bad_predict_option(capsys, run, wesad, tmp_path, flags, expected):
+    out = tmp_path / "p.csv"
+    _expect_error(capsys, ["predict", run, wesad / "S2", "--out", out, *flags], expected,
+                  flags[1])
+    assert not out.exists()
 
 
 CHECKPOINTS = {

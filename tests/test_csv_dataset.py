@@ -81,7 +81,7 @@ def test_shipped_example_loso_run(capsys, tmp_path):
     assert set(np.unique(rec.labels)) == {0, 1, 2, 3}                # 0: transient/meditation
     code = main(["train", str(EXAMPLE), "--dataset", "csv", "--out", str(tmp_path / "run"),
                  "--quiet", "--epochs", "1", "--val-subjects", "0", "--train-stride", "10",
-                 "--task", "binary", "--cache-dir", str(tmp_path / "cache")])
+                 "--task", "binary", "--ensemble", "1", "--cache-dir", str(tmp_path / "cache")])
     assert code == 0, capsys.readouterr().err
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["dataset"] == "csv" and results["modalities"] == ["bvp", "eda"]

@@ -151,8 +151,8 @@ def test_missing_columns_and_bad_header(drivedb, tmp_path):
 
 def test_leave_one_record_out_and_holdout_on_pieces_subject_dependent(capsys, pieces, tmp_path):
     """SUBJECT-DEPENDENT: three pieces of one drive; checks that the protocols run end to end."""
-    common = ["--dataset", "drivedb", "--quiet", "--epochs", "1", "--val-subjects", "0",
-              "--train-stride", "20", "--cache-dir", str(tmp_path / "cache")]
+    common = ["--dataset", "drivedb", "--quiet", "--ensemble", "1", "--epochs", "1",
+              "--val-subjects", "0", "--train-stride", "20", "--cache-dir", str(tmp_path / "cache")]
     code = main(["train", str(pieces), "--out", str(tmp_path / "loro"), "--task", "drive2",
                  *common])
     assert code == 0, capsys.readouterr().err

@@ -11,7 +11,8 @@ import pytest
 from xmodal.cli import main
 from xmodal.evaluation.results import RESULTS_KEYS
 
-FAST = ["--epochs", "2", "--val-subjects", "1", "--train-stride", "10"]
+#: one network per fold (the default seed ensemble is covered by test_recipe.py)
+FAST = ["--epochs", "2", "--val-subjects", "1", "--train-stride", "10", "--ensemble", "1"]
 
 
 def _train(capsys, data, out, *extra):

@@ -24,7 +24,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx_inference.py"
 def _model(name: str):
     shapes = {"chest.ECG": SHAPES["chest.ECG"]} if name == "single" else SHAPES
     torch.manual_seed(0)
-    model = build_model(ModelConfig(name=name), shapes, 3)
+    model = build_model(ModelConfig(name=name, ensemble=1), shapes, 3)
     for module in model.modules():              # non-trivial BatchNorm statistics
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.uniform_(-0.5, 0.5)

@@ -52,8 +52,9 @@ def test_estimators_fit_and_give_probabilities(name):
 
 def test_features_beats_chance_loso_and_writes_the_schema(capsys, tiny_wesad, tmp_path):
     out = tmp_path / "run"
+    # 10-s windows: the tiny recordings' segments are too short for the default 60 s
     code = main(["train", str(tiny_wesad), "--out", str(out), "--model", "features", "--quiet",
-                 "--cache-dir", str(tmp_path / "cache"), "--val-subjects", "1"])
+                 "--cache-dir", str(tmp_path / "cache"), "--val-subjects", "1", "--window", "10"])
     assert code == 0, capsys.readouterr().err
     res = json.loads((out / "results.json").read_text())
     assert res["model"] == "features" and len(res["folds"]) == 4

@@ -103,7 +103,7 @@ def test_explain_needs_attention():
     from xmodal.config import ModelConfig
     from xmodal.models.registry import build_model
 
-    model = build_model(ModelConfig(name="late-fusion"), {"a.ECG": (1, 100), "a.EDA": (1, 20)}, 2)
+    model = build_model(ModelConfig(name="late-fusion", ensemble=1), {"a.ECG": (1, 100), "a.EDA": (1, 20)}, 2)
     predictor = Predictor([model], ["x", "y"], {"a.ECG": 10.0, "a.EDA": 2.0}, 10.0, 10.0)
     with pytest.raises(ConfigError, match="no attention"):
         predictor.attention({"a.ECG": np.zeros((2, 1, 100), np.float32),

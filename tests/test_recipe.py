@@ -40,7 +40,7 @@ def _windows(n: int = 48, seed: int = 0, informative: str = "chest.EDA") -> Wind
 
 
 def _config(model: dict | None = None, training: dict | None = None) -> RunConfig:
-    base = RunConfig(model=ModelConfig(name="attentive", widths=(4, 4, 4)),
+    base = RunConfig(model=ModelConfig(name="attentive", widths=(4, 4, 4), ensemble=1),
                      training=TrainConfig(epochs=3, min_epochs=1, batch_size=16))
     raw = {}
     if model:
@@ -55,6 +55,8 @@ REMEDIES = {
     "aux-val": ({"aux_heads": True, "output": "val"}, {"aux_weight": 0.5}),
     "aux-mean": ({"aux_heads": True, "output": "mean"}, {"aux_weight": 0.5}),
     "gblend": ({"aux_heads": True, "output": "blend"}, {"gblend": True}),
+    "aux-detach-val": ({"aux_heads": True, "output": "val"}, {"aux_weight": 1.0,
+                                                               "aux_detach": True}),
     "modality-dropout": ({}, {"modality_dropout": 0.5}),
     "ogm-ge": ({"aux_heads": True}, {"aux_weight": 0.5, "ogm_alpha": 0.5}),
     "augment": ({}, {"augment": 1.0}),
@@ -106,7 +108,7 @@ def test_output_mix_chosen_on_validation_prefers_the_informative_head():
 
 def test_output_weights_mix_head_probabilities():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(widths=(4, 4, 4), aux_heads=True),
+    model = build_model(ModelConfig(widths=(4, 4, 4), aux_heads=True, ensemble=1),
                         {m: (1, int(10 * fs)) for m, fs in RATES.items()}, 3).eval()
     xs = model.example_inputs(5)
     xs = tuple(torch.randn_like(x) for x in xs)
@@ -123,7 +125,7 @@ def test_modality_dropout_masks_whole_streams():
     assert set(mask.sum(1).tolist()) <= {1.0, 2.0}          # never both streams dropped
     assert 0.25 < (mask.sum(1) == 1).float().mean().item() < 0.35
     torch.manual_seed(0)
-    model = build_model(ModelConfig(widths=(4, 4, 4)),
+    model = build_model(ModelConfig(widths=(4, 4, 4), ensemble=1),
                         {m: (1, int(10 * fs)) for m, fs in RATES.items()}, 2).eval()
     xs = [torch.randn(3, *s) for s in model.input_shapes.values()]
     keep = torch.tensor([[1.0, 0.0]] * 3)
@@ -262,3 +264,30 @@ def test_recipe_config_errors():
     with pytest.raises(ConfigError, match="output"):
         ModelConfig(aux_heads=True, output="vote").resolved()
     assert dataclasses.replace(ModelConfig(), aux_heads=True, output="val").resolved()
+
+
+def test_features_model_defaults_to_schmidt_window(tmp_path):
+    from xmodal.cli import build_parser, config_from_args
+
+    parser = build_parser()
+
+    def window(*extra: str) -> float:
+        args = parser.parse_args(["train", str(tmp_path), "--out", str(tmp_path / "o"), *extra])
+        return config_from_args(args).data.window
+
+    assert window("--model", "features") == 60.0
+    assert window("--model", "features", "--window", "10") == 10.0
+    assert window() == 10.0
+    toml = tmp_path / "c.toml"
+    toml.write_text("[data]\nwindow = 20.0\n")
+    assert window("--model", "features", "--config", str(toml)) == 20.0
+
+
+def test_old_run_config_keeps_its_architecture(tmp_path):
+    from xmodal.config import load_run_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[model]\nname = "attentive"\n[training]\nepochs = 3\n')
+    config = load_run_config(path)
+    assert config.model.aux_heads is False and config.model.ensemble == 1
+    assert config.training.augment == 0.0 and config.training.modality_dropout == 0.0

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 from xmodal import __version__
-from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, MODEL_NAMES, PRESETS, RunConfig,
-                           load_config)
+from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, FEATURES_WINDOW, MODEL_NAMES, PRESETS,
+                           RunConfig, load_config, read_toml)
 from xmodal.errors import ConfigError, XmodalError
 
 
@@ -53,7 +53,8 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                    help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
                         "(default) | drive2; csv: from dataset.toml"
                         + ("; several run one after the other" if benchmark else ""))
-    d.add_argument("--window", type=float, help="window length in seconds (default 10)")
+    d.add_argument("--window", type=float,
+                   help="window length in seconds (default 10; 60 for --model features)")
     d.add_argument("--stride", type=float, help="stride of evaluation windows in seconds (default 10)")
     d.add_argument("--train-stride", type=float, help="stride of training windows in seconds (default 5)")
     d.add_argument("--rates", nargs="+", type=_rate, metavar="M=HZ", help="target-rate overrides")
@@ -99,6 +100,9 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                    help="a linear head per stream, trained with its own loss")
     r.add_argument("--aux-weight", type=float, metavar="W",
                    help="weight of each per-stream head's loss (with --aux-heads)")
+    r.add_argument("--aux-detach", action=argparse.BooleanOptionalAction, default=None,
+                   help="per-stream heads learn from the streams' features without training "
+                        "the streams (they only serve --output)")
     r.add_argument("--gblend", action=argparse.BooleanOptionalAction, default=None,
                    help="weight the heads' losses by how they generalise on the inner "
                         "validation subjects (gradient blending)")
@@ -158,7 +162,8 @@ _FLAG_TO_KEY = {
     "folds": ("evaluation", "folds"), "test": ("evaluation", "test_subjects"),
     "aux_heads": ("model", "aux_heads"), "output": ("model", "output"),
     "ensemble": ("model", "ensemble"), "aux_weight": ("training", "aux_weight"),
-    "gblend": ("training", "gblend"), "modality_dropout": ("training", "modality_dropout"),
+    "gblend": ("training", "gblend"), "aux_detach": ("training", "aux_detach"),
+    "modality_dropout": ("training", "modality_dropout"),
     "ogm_alpha": ("training", "ogm_alpha"), "augment": ("training", "augment"),
     "warm_start": ("training", "warm_start"), "warm_lr_factor": ("training", "warm_lr_factor"),
     "swa": ("training", "swa"), "pretrain_epochs": ("training", "pretrain_epochs"),
@@ -184,6 +189,10 @@ def config_from_args(args: argparse.Namespace, between: dict | None = None) -> R
         raw.setdefault("data", {})["labels"] = str(Path(args.labels).resolve())
     raw.setdefault("data", {})["path"] = str(Path(args.data).resolve())
     config = config.updated(raw, source="command line")
+    window_given = (args.window is not None or "window" in (between or {}).get("data", {})
+                    or (args.config and "window" in read_toml(args.config).get("data", {})))
+    if config.model.name == "features" and not window_given:
+        config = config.updated({"data": {"window": FEATURES_WINDOW}}, source="features default")
     return _resolve_dataset_defaults(config, args)
 
 

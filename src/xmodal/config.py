@@ -26,6 +26,10 @@ NETWORK_NAMES = tuple(n for n in MODEL_NAMES if n != "features")
 #: scikit-learn estimators of the classical ``features`` model (Schmidt et al. 2018)
 FEATURES_MODELS = ("rf", "lda", "adaboost")
 
+#: window length (s) of the ``features`` model unless one is given: Schmidt et al.'s 60 s, long
+#: enough for heart-rate variability and skin-conductance responses
+FEATURES_WINDOW = 60.0
+
 #: stream presets: conv widths, kernel sizes (at the rate reaching the block), max-pool size and
 #: stride, and the stride of a strided stem before the blocks (1: none; long streams only)
 PRESETS: dict[str, dict[str, Any]] = {
@@ -91,7 +95,7 @@ class ModelConfig:
     features_model: str = "rf"              # model 'features': rf | lda | adaboost
     aux_heads: bool = False                 # a linear head per stream (fusion models)
     output: str = "fused"                   # fused | mean | val | blend (see OUTPUT_MODES)
-    ensemble: int = 1                       # members trained with different seeds, averaged
+    ensemble: int = 3                       # members trained with different seeds, averaged
 
     def resolved(self) -> "ModelConfig":
         """Return a copy with preset values filled in and everything validated."""
@@ -152,9 +156,10 @@ class TrainConfig:
     # the fusion recipe (each an option; see xmodal.training.recipe)
     aux_weight: float = 0.0                 # weight of each per-stream head's loss (aux_heads)
     gblend: bool = False                    # per-head loss weights from inner validation
-    modality_dropout: float = 0.0           # share of training windows that lose one stream
+    aux_detach: bool = False                # per-stream heads learn without training the streams
+    modality_dropout: float = 0.3           # share of training windows that lose one stream
     ogm_alpha: float = 0.0                  # OGM-GE gradient modulation strength (0: off)
-    augment: float = 0.0                    # physiological augmentation strength (0: off)
+    augment: float = 1.0                    # physiological augmentation strength (0: off)
     warm_start: bool = False                # streams first trained alone, then fused
     warm_lr_factor: float = 0.3             # learning-rate factor of warm-started streams
     swa: bool = False                       # average the weights of the epochs after warm-up
@@ -200,7 +205,11 @@ class RunConfig:
         return config.updated(raw, source)
 
     def updated(self, raw: dict[str, Any], source: str = "config") -> "RunConfig":
-        """Return a copy with the values in ``raw`` (nested by section) applied."""
+        """Return a copy with the values in ``raw`` (nested by section) applied.
+
+        The values set are checked by :func:`validate_values`; an out-of-range one is a
+        ConfigError naming ``source`` and the key (the option, for :data:`COMMAND_LINE`).
+        """
         sections = {f.name: f for f in fields(self)}
         new = dataclasses.replace(self)
         checked: list[tuple[str, str]] = []
@@ -257,6 +266,28 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
         raise ConfigError(f"{path}: {missing}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+#: how runs behaved before the fusion-recipe settings existed: a run folder's config.toml that
+#: lacks one of them was written by such a version and is read with these values, not with
+#: today's defaults, so its checkpoints still build the architecture they were trained with
+LEGACY_VALUES: dict[str, dict[str, Any]] = {
+    "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
+    "training": {"aux_weight": 0.0, "aux_detach": False, "gblend": False,
+                 "modality_dropout": 0.0, "ogm_alpha": 0.0, "augment": 0.0,
+                 "warm_start": False, "swa": False, "pretrain_epochs": 0},
+}
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read a run folder's saved ``config.toml``; keys it lacks take :data:`LEGACY_VALUES`."""
+    raw = read_toml(path)
+    for section, values in LEGACY_VALUES.items():
+        table = raw.setdefault(section, {})
+        if isinstance(table, dict):
+            for key, value in values.items():
+                table.setdefault(key, value)
+    return RunConfig.from_dict(raw, source=str(path))
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -327,6 +358,7 @@ class ValueRange(NamedTuple):
 
 
 def _above(lower: float, kind: str = "float", inclusive: bool = True) -> ValueRange:
+    """A range bounded below only."""
     return ValueRange(kind, lower, None, (inclusive, True))
 
 

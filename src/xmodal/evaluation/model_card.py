@@ -12,6 +12,32 @@ def _pm(results: dict, key: str) -> str:
     return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
 
 
+def _recipe(model: dict, training: dict, results: dict) -> str:
+    """The fusion-recipe settings of a run in words (from its recorded configuration)."""
+    parts = []
+    if model.get("aux_heads"):
+        parts.append(f"per-stream heads (loss weight {training.get('aux_weight')}"
+                     f"{', gradient blending' if training.get('gblend') else ''}; output "
+                     f"`{model.get('output')}`)")
+    for key, text in (("modality_dropout", "modality dropout {}"), ("ogm_alpha", "OGM-GE alpha {}"),
+                      ("augment", "augmentation strength {}"),
+                      ("pretrain_epochs", "in-fold contrastive pretraining, {} epochs")):
+        if training.get(key):
+            parts.append(text.format(training[key]))
+    if training.get("warm_start"):
+        parts.append(f"unimodal warm start (stream learning-rate factor "
+                     f"{training.get('warm_lr_factor')})")
+    if training.get("swa"):
+        parts.append("weight averaging")
+    if training.get("init"):
+        parts.append(f"streams initialised from `{training['init']}`")
+    if (model.get("ensemble") or 1) > 1:
+        parts.append(f"ensemble of {model['ensemble']} seeds")
+    if results.get("transductive"):
+        parts.append("**transductive**: pretraining read the test subjects' unlabelled signal")
+    return "; ".join(parts) if parts else "plain (no fusion remedies)"
+
+
 def model_card(results: dict) -> str:
     """Markdown model card from a run's ``results.json`` content."""
     cfg = results.get("config", {})
@@ -29,6 +55,7 @@ def model_card(results: dict) -> str:
         f"after blocks {model.get('connections')}, direction `{model.get('direction')}`, gate "
         f"`{model.get('gate')}`), {results.get('n_parameters', 'n/a')} parameters.",
         f"- Classes ({len(results.get('classes', []))}): {', '.join(results.get('classes', []))}.",
+        f"- Training recipe: {_recipe(model, training, results)}.",
         ("- Classical baseline: hand-crafted window features + scikit-learn "
          f"`{model.get('features_model')}`; fitted estimators are not saved (parameters and "
          "feature importances per fold in `folds/*/features_model.json`); `xmodal predict` does "

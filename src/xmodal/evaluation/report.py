@@ -7,8 +7,8 @@ run folder (``xmodal report RUN``) is reported as a one-row benchmark; its plots
 Configurations are compared per held-out subject (:mod:`xmodal.evaluation.statistics`): each
 table has the paired macro-F1 difference to the best single-modality configuration and to the
 ``features`` configuration, and a metric's best value is bold only where its paired difference
-to the runner-up is resolved (bootstrap interval above 0). ``per_subject.csv`` and a
-per-subject table list every subject's scores (mean over seeds).
+to the runner-up is resolved (bootstrap interval above 0 and Wilcoxon p < 0.05).
+``per_subject.csv`` and a per-subject table list every subject's scores (mean over seeds).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class Row:
     values: dict = field(default_factory=dict)       # metric -> (mean, std) over folds x seeds
     costs: dict = field(default_factory=dict)        # cost -> value or None
     subject_dependent: bool = False
+    transductive: bool = False
     best: list[str] = field(default_factory=list)
     #: metric -> {subject: score, mean over seeds}
     subject_scores: dict = field(default_factory=dict)
@@ -92,6 +93,7 @@ def _fill(row: Row) -> None:
     row.subject_dependent = any(r.get("subject_dependent") or r["protocol"] == "kfold-windows"
                                 for r in row.results)
     row.subject_scores = {key: mean_over_seeds(row.results, key) for key, _ in METRICS}
+    row.transductive = any(r.get("transductive") for r in row.results)
 
 
 def _flops_from_results(results: dict):
@@ -229,7 +231,9 @@ def _delta_cell(row: Row, kind: str) -> str:
 def _cells(row: Row, kinds=()) -> list[str]:
     def mark(key: str, text: str) -> str:
         return f"**{text}**" if key in row.best else text
-    label = row.name + (" (subject-dependent)" if row.subject_dependent else "")
+    label = (row.name + (" (subject-dependent)" if row.subject_dependent else "")
+             + (" (transductive: pretrained on the test subjects' unlabelled signal)"
+                if row.transductive else ""))
     if not row.ok:
         n = len(METRICS) + len(kinds) + len(COSTS)
         return ([label, row.model or "-", " ".join(row.modalities) or "-", "failed"]
@@ -311,8 +315,8 @@ def _footnote(rows: list[Row], kinds: list[str]) -> str:
             else "not resolved, no mark")
         marks.append(f"{label}: `{top.name}` − `{runner.name}` {_fmt_comp(comp)}, {verdict}")
     parts.append(f"**Bold** in a metric column: the highest value, only where its paired "
-                 f"difference to the runner-up is resolved ({level} interval above 0; with very "
-                 f"few subjects the bootstrap interval is optimistic, see p). "
+                 f"difference to the runner-up is resolved ({level} interval above 0 and Wilcoxon "
+                 f"p below {1 - CONFIDENCE:.2f}). "
                  + "; ".join(marks) + ". Costs: the lowest value in bold (no test).")
     return " ".join(parts)
 

@@ -61,8 +61,12 @@ class PairedComparison:
 
     @property
     def resolved(self) -> bool:
-        """The interval excludes 0 (False when there is no interval)."""
-        return bool(self.ci_low > 0 or self.ci_high < 0)      # NaN compares False
+        """The interval excludes 0 and the Wilcoxon test agrees (p < 1 - confidence).
+
+        Both are required: with very few subjects the percentile bootstrap is optimistic
+        (four subjects that all improve give an interval above 0, yet p = 0.125)."""
+        return bool((self.ci_low > 0 or self.ci_high < 0)       # NaN compares False
+                    and self.p_value < 1 - self.confidence)
 
     def format(self, digits: int = 3) -> str:
         """``+0.042 [+0.010, +0.075] (p=0.031)``; without an interval ``+0.042 (n=1)``."""

@@ -23,17 +23,7 @@ def format_results(results: dict) -> str:
     if per:
         lines.append("per subject macro-F1: " + "  ".join(
             f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items()))
+    if results.get("transductive"):
+        lines.append("transductive: pretraining read the test subjects' unlabelled signal")
     return "\n".join(lines)
 
-
-def markdown_table(rows: list[dict]) -> str:
-    """Markdown table of several runs: one row per run (dicts from results.json)."""
-    head = ("| model | modalities | macro-F1 (mean ± std) | accuracy (mean ± std) | "
-            "pooled macro-F1 | pooled accuracy | parameters | train s |")
-    out = [head, "|---" * (head.count("|") - 1) + "|"]
-    for r in rows:
-        out.append(
-            f"| {r['model']} | {' '.join(r['modalities'])} | {_pm(r['mean']['macro_f1'], r['std']['macro_f1'])} | "
-            f"{_pm(r['mean']['accuracy'], r['std']['accuracy'])} | {r['pooled']['macro_f1']:.3f} | "
-            f"{r['pooled']['accuracy']:.3f} | {r['n_parameters']:,} | {r['timing']['train_s']:.0f} |")
-    return "\n".join(out)

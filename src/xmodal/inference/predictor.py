@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from xmodal import __version__
-from xmodal.config import RunConfig, load_config
+from xmodal.config import RunConfig, load_run_config
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError, DataError
 from xmodal.evaluation.results import read_json
@@ -25,6 +25,7 @@ from xmodal.inference.normalize import ChannelStats, Normalizer, zscore
 from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, check_rate
 from xmodal.models.base import XModalModel
+from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.registry import build_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
@@ -48,7 +49,7 @@ def load_run(path: str | Path) -> tuple[RunConfig, dict]:
     if not (path / "results.json").is_file() or not (path / "config.toml").is_file():
         raise DataError(f"{path}: not a finished run folder (needs config.toml and results.json; "
                         f"train with 'xmodal train DATA --out {path}')")
-    return load_config(path / "config.toml"), read_json(path / "results.json")
+    return load_run_config(path / "config.toml"), read_json(path / "results.json")
 
 
 def checkpoint_paths(path: str | Path, ensemble: bool = False) -> tuple[str, list[Path]]:
@@ -61,60 +62,6 @@ def checkpoint_paths(path: str | Path, ensemble: bool = False) -> tuple[str, lis
     if not folds:
         raise DataError(f"{path}: no checkpoints (final/model.pt or folds/*/model.pt)")
     return "ensemble", folds
-
-
-def _refusal(exc: Exception) -> str:
-    """What torch's weights-only unpickler refused, as the end of a one-line message."""
-    import re
-
-    text = str(exc)
-    found = re.search(r"GLOBAL ([\w.]+)", text)
-    if found:
-        return (f"it refers to {found.group(1)}, which a state dict of tensors never does; "
-                f"refused, nothing in it was run")
-    lines = [ln.strip().rstrip(".") for ln in text.splitlines()
-             if ln.strip() and "Unsupported" in ln]
-    return f"not a PyTorch checkpoint ({lines[0] if lines else type(exc).__name__})"
-
-
-def read_checkpoint(path: Path, device="cpu") -> dict:
-    """A ``model.pt`` state dict, read with ``torch.load(..., weights_only=True)``.
-
-    Only tensors and plain containers are unpickled: a file that refers to anything else (a
-    function, a class) is refused before any of it runs.
-
-    Raises
-    ------
-    DataError
-        Unreadable, truncated, not a PyTorch file, refused by the weights-only unpickler, or not
-        a state dict of tensors; the message names the file.
-    """
-    import pickle
-    import warnings
-    import zipfile
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")      # e.g. torch's note on a foreign pickle protocol
-            state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise DataError(f"{path}: cannot load checkpoint: {_refusal(exc)}") from None
-    except (EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot load checkpoint: empty or truncated file "
-                        f"({type(exc).__name__})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot load checkpoint ({exc.strerror or exc})") from None
-    except Exception as exc:            # torch's zip reader and unpickler raise many kinds
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        what = ("truncated or corrupt file" if "zip archive" in text or "central directory" in text
-                else f"not a PyTorch checkpoint ({type(exc).__name__}"
-                     f"{': ' + text[:120] if text else ''})")
-        raise DataError(f"{path}: cannot load checkpoint: {what}") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
-        raise DataError(f"{path}: cannot load checkpoint: holds a {type(state).__name__}, not "
-                        f"a state dict of tensors")
-    return state
 
 
 class Predictor:
@@ -213,8 +160,8 @@ class Predictor:
         hop = self.hop if hop is None else float(hop)
         if not math.isfinite(hop) or hop <= 0:
             raise ConfigError(f"hop must be a positive number of seconds, got {hop!r}")
-        if context < 0:
-            raise ConfigError(f"context must be >= 0 seconds, got {context!r}")
+        if not math.isfinite(context) or context < 0:
+            raise ConfigError(f"context must be a finite number of seconds >= 0, got {context!r}")
         return WindowPlan({m: float(rates[m]) for m in self.modalities}, dict(self.rates),
                           {m: self.input_shapes[m][1] for m in self.modalities},
                           {m: self.input_shapes[m][0] for m in self.modalities},

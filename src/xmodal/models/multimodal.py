@@ -186,16 +186,19 @@ class CrossModalNet(XModalModel):
         log_w = torch.log(self.output_weights.clamp_min(1e-12)).to(logp.dtype)
         return torch.logsumexp(logp + log_w[:, None, None], dim=0)
 
-    def head_logits(self, *xs: Tensor, keep: Tensor | None = None) -> list[Tensor]:
+    def head_logits(self, *xs: Tensor, keep: Tensor | None = None,
+                    detach_aux: bool = False) -> list[Tensor]:
         """Logits of the fused head and, with ``aux_heads``, of each stream's own head.
 
         ``keep`` (batch, n_streams) drops streams per sample in the fused head and the
-        connections; a stream's own head always sees that stream.
+        connections; a stream's own head always sees that stream. ``detach_aux``: the
+        per-stream heads read the features without passing gradients back (probes).
         """
         feats = self._stream_features(xs, None, keep)
         out = [self._fused(feats, keep)]
         if self.aux_heads is not None:
-            out += [head(f) for head, f in zip(self.aux_heads, feats)]
+            out += [head(f.detach() if detach_aux else f)
+                    for head, f in zip(self.aux_heads, feats)]
         return out
 
     def embedding(self, *xs: Tensor) -> Tensor:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.config import RunConfig, read_toml
+from xmodal.config import FEATURES_WINDOW, RunConfig, read_toml
 from xmodal.errors import ConfigError
 from xmodal.evaluation.results import atomic_write_json, read_json
 from xmodal.training.experiment import run_experiment, validate_config
@@ -100,7 +100,9 @@ def paper_study(base: RunConfig) -> list[Configuration]:
     out = [Configuration(f"single-{m}", {"data": {"modalities": [m]}, "model": {"name": "single"}})
            for m in mods]
     out += [Configuration(n, {"model": {"name": n}})
-            for n in ("early-fusion", "late-fusion", "score-fusion", "features")]
+            for n in ("early-fusion", "late-fusion", "score-fusion")]
+    out.append(Configuration("features", {"model": {"name": "features"},
+                                          "data": {"window": FEATURES_WINDOW}}))
     for model in ("cross", "attentive"):
         out += [Configuration(f"{model}-b{k}", {"model": {"name": model, "connections": [k],
                                                           "direction": "both"}})

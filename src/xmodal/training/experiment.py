@@ -13,7 +13,7 @@ import tomli_w
 import torch
 
 from xmodal import __version__
-from xmodal.config import RunConfig, load_config, validate_values
+from xmodal.config import RunConfig, load_run_config, validate_values
 from xmodal.data.datasets import resolve_data_defaults, validate_modalities
 from xmodal.data.tasks import get_task
 from xmodal.errors import ConfigError, DataError, XmodalError
@@ -54,13 +54,6 @@ def validate_config(config: RunConfig) -> RunConfig:
     if model.name not in ("single", "features") and len(d.modalities) < 2:
         raise ConfigError(f"model {model.name!r} fuses modalities and needs at least two; "
                           f"use --model single for one")
-    if d.window <= 0 or d.stride <= 0 or d.train_stride <= 0:
-        raise ConfigError("window, stride and train_stride must be positive")
-    if config.training.epochs < 1 or config.training.batch_size < 2:
-        raise ConfigError("epochs must be >= 1 and batch_size >= 2")
-    if not 0.0 < config.training.epoch_fraction <= 1.0:
-        raise ConfigError(f"epoch_fraction must be in (0, 1], got "
-                          f"{config.training.epoch_fraction}")
     if config.evaluation.protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: "
                           f"{', '.join(PROTOCOLS)}")
@@ -78,7 +71,7 @@ def _check_resume(out: Path, config: RunConfig) -> None:
     saved = out / "config.toml"
     if not saved.exists():
         return
-    old = load_config(saved).to_dict()
+    old = load_run_config(saved).to_dict()
     new = config.to_dict()
     diff = [f"{sec}.{k}" for sec in new for k in new[sec] if old[sec].get(k) != new[sec][k]]
     if diff:

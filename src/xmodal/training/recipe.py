@@ -29,6 +29,7 @@ from xmodal.config import RunConfig
 from xmodal.errors import ConfigError
 from xmodal.evaluation.metrics import classification_metrics
 from xmodal.models.base import XModalModel
+from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
@@ -116,14 +117,7 @@ def read_pretrained(folder: str) -> dict[str, torch.Tensor]:
     path = Path(folder) / ENCODERS_FILE
     if not path.is_file():
         raise ConfigError(f"{path}: not found (--init takes a folder written by xmodal pretrain)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:          # malicious, truncated or foreign files: one line
-        raise ConfigError(f"{path}: not a pretrained-encoder file "
-                          f"({type(exc).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ConfigError(f"{path}: not a pretrained-encoder file (expected a state dict)")
-    return state
+    return read_checkpoint(path)
 
 
 def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_classes: int,

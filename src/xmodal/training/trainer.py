@@ -259,7 +259,7 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
                     keep = (_drop_mask(len(idx), len(batch), config.modality_dropout,
                                        generator).to(device)
                             if config.modality_dropout > 0 else None)
-                    outs = model.head_logits(*batch, keep=keep)
+                    outs = model.head_logits(*batch, keep=keep, detach_aux=config.aux_detach)
                     losses = [criterion(z, y[idx]) for z in outs]
                     loss = sum(w * part for w, part in zip(loss_weights, losses))
                     head_sums += torch.stack([part.detach().double().cpu()
