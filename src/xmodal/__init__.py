@@ -2,7 +2,7 @@
 
 from xmodal.errors import DataError, XmodalError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["DataError", "Predictor", "StreamingPredictor", "XmodalError", "__version__"]
 
