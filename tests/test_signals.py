@@ -200,3 +200,29 @@ def test_prepare_subjects_in_worker_processes_equals_one_process(tiny_wesad, tmp
     (broken / "S3" / "S3.pkl").write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="S3.pkl"):
         prepare_subjects(DataConfig(path=str(broken), use_cache=False), jobs=2)
+
+
+def test_cache_key_holds_every_preprocessing_default_and_the_version(tmp_path, monkeypatch):
+    import xmodal.signals.pipeline as pipeline
+    from xmodal.config import DataConfig
+    from xmodal.signals import preprocess
+    from xmodal.signals.cache import entry_path
+
+    source = tmp_path / "S2.pkl"
+    source.write_bytes(b"x")
+    config = DataConfig(path=str(tmp_path))
+
+    def entry():
+        return entry_path(source, pipeline.preprocess_params(config), tmp_path)
+
+    before = entry()
+    assert entry() == before
+    for patch in (lambda: monkeypatch.setitem(preprocess.TARGET_RATES, "eda", 8.0),
+                  lambda: monkeypatch.setitem(preprocess.BANDS, "bvp", (0.7, 8.0)),
+                  lambda: monkeypatch.setattr(preprocess, "ECG_BAND", (0.67, 40.0)),
+                  lambda: monkeypatch.setattr(preprocess, "EDA_HIGHCUT", 1.0),
+                  lambda: monkeypatch.setattr(pipeline, "__version__", "9.9.9")):
+        patch()
+        assert entry() != before
+        monkeypatch.undo()
+        assert entry() == before

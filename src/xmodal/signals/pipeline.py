@@ -5,18 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from xmodal import __version__
 from xmodal.config import DataConfig
 from xmodal.data.datasets import find_subjects, label_sources, load_recording
 from xmodal.data.tasks import Task
 from xmodal.signals.cache import cached, default_cache_dir, entry_path
-from xmodal.signals.preprocess import PreprocessedRecording, preprocess_recording
+from xmodal.signals.preprocess import (PreprocessedRecording, preprocess_recording,
+                                       preprocessing_defaults)
 from xmodal.signals.windows import WindowSet, make_windows
 
 
 def preprocess_params(config: DataConfig) -> dict:
     """Everything that affects a preprocessed recording (the cache key's parameters)."""
     params = {"dataset": config.dataset, "modalities": list(config.modalities),
-              "rates": dict(sorted(config.rates.items())), "max_gap": config.max_gap}
+              "rates": dict(sorted(config.rates.items())), "max_gap": config.max_gap,
+              "defaults": preprocessing_defaults(), "xmodal_version": __version__}
     if config.dataset != "wesad":      # label files and dataset.toml shape the recording too
         params.update(label_sources(config.dataset, config.path, config.labels))
     return params

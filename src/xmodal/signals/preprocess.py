@@ -38,6 +38,18 @@ BANDS: dict[str, tuple[float | None, float | None]] = {
 }
 
 
+#: band edges (Hz) of the dedicated ECG and EDA cleaners as preprocessing applies them
+ECG_BAND = (0.5, 40.0)
+EDA_HIGHCUT = 1.5
+
+
+def preprocessing_defaults() -> dict:
+    """Every default that shapes a preprocessed recording (part of the cache key)."""
+    return {"target_rates": dict(TARGET_RATES), "fallback_rate": _FALLBACK_RATE,
+            "bands": {k: list(v) for k, v in BANDS.items()}, "ecg_band": list(ECG_BAND),
+            "eda_highcut": EDA_HIGHCUT}
+
+
 def target_rate(modality: str, native_rate: float, overrides: dict[str, float] | None = None) -> float:
     """Rate a modality is resampled to: the override if given, else the kind's default, never above native."""
     if overrides and modality in overrides:
@@ -48,9 +60,9 @@ def target_rate(modality: str, native_rate: float, overrides: dict[str, float] |
 def signal_clean(signal: np.ndarray, sampling_rate: float, kind: str) -> np.ndarray:
     """Clean one signal with its kind's method: ECG band-pass, EDA low-pass, bands from ``BANDS``."""
     if kind == "ecg":
-        return ecg_clean(signal, sampling_rate)
+        return ecg_clean(signal, sampling_rate, lowcut=ECG_BAND[0], highcut=ECG_BAND[1])
     if kind == "eda":
-        return eda_clean(signal, sampling_rate)
+        return eda_clean(signal, sampling_rate, highcut=EDA_HIGHCUT)
     lowcut, highcut = BANDS.get(kind, (None, None))
     return signal_filter(signal, sampling_rate, lowcut=lowcut, highcut=highcut)
 
