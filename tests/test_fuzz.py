@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from test_csv_dataset import SPEC       # the same two-signal, two-class dataset.toml
+
 from xmodal.data.csv_dataset import load_csv_subject, load_spec
 from xmodal.data.safe_pickle import load_pickle
 from xmodal.errors import XmodalError
@@ -86,14 +88,6 @@ def test_code_in_a_pickle_never_runs(protocol, tmp_path):
         load_pickle(path)
 
 
-SPEC = """rate = 10
-[signals]
-ecg = "ECG"
-eda = "EDA"
-[labels]
-column = "label"
-classes = ["calm", "stress"]
-"""
 CELL = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**12, 10**12),
                  st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
                  st.just(""))

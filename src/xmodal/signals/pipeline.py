@@ -87,7 +87,9 @@ def prepare_subjects(config: DataConfig,
     return {subject: out[subject] for subject in files}
 
 
-def windows_of(prepared: dict[str, PreprocessedRecording], task: Task, window: float,
-               stride: float) -> WindowSet:
-    """Labelled windows of every prepared subject, concatenated in subject order."""
-    return WindowSet.concat([make_windows(rec, task, window, stride) for rec in prepared.values()])
+def windows_of(prepared: dict[str, PreprocessedRecording], task: Task | None, window: float,
+               stride: float, keep_unlabelled: bool = False) -> WindowSet:
+    """Windows of every prepared subject, concatenated in subject order: the labelled ones, or
+    with ``keep_unlabelled`` every window (``task`` None: all labelled -1, for pretraining)."""
+    return WindowSet.concat([make_windows(rec, task, window, stride, keep_unlabelled)
+                             for rec in prepared.values()])

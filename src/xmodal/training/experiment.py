@@ -23,7 +23,7 @@ from xmodal.evaluation.results import (atomic_write_bytes, atomic_write_json, at
                                        predictions_csv, read_json)
 from xmodal.models.registry import build_model, count_parameters
 from xmodal.signals.pipeline import prepare_subjects, windows_of
-from xmodal.signals.windows import WindowSet, make_windows
+from xmodal.signals.windows import WindowSet
 from xmodal.training.progress import Progress
 from xmodal.training.splits import PROTOCOLS, SUBJECT_DEPENDENT, Fold, make_folds
 from xmodal.training.recipe import fit_network
@@ -133,13 +133,17 @@ def _fold_masks(fold: Fold, train_all: WindowSet, eval_all: WindowSet
     return train, (val if val.any() else None), test
 
 
+def in_fold_pretraining(config: RunConfig) -> bool:
+    """Whether each fold pretrains its streams (``pretrain_epochs`` without ``--init``)."""
+    return config.training.pretrain_epochs > 0 and not config.training.init
+
+
 def unlabelled_windows(prepared: dict, config: RunConfig) -> WindowSet | None:
     """Every window of every subject, labelled or not (in-fold pretraining), else None."""
-    if config.training.pretrain_epochs <= 0 or config.training.init:
+    if not in_fold_pretraining(config):
         return None
-    return WindowSet.concat([make_windows(rec, None, config.data.window,
-                                          config.data.train_stride, keep_unlabelled=True)
-                             for rec in prepared.values()])
+    return windows_of(prepared, None, config.data.window, config.data.train_stride,
+                      keep_unlabelled=True)
 
 
 def pretraining_subjects(fold: Fold, config: RunConfig) -> list[str]:
@@ -172,8 +176,6 @@ def _run_fold(fold: Fold, config: RunConfig, train_all: WindowSet, eval_all: Win
                            if unlabelled is not None and fold.test_windows is None else None)
         model, result = fit_network(config, train, val, n_classes, eval_all.input_shapes, seed,
                                     on_epoch=progress.epoch, unlabelled=fold_unlabelled)
-    if "pretraining" in result:
-        result["pretraining"]["transductive"] = config.training.transductive
     logits = predict_logits(model, test, device=device)
     proba = softmax(logits) if len(test) else np.zeros((0, n_classes))
     pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
@@ -448,7 +450,7 @@ def _aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: fl
                                                               eval_all.input_shapes.items()}},
         "n_parameters": n_params, "flops_per_window": flops,
         "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
-        "transductive": bool(config.training.transductive and config.training.pretrain_epochs > 0),
+        "transductive": bool(config.training.transductive and in_fold_pretraining(config)),
         "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
                    "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
         "xmodal_version": __version__,

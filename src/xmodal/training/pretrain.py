@@ -187,15 +187,13 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
 
     from xmodal import __version__
     from xmodal.evaluation.results import atomic_write_bytes, atomic_write_json
-    from xmodal.signals.pipeline import prepare_subjects
-    from xmodal.signals.windows import make_windows
+    from xmodal.signals.pipeline import prepare_subjects, windows_of
 
     if epochs < 1:
         raise ConfigError(f"--pretrain-epochs must be at least 1, got {epochs}")
     prepared = prepare_subjects(config.data, on_subject=on_subject)
-    windows = WindowSet.concat([make_windows(rec, None, config.data.window,
-                                             config.data.train_stride, keep_unlabelled=True)
-                                for rec in prepared.values()])
+    windows = windows_of(prepared, None, config.data.window, config.data.train_stride,
+                         keep_unlabelled=True)
     net, result = contrastive_pretrain(windows, config.model, epochs=epochs,
                                        seed=config.training.seed)
     buf = io.BytesIO()

@@ -167,7 +167,8 @@ def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_cl
         pretrained = encoder_state(net)
         warm_s += done.train_s
         pretrain_info = {"subjects": done.subjects, "n_windows": done.n_windows,
-                         "losses": [round(v, 4) for v in done.losses], "train_s": done.train_s}
+                         "losses": [round(v, 4) for v in done.losses], "train_s": done.train_s,
+                         "transductive": config.training.transductive}
     for k, member in enumerate(members):
         if k:                                   # members differ in initialisation and seed
             torch.manual_seed(seed + 7919 * k)

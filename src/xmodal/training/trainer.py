@@ -245,7 +245,7 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
         model.train()
         order = torch.randperm(n, generator=generator)[:per_epoch].to(device)
         total = torch.zeros((), dtype=torch.float64, device=device)   # no per-batch sync
-        head_sums = torch.zeros(n_heads, dtype=torch.float64)
+        head_sums = torch.zeros(n_heads, dtype=torch.float64, device=device)   # heads only
         for i in range(0, per_epoch, config.batch_size):
             idx = order[i:i + config.batch_size]
             if len(idx) < 2 and per_epoch > 1:
@@ -262,8 +262,8 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
                     outs = model.head_logits(*batch, keep=keep, detach_aux=config.aux_detach)
                     losses = [criterion(z, y[idx]) for z in outs]
                     loss = sum(w * part for w, part in zip(loss_weights, losses))
-                    head_sums += torch.stack([part.detach().double().cpu()
-                                              for part in losses]) * len(idx)
+                    if heads:               # per-head training losses (gradient blending)
+                        head_sums += torch.stack([p.detach() for p in losses]).double() * len(idx)
                     if heads and config.ogm_alpha > 0:
                         coeffs = _ogm_coefficients(outs[1:], y[idx], config.ogm_alpha)
                 else:
