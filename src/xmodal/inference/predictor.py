@@ -23,24 +23,13 @@ from xmodal.errors import ConfigError, DataError
 from xmodal.evaluation.results import read_json
 from xmodal.inference.normalize import ChannelStats, Normalizer, zscore
 from xmodal.inference.table import PredictionTable
-from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, check_rate
+from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
 from xmodal.models.base import XModalModel
 from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.registry import build_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.resample import signal_resample
-
-
-def _as_samples(modality: str, x, channels: int) -> np.ndarray:
-    """``(n,)`` or ``(n, channels)`` array-like -> float32 ``(n, channels)``."""
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != channels:
-        raise DataError(f"{modality}: expected samples of shape (n,{' ' if channels == 1 else ''}"
-                        f"{channels}), got {np.shape(x)}")
-    return arr
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, dict]:
@@ -151,7 +140,7 @@ class Predictor:
         no_rate = [m for m in self.modalities if m not in rates]
         if no_rate:
             raise DataError(f"{no_rate[0]}: no sampling rate given")
-        data = {m: _as_samples(m, signals[m], self.input_shapes[m][0]) for m in self.modalities}
+        data = {m: as_sample_array(m, signals[m], self.input_shapes[m][0]) for m in self.modalities}
         return data, {m: check_rate(m, rates[m]) for m in self.modalities}
 
     def plan(self, rates: dict, hop: float | None = None,

@@ -21,7 +21,7 @@ import numpy as np
 from xmodal.errors import ConfigError, DataError
 from xmodal.inference.normalize import Normalizer
 from xmodal.inference.table import PredictionTable
-from xmodal.inference.windowing import DEFAULT_CONTEXT, check_rate
+from xmodal.inference.windowing import DEFAULT_CONTEXT, as_sample_array, check_rate
 
 
 class StreamingPredictor:
@@ -134,8 +134,7 @@ class StreamingPredictor:
         if modality not in self._channels:
             raise DataError(f"unknown modality {modality!r} for this stream "
                             f"(expected {', '.join(self._channels)})")
-        from xmodal.inference.predictor import _as_samples
-        x = _as_samples(modality, samples, self._channels[modality])
+        x = as_sample_array(modality, samples, self._channels[modality])
         step = max(1, int(round(self.plan.hop * self.plan.native_rates[modality])))
         first, windows = self.next_window, []
         for i in range(0, len(x), step):

@@ -153,3 +153,14 @@ class WindowPlan:
             window = np.ascontiguousarray(resampled[first:first + n].T, dtype=np.float32)
             out[m] = normalizer(m, window)
         return out
+
+
+def as_sample_array(modality: str, x, channels: int) -> np.ndarray:
+    """``(n,)`` or ``(n, channels)`` array-like -> float32 ``(n, channels)``."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != channels:
+        raise DataError(f"{modality}: expected samples of shape (n,{' ' if channels == 1 else ''}"
+                        f"{channels}), got {np.shape(x)}")
+    return arr
