@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # installed at the versions tested, pinned in constraints.txt.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,13 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS) --out bench.json
 
+# Documentation site (mkdocs-material): site/; warnings are errors.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(BIN)/mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) xmodal-demo .pytest_cache
+	rm -rf $(VENV) xmodal-demo .pytest_cache site
