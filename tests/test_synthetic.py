@@ -13,12 +13,16 @@ from scipy.signal import find_peaks
 
 from xmodal.data import synthetic as sy
 from xmodal.data.modalities import WESAD_MODALITIES
+from xmodal.data.safe_pickle import load_pickle
+from xmodal.data.synthetic import protocol as sp
 from xmodal.data.synthetic import simulate_subject, simulate_wesad
+from xmodal.data.synthetic import simulator as ss
 
 CHEST = {"ACC": 3, "ECG": 1, "EMG": 1, "EDA": 1, "Temp": 1, "Resp": 1}
 WRIST = {"ACC": (32, 3), "BVP": (64, 1), "EDA": (4, 1), "TEMP": (4, 1)}
-NUMPY_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
-                 ("numpy", "dtype")}
+NUMPY_GLOBALS = {("numpy.core.multiarray", "_reconstruct"),
+                 ("numpy._core.multiarray", "_reconstruct"),   # the same, as numpy 2 names it
+                 ("numpy", "ndarray"), ("numpy", "dtype")}
 
 
 def load(path):
@@ -70,8 +74,8 @@ def test_layout_and_subject_ids(written):
     for sid in ids:
         names = sorted(p.name for p in (out / sid).iterdir())
         assert names == sorted([f"{sid}.pkl", f"{sid}_quest.csv", f"{sid}_readme.txt"])
-    assert sy._subject_ids(15)[-1] == "S17"                      # the 15 WESAD subjects
-    assert sy._subject_ids(17)[-3:] == ["S17", "S18", "S19"]
+    assert sp.subject_ids(15)[-1] == "S17"                      # the 15 WESAD subjects
+    assert sp.subject_ids(17)[-3:] == ["S17", "S18", "S19"]
 
 
 def test_pickle_is_protocol2_and_numpy_only(written):
@@ -89,6 +93,15 @@ def test_pickle_is_protocol2_and_numpy_only(written):
     d = NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
     assert d["subject"] == ids[0]
     np.testing.assert_array_equal(d["label"], load(out / ids[0] / f"{ids[0]}.pkl")["label"])
+    # the same arrays through the package's restricted unpickler and without latin1
+    safe = load_pickle(out / ids[0] / f"{ids[0]}.pkl")
+    plain = pickle.loads(raw)
+    for dev in ("chest", "wrist"):
+        for key, x in d["signal"][dev].items():
+            for other in (safe, plain):
+                y = other["signal"][dev][key]
+                assert y.dtype == x.dtype and y.flags.writeable
+                np.testing.assert_array_equal(y, x)
 
 
 def test_keys_shapes_dtypes_lengths(subjects):
@@ -165,7 +178,7 @@ def test_segments_on_10s_grid_and_all_classes(subjects):
 @pytest.mark.parametrize("minutes", [4.7, 5.0, 6.0, 6.05, 13.3, 100.0])
 def test_protocol_durations(minutes):
     n = int(round(minutes * 60 * 700))
-    segs = sy._protocol(n, stress_first=False)
+    segs = sp.protocol_segments(n, stress_first=False)
     assert segs[0].start_s == 0 and segs[-1].end_s == pytest.approx(n / 700)
     for a, b in zip(segs, segs[1:]):
         assert a.end_s == b.start_s and a.end_s % 10 == 0
@@ -342,16 +355,16 @@ def test_uninformative_modality_ignores_the_labels(monkeypatch):
     """Other labels and segment boundaries, same seed: the uninformative signals are identical."""
     names = ["chest.ECG", "chest.EDA", "wrist.ACC"]
     a = simulate_subject("S2", 5, np.random.default_rng(8), uninformative=names)
-    protocol = sy._protocol
+    protocol = sp.protocol_segments
     perm = {0: 0, 1: 2, 2: 3, 3: 4, 4: 1}
 
     def other(n, stress_first):      # classes permuted, every inner boundary 5 s later
         segs = protocol(n, not stress_first)
         end = segs[-1].end_s
         move = lambda t: t if t in (0.0, end) else t + 5.0   # noqa: E731
-        return [sy._Segment(perm[s.label], s.name, move(s.start_s), move(s.end_s)) for s in segs]
+        return [sp.Segment(perm[s.label], s.name, move(s.start_s), move(s.end_s)) for s in segs]
 
-    monkeypatch.setattr(sy, "_protocol", other)
+    monkeypatch.setattr(ss, "protocol_segments", other)
     b = simulate_subject("S2", 5, np.random.default_rng(8), uninformative=names)
     assert (a["label"] != b["label"]).mean() > 0.5
     starts_a, starts_b = ([s[1] for s in segments(x["label"])[1:]] for x in (a, b))
@@ -440,3 +453,20 @@ def test_uninformative_bad_names(tmp_path, capsys):
     sim = build_parser()._subparsers._group_actions[0].choices["simulate"]
     help_text = next(a.help for a in sim._actions if a.dest == "uninformative")
     assert help_text.split("valid: ")[1].split(";")[0].split(", ") == list(sy.MODALITIES)
+
+
+def test_dump_pickle_round_trip(tmp_path):
+    """Any dtype, empty and Fortran-ordered arrays survive the WESAD-style pickle."""
+    from xmodal.data.synthetic.wesad_writer import dump_pickle
+
+    obj = {"subject": "S2", "a": np.arange(6, dtype=np.int32), "b": np.zeros((0, 3)),
+           "c": np.asfortranarray(np.random.default_rng(0).normal(size=(5, 3))),
+           "d": np.array([255, 0, 128], np.uint8), "e": np.float32([1.5, -2.0])}
+    path = tmp_path / "x.pkl"
+    with open(path, "wb") as f:
+        dump_pickle(obj, f)
+    for back in (load_pickle(path), load(path)):
+        assert list(back) == list(obj) and back["subject"] == "S2"
+        for key in "abcde":
+            assert back[key].dtype == obj[key].dtype and back[key].shape == obj[key].shape
+            np.testing.assert_array_equal(back[key], obj[key])
