@@ -39,8 +39,19 @@ def write_pieces(drivedb: Path, out: Path, n: int, seconds: float) -> Path:
         name = f"drive05p{k + 1}"
         signals = [x[k * frames * s:(k + 1) * frames * s]
                    for x, s in zip(rec.e_p_signal, rec.samps_per_frame)]
-        wfdb.wrsamp(name, fs=rec.fs, units=rec.units, sig_name=rec.sig_name, e_p_signal=signals,
-                    samps_per_frame=rec.samps_per_frame, fmt=["16"] * 3, write_dir=str(out))
+        # digital samples and gains made here, so that the Record API writes the multi-rate
+        # record on every supported wfdb version (wfdb.wrsamp(e_p_signal=...) needs 4.2)
+        gains = [60000.0 / max(float(np.ptp(x)), 1e-6) for x in signals]
+        baselines = [int(round(-30000 - float(np.min(x)) * g)) for x, g in zip(signals, gains)]
+        digital = [np.round(x * g + b).astype(np.int16) for x, g, b in zip(signals, gains, baselines)]
+        piece = wfdb.Record(record_name=name, n_sig=3, fs=rec.fs, sig_len=frames, units=rec.units,
+                            sig_name=rec.sig_name, e_d_signal=digital, adc_gain=gains,
+                            baseline=baselines, samps_per_frame=rec.samps_per_frame,
+                            fmt=["16"] * 3, adc_res=[16] * 3, adc_zero=[0] * 3,
+                            file_name=[f"{name}.dat"] * 3)
+        piece.set_d_features(expanded=True)            # checksums and initial values
+        piece.set_defaults()
+        piece.wrsamp(expanded=True, write_dir=str(out))
         t0, t1 = k * frames / rec.fs, (k + 1) * frames / rec.fs
         for line in segments:
             _, seg, level, start, end = line.split(",")

@@ -423,6 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
+        # deprecation notices of libraries (e.g. pyparsing under an older matplotlib) are meant
+        # for their developers, not for our users
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
         try:
             return args.func(args)
         except XmodalError as exc:
