@@ -10,8 +10,7 @@ import pytest
 
 from xmodal.cli import main
 from xmodal.data.csv_dataset import find_csv_subjects, load_csv_subject, load_spec
-from xmodal.data.datasets import default_modalities, load_recording
-from xmodal.data.tasks import get_task
+from xmodal.data.datasets import default_modalities, get_task, load_recording
 from xmodal.errors import ConfigError, DataError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_recordings"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xmodal.data.recording import Recording, Signal
-from xmodal.data.tasks import get_task
+from xmodal.data.datasets import get_task
 from xmodal.errors import DataError
 from xmodal.signals.cache import cache_key, cached, load_preprocessed, save_preprocessed
 from xmodal.signals.ecg import ecg_clean

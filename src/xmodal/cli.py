@@ -200,15 +200,15 @@ def _resolve_dataset_defaults(config: RunConfig, args: argparse.Namespace) -> Ru
     """Explicit --modalities are checked against the dataset; unset ones become its defaults."""
     import dataclasses
 
-    from xmodal.data.datasets import resolve_data_defaults, validate_modalities
+    from xmodal.config import DataConfig
+    from xmodal.data.datasets import get_task, resolve_data_defaults, validate_modalities
 
     data = config.data
-    if data.dataset == "wesad":
-        return config
+    if data.dataset == DataConfig.dataset:   # the configuration's defaults are its own: nothing
+        return config                        # to resolve, names are checked with each run
     if getattr(args, "modalities", None):
         validate_modalities(data.dataset, data.modalities, data.path)
     if getattr(args, "task", None):
-        from xmodal.data.tasks import get_task
         get_task(data.task, data.dataset, data.path)
     data = resolve_data_defaults(data, explicit_modalities=bool(getattr(args, "modalities", None)),
                                  explicit_task=bool(getattr(args, "task", None)))
@@ -295,12 +295,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from xmodal.data.datasets import DATASET_NAMES, detect_dataset
+    from xmodal.data.registry import detect_adapter, get_adapter
     from xmodal.data.survey import format_survey, survey_dataset
 
-    dataset = args.dataset or detect_dataset(args.data)
-    if dataset not in DATASET_NAMES:
-        raise ConfigError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASET_NAMES)}")
+    dataset = (get_adapter(args.dataset) if args.dataset else detect_adapter(args.data)).name
     surveys = survey_dataset(dataset, Path(args.data), args.modalities or (), args.subjects or (),
                              args.labels)
     print(format_survey(dataset, args.data, surveys))

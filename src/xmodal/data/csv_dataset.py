@@ -20,12 +20,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from xmodal.config import tomllib
+from xmodal.data.adapter import DatasetAdapter
 from xmodal.data.recording import Recording, Signal
 from xmodal.data.segments import read_segments, segments_to_labels
 from xmodal.data.tasks import Task
 from xmodal.errors import ConfigError, DataError
 
-__all__ = ["SPEC_NAME", "CsvSpec", "load_spec", "find_csv_subjects", "load_csv_subject"]
+__all__ = ["SPEC_NAME", "CsvSpec", "CsvAdapter", "load_spec", "find_csv_subjects",
+           "load_csv_subject"]
 
 SPEC_NAME = "dataset.toml"
 #: label samples per second when labels come from a segments file
@@ -412,3 +414,56 @@ def _label_codes(column, spec: CsvSpec, where: str) -> np.ndarray:
     if out.max(initial=0) > 127:
         raise DataError(f"{where}: more than 127 classes are not supported")
     return out.astype(np.int8)
+
+
+class CsvAdapter(DatasetAdapter):
+    """Users' own recordings: CSV/Parquet files described by ``dataset.toml``."""
+
+    name = "csv"
+
+    def detects(self, path: Path) -> bool:
+        """``dataset.toml`` itself, or a folder (a file's folder) holding one."""
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        return path.name == SPEC_NAME or (folder / SPEC_NAME).is_file()
+
+    def find_subjects(self, path: Path, subjects: Sequence[str] = ()) -> dict[str, Path]:
+        return find_csv_subjects(Path(path), tuple(subjects))
+
+    def load(self, file: Path, modalities: Sequence[str], subject: str,
+             root: Path | None = None, labels: Path | None = None) -> Recording:
+        """Load one file; ``root`` is where ``dataset.toml`` is (default: beside ``file``)."""
+        spec = load_spec(root if root else file)
+        return load_csv_subject(Path(file), tuple(modalities), subject, spec, labels or None)
+
+    def load_present(self, file: Path, subject: str, root: Path | None = None,
+                     labels: Path | None = None) -> Recording:
+        return self.load(file, (), subject, root, labels)
+
+    def modalities(self, path: Path | None = None) -> tuple[str, ...]:
+        """The ``[signals]`` of ``dataset.toml`` (so ``path`` is needed)."""
+        if not path:
+            raise ConfigError("the modalities of a csv dataset come from its dataset.toml: give "
+                              "the data path")
+        return tuple(load_spec(path).signals)
+
+    def tasks(self, path: Path | None = None) -> dict[str, Task]:
+        """The ``[labels]`` task and the ``[tasks.NAME]`` of ``dataset.toml``."""
+        if not path:
+            raise ConfigError("the tasks of a csv dataset come from its dataset.toml: give the "
+                              "data path")
+        spec = load_spec(path)
+        if not spec.tasks:
+            raise ConfigError(f"{spec.path}: no [labels] table, so no task: the dataset can be "
+                              "inspected and predicted on, not trained on")
+        return spec.tasks
+
+    def label_names(self, path: Path | None = None) -> dict[int, str]:
+        spec = load_spec(path)
+        return {0: "unlabelled", **{i + 1: c for i, c in enumerate(spec.classes)}}
+
+    def label_files(self, path: Path, labels: Path | None = None) -> list[Path]:
+        """``--labels``, ``dataset.toml`` and its segments file."""
+        spec = load_spec(path)
+        files = super().label_files(path, labels) + [spec.path]
+        return files + [spec.segments] if spec.segments is not None else files

@@ -22,12 +22,15 @@ from typing import Sequence
 
 import numpy as np
 
+from xmodal.data.adapter import DatasetAdapter
 from xmodal.data.recording import Recording, Signal
 from xmodal.data.segments import Segment, read_segments, segments_to_labels
+from xmodal.data.tasks import Task
 from xmodal.errors import ConfigError, DataError
 
-__all__ = ["DRIVEDB_MODALITIES", "DRIVEDB_LABELS", "LABEL_RATE", "normalise_name",
-           "find_drivedb_records", "drivedb_signals", "find_segments", "load_drivedb_record"]
+__all__ = ["DRIVEDB_MODALITIES", "DRIVEDB_LABELS", "DRIVEDB_TASKS", "LABEL_RATE",
+           "DrivedbAdapter", "normalise_name", "find_drivedb_records", "drivedb_signals",
+           "find_segments", "load_drivedb_record"]
 
 #: modality names of the published records (the headers' names, normalised)
 DRIVEDB_MODALITIES = ("ecg", "emg", "foot_gsr", "hand_gsr", "hr", "resp")
@@ -35,6 +38,13 @@ DRIVEDB_MODALITIES = ("ecg", "emg", "foot_gsr", "hand_gsr", "hr", "resp")
 IGNORED_CHANNELS = ("marker",)
 #: raw label codes (0 = unlabelled, so that the published 0 "rest" is code 1)
 DRIVEDB_LABELS = {0: "unlabelled", 1: "rest", 2: "highway", 3: "city"}
+#: tasks over the raw codes, the default first
+DRIVEDB_TASKS: dict[str, Task] = {
+    "drive3": Task("drive3", ("rest", "highway", "city"), {1: 0, 2: 1, 3: 2}),
+    "drive2": Task("drive2", ("rest", "city"), {1: 0, 3: 1}),
+}
+#: modalities preferred as the default pair, in order
+PREFERRED_MODALITIES = ("ecg", "hand_gsr", "foot_gsr")
 #: label samples per second (segment bounds are given to 0.1 s at best)
 LABEL_RATE = 10.0
 #: segment label text -> raw code
@@ -211,3 +221,54 @@ def load_drivedb_record(path: Path | str, modalities: Sequence[str], record: str
     return Recording(subject=record, signals=signals, labels=label_array,
                      label_rate=LABEL_RATE if label_array is not None else None,
                      source=header, dataset="drivedb")
+
+
+class DrivedbAdapter(DatasetAdapter):
+    """PhysioNet drivedb: WFDB records ``driveNN.hea``/``.dat`` plus segments CSVs."""
+
+    name = "drivedb"
+    unit = "record"
+
+    def detects(self, path: Path) -> bool:
+        """A ``.hea``/``.dat`` file or a folder holding ``.hea`` headers."""
+        path = Path(path)
+        return path.suffix in (".hea", ".dat") or (path.is_dir() and any(path.glob("*.hea")))
+
+    def find_subjects(self, path: Path, subjects: Sequence[str] = ()) -> dict[str, Path]:
+        return find_drivedb_records(Path(path), tuple(subjects))
+
+    def load(self, file: Path, modalities: Sequence[str], subject: str,
+             root: Path | None = None, labels: Path | None = None) -> Recording:
+        return load_drivedb_record(Path(file), tuple(modalities), subject, labels or None)
+
+    def load_present(self, file: Path, subject: str, root: Path | None = None,
+                     labels: Path | None = None) -> Recording:
+        return self.load(file, list(drivedb_signals(file)), subject, root, labels)
+
+    def modalities(self, path: Path | None = None) -> tuple[str, ...]:
+        """The signals of the records' headers under ``path`` (the published names without)."""
+        if not path or not Path(path).exists():
+            return DRIVEDB_MODALITIES
+        names: dict[str, None] = {}
+        for header in find_drivedb_records(path).values():
+            names.update(dict.fromkeys(drivedb_signals(header)))
+        return tuple(names)
+
+    def default_modalities(self, path: Path | None = None) -> tuple[str, ...]:
+        """ECG and hand GSR (else foot GSR; else the first two signals)."""
+        valid = self.modalities(path)
+        preferred = [m for m in PREFERRED_MODALITIES if m in valid][:2]
+        return tuple(preferred) if len(preferred) == 2 else tuple(valid[:2])
+
+    def tasks(self, path: Path | None = None) -> dict[str, Task]:
+        return DRIVEDB_TASKS
+
+    def label_names(self, path: Path | None = None) -> dict[int, str]:
+        return dict(DRIVEDB_LABELS)
+
+    def label_files(self, path: Path, labels: Path | None = None) -> list[Path]:
+        """``--labels``, the segments CSVs and the records' ``.dat`` files beside the records."""
+        root = Path(path)
+        folder = root if root.is_dir() else root.parent
+        return (super().label_files(path, labels) + sorted(folder.glob("*segments*.csv"))
+                + sorted(folder.glob("*.dat")))

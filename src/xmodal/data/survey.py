@@ -15,6 +15,7 @@ import numpy as np
 
 from xmodal.data.modalities import signal_kind
 from xmodal.data.recording import Recording
+from xmodal.data.registry import get_adapter
 from xmodal.errors import ConfigError, XmodalError
 
 #: a value repeated this long (seconds) is a flat line
@@ -104,18 +105,6 @@ def signal_problems(x: np.ndarray, rate: float, kind: str = "") -> list[str]:
     return out
 
 
-def _label_names(dataset: str, path: Path, recording: Recording) -> dict[int, str]:
-    if dataset == "drivedb":
-        from xmodal.data.drivedb import DRIVEDB_LABELS
-        return dict(DRIVEDB_LABELS)
-    if dataset == "csv":
-        from xmodal.data.csv_dataset import load_spec
-        spec = load_spec(path)
-        return {0: "unlabelled", **{i + 1: c for i, c in enumerate(spec.classes)}}
-    from xmodal.data.modalities import WESAD_LABELS
-    return {**WESAD_LABELS, 5: "ignore (5)", 6: "ignore (6)", 7: "ignore (7)"}
-
-
 def survey_recording(recording: Recording, names: dict[int, str]) -> SubjectSurvey:
     """Describe one loaded recording."""
     out = SubjectSurvey(recording.subject, str(recording.source))
@@ -141,29 +130,24 @@ def survey_dataset(dataset: str, path: str | Path, modalities: Sequence[str] = (
     XmodalError
         The folder itself cannot be used (nothing found, malformed dataset.toml, unknown names).
     """
-    from xmodal.data.datasets import available_modalities, find_subjects, load_recording
-
+    adapter = get_adapter(dataset)
     path = Path(path)
-    files = find_subjects(dataset, path, subjects)
+    files = adapter.find_subjects(path, tuple(subjects))
     if modalities:
-        valid = available_modalities(dataset, path)
+        valid = adapter.modalities(path)
         unknown = [m for m in modalities if m not in valid]
         if unknown:
             raise ConfigError(f"unknown modality {unknown[0]!r} for dataset {dataset!r}; valid: "
                               f"{', '.join(valid)}")
+    labels = Path(labels) if labels else None
     out = []
     for subject, file in files.items():
         try:
-            if dataset == "wesad" and not modalities:
-                from xmodal.data.wesad import load_wesad_present
-                rec = load_wesad_present(file, subject)
+            if modalities:
+                rec = adapter.load(file, tuple(modalities), subject, root=path, labels=labels)
             else:
-                chosen = list(modalities)
-                if not chosen and dataset == "drivedb":
-                    from xmodal.data.drivedb import drivedb_signals
-                    chosen = list(drivedb_signals(file))
-                rec = load_recording(dataset, file, chosen, subject, root=path, labels=labels)
-            out.append(survey_recording(rec, _label_names(dataset, path, rec)))
+                rec = adapter.load_present(file, subject, root=path, labels=labels)
+            out.append(survey_recording(rec, adapter.label_names(path)))
             del rec
         except XmodalError as exc:
             out.append(SubjectSurvey(subject, str(file), error=str(exc)))
@@ -176,15 +160,17 @@ def _minutes(seconds: float) -> str:
 
 def format_survey(dataset: str, path: str | Path, surveys: list[SubjectSurvey]) -> str:
     """The report ``xmodal datasets`` prints."""
-    from xmodal.data.tasks import dataset_tasks
-
+    adapter = get_adapter(dataset)
+    unit = adapter.unit
     lines = [f"{dataset} dataset at {path}: {len(surveys)} "
-             f"{'record' if dataset == 'drivedb' else 'subject'}{'s' if len(surveys) != 1 else ''} "
+             f"{unit}{'s' if len(surveys) != 1 else ''} "
              f"({', '.join(s.subject for s in surveys)})"]
+    data_path = Path(path) if path else None
     try:
-        tasks = dataset_tasks(dataset, path)
+        tasks = adapter.tasks(data_path)
         lines.append("tasks: " + "; ".join(f"{t.name} ({', '.join(t.classes)})"
-                                           for t in tasks.values()) + " [first is the default]")
+                                           for t in tasks.values())
+                     + f" [default: {adapter.default_task(data_path)}]")
     except ConfigError as exc:
         lines.append(f"tasks: none ({exc})")
     n_problems = 0

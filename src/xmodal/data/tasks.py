@@ -1,4 +1,8 @@
-"""Classification tasks: which raw label codes form which class."""
+"""Classification tasks: which raw label codes form which class.
+
+Each dataset adapter lists its own tasks (:meth:`~xmodal.data.adapter.DatasetAdapter.tasks`);
+look one up by dataset name with :func:`xmodal.data.datasets.get_task`.
+"""
 
 from __future__ import annotations
 
@@ -40,53 +44,3 @@ class Task:
         if codes.size and codes.min() < 0:
             raise ConfigError(f"negative label codes are not allowed in task {self.name!r}")
         return lookup[codes.astype(np.int64)]
-
-
-WESAD_TASKS: dict[str, Task] = {
-    "binary": Task("binary", ("non-stress", "stress"), {1: 0, 3: 0, 2: 1}),
-    "3class": Task("3class", ("baseline", "stress", "amusement"), {1: 0, 2: 1, 3: 2}),
-    "4class": Task("4class", ("baseline", "stress", "amusement", "meditation"),
-                   {1: 0, 2: 1, 3: 2, 4: 3}),
-}
-
-
-#: drivedb raw codes (see :mod:`xmodal.data.drivedb`): 0 unlabelled, 1 rest, 2 highway, 3 city
-DRIVEDB_TASKS: dict[str, Task] = {
-    "drive3": Task("drive3", ("rest", "highway", "city"), {1: 0, 2: 1, 3: 2}),
-    "drive2": Task("drive2", ("rest", "city"), {1: 0, 3: 1}),
-}
-
-
-def dataset_tasks(dataset: str = "wesad", path=None) -> dict[str, Task]:
-    """Tasks of ``dataset``, first the default; a ``csv`` dataset's come from its dataset.toml."""
-    if dataset == "csv":
-        if not path:
-            raise ConfigError("the tasks of a csv dataset come from its dataset.toml: give the data path")
-        from xmodal.data.csv_dataset import load_spec
-
-        spec = load_spec(path)
-        if not spec.tasks:
-            raise ConfigError(f"{spec.path}: no [labels] table, so no task: the dataset can be "
-                              "inspected and predicted on, not trained on")
-        return spec.tasks
-    if dataset == "drivedb":
-        return DRIVEDB_TASKS
-    return WESAD_TASKS
-
-
-def get_task(name: str, dataset: str = "wesad", path=None) -> Task:
-    """Return the task ``name`` of ``dataset``; raise a ConfigError listing valid names.
-
-    Parameters
-    ----------
-    name : str
-        Task name (``"3class"``, ``"drive3"``, or a task of a csv dataset's dataset.toml).
-    dataset : str
-        Dataset adapter name.
-    path : str or Path, optional
-        The data folder; needed for ``csv``, whose tasks are defined in its dataset.toml.
-    """
-    tasks = dataset_tasks(dataset, path)
-    if name not in tasks:
-        raise ConfigError(f"unknown task {name!r} for dataset {dataset!r}; valid: {', '.join(tasks)}")
-    return tasks[name]

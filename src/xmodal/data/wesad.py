@@ -16,14 +16,29 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xmodal.data.modalities import LABEL_RATE, WESAD_MODALITIES, validate_wesad_modalities
+from xmodal.data.adapter import DatasetAdapter
+from xmodal.data.modalities import (LABEL_RATE, WESAD_LABELS, WESAD_MODALITIES,
+                                    validate_wesad_modalities)
 from xmodal.data.recording import Recording, Signal
 from xmodal.data.safe_pickle import load_pickle
+from xmodal.data.tasks import Task
 from xmodal.errors import DataError
 
-__all__ = ["find_wesad_subjects", "load_wesad_subject", "load_wesad"]
+__all__ = ["WESAD_TASKS", "WesadAdapter", "find_wesad_subjects", "load_wesad_subject",
+           "load_wesad"]
 
 _SUBJECT_RE = re.compile(r"^[Ss](\d+)$")
+
+#: WESAD tasks (the default is :data:`WESAD_DEFAULT_TASK`)
+WESAD_TASKS: dict[str, Task] = {
+    "binary": Task("binary", ("non-stress", "stress"), {1: 0, 3: 0, 2: 1}),
+    "3class": Task("3class", ("baseline", "stress", "amusement"), {1: 0, 2: 1, 3: 2}),
+    "4class": Task("4class", ("baseline", "stress", "amusement", "meditation"),
+                   {1: 0, 2: 1, 3: 2, 4: 3}),
+}
+#: modalities and task used when none are given
+WESAD_DEFAULT_MODALITIES = ("chest.ECG", "chest.EDA")
+WESAD_DEFAULT_TASK = "3class"
 
 #: Largest valid WESAD label code (0 transient, 1-4 conditions, 5-7 ignore).
 MAX_LABEL = 7
@@ -340,3 +355,53 @@ def load_wesad_present(path: Path | str, subject: str | None = None) -> Recordin
         return _parse(obj, path, present, subject)
     finally:
         del obj
+
+
+class WesadAdapter(DatasetAdapter):
+    """WESAD: ``ROOT/SX/SX.pkl`` pickles with chest and wrist signals and labels at 700 Hz."""
+
+    name = "wesad"
+
+    def detects(self, path: Path) -> bool:
+        """A ``.pkl`` file, a subject folder ``SX`` or a folder of ``SX``/``SX.pkl`` entries."""
+        path = Path(path)
+        if path.is_file():
+            return path.suffix.lower() == ".pkl"
+        if not path.is_dir():
+            return False
+        return any(_subject_number(p.stem if p.is_file() else p.name) is not None
+                   and (p.is_dir() or p.suffix.lower() == ".pkl") for p in path.iterdir())
+
+    def find_subjects(self, path: Path, subjects: Sequence[str] = ()) -> dict[str, Path]:
+        return find_wesad_subjects(Path(path), tuple(subjects))
+
+    def load(self, file: Path, modalities: Sequence[str], subject: str,
+             root: Path | None = None, labels: Path | None = None) -> Recording:
+        """Load one pickle (``root`` and ``labels`` are not used: labels are in the pickle)."""
+        return load_wesad_subject(Path(file), tuple(modalities), subject)
+
+    def load_present(self, file: Path, subject: str, root: Path | None = None,
+                     labels: Path | None = None) -> Recording:
+        return load_wesad_present(file, subject)
+
+    def modalities(self, path: Path | None = None) -> tuple[str, ...]:
+        return tuple(WESAD_MODALITIES)
+
+    def default_modalities(self, path: Path | None = None) -> tuple[str, ...]:
+        return WESAD_DEFAULT_MODALITIES
+
+    def validate_modalities(self, modalities: Sequence[str], path: Path | None = None) -> None:
+        validate_wesad_modalities(tuple(modalities))
+
+    def tasks(self, path: Path | None = None) -> dict[str, Task]:
+        return WESAD_TASKS
+
+    def default_task(self, path: Path | None = None) -> str:
+        return WESAD_DEFAULT_TASK
+
+    def label_names(self, path: Path | None = None) -> dict[int, str]:
+        return {**WESAD_LABELS, 5: "ignore (5)", 6: "ignore (6)", 7: "ignore (7)"}
+
+    def label_files(self, path: Path, labels: Path | None = None) -> list[Path]:
+        """None: the labels are part of each pickle."""
+        return []

@@ -47,7 +47,7 @@ def _segments(rec: InputRecording, run: Path) -> list | None:
     """True labelled segments ``(start_s, end_s, class)`` of a labelled recording, for plots."""
     if rec.labels is None or not rec.label_rate:
         return None
-    from xmodal.data.tasks import get_task
+    from xmodal.data.datasets import get_task
 
     from xmodal.inference.predictor import load_run
 

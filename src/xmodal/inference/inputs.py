@@ -99,27 +99,22 @@ def read_plain_csv(path: str | Path, modalities: Sequence[str], columns: dict[st
 
 def read_dataset_input(path: str | Path, modalities: Sequence[str],
                        dataset: str | None = None) -> InputRecording:
-    """One recording through the dataset adapters (:mod:`xmodal.data.datasets`).
+    """One recording through the dataset adapters (:mod:`xmodal.data.registry`).
 
-    ``dataset`` defaults to the adapter guessed from the path; the input must hold exactly
+    ``dataset`` defaults to the adapter recognising the path; the input must hold exactly
     one subject (record).
     """
-    from xmodal.data import datasets
+    from xmodal.data.registry import detect_adapter, get_adapter
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
-    if dataset is None:
-        detect = getattr(datasets, "detect_dataset", None)
-        dataset = detect(path) if detect is not None else "wesad"
-    found = datasets.find_subjects(dataset, path)
+    adapter = get_adapter(dataset) if dataset is not None else detect_adapter(path)
+    found = adapter.find_subjects(path)
     if len(found) != 1:
         raise DataError(f"{path}: holds {len(found)} recordings ({', '.join(found)}); pass one "
                         f"subject's folder or file")
     subject, file = next(iter(found.items()))
-    try:
-        rec = datasets.load_recording(dataset, file, list(modalities), subject, root=path)
-    except TypeError:                              # adapters without the root argument
-        rec = datasets.load_recording(dataset, file, list(modalities), subject)
+    rec = adapter.load(file, tuple(modalities), subject, root=path)
     return InputRecording(subject, {m: s.data for m, s in rec.signals.items()},
                           {m: s.rate for m, s in rec.signals.items()}, rec.labels, rec.label_rate)

@@ -7,7 +7,9 @@ from typing import Callable
 
 from xmodal import __version__
 from xmodal.config import DataConfig
-from xmodal.data.datasets import find_subjects, label_sources, load_recording
+from xmodal.data.adapter import DatasetAdapter
+from xmodal.data.datasets import label_sources
+from xmodal.data.registry import get_adapter
 from xmodal.data.tasks import Task
 from xmodal.signals.cache import cached, default_cache_dir, entry_path
 from xmodal.signals.preprocess import (PreprocessedRecording, preprocess_recording,
@@ -20,17 +22,19 @@ def preprocess_params(config: DataConfig) -> dict:
     params = {"dataset": config.dataset, "modalities": list(config.modalities),
               "rates": dict(sorted(config.rates.items())), "max_gap": config.max_gap,
               "defaults": preprocessing_defaults(), "xmodal_version": __version__}
-    if config.dataset != "wesad":      # label files and dataset.toml shape the recording too
-        params.update(label_sources(config.dataset, config.path, config.labels))
+    # label files (drivedb segments, a csv dataset.toml) shape the recording too
+    params.update(label_sources(config.dataset, config.path, config.labels))
     return params
 
 
-def _prepare_one(config: DataConfig, params: dict, cache_dir: Path | None, subject: str,
+def _prepare_one(adapter: DatasetAdapter, config: DataConfig, params: dict,
+                 cache_dir: Path | None, subject: str,
                  path: Path) -> tuple[PreprocessedRecording, bool]:
     """Load and preprocess one subject through the cache: ``(recording, cache_hit)``."""
     def compute() -> PreprocessedRecording:
-        rec = load_recording(config.dataset, path, config.modalities, subject,
-                             root=config.path, labels=config.labels or None)
+        rec = adapter.load(path, tuple(config.modalities), subject,
+                           root=Path(config.path) if config.path else None,
+                           labels=Path(config.labels) if config.labels else None)
         return preprocess_recording(rec, config.rates, config.max_gap)
     return cached(path, params, cache_dir, compute)
 
@@ -56,7 +60,8 @@ def prepare_subjects(config: DataConfig,
     dict
         Subject -> preprocessed recording, in the dataset's subject order.
     """
-    files = find_subjects(config.dataset, config.path, config.subjects)
+    adapter = get_adapter(config.dataset)
+    files = adapter.find_subjects(Path(config.path), tuple(config.subjects))
     cache_dir = None
     if config.use_cache:
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
@@ -72,8 +77,8 @@ def prepare_subjects(config: DataConfig,
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(missing)),
                                    mp_context=multiprocessing.get_context("spawn"))
         try:
-            futures = {pool.submit(_prepare_one, config, params, cache_dir, s, files[s]): s
-                       for s in missing}
+            futures = {pool.submit(_prepare_one, adapter, config, params, cache_dir, s,
+                                   files[s]): s for s in missing}
             for future in as_completed(futures):
                 subject = futures[future]
                 out[subject], hit = future.result()
@@ -82,7 +87,7 @@ def prepare_subjects(config: DataConfig,
             pool.shutdown(wait=True, cancel_futures=True)
     for subject, path in files.items():
         if subject not in out:
-            out[subject], hit = _prepare_one(config, params, cache_dir, subject, path)
+            out[subject], hit = _prepare_one(adapter, config, params, cache_dir, subject, path)
             report(subject, hit)
     return {subject: out[subject] for subject in files}
 

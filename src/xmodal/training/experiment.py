@@ -14,8 +14,7 @@ import torch
 
 from xmodal import __version__
 from xmodal.config import RunConfig, load_run_config, validate_values
-from xmodal.data.datasets import resolve_data_defaults, validate_modalities
-from xmodal.data.tasks import get_task
+from xmodal.data.datasets import get_task, resolve_data_defaults, validate_modalities
 from xmodal.errors import ConfigError, DataError, XmodalError
 from xmodal.evaluation.metrics import classification_metrics, mean_std
 from xmodal.evaluation.model_card import model_card
