@@ -62,10 +62,8 @@ they are; an uninformative ``chest.EMG`` has crosstalk only from the decoy ECG).
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -75,6 +73,7 @@ from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
 from xmodal.errors import ConfigError
+from xmodal.files import atomic_write_bytes, atomic_write_stream
 
 __all__ = ["MODALITIES", "simulate_subject", "simulate_wesad"]
 
@@ -762,34 +761,14 @@ def simulate_wesad(out: Path, subjects: int = 6, minutes: float = 20.0, seed: in
         data, segs, meta = _simulate(sid, minutes, rng, coupled, uninformative)
         folder = out / sid
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / f"{sid}.pkl", lambda f, d=data: _dump_py2(d, f))
-        _atomic_write(folder / f"{sid}_quest.csv", _quest_text(sid, segs).encode())
-        _atomic_write(folder / f"{sid}_readme.txt",
-                      _readme_text(sid, meta, seed, minutes, coupled, uninformative).encode())
+        atomic_write_stream(folder / f"{sid}.pkl", lambda f, d=data: _dump_py2(d, f))
+        atomic_write_bytes(folder / f"{sid}_quest.csv", _quest_text(sid, segs).encode())
+        atomic_write_bytes(folder / f"{sid}_readme.txt",
+                           _readme_text(sid, meta, seed, minutes, coupled, uninformative).encode())
     return ids
 
 
-# --------------------------------------------------------------------------- files
-
-def _atomic_write(path: Path, content) -> None:
-    """Write bytes (or call ``content(f)``) to a temp file in the same folder, then replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if callable(content):
-                content(f)
-            else:
-                f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
+# --------------------------------------------------------------------------- pickles
 
 _RECONSTRUCT = np.ndarray.__reduce_ex__(np.zeros(1), 2)[0]
 
