@@ -267,7 +267,7 @@ def _train_rate(preset: str, batch: int, steps: int, threads: int, fast: bool) -
 
 
 def measure_training(peaks: dict, quick: bool) -> dict:
-    from xmodal.models.registry import count_parameters
+    from xmodal.models.complexity import count_parameters
 
     batch = 4 if quick else 64
     steps = 1 if quick else 3

@@ -167,7 +167,7 @@ def test_window_folds_never_train_on_test_time():
     import numpy as np
 
     from xmodal.signals.windows import WindowSet
-    from xmodal.training.experiment import _fold_masks
+    from xmodal.training.folds import fold_masks
     from xmodal.training.splits import make_folds
 
     def ws(stride):
@@ -181,7 +181,7 @@ def test_window_folds_never_train_on_test_time():
     folds = make_folds(ev.subjects, ev.labels, "kfold-windows", 5, 1, 0)
     assert len(folds) == 5
     for fold in folds:
-        train, val, test = _fold_masks(fold, tr, ev)
+        train, val, test = fold_masks(fold, tr, ev)
         assert not set(fold.test_windows) & set(fold.val_windows)
         for i in np.flatnonzero(test | val):
             same = tr.subjects[train] == ev.subjects[i]

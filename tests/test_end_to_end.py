@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from xmodal.cli import main
-from xmodal.evaluation.results import RESULTS_KEYS
+from xmodal.training.run_files import RESULTS_KEYS
 
 #: one network per fold (the default seed ensemble is covered by test_recipe.py)
 FAST = ["--epochs", "2", "--val-subjects", "1", "--train-stride", "10", "--ensemble", "1"]

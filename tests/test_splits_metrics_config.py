@@ -9,8 +9,9 @@ import pytest
 
 from xmodal.config import ModelConfig, RunConfig, load_config
 from xmodal.errors import ConfigError, XmodalError
-from xmodal.evaluation.metrics import classification_metrics, mean_std
-from xmodal.evaluation.results import atomic_write_json, predictions_csv
+from xmodal.files import atomic_write_json
+from xmodal.training.metrics import classification_metrics, mean_std
+from xmodal.training.run_files import predictions_csv
 from xmodal.training.splits import make_folds
 from xmodal.training.trainer import class_weights
 

@@ -1,8 +1,7 @@
 """xmodal: emotion recognition from wearable physiology with attentive cross-modal connections."""
 
 from xmodal.errors import DataError, XmodalError
-
-__version__ = "0.3.0"
+from xmodal.version import __version__
 
 __all__ = ["DataError", "Predictor", "StreamingPredictor", "XmodalError", "__version__"]
 

@@ -9,10 +9,10 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from xmodal import __version__
 from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, FEATURES_WINDOW, MODEL_NAMES, PRESETS,
                            RunConfig, load_config, read_toml)
 from xmodal.errors import ConfigError, XmodalError
+from xmodal.version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -238,6 +238,7 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from xmodal.evaluation.run_outputs import write_run_outputs
     from xmodal.evaluation.summary import format_results
     from xmodal.training.experiment import run_experiment
     from xmodal.training.progress import Progress
@@ -245,6 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
                              final=getattr(args, "final", False), jobs=_jobs(args))
+    write_run_outputs(Path(args.out))
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
     return 0
@@ -265,18 +267,21 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from xmodal.training.benchmark import run_benchmark
+    from xmodal.evaluation.report import write_report
+    from xmodal.evaluation.run_outputs import write_run_outputs
+    from xmodal.training.benchmark import benchmark_summary, load_study, run_benchmark
     from xmodal.training.progress import Progress
-
-    from xmodal.training.benchmark import load_study
 
     tasks = list(args.task or [])
     args.task = None
     study = load_study(args.study)
     config = config_from_args(args, between=study.base)
+    progress = Progress(quiet=args.quiet)
     state = run_benchmark(config, Path(args.out), study=study, only=args.only or (),
-                          tasks=tasks, seeds=args.seeds, jobs=_jobs(args),
-                          progress=Progress(quiet=args.quiet), command=sys.argv)
+                          tasks=tasks, seeds=args.seeds, jobs=_jobs(args), progress=progress,
+                          command=sys.argv, after_run=write_run_outputs)
+    write_report(Path(args.out))
+    progress.line(benchmark_summary(state, Path(args.out)))
     mine = [e for e in state.get("entries", []) if e.get("status") in ("done", "failed")]
     if mine and all(e["status"] == "failed" for e in mine):
         first = (str(mine[0].get("error")).strip().splitlines() or ["?"])[0]

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from xmodal.config import FEATURES_WINDOW, DataConfig, EvalConfig, RunConfig, TrainConfig
 from xmodal.data.synthetic import simulate_wesad
-from xmodal.evaluation.results import atomic_write_text
-from xmodal.training.benchmark import Configuration, Study, run_benchmark
+from xmodal.evaluation.report import write_report
+from xmodal.evaluation.run_outputs import write_run_outputs
+from xmodal.files import atomic_write_text
+from xmodal.training.benchmark import Configuration, Study, benchmark_summary, run_benchmark
 from xmodal.training.progress import Progress
 from xmodal.training.threads import default_jobs
 
@@ -54,8 +56,11 @@ def run_demo(out: Path, quiet: bool = False) -> str:
         progress.line(f"simulating {DEMO_SUBJECTS} subjects x {DEMO_MINUTES:g} min into {data}")
         simulate_wesad(data, subjects=DEMO_SUBJECTS, minutes=DEMO_MINUTES, seed=0)
     base = demo_base(data.resolve(), (out / "cache").resolve())
-    run_benchmark(base, out, study=demo_study(), seeds=DEMO_SEEDS, jobs=default_jobs(),
-                  progress=progress, command=["xmodal", "demo", "--out", str(out)])
+    state = run_benchmark(base, out, study=demo_study(), seeds=DEMO_SEEDS, jobs=default_jobs(),
+                          progress=progress, command=["xmodal", "demo", "--out", str(out)],
+                          after_run=write_run_outputs)
+    write_report(out)
+    progress.line(benchmark_summary(state, out))
     table = (out / "table.md").read_text(encoding="utf-8")
     elapsed = time.perf_counter() - start
     text = (f"# xmodal demo\n\nSynthetic WESAD-format data, {DEMO_SUBJECTS} subjects x "

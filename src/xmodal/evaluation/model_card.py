@@ -1,8 +1,14 @@
-"""``MODEL_CARD.md`` of a run folder: what the model is, what it was trained and tested on."""
+"""``MODEL_CARD.md`` of a run folder: what the model is, what it was trained and tested on.
+
+Everything comes from the run folder's ``results.json`` (which holds the run's configuration
+and preprocessing settings), never from the installed code's defaults.
+"""
 
 from __future__ import annotations
 
-from xmodal.signals.preprocess import BANDS, TARGET_RATES
+from pathlib import Path
+
+from xmodal.files import atomic_write_text, read_json
 
 
 def _pm(results: dict, key: str) -> str:
@@ -36,6 +42,31 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
     if results.get("transductive"):
         parts.append("**transductive**: pretraining read the test subjects' unlabelled signal")
     return "; ".join(parts) if parts else "plain (no fusion remedies)"
+
+
+def _preprocessing(results: dict, data: dict) -> list[str]:
+    """The cleaning and resampling lines, from the settings the run recorded."""
+    pre = results.get("preprocessing")
+    if not pre:
+        return [("- Cleaning (zero-phase Butterworth filters) and polyphase resampling to the "
+                 "rates above: settings n/a (not recorded in this run's results.json).")]
+    ecg = pre.get("ecg_band") or (None, None)
+    bands = {k: tuple(v) for k, v in (pre.get("bands") or {}).items()}
+    cleaning = (f"- Cleaning with zero-phase Butterworth filters: ECG band-pass {_hz(ecg[0])}-"
+                f"{_hz(ecg[1])} Hz, EDA low-pass {_hz(pre.get('eda_highcut'))} Hz, other kinds "
+                f"{bands} (edges in Hz).")
+    resampling = (f"- Polyphase resampling to the rates above (defaults per kind "
+                  f"{pre.get('target_rates')}, never upsampled in training; overrides "
+                  f"{data.get('rates') or 'none'}).")
+    return [cleaning, resampling]
+
+
+def _hz(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else "n/a"
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else value
 
 
 def model_card(results: dict) -> str:
@@ -76,10 +107,7 @@ def model_card(results: dict) -> str:
         "",
         "## Preprocessing",
         f"- NaN/inf runs up to {data.get('max_gap')} s are interpolated; longer ones are rejected.",
-        "- Cleaning with zero-phase Butterworth filters: ECG band-pass 0.5-40 Hz, EDA low-pass "
-        f"1.5 Hz, other kinds {BANDS} (edges in Hz).",
-        f"- Polyphase resampling to the rates above (defaults per kind {TARGET_RATES}, never "
-        f"upsampled in training; overrides {data.get('rates') or 'none'}).",
+        *_preprocessing(results, data),
         "- Per-subject z-scoring with the statistics of each subject's whole recording.",
         "- Prediction (`xmodal predict`) processes each window from raw samples with the same "
         "functions and a context margin; see README 'Using a trained model' for the "
@@ -94,8 +122,8 @@ def model_card(results: dict) -> str:
         f"- Accuracy: {_pm(results, 'accuracy')}",
         f"- Balanced accuracy: {_pm(results, 'balanced_accuracy')}",
         f"- Pooled over all test windows: macro-F1 "
-        f"{results.get('pooled', {}).get('macro_f1', float('nan')):.3f}, accuracy "
-        f"{results.get('pooled', {}).get('accuracy', float('nan')):.3f}.",
+        f"{_number(results.get('pooled', {}).get('macro_f1')):.3f}, accuracy "
+        f"{_number(results.get('pooled', {}).get('accuracy')):.3f}.",
         "",
         "## Intended use and limits",
         "- Lab-induced stress; not a medical device.",
@@ -112,3 +140,11 @@ def model_card(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def write_model_card(run: Path) -> Path:
+    """Write ``run/MODEL_CARD.md`` from ``run/results.json``; return its path."""
+    run = Path(run)
+    path = run / "MODEL_CARD.md"
+    atomic_write_text(path, model_card(read_json(run / "results.json")))
+    return path

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.evaluation.results import atomic_write_text, read_json
 from xmodal.evaluation.statistics import PairedComparison, mean_over_seeds, paired_comparison
 from xmodal.errors import DataError
+from xmodal.files import atomic_write_text, read_json
 
 METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"),
            ("balanced_accuracy", "balanced accuracy"))
@@ -85,29 +85,14 @@ def _fill(row: Row) -> None:
         row.values[key] = (float(vals.mean()), float(vals.std())) if vals.size else (None, None)
     first = row.results[0]
     row.model, row.modalities = first["model"], first["modalities"]
-    flops = first.get("flops_per_window")
-    if flops is None and first["model"] != "features":
-        flops = _flops_from_results(first)
-    row.costs = {"n_parameters": first.get("n_parameters"), "flops_per_window": flops,
+    # recorded at training time; runs written before results.json carried them show n/a
+    row.costs = {"n_parameters": first.get("n_parameters"),
+                 "flops_per_window": first.get("flops_per_window"),
                  "train_s": float(np.mean([r["timing"]["train_s"] for r in row.results]))}
     row.subject_dependent = any(r.get("subject_dependent") or r["protocol"] == "kfold-windows"
                                 for r in row.results)
     row.subject_scores = {key: mean_over_seeds(row.results, key) for key, _ in METRICS}
     row.transductive = any(r.get("transductive") for r in row.results)
-
-
-def _flops_from_results(results: dict):
-    """FLOPs of one window for runs written before results.json carried them."""
-    try:
-        from xmodal.config import RunConfig
-        from xmodal.models.registry import build_model
-        from xmodal.training.experiment import flops_per_window
-
-        config = RunConfig.from_dict(results["config"])
-        shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
-        return flops_per_window(build_model(config.model, shapes, len(results["classes"])), shapes)
-    except Exception:          # noqa: BLE001 - a cost column is optional
-        return None
 
 
 def collect(path: Path) -> tuple[list[Row], dict]:
@@ -643,10 +628,9 @@ def write_report(path: Path) -> list[Path]:
     written = []
     if state.get("single_run"):
         from xmodal.evaluation.plots import write_run_plots
+        from xmodal.evaluation.run_outputs import fold_records
 
-        records = [read_json(p) for p in sorted(path.glob("folds/*/fold.json"))]
-        records.sort(key=lambda r: r["index"])
-        written += write_run_plots(path, rows[0].results[0], records)
+        written += write_run_plots(path, rows[0].results[0], fold_records(path))
     else:
         atomic_write_text(path / "table.md", "# Benchmark table\n\n" + markdown_tables(rows))
         atomic_write_text(path / "table.csv", table_csv(rows))

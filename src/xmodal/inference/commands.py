@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from xmodal.errors import ConfigError
-from xmodal.evaluation.results import atomic_write_json
+from xmodal.files import atomic_write_json
 from xmodal.inference.inputs import (InputRecording, parse_mapping, read_dataset_input,
                                      read_plain_csv)
 

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from xmodal.errors import ConfigError
-from xmodal.evaluation.results import atomic_write_bytes
+from xmodal.files import atomic_write_bytes
 from xmodal.models.base import XModalModel
 
 FORMATS = ("onnx", "torchscript")

@@ -16,11 +16,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from xmodal import __version__
 from xmodal.config import RunConfig, load_run_config
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError, DataError
-from xmodal.evaluation.results import read_json
+from xmodal.files import read_json
 from xmodal.inference.normalize import ChannelStats, Normalizer, zscore
 from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
@@ -30,6 +29,7 @@ from xmodal.models.registry import build_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.resample import signal_resample
+from xmodal.version import __version__
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, dict]:

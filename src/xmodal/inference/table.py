@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.evaluation.results import atomic_write_text
+from xmodal.files import atomic_write_text
 
 
 @dataclass

@@ -38,13 +38,15 @@ Classifiers, after median imputation: random forest and AdaBoost with class-bala
 LDA with equal class priors (and Ledoit-Wolf shrinkage of the covariance, which matters only
 when training windows barely outnumber features). Fitted estimators are not persisted (no
 pickle); each fold writes the estimator's parameters and importances / coefficients as JSON
-(``folds/*/features_model.json``).
+(``folds/*/features_model.json``). :class:`FeaturesEstimator` is the baseline as a fold estimator
+(the same fold runner as the networks').
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -53,11 +55,13 @@ from scipy.signal import welch
 
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError
+from xmodal.files import atomic_write_json
 from xmodal.signals.windows import WindowSet
 
 _IBI_MS = (300.0, 2000.0)           # plausible inter-beat intervals (30-200 bpm)
 _MIN_IBIS = 3                        # fewer intervals: no HRV
 _IBI_RATE = 4.0                      # Hz, interval series resampled for the spectrum
+_GENERIC = ("mean", "std", "min", "max", "range", "p10", "p90", "slope", "mad_diff")
 _BANDS = {"ulf": (0.0, 0.0033), "vlf": (0.0033, 0.04), "lf": (0.04, 0.15), "hf": (0.15, 0.4)}
 _CARDIAC = ("hr_mean", "hr_std", "ibi_mean", "ibi_std", "nn50", "pnn50", "tinn", "rmssd",
             *_BANDS, "lf_hf", "lf_norm", "hf_norm")
@@ -67,6 +71,8 @@ _SCR_MIN_AMP = 0.05                  # z units; neurokit2's own threshold is rel
 _FLAT = 1e-6                         # std below which a z-scored window counts as flat
 #: what neurokit2 raises on short, flat or peak-less windows (TypeError: "size should be
 #: between 1 and the length of the signal")
+#: key of the feature matrix in ``WindowSet.extras``
+FEATURES_EXTRA = "features"
 _NK_ERRORS = (ValueError, IndexError, TypeError, ZeroDivisionError, FloatingPointError, KeyError)
 
 
@@ -218,6 +224,22 @@ def _eda(nk, x: np.ndarray, fs: float) -> dict[str, float]:
     return out
 
 
+def _prefix(modality: str, n_channels: int, channel: int) -> str:
+    return modality if n_channels == 1 else f"{modality}[{channel}]"
+
+
+def feature_names(windows: WindowSet) -> list[str]:
+    """Names of the feature columns of ``windows`` (in column order), without computing them."""
+    names = []
+    for modality in windows.modalities:
+        kind = signal_kind(modality)
+        keys = _GENERIC + (_EDA if kind == "eda" else _CARDIAC if kind in ("ecg", "bvp") else ())
+        n_channels = windows.inputs[modality].shape[1]
+        names += [f"{_prefix(modality, n_channels, ch)}.{key}"
+                  for ch in range(n_channels) for key in keys]
+    return names
+
+
 def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
     """Feature matrix ``(n_windows, n_features)`` (NaN where undefined) and the feature names."""
     columns: dict[str, np.ndarray] = {}
@@ -228,7 +250,7 @@ def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
         kind = signal_kind(modality)
         for ch in range(data.shape[1]):
             x = data[:, ch, :].astype(np.float64)
-            prefix = modality if data.shape[1] == 1 else f"{modality}[{ch}]"
+            prefix = _prefix(modality, data.shape[1], ch)
             for key, value in _generic(x, fs).items():
                 columns[f"{prefix}.{key}"] = value
             if kind not in ("ecg", "bvp", "eda"):
@@ -243,18 +265,17 @@ def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
                     keys, rows = _CARDIAC, _cardiac(nk, x, fs, kind)
             for key in keys:
                 columns[f"{prefix}.{key}"] = np.array([r[key] for r in rows], dtype=np.float64)
-    names = list(columns)
+    names = feature_names(windows)
     matrix = np.column_stack([columns[k] for k in names]) if names else np.zeros((n, 0))
     return matrix.astype(np.float64), names
 
 
 def features_of(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
-    """:func:`extract_features`, computed once per WindowSet object (memoised on it)."""
-    cached = getattr(windows, "_xmodal_features", None)
-    if cached is None:
-        cached = extract_features(windows)
-        windows._xmodal_features = cached  # type: ignore[attr-defined]
-    return cached
+    """:func:`extract_features`, computed once per window set: kept in
+    ``windows.extras["features"]``, which subsets and concatenations of it carry along."""
+    if FEATURES_EXTRA not in windows.extras:
+        windows.extras[FEATURES_EXTRA] = extract_features(windows)[0]
+    return windows.extras[FEATURES_EXTRA], feature_names(windows)
 
 
 def make_estimator(name: str, seed: int = 0):
@@ -283,10 +304,10 @@ def make_estimator(name: str, seed: int = 0):
     return make_pipeline(impute, clf)
 
 
-def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                n_classes: int, seed: int = 0) -> tuple[np.ndarray, dict, float]:
-    """Fit on the training windows; return test probabilities ``(n, n_classes)``, a JSON-able
-    description of the fitted model and the fit time in seconds.
+def fit_classifier(name: str, x_train: np.ndarray, y_train: np.ndarray, n_classes: int,
+                   seed: int = 0):
+    """Fit the named classifier on the training windows' features; return the fitted pipeline,
+    a JSON-able description of it and the fit time in seconds.
 
     Classes are balanced as in the deep models' weighted loss (sample weights ``n / (k n_c)``
     for AdaBoost, ``class_weight="balanced"`` for the forest); LDA gets equal priors on the
@@ -305,9 +326,6 @@ def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.
     else:
         est.fit(x_train, y_train)
     fit_s = time.perf_counter() - start
-    proba = np.zeros((len(x_test), n_classes))
-    if len(x_test):
-        proba[:, est.classes_] = est.predict_proba(x_test)
     clf = est.steps[-1][1]
     info: dict = {"estimator": type(clf).__name__, "classes_seen": est.classes_.tolist(),
                   "params": {k: v for k, v in clf.get_params().items()
@@ -318,4 +336,82 @@ def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.
         info["priors"] = np.asarray(clf.priors).round(6).tolist()
     if hasattr(clf, "coef_"):
         info["coef"] = np.asarray(clf.coef_).round(6).tolist()
-    return proba, info, fit_s
+    return est, info, fit_s
+
+
+def predict_classifier(est, x: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class probabilities ``(n, n_classes)`` of a fitted pipeline (0 for classes it never saw)."""
+    proba = np.zeros((len(x), n_classes))
+    if len(x):
+        proba[:, est.classes_] = est.predict_proba(x)
+    return proba
+
+
+def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                n_classes: int, seed: int = 0) -> tuple[np.ndarray, dict, float]:
+    """:func:`fit_classifier`, then :func:`predict_classifier` on ``x_test``: test
+    probabilities, the description of the fitted model and the fit time in seconds."""
+    est, info, fit_s = fit_classifier(name, x_train, y_train, n_classes, seed)
+    return predict_classifier(est, x_test, n_classes), info, fit_s
+
+
+class FeaturesEstimator:
+    """The classical baseline as a fold estimator (``--model features``).
+
+    It selects nothing on validation windows, so the fold runner adds them to the training
+    windows (``uses_validation`` False). The fitted classifier is not persisted (no pickle):
+    :meth:`save` writes ``features_model.json``, its parameters and feature importances.
+
+    Parameters
+    ----------
+    classifier : str
+        ``rf``, ``lda`` or ``adaboost`` (see :func:`make_estimator`).
+    """
+
+    uses_validation = False
+    parallel_folds = False          # every worker process would extract the features again
+    final_model = False
+    state_files = ("features_model.json",)
+    epochs = 1
+
+    def __init__(self, classifier: str = "rf") -> None:
+        self.classifier = classifier
+        self.label = f"features/{classifier}"
+        self._pipeline = None
+        self._info: dict = {}
+
+    def prepare(self, windows: WindowSet) -> WindowSet:
+        """Extract the features of every window once (before the folds select from them)."""
+        features_of(windows)
+        return windows
+
+    def complexity(self, input_shapes: dict, n_classes: int) -> dict:
+        """No network: parameters and FLOPs do not apply (None)."""
+        return {"n_parameters": None, "flops_per_window": None}
+
+    def fit(self, train: WindowSet, validation: WindowSet | None = None, *, seed: int = 0,
+            on_epoch=None, unlabelled: WindowSet | None = None) -> dict:
+        """Fit on ``train`` (``validation`` and ``unlabelled`` are not used); return the fold
+        record's training fields."""
+        start = time.perf_counter()
+        x, names = features_of(train)
+        self._pipeline, info, fit_s = fit_classifier(self.classifier, x, train.labels,
+                                                     len(train.classes), seed=seed)
+        self._info = {**info, "feature_names": names}
+        train_s = time.perf_counter() - start
+        if on_epoch is not None:
+            on_epoch({"epoch": 1})
+        return {"best_epoch": 0, "epochs_run": 0, "train_s": train_s, "fit_s": fit_s,
+                "windows_per_s": len(train) / max(train_s, 1e-9), "history": []}
+
+    def predict_proba(self, windows: WindowSet) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` of ``windows``."""
+        return predict_classifier(self._pipeline, features_of(windows)[0], len(windows.classes))
+
+    def save(self, folder: Path) -> None:
+        """Write ``folder/features_model.json``."""
+        atomic_write_json(Path(folder) / "features_model.json", self._info)
+
+    def fold_record(self, test: WindowSet) -> dict:
+        """Extra fields of the fold record: no attention."""
+        return {"attention": {}}

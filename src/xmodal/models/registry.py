@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from torch import nn
-
 from xmodal.config import MODEL_NAMES, ModelConfig
 from xmodal.errors import ConfigError
 from xmodal.models.base import XModalModel, validate_input_shapes, validate_n_outputs
@@ -14,7 +12,7 @@ from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.multimodal import CrossModalNet
 from xmodal.models.score_fusion import ScoreFusionNet
 
-__all__ = ["MODEL_NAMES", "build_model", "count_parameters"]
+__all__ = ["MODEL_NAMES", "build_model"]
 
 
 def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
@@ -82,8 +80,3 @@ def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
     if cfg.name == "score-fusion":
         return ScoreFusionNet(shapes, n_outputs, **stream)
     raise ConfigError(f"unknown model {cfg.name!r}; valid: {', '.join(MODEL_NAMES)}")
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from xmodal.files import atomic_write_stream
 from xmodal.signals.preprocess import PreprocessedRecording
 
 #: bump when preprocessing changes so that old cache entries are not reused
@@ -46,15 +46,7 @@ def save_preprocessed(path: Path, rec: PreprocessedRecording) -> None:
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     if rec.labels is not None:
         arrays["labels"] = rec.labels
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_stream(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_preprocessed(path: Path) -> PreprocessedRecording:

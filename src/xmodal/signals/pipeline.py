@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from xmodal import __version__
 from xmodal.config import DataConfig
 from xmodal.data.adapter import DatasetAdapter
 from xmodal.data.datasets import label_sources
@@ -15,6 +14,7 @@ from xmodal.signals.cache import cached, default_cache_dir, entry_path
 from xmodal.signals.preprocess import (PreprocessedRecording, preprocess_recording,
                                        preprocessing_defaults)
 from xmodal.signals.windows import WindowSet, make_windows
+from xmodal.version import __version__
 
 
 def preprocess_params(config: DataConfig) -> dict:

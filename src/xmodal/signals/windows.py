@@ -30,6 +30,9 @@ class WindowSet:
         Class names of the task.
     window : float
         Window length in seconds.
+    extras : dict of str to np.ndarray
+        Arrays derived from the windows, one row per window (e.g. hand-crafted features);
+        :meth:`subset` and :meth:`concat` select and join their rows with the windows'.
     """
 
     inputs: dict[str, np.ndarray]
@@ -39,6 +42,7 @@ class WindowSet:
     rates: dict[str, float]
     classes: tuple[str, ...] = ()
     window: float = 10.0
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
     modalities: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -56,7 +60,7 @@ class WindowSet:
         """Windows selected by a boolean mask or integer index."""
         return WindowSet({m: x[index] for m, x in self.inputs.items()}, self.subjects[index],
                          self.labels[index], self.t_start[index], self.rates, self.classes,
-                         self.window)
+                         self.window, {k: v[index] for k, v in self.extras.items()})
 
     def of_subjects(self, subjects) -> "WindowSet":
         """Windows of the given subjects."""
@@ -64,13 +68,16 @@ class WindowSet:
 
     @staticmethod
     def concat(sets: list["WindowSet"]) -> "WindowSet":
-        """Concatenate window sets of the same modalities, rates and task."""
+        """Concatenate window sets of the same modalities, rates and task (and the extras
+        that every set has)."""
         first = sets[0]
+        extras = {k: np.concatenate([s.extras[k] for s in sets]) for k in first.extras
+                  if all(k in s.extras for s in sets)}
         return WindowSet({m: np.concatenate([s.inputs[m] for s in sets]) for m in first.inputs},
                          np.concatenate([s.subjects for s in sets]),
                          np.concatenate([s.labels for s in sets]),
                          np.concatenate([s.t_start for s in sets]),
-                         first.rates, first.classes, first.window)
+                         first.rates, first.classes, first.window, extras)
 
 
 def window_starts(duration: float, window: float, stride: float) -> np.ndarray:

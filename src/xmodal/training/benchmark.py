@@ -5,7 +5,8 @@ Every configuration is an ordinary :func:`~xmodal.training.experiment.run_experi
 so folds resume and the window cache (``--cache-dir``) is shared. A configuration that fails is
 recorded with its error and the next one runs. ``DIR/benchmark.json`` holds the command, the
 base configuration and the status of every run; the tables and the report are written from it
-and the saved results (:mod:`xmodal.evaluation.report`), also by ``xmodal report DIR``.
+and the saved results afterwards (``xmodal.evaluation.report.write_report``, which is what
+``xmodal benchmark`` and ``xmodal report DIR`` call).
 
 Study files (``--study FILE.toml``)::
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +42,7 @@ import numpy as np
 
 from xmodal.config import FEATURES_WINDOW, RunConfig, read_toml
 from xmodal.errors import ConfigError
-from xmodal.evaluation.results import atomic_write_json, read_json
+from xmodal.files import atomic_write_json, read_json
 from xmodal.training.experiment import run_experiment, validate_config
 from xmodal.training.progress import Progress
 
@@ -194,13 +196,14 @@ def _finished(run_dir: Path, config: RunConfig) -> bool:
 
 def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only=(),
                   tasks=(), seeds: int = 1, jobs: int = 1, progress: Progress | None = None,
-                  command=None) -> dict:
-    """Run every (task, configuration, seed) of the study; write benchmark.json, tables, report.
+                  command=None, after_run: Callable[[Path], object] | None = None) -> dict:
+    """Run every (task, configuration, seed) of the study; write benchmark.json.
 
-    Returns the benchmark state (``benchmark.json``'s content).
+    ``after_run(run_dir)`` is called after each run that trained (e.g. to write its plots and
+    model card); an error there counts as the run's failure. The tables and the report are not
+    written here (see :func:`benchmark_summary` for the closing line). Returns the benchmark
+    state (``benchmark.json``'s content).
     """
-    from xmodal.evaluation.report import write_report
-
     progress = progress or Progress()
     if isinstance(study, str):
         study = load_study(study)
@@ -255,6 +258,8 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
                     else:
                         progress.line(f"== {name}")
                         run_experiment(config, run_dir, progress, jobs=jobs)
+                        if after_run is not None:
+                            after_run(run_dir)
                     entry["status"] = "done"
                 except Exception as exc:        # isolation: one failure never stops the others
                     entry["status"] = "failed"
@@ -272,9 +277,13 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
                     and (out / e["run"] / "results.json").exists()]
     atomic_write_json(out / "benchmark.json", state)
     old_path.unlink(missing_ok=True)
-    write_report(out)
-    failed = [e for e in entries if e["status"] == "failed"]
-    progress.line(f"benchmark: {len(entries) - len(failed)} runs done, {len(failed)} failed, "
-                  f"{state['wall_s']:.0f} s; {out}/table.md, table.csv, per_subject.csv, "
-                  f"report.md, report.html")
     return state
+
+
+def benchmark_summary(state: dict, out: Path) -> str:
+    """The closing line of a benchmark: runs done and failed, time, the report's files."""
+    entries = state["entries"]
+    failed = [e for e in entries if e["status"] == "failed"]
+    return (f"benchmark: {len(entries) - len(failed)} runs done, {len(failed)} failed, "
+            f"{state['wall_s']:.0f} s; {out}/table.md, table.csv, per_subject.csv, "
+            f"report.md, report.html")

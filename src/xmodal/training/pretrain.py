@@ -183,11 +183,9 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
     read into the loss; the subjects used are recorded so that a later ``train --init`` can
     tell whether its test subjects were among them.
     """
-    import io
-
-    from xmodal import __version__
-    from xmodal.evaluation.results import atomic_write_bytes, atomic_write_json
+    from xmodal.files import atomic_write_json, save_state_dict
     from xmodal.signals.pipeline import prepare_subjects, windows_of
+    from xmodal.version import __version__
 
     if epochs < 1:
         raise ConfigError(f"--pretrain-epochs must be at least 1, got {epochs}")
@@ -196,11 +194,8 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
                          keep_unlabelled=True)
     net, result = contrastive_pretrain(windows, config.model, epochs=epochs,
                                        seed=config.training.seed)
-    buf = io.BytesIO()
-    torch.save(encoder_state(net), buf)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / ENCODERS_FILE, buf.getvalue())
+    save_state_dict(out / ENCODERS_FILE, encoder_state(net))
     record = {"subjects": result.subjects, "n_windows": result.n_windows,
               "modalities": list(windows.modalities),
               "input_shapes": {m: list(s) for m, s in windows.input_shapes.items()},

@@ -27,12 +27,12 @@ import torch
 
 from xmodal.config import RunConfig
 from xmodal.errors import ConfigError
-from xmodal.evaluation.metrics import classification_metrics
 from xmodal.models.base import XModalModel
 from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
+from xmodal.training.metrics import classification_metrics
 from xmodal.training.pretrain import (ENCODERS_FILE, contrastive_pretrain, encoder_state,
                                       load_encoders)
 from xmodal.training.trainer import TrainResult, head_logits, resolve_device, softmax, train_model

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from xmodal.config import TrainConfig
-from xmodal.evaluation.metrics import classification_metrics
 from xmodal.signals.windows import WindowSet
 from xmodal.training.augment import augment_windows
+from xmodal.training.metrics import classification_metrics
 from xmodal.training.threads import training_threads
 
 

@@ -20,16 +20,15 @@ folder never holds a partial file.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from xmodal.data.synthetic.protocol import Segment
+from xmodal.files import atomic_write_bytes, atomic_write_stream
 
 __all__ = ["dump_pickle", "quest_text", "readme_text", "write_subject"]
 
@@ -57,26 +56,6 @@ def _latin1(values: tuple) -> tuple:
 def dump_pickle(obj: object, f: BinaryIO) -> None:
     """Write ``obj`` (dicts, str, numbers, numpy arrays) to ``f`` as a WESAD-style pickle."""
     _WesadPickler(f, protocol=2).dump(obj)
-
-
-def _atomic_write(path: Path, content: bytes | Callable[[BinaryIO], None]) -> None:
-    """Write bytes (or call ``content(f)``) to a temp file in the same folder, then replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if callable(content):
-                content(f)
-            else:
-                f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _minsec(seconds: float) -> str:
@@ -131,7 +110,7 @@ def write_subject(out: Path, data: dict, segs: Sequence[Segment], readme: str) -
     sid = data["subject"]
     folder = Path(out) / sid
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / f"{sid}.pkl", lambda f: dump_pickle(data, f))
-    _atomic_write(folder / f"{sid}_quest.csv", quest_text(sid, segs).encode())
-    _atomic_write(folder / f"{sid}_readme.txt", readme.encode())
+    atomic_write_stream(folder / f"{sid}.pkl", lambda f: dump_pickle(data, f))
+    atomic_write_bytes(folder / f"{sid}_quest.csv", quest_text(sid, segs).encode())
+    atomic_write_bytes(folder / f"{sid}_readme.txt", readme.encode())
     return folder

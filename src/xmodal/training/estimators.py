@@ -1,0 +1,164 @@
+"""What a fold trains: one estimator contract for the networks and the ``features`` baseline.
+
+The fold runner (:mod:`xmodal.training.folds`) knows nothing of the model: it hands a
+:class:`FoldEstimator` the fold's training (and, if it selects on them, validation) windows,
+asks it for test probabilities and lets it save its state. :func:`estimator_for` picks the
+estimator of a configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from xmodal.config import RunConfig
+from xmodal.files import save_state_dict
+from xmodal.models.complexity import count_parameters, flops_per_window
+from xmodal.models.features import FeaturesEstimator
+from xmodal.models.registry import build_model
+from xmodal.signals.windows import WindowSet
+from xmodal.training.recipe import fit_network
+from xmodal.training.trainer import predict_logits, resolve_device, softmax
+
+#: points an attention time course is resampled to when summarised per class
+ATTENTION_POINTS = 50
+
+
+class FoldEstimator(Protocol):
+    """A model as the fold runner sees it; one new instance per fold.
+
+    Attributes
+    ----------
+    label : str
+        Name shown in the progress lines.
+    epochs : int
+        Epochs announced to the progress display.
+    uses_validation : bool
+        True: :meth:`fit` selects on the validation windows (early stopping). False: the fold
+        runner adds the validation subjects' windows to the training windows instead.
+    parallel_folds : bool
+        Whether folds may run in worker processes (``--jobs``).
+    final_model : bool
+        Whether ``--final`` can train and keep one model on every subject.
+    state_files : tuple of str
+        Files :meth:`save` writes into a fold folder; a fold is done when they exist.
+    """
+
+    label: str
+    epochs: int
+    uses_validation: bool
+    parallel_folds: bool
+    final_model: bool
+    state_files: tuple[str, ...]
+
+    def prepare(self, windows: WindowSet) -> WindowSet:
+        """Work done once per run on all windows before the folds select from them."""
+
+    def complexity(self, input_shapes: dict, n_classes: int) -> dict:
+        """``{"n_parameters": ..., "flops_per_window": ...}`` (None where they do not apply)."""
+
+    def fit(self, train: WindowSet, validation: WindowSet | None, *, seed: int,
+            on_epoch: Callable[[dict], None] | None = None,
+            unlabelled: WindowSet | None = None) -> dict:
+        """Fit on the fold's windows; return the fold record's training fields (``best_epoch``,
+        ``epochs_run``, ``train_s``, ``windows_per_s``, ``history``, ...)."""
+
+    def predict_proba(self, windows: WindowSet) -> np.ndarray:
+        """Class probabilities ``(n_windows, n_classes)``."""
+
+    def save(self, folder: Path) -> None:
+        """Write the fitted state (:attr:`state_files`) into ``folder``."""
+
+    def fold_record(self, test: WindowSet) -> dict:
+        """Extra fields of the fold record computed on the test windows (``attention``)."""
+
+
+def attention_summary(model, windows: WindowSet, n_classes: int, device) -> dict:
+    """Attention weights on the test windows: mean over channels, per class, over time."""
+    if not hasattr(model, "forward_with_attention") or len(windows) == 0:
+        return {}
+    model.eval()
+    sums: dict[str, np.ndarray] = {}
+    counts = np.zeros(n_classes)
+    with torch.no_grad():
+        xs = [torch.from_numpy(windows.inputs[m]).to(device) for m in windows.modalities]
+        for i in range(0, len(windows), 256):
+            _, attn = model.forward_with_attention(*[x[i:i + 256] for x in xs])
+            y = windows.labels[i:i + 256]
+            for key, a in attn.items():
+                course = a.float().mean(dim=1, keepdim=True)          # (batch, 1, L)
+                course = torch.nn.functional.interpolate(course, size=ATTENTION_POINTS,
+                                                         mode="linear", align_corners=False)
+                course = course[:, 0].cpu().numpy()
+                acc = sums.setdefault(key, np.zeros((n_classes, ATTENTION_POINTS)))
+                np.add.at(acc, y, course)
+            counts += np.bincount(y, minlength=n_classes)
+    return {key: [(s / c).tolist() if c else None for s, c in zip(acc, counts)]
+            for key, acc in sums.items()}
+
+
+class NetworkEstimator:
+    """A network of the registry trained by :func:`~xmodal.training.recipe.fit_network`, with
+    early stopping on the validation windows; saves ``model.pt``."""
+
+    uses_validation = True
+    parallel_folds = True
+    final_model = True
+    state_files = ("model.pt",)
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.label = config.model.name
+        self.epochs = config.training.epochs
+        self.device = resolve_device(config.training.device)
+        self.model: torch.nn.Module | None = None
+
+    def prepare(self, windows: WindowSet) -> WindowSet:
+        """Nothing to do: networks read the windows themselves."""
+        return windows
+
+    def complexity(self, input_shapes: dict, n_classes: int) -> dict:
+        """Parameters and FLOPs per window of the configured network (freshly built)."""
+        net = build_model(self.config.model, input_shapes, n_classes)
+        return {"n_parameters": count_parameters(net),
+                "flops_per_window": flops_per_window(net, input_shapes)}
+
+    def fit(self, train: WindowSet, validation: WindowSet | None, *, seed: int,
+            on_epoch: Callable[[dict], None] | None = None,
+            unlabelled: WindowSet | None = None) -> dict:
+        """Build and train the network (see :func:`~xmodal.training.recipe.fit_network`)."""
+        self.model, result = fit_network(self.config, train, validation, len(train.classes),
+                                         train.input_shapes, seed, on_epoch=on_epoch,
+                                         unlabelled=unlabelled)
+        return result
+
+    def predict_proba(self, windows: WindowSet) -> np.ndarray:
+        """Softmax of the network's logits."""
+        if len(windows) == 0:
+            return np.zeros((0, len(windows.classes)))
+        return softmax(predict_logits(self.model, windows, device=self.device))
+
+    def save(self, folder: Path) -> None:
+        """Write ``folder/model.pt`` (the state dict)."""
+        save_state_dict(Path(folder) / "model.pt", self.model.cpu().state_dict())
+
+    def fold_record(self, test: WindowSet) -> dict:
+        """The attention summary on the test windows (:func:`attention_summary`)."""
+        return {"attention": attention_summary(self.model.to(self.device), test,
+                                               len(test.classes), self.device)}
+
+
+#: estimators other than :class:`NetworkEstimator`, by model name
+_ESTIMATORS: dict[str, Callable[[RunConfig], FoldEstimator]] = {
+    "features": lambda config: FeaturesEstimator(config.model.features_model),
+}
+
+
+def estimator_for(config: RunConfig) -> FoldEstimator:
+    """A new, unfitted estimator of the configured model."""
+    make = _ESTIMATORS.get(config.model.name, NetworkEstimator)
+    return make(config)

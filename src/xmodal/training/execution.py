@@ -1,0 +1,117 @@
+"""Executing folds: an :class:`Executor` runs fold tasks and yields their records as they finish.
+
+:class:`LocalExecutor` runs them in this process, or with ``jobs > 1`` in spawned worker
+processes (one torch thread each) that read the windows from the preprocessing cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import torch
+
+from xmodal.config import RunConfig
+from xmodal.data.tasks import get_task
+from xmodal.signals.pipeline import prepare_subjects
+from xmodal.training.estimators import estimator_for
+from xmodal.training.folds import FoldTask, RunWindows, run_fold, run_windows
+from xmodal.training.progress import Progress
+from xmodal.training.trainer import resolve_device
+
+
+class Executor(Protocol):
+    """Runs fold tasks somewhere and reports each one's record when it is done."""
+
+    def submit(self, tasks: Sequence[FoldTask]) -> Iterator[tuple[FoldTask, dict]]:
+        """Run ``tasks``; yield ``(task, record)`` in the order they finish. An error of one
+        task is raised from the iterator (the tasks not started yet are cancelled)."""
+
+    def cancel(self) -> None:
+        """Start no further task; tasks already running finish."""
+
+
+class LocalExecutor:
+    """Folds on this machine: one after another in this process, or side by side in worker
+    processes.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's configuration.
+    windows : RunWindows
+        The windows of the run (folds in this process select from them).
+    progress : Progress
+        Progress display of folds run in this process (workers are quiet).
+    jobs : int
+        Worker processes; with ``jobs > 1``, more than one task, an estimator whose folds may
+        run in parallel and a CPU device, folds run in spawned processes, else here.
+    worker_config : RunConfig, optional
+        The configuration workers rebuild the windows from (its data section names the cache
+        they read); default ``config``.
+    """
+
+    def __init__(self, config: RunConfig, windows: RunWindows, progress: Progress | None = None,
+                 jobs: int = 1, worker_config: RunConfig | None = None) -> None:
+        self.config = config
+        self.windows = windows
+        self.progress = progress or Progress(quiet=True)
+        self.jobs = jobs
+        self.worker_config = worker_config or config
+        self._cancelled = False
+        self._pending: list = []
+
+    def _in_processes(self, n_tasks: int) -> bool:
+        return (self.jobs > 1 and n_tasks > 1 and estimator_for(self.config).parallel_folds
+                and resolve_device(self.config.training.device).type == "cpu")
+
+    def submit(self, tasks: Sequence[FoldTask]) -> Iterator[tuple[FoldTask, dict]]:
+        """Run ``tasks`` (see :class:`Executor`)."""
+        self._cancelled = False
+        if self._in_processes(len(tasks)):
+            yield from self._in_pool(tasks)
+            return
+        for task in tasks:
+            if self._cancelled:
+                return
+            yield task, run_fold(task, self.config, self.windows, self.progress)
+
+    def _in_pool(self, tasks: Sequence[FoldTask]) -> Iterator[tuple[FoldTask, dict]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init,
+                                   initargs=(self.worker_config.to_dict(),))
+        try:
+            futures = {pool.submit(_worker_fold, task): task for task in tasks}
+            self._pending = list(futures)
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._pending = []
+
+    def cancel(self) -> None:
+        """Start no further fold (queued worker tasks are cancelled)."""
+        self._cancelled = True
+        for future in self._pending:
+            future.cancel()
+
+
+# ---- worker processes: the windows are rebuilt once per process from the (shared) cache ----
+_WORKER: dict = {}
+
+
+def _worker_init(config_dict: dict) -> None:
+    torch.set_num_threads(1)
+    config = RunConfig.from_dict(config_dict)
+    task = get_task(config.data.task, config.data.dataset, config.data.path)
+    _WORKER["config"] = config
+    _WORKER["windows"] = run_windows(prepare_subjects(config.data), task, config)
+
+
+def _worker_fold(task: FoldTask) -> dict:
+    return run_fold(task, _WORKER["config"], _WORKER["windows"], Progress(quiet=True))
+

@@ -1,0 +1,199 @@
+"""Running one fold with any estimator: select its windows, fit, test, write ``fold.json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xmodal.config import RunConfig
+from xmodal.data.tasks import Task
+from xmodal.errors import XmodalError
+from xmodal.files import atomic_write_json
+from xmodal.signals.pipeline import windows_of
+from xmodal.signals.windows import WindowSet
+from xmodal.training.estimators import FoldEstimator, estimator_for
+from xmodal.training.metrics import classification_metrics
+from xmodal.training.progress import Progress
+from xmodal.training.splits import Fold
+
+
+@dataclass
+class RunWindows:
+    """The windows of a run that every fold selects from.
+
+    Attributes
+    ----------
+    train : WindowSet
+        Labelled windows at the training stride.
+    eval : WindowSet
+        Labelled windows at the evaluation stride (validation and test).
+    unlabelled : WindowSet or None
+        Every window, labelled or not, for in-fold pretraining (else None).
+    """
+
+    train: WindowSet
+    eval: WindowSet
+    unlabelled: WindowSet | None = None
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """One fold to run and the folder its files go to."""
+
+    fold: Fold
+    folder: Path
+
+
+@dataclass
+class FoldWindows:
+    """The windows of one fold and the subjects its record lists."""
+
+    train: WindowSet
+    validation: WindowSet | None
+    test: WindowSet
+    train_subjects: list[str]
+    val_subjects: list[str]
+
+
+def in_fold_pretraining(config: RunConfig) -> bool:
+    """Whether each fold pretrains its streams (``pretrain_epochs`` without ``--init``)."""
+    return config.training.pretrain_epochs > 0 and not config.training.init
+
+
+def unlabelled_windows(prepared: dict, config: RunConfig) -> WindowSet | None:
+    """Every window of every subject, labelled or not (in-fold pretraining), else None."""
+    if not in_fold_pretraining(config):
+        return None
+    return windows_of(prepared, None, config.data.window, config.data.train_stride,
+                      keep_unlabelled=True)
+
+
+def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
+    """Cut the preprocessed subjects into the run's windows; the configured estimator's
+    :meth:`~xmodal.training.estimators.FoldEstimator.prepare` is applied to the labelled ones."""
+    estimator = estimator_for(config)
+    data = config.data
+    eval_all = estimator.prepare(windows_of(prepared, task, data.window, data.stride))
+    train_all = estimator.prepare(windows_of(prepared, task, data.window, data.train_stride))
+    return RunWindows(train_all, eval_all, unlabelled_windows(prepared, config))
+
+
+def pretraining_subjects(fold: Fold, config: RunConfig) -> list[str]:
+    """Subjects whose unlabelled signal a fold's pretraining reads: its training subjects, plus
+    its test subjects when ``training.transductive`` is set (never their labels)."""
+    subjects = list(fold.train)
+    if config.training.transductive:
+        subjects += [s for s in fold.test if s not in subjects]
+    return subjects
+
+
+def fold_masks(fold: Fold, train_all: WindowSet, eval_all: WindowSet
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Boolean masks: training windows (of ``train_all``), validation and test (of ``eval_all``).
+
+    Window-level folds (``kfold-windows``): training windows overlapping a test or validation
+    window of the same subject in time are dropped, so no test sample is trained on.
+    """
+    if fold.test_windows is None:
+        return (np.isin(train_all.subjects, list(fold.train)),
+                np.isin(eval_all.subjects, list(fold.val)) if fold.val else None,
+                np.isin(eval_all.subjects, list(fold.test)))
+    test = np.zeros(len(eval_all), dtype=bool)
+    test[list(fold.test_windows)] = True
+    val = np.zeros(len(eval_all), dtype=bool)
+    val[list(fold.val_windows or ())] = True
+    held = test | val
+    train = np.ones(len(train_all), dtype=bool)
+    for subject in np.unique(eval_all.subjects[held]):
+        starts = np.sort(eval_all.t_start[held & (eval_all.subjects == subject)])
+        mine = np.flatnonzero(train_all.subjects == subject)
+        t = train_all.t_start[mine]
+        pos = np.searchsorted(starts, t)
+        near = np.full(len(t), np.inf)
+        for cand in (pos - 1, pos):
+            ok = (cand >= 0) & (cand < len(starts))
+            near[ok] = np.minimum(near[ok], np.abs(starts[cand[ok]] - t[ok]))
+        train[mine[near < eval_all.window - 1e-9]] = False
+    return train, (val if val.any() else None), test
+
+
+def fold_windows(fold: Fold, windows: RunWindows, uses_validation: bool = True) -> FoldWindows:
+    """Training, validation and test windows of a fold (see :func:`fold_masks`).
+
+    Without ``uses_validation`` the validation windows join the training windows: for subject
+    folds the validation subjects' windows at the training stride, for window-level folds the
+    validation windows themselves; the record then lists no validation subject.
+    """
+    train_mask, val_mask, test_mask = fold_masks(fold, windows.train, windows.eval)
+    test = windows.eval.subset(test_mask)
+    if uses_validation:
+        val = windows.eval.subset(val_mask) if val_mask is not None else None
+        return FoldWindows(windows.train.subset(train_mask), val, test, list(fold.train),
+                           list(fold.val))
+    if fold.test_windows is None:
+        train = windows.train.subset(train_mask | np.isin(windows.train.subjects, list(fold.val)))
+        subjects = list(fold.train) + [s for s in fold.val if s not in fold.train]
+        return FoldWindows(train, None, test, subjects, [])
+    parts = [windows.train.subset(train_mask)]
+    if val_mask is not None:
+        parts.append(windows.eval.subset(val_mask))
+    return FoldWindows(WindowSet.concat(parts), None, test, list(fold.train), [])
+
+
+def fold_seed(config: RunConfig, index: int) -> int:
+    """The seed of fold ``index`` (997: the final model)."""
+    return config.training.seed * 1009 + index
+
+
+def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows,
+             progress: Progress) -> dict:
+    """Fit the configured estimator on the fold's training windows (selecting on its
+    validation windows), test it, write its state and ``fold.json`` (last: marks it done)."""
+    fold = task.fold
+    estimator = estimator_for(config)
+    split = fold_windows(fold, windows, estimator.uses_validation)
+    train, val, test = split.train, split.validation, split.test
+    if len(train) == 0:
+        raise XmodalError(f"{fold.name}: no training windows")
+    seed = fold_seed(config, fold.index)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        progress.fold_start(f"{fold.name} ({estimator.label})", estimator.epochs)
+        fold_unlabelled = (windows.unlabelled.of_subjects(pretraining_subjects(fold, config))
+                           if windows.unlabelled is not None and fold.test_windows is None
+                           else None)
+        result = estimator.fit(train, val, seed=seed, on_epoch=progress.epoch,
+                               unlabelled=fold_unlabelled)
+    proba = estimator.predict_proba(test)
+    pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
+    metrics = classification_metrics(test.labels, pred, test.classes)
+    estimator.save(task.folder)
+    record = {
+        "index": fold.index, "test_subjects": list(fold.test), "val_subjects": split.val_subjects,
+        "train_subjects": split.train_subjects, "n_test_windows": len(test),
+        "n_train_windows": len(train), "n_val_windows": len(val) if val is not None else 0,
+        **metrics, **result, **estimator.fold_record(test),
+        "predictions": {"subject": test.subjects.tolist(), "t_start": test.t_start.tolist(),
+                        "true": test.labels.tolist(), "proba": proba.round(6).tolist()},
+    }
+    atomic_write_json(task.folder / "fold.json", record)     # written last: marks the fold done
+    return record
+
+
+def fold_done(folder: Path, estimator: FoldEstimator) -> bool:
+    """A fold is finished when its fold.json (written last) and the estimator's state exist."""
+    return (folder / "fold.json").exists() and all(
+        (folder / name).exists() for name in estimator.state_files)
+
+
+def fold_line(fold: Fold, record: dict) -> str:
+    """The progress line of a finished fold."""
+    absent = f"; absent: {', '.join(record['classes_absent'])}" if record["classes_absent"] else ""
+    test = "windows" if fold.test_windows is not None else ",".join(fold.test)
+    val = "windows" if fold.val_windows else (",".join(fold.val) or "-")
+    return (f"{fold.name}: test {test} val {val} | "
+            f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
+            f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}")

@@ -1,0 +1,3 @@
+"""The package version (a module of its own, importable from every layer)."""
+
+__version__ = "0.3.0"
