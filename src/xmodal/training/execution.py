@@ -12,7 +12,7 @@ from typing import Protocol
 import torch
 
 from xmodal.config import RunConfig
-from xmodal.data.tasks import get_task
+from xmodal.data.datasets import get_task
 from xmodal.signals.pipeline import prepare_subjects
 from xmodal.training.estimators import estimator_for
 from xmodal.training.folds import FoldTask, RunWindows, run_fold, run_windows
