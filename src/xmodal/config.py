@@ -54,6 +54,10 @@ DEFAULT_PRESET = "efficient"
 #: ``blend`` the final gradient-blending loss weights
 OUTPUT_MODES = ("fused", "mean", "val", "blend")
 
+#: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
+#: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 @dataclass
 class DataConfig:
@@ -152,7 +156,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"                     # cpu | cuda | auto
     threads: int = 0                        # 0: torch default (reproducible); N; -1: auto (idle CPUs)
-    amp: bool = True                        # mixed precision on CUDA (no effect on CPU)
+    amp: bool = True                        # false: precision auto means fp32
+    precision: str = "auto"                 # auto | fp32 | bf16 | fp16 (see PRECISIONS)
     # the fusion recipe (each an option; see xmodal.training.recipe)
     aux_weight: float = 0.0                 # weight of each per-stream head's loss (aux_heads)
     gblend: bool = False                    # per-head loss weights from inner validation
@@ -275,7 +280,8 @@ LEGACY_VALUES: dict[str, dict[str, Any]] = {
     "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
     "training": {"aux_weight": 0.0, "aux_detach": False, "gblend": False,
                  "modality_dropout": 0.0, "ogm_alpha": 0.0, "augment": 0.0,
-                 "warm_start": False, "swa": False, "pretrain_epochs": 0},
+                 "warm_start": False, "swa": False, "pretrain_epochs": 0,
+                 "precision": "fp32"},
 }
 
 
@@ -408,7 +414,8 @@ def check_device(name: str, where: str = "device") -> str:
 
 def validate_values(config: RunConfig, source: str = "config",
                     keys: Sequence[tuple[str, str]] | None = None) -> None:
-    """Check numeric settings against :data:`VALUE_RANGES` and the form of the device.
+    """Check numeric settings against :data:`VALUE_RANGES`, the form of the device and the
+    name of the precision.
 
     Parameters
     ----------
@@ -425,7 +432,8 @@ def validate_values(config: RunConfig, source: str = "config",
         The first value out of range; the message names the option (command line) or
         ``[section] key`` (files), the allowed range and the value.
     """
-    wanted = list(VALUE_RANGES) + [("training", "device")] if keys is None else list(keys)
+    wanted = (list(VALUE_RANGES) + [("training", "device"), ("training", "precision")]
+              if keys is None else list(keys))
     for section, key in wanted:
         part = getattr(config, section, None)
         if part is None or not hasattr(part, key):
@@ -435,6 +443,11 @@ def validate_values(config: RunConfig, source: str = "config",
                  else f"{source}: [{section}] {key}")
         if (section, key) == ("training", "device"):
             check_device(value, label)
+            continue
+        if (section, key) == ("training", "precision"):
+            if value not in PRECISIONS:
+                raise ConfigError(f"{label}: unknown precision {value!r}; valid: "
+                                  f"{', '.join(PRECISIONS)}")
             continue
         allowed = VALUE_RANGES.get((section, key))
         if allowed is None:

@@ -24,6 +24,7 @@ from xmodal.evaluation.results import (atomic_write_bytes, atomic_write_json, at
 from xmodal.models.registry import build_model, count_parameters
 from xmodal.signals.pipeline import prepare_subjects, windows_of
 from xmodal.signals.windows import WindowSet
+from xmodal.training.precision import training_precision
 from xmodal.training.progress import Progress
 from xmodal.training.splits import PROTOCOLS, SUBJECT_DEPENDENT, Fold, make_folds
 from xmodal.training.recipe import fit_network
@@ -40,7 +41,8 @@ def validate_config(config: RunConfig) -> RunConfig:
     dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
     """
     validate_values(config)                 # also configurations built without updated()
-    resolve_device(config.training.device)  # unknown device, or CUDA without a GPU
+    # unknown device, CUDA without a GPU, or fp16 on a CPU
+    training_precision(config.training, resolve_device(config.training.device))
     config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
     d = config.data
     if d.labels and not Path(d.labels).is_file():
@@ -451,6 +453,9 @@ def _aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: fl
         "n_parameters": n_params, "flops_per_window": flops,
         "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
         "transductive": bool(config.training.transductive and in_fold_pretraining(config)),
+        "precision": {"requested": config.training.precision,
+                      "resolved": training_precision(config.training,
+                                                     resolve_device(config.training.device))},
         "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
                    "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
         "xmodal_version": __version__,
