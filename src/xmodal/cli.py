@@ -105,6 +105,9 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                         "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
                         "in this process with torch's threads; CUDA always uses 1)")
     t.add_argument("--device", help="cpu (default) | cuda | auto")
+    t.add_argument("--precision", help="auto (default: bf16 where the CPU or GPU computes it, "
+                                       "else fp32 on CPU, fp16 on CUDA) | fp32 | bf16 | fp16 "
+                                       "(CUDA only)")
     r = p.add_argument_group("fusion recipe (fusion models)")
     r.add_argument("--aux-heads", action=argparse.BooleanOptionalAction, default=None,
                    help="a linear head per stream, trained with its own loss")
@@ -170,7 +173,8 @@ _FLAG_TO_KEY = {
     "lr": ("training", "lr"), "patience": ("training", "patience"),
     "min_epochs": ("training", "min_epochs"),
     "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),
-    "device": ("training", "device"), "protocol": ("evaluation", "protocol"),
+    "device": ("training", "device"), "precision": ("training", "precision"),
+    "protocol": ("evaluation", "protocol"),
     "folds": ("evaluation", "folds"), "test": ("evaluation", "test_subjects"),
     "aux_heads": ("model", "aux_heads"), "output": ("model", "output"),
     "ensemble": ("model", "ensemble"), "aux_weight": ("training", "aux_weight"),

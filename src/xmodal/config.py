@@ -58,6 +58,10 @@ OUTPUT_MODES = ("fused", "mean", "val", "blend")
 #: subject's whole recording, a calibration part of it, or causal running statistics
 NORMALIZE_MODES = ("recording", "calibration", "running")
 
+#: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
+#: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 @dataclass
 class DataConfig:
@@ -159,7 +163,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"                     # cpu | cuda | auto
     threads: int = 0                        # 0: torch default (reproducible); N; -1: auto (idle CPUs)
-    amp: bool = True                        # mixed precision on CUDA (no effect on CPU)
+    amp: bool = True                        # false: precision auto means fp32
+    precision: str = "auto"                 # auto | fp32 | bf16 | fp16 (see PRECISIONS)
     # the fusion recipe (each an option; see xmodal.training.recipe)
     aux_weight: float = 0.0                 # weight of each per-stream head's loss (aux_heads)
     gblend: bool = False                    # per-head loss weights from inner validation
@@ -283,7 +288,8 @@ LEGACY_VALUES: dict[str, dict[str, Any]] = {
     "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
     "training": {"aux_weight": 0.0, "aux_detach": False, "gblend": False,
                  "modality_dropout": 0.0, "ogm_alpha": 0.0, "augment": 0.0,
-                 "warm_start": False, "swa": False, "pretrain_epochs": 0},
+                 "warm_start": False, "swa": False, "pretrain_epochs": 0,
+                 "precision": "fp32"},
 }
 
 
@@ -412,6 +418,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
 #: :func:`validate_values` like :data:`VALUE_RANGES`
 VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "normalize"): NORMALIZE_MODES,
+    ("training", "precision"): PRECISIONS,
 }
 
 
