@@ -363,3 +363,21 @@ def test_report_reads_result_files_only(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (bench / "per_subject.csv").exists()
+
+
+def test_a_lead_whose_interval_excludes_zero_but_not_its_test_is_not_marked(tmp_path):
+    from xmodal.evaluation.report import write_report
+
+    # four subjects that all improve: the bootstrap interval is above 0, the exact Wilcoxon
+    # p-value is 0.125; "resolved" needs both, so nothing is bold
+    bench = _fake_benchmark(tmp_path / "b", {
+        "a": [_fake_results("early-fusion", ["chest.ECG", "chest.EDA"],
+                            [0.6, 0.7, 0.5, 0.8], [0.6, 0.7, 0.5, 0.8])],
+        "b": [_fake_results("late-fusion", ["chest.ECG", "chest.EDA"],
+                            [0.62, 0.73, 0.51, 0.84], [0.6, 0.7, 0.5, 0.8])],
+    })
+    write_report(bench)
+    rows = list(csv.DictReader((bench / "table.csv").open()))
+    assert not any("macro_f1" in r["best"].split(";") for r in rows)
+    table = (bench / "table.md").read_text()
+    assert "(p=0.125), not resolved, no mark" in table

@@ -55,7 +55,7 @@ def test_precision_config_default_legacy_and_validation(tmp_path):
     saved = tmp_path / "config.toml"
     saved.write_text("[training]\nepochs = 3\n")
     assert load_run_config(saved).training.precision == "fp32"      # folders of older versions
-    with pytest.raises(ConfigError, match="unknown precision 'half'"):
+    with pytest.raises(ConfigError, match="unknown value 'half'"):
         RunConfig().updated({"training": {"precision": "half"}})
 
 

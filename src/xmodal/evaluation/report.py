@@ -180,7 +180,7 @@ def _mark_best(rows: list[Row]) -> None:
         mine = [r for r in rows if r.task == task and r.ok]
         for key, _ in METRICS:
             lead = _leader(mine, key)
-            if lead is not None and lead[2] is not None and lead[2].ci_low > 0:
+            if lead is not None and lead[2] is not None and lead[2].resolved:
                 lead[0].best.append(key)
         for key, _ in COSTS:
             vals = [r.costs[key] for r in mine if _finite(r.costs.get(key))]
