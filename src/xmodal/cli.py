@@ -9,8 +9,8 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, FEATURES_WINDOW, MODEL_NAMES, PRESETS,
-                           RunConfig, load_config, read_toml)
+from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, FEATURES_WINDOW, MODEL_NAMES,
+                           NORMALIZE_MODES, PRESETS, RunConfig, load_config, read_toml)
 from xmodal.errors import ConfigError, XmodalError
 from xmodal.version import __version__
 
@@ -59,6 +59,16 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     d.add_argument("--train-stride", type=float, help="stride of training windows in seconds (default 5)")
     d.add_argument("--rates", nargs="+", type=_rate, metavar="M=HZ", help="target-rate overrides")
     d.add_argument("--max-gap", type=float, help="longest NaN gap in seconds that is interpolated (default 1)")
+    d.add_argument("--normalize", choices=NORMALIZE_MODES,
+                   help="z-score statistics of each subject: its whole recording (default), a "
+                        "calibration part of it, or causal running statistics (as a stream)")
+    d.add_argument("--calibration-minutes", type=float, metavar="MIN",
+                   help="--normalize calibration: minutes of the calibration part (default 5)")
+    d.add_argument("--calibration-label", metavar="LABEL",
+                   help="--normalize calibration: calibrate on the first minutes of this label's "
+                        "segment (e.g. baseline; windows overlapping it are then neither "
+                        "trained on nor scored) instead of "
+                        "the recording start")
     d.add_argument("--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)")
     d.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     m = p.add_argument_group("model")
@@ -95,6 +105,9 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                         "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
                         "in this process with torch's threads; CUDA always uses 1)")
     t.add_argument("--device", help="cpu (default) | cuda | auto")
+    t.add_argument("--precision", help="auto (default: bf16 where the CPU or GPU computes it, "
+                                       "else fp32 on CPU, fp16 on CUDA) | fp32 | bf16 | fp16 "
+                                       "(CUDA only)")
     r = p.add_argument_group("fusion recipe (fusion models)")
     r.add_argument("--aux-heads", action=argparse.BooleanOptionalAction, default=None,
                    help="a linear head per stream, trained with its own loss")
@@ -148,6 +161,8 @@ _FLAG_TO_KEY = {
     "subjects": ("data", "subjects"), "task": ("data", "task"), "window": ("data", "window"),
     "stride": ("data", "stride"), "train_stride": ("data", "train_stride"),
     "max_gap": ("data", "max_gap"), "cache_dir": ("data", "cache_dir"),
+    "normalize": ("data", "normalize"), "calibration_minutes": ("data", "calibration_minutes"),
+    "calibration_label": ("data", "calibration_label"),
     "model": ("model", "name"), "preset": ("model", "preset"),
     "stem_stride": ("model", "stem_stride"),
     "features_model": ("model", "features_model"),
@@ -158,7 +173,8 @@ _FLAG_TO_KEY = {
     "lr": ("training", "lr"), "patience": ("training", "patience"),
     "min_epochs": ("training", "min_epochs"),
     "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),
-    "device": ("training", "device"), "protocol": ("evaluation", "protocol"),
+    "device": ("training", "device"), "precision": ("training", "precision"),
+    "protocol": ("evaluation", "protocol"),
     "folds": ("evaluation", "folds"), "test": ("evaluation", "test_subjects"),
     "aux_heads": ("model", "aux_heads"), "output": ("model", "output"),
     "ensemble": ("model", "ensemble"), "aux_weight": ("training", "aux_weight"),

@@ -54,6 +54,14 @@ DEFAULT_PRESET = "efficient"
 #: ``blend`` the final gradient-blending loss weights
 OUTPUT_MODES = ("fused", "mean", "val", "blend")
 
+#: where training's z-score statistics come from (see :mod:`xmodal.signals.preprocessor`): each
+#: subject's whole recording, a calibration part of it, or causal running statistics
+NORMALIZE_MODES = ("recording", "calibration", "running")
+
+#: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
+#: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 @dataclass
 class DataConfig:
@@ -72,6 +80,9 @@ class DataConfig:
     cache_dir: str = ""                     # empty: $XMODAL_CACHE or ~/.cache/xmodal
     use_cache: bool = True
     labels: str = ""                        # segments CSV (drivedb, csv); empty: found beside the data
+    normalize: str = "recording"            # recording | calibration | running (NORMALIZE_MODES)
+    calibration_minutes: float = 5.0        # length of the calibration part (calibration)
+    calibration_label: str = ""             # calibrate on this label's first segment; empty: start
 
 
 @dataclass
@@ -152,7 +163,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"                     # cpu | cuda | auto
     threads: int = 0                        # 0: torch default (reproducible); N; -1: auto (idle CPUs)
-    amp: bool = True                        # mixed precision on CUDA (no effect on CPU)
+    amp: bool = True                        # false: precision auto means fp32
+    precision: str = "auto"                 # auto | fp32 | bf16 | fp16 (see PRECISIONS)
     # the fusion recipe (each an option; see xmodal.training.recipe)
     aux_weight: float = 0.0                 # weight of each per-stream head's loss (aux_heads)
     gblend: bool = False                    # per-head loss weights from inner validation
@@ -272,10 +284,12 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 #: lacks one of them was written by such a version and is read with these values, not with
 #: today's defaults, so its checkpoints still build the architecture they were trained with
 LEGACY_VALUES: dict[str, dict[str, Any]] = {
+    "data": {"normalize": "recording"},
     "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
     "training": {"aux_weight": 0.0, "aux_detach": False, "gblend": False,
                  "modality_dropout": 0.0, "ogm_alpha": 0.0, "augment": 0.0,
-                 "warm_start": False, "swa": False, "pretrain_epochs": 0},
+                 "warm_start": False, "swa": False, "pretrain_epochs": 0,
+                 "precision": "fp32"},
 }
 
 
@@ -370,6 +384,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
     ("data", "train_stride"): _above(0, inclusive=False),
     ("data", "rates"): ValueRange("rates", 0, MAX_RATE, (False, True)),
     ("data", "max_gap"): _above(0),
+    ("data", "calibration_minutes"): _above(0, inclusive=False),
     ("model", "widths"): _above(1, "ints"),
     ("model", "kernels"): _above(1, "ints"),
     ("model", "pool_size"): _above(0, "int"),           # 0: from the preset
@@ -399,6 +414,14 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
 }
 
 
+#: the allowed values of every setting that takes one of a few names, checked by
+#: :func:`validate_values` like :data:`VALUE_RANGES`
+VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("data", "normalize"): NORMALIZE_MODES,
+    ("training", "precision"): PRECISIONS,
+}
+
+
 def check_device(name: str, where: str = "device") -> str:
     """Return ``name`` if it is one of cpu, cuda, cuda:N, auto; else raise ConfigError."""
     if not isinstance(name, str) or not _DEVICE.fullmatch(name):
@@ -408,7 +431,7 @@ def check_device(name: str, where: str = "device") -> str:
 
 def validate_values(config: RunConfig, source: str = "config",
                     keys: Sequence[tuple[str, str]] | None = None) -> None:
-    """Check numeric settings against :data:`VALUE_RANGES` and the form of the device.
+    """Check settings against :data:`VALUE_RANGES`, :data:`VALUE_CHOICES` and the device's form.
 
     Parameters
     ----------
@@ -425,7 +448,8 @@ def validate_values(config: RunConfig, source: str = "config",
         The first value out of range; the message names the option (command line) or
         ``[section] key`` (files), the allowed range and the value.
     """
-    wanted = list(VALUE_RANGES) + [("training", "device")] if keys is None else list(keys)
+    wanted = (list(VALUE_RANGES) + list(VALUE_CHOICES) + [("training", "device")]
+              if keys is None else list(keys))
     for section, key in wanted:
         part = getattr(config, section, None)
         if part is None or not hasattr(part, key):
@@ -435,6 +459,11 @@ def validate_values(config: RunConfig, source: str = "config",
                  else f"{source}: [{section}] {key}")
         if (section, key) == ("training", "device"):
             check_device(value, label)
+            continue
+        if (section, key) in VALUE_CHOICES:
+            if value not in VALUE_CHOICES[section, key]:
+                raise ConfigError(f"{label}: unknown value {value!r}; valid: "
+                                  f"{', '.join(VALUE_CHOICES[section, key])}")
             continue
         allowed = VALUE_RANGES.get((section, key))
         if allowed is None:

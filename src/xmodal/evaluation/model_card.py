@@ -69,6 +69,21 @@ def _number(value) -> float:
     return float("nan") if value is None else value
 
 
+def _normalization(data: dict) -> str:
+    """What the run's normalisation mode did, in words."""
+    mode = data.get("normalize", "recording")
+    if mode == "calibration":
+        part = (f"the first {data.get('calibration_minutes')} min of the "
+                f"'{data['calibration_label']}' segment, whose windows are not used"
+                if data.get("calibration_label") else
+                f"the first {data.get('calibration_minutes')} min of the recording")
+        return f"per-subject z-scoring with the statistics of {part}."
+    if mode == "running":
+        return ("causal: each window cleaned from raw samples with a context margin and "
+                "z-scored with the running statistics of the subject's windows so far.")
+    return "per-subject z-scoring with the statistics of each subject's whole recording."
+
+
 def model_card(results: dict) -> str:
     """Markdown model card from a run's ``results.json`` content."""
     cfg = results.get("config", {})
@@ -108,10 +123,10 @@ def model_card(results: dict) -> str:
         "## Preprocessing",
         f"- NaN/inf runs up to {data.get('max_gap')} s are interpolated; longer ones are rejected.",
         *_preprocessing(results, data),
-        "- Per-subject z-scoring with the statistics of each subject's whole recording.",
-        "- Prediction (`xmodal predict`) processes each window from raw samples with the same "
-        "functions and a context margin; see README 'Using a trained model' for the "
-        "normalisation policy of a new recording.",
+        f"- Normalisation ({data.get('normalize', 'recording')}): {_normalization(data)}",
+        "- Prediction (`xmodal predict`) uses the same mode by default; `recording` and "
+        "`calibration` process the whole recording as in training, streams process each window "
+        "from raw samples with a context margin.",
         "",
         "## Protocol and results",
         f"- Protocol: {results.get('protocol')}; {len(results.get('folds', []))} folds; "

@@ -254,8 +254,10 @@ def _protocol_line(rows: list[Row]) -> str:
     if res is None:
         return "no finished run"
     n_folds = len(res["folds"])
+    modes = sorted({r.results[0].get("config", {}).get("data", {}).get("normalize", "recording")
+                    for r in rows if r.results})
     text = (f"protocol {res['protocol']} ({n_folds} folds), dataset {res['dataset']}, classes "
-            f"{', '.join(res['classes'])}; mean ± std over folds"
+            f"{', '.join(res['classes'])}, normalisation {'/'.join(modes)}; mean ± std over folds"
             + (" and seeds" if any(len(r.results) > 1 for r in rows) else ""))
     if any(r.subject_dependent for r in rows):
         text = f"**{SUBJECT_DEPENDENT_NOTE}.** " + text

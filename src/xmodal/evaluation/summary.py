@@ -12,8 +12,10 @@ def _pm(mean: float | None, std: float | None) -> str:
 def format_results(results: dict) -> str:
     """A short human-readable summary of one run's results.json."""
     mods = "+".join(results["modalities"])
+    norm = results.get("config", {}).get("data", {}).get("normalize", "recording")
     lines = [f"{results['model']} | {results['task']} {results['classes']} | "
-             f"{results['protocol']} ({len(results['folds'])} folds) | {mods}",
+             f"{results['protocol']} ({len(results['folds'])} folds) | {mods} | "
+             f"normalize {norm}",
              f"{'':14}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
     m, s, p = results["mean"], results["std"], results["pooled"]
     keys = ("accuracy", "macro_f1", "balanced_accuracy")

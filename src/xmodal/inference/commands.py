@@ -25,10 +25,12 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hop", type=float, help="seconds between windows (default: the run's stride)")
     p.add_argument("--ensemble", action="store_true",
                    help="use the fold models' ensemble even when the run has a final model")
-    p.add_argument("--normalize", default="recording",
-                   choices=("recording", "running", "window"),
-                   help="z-score statistics: of the whole recording (default, as in training), "
-                        "running since the start, or of each window")
+    p.add_argument("--normalize", default=None,
+                   choices=("recording", "calibration", "running", "window"),
+                   help="z-score statistics: of the whole recording, of its calibration part "
+                        "(the run's --calibration-minutes/--calibration-label), running since "
+                        "the start (as a stream), or of each window; default: the mode the run "
+                        "was trained with")
     p.add_argument("--context", type=float, default=5.0,
                    help="seconds before each window used to settle the filters (default 5)")
 
@@ -74,7 +76,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictor = Predictor.from_run(args.run, ensemble=args.ensemble)
     rec = read_input(args, predictor.modalities)
     table = predictor.predict(rec.signals, rec.rates, hop=args.hop, normalization=args.normalize,
-                              context=args.context)
+                              context=args.context, labels=rec.labels, label_rate=rec.label_rate)
     if out.suffix.lower() == ".csv":
         table.to_csv(out)
     else:
@@ -100,7 +102,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     predictor = Predictor.from_run(args.run, ensemble=args.ensemble)
     rec = read_input(args, predictor.modalities)
     result = explain(predictor, rec.signals, rec.rates, hop=args.hop,
-                     normalization=args.normalize, context=args.context)
+                     normalization=args.normalize, context=args.context, labels=rec.labels,
+                     label_rate=rec.label_rate)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "predictions.csv")

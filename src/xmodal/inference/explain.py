@@ -54,10 +54,13 @@ def _resample_rows(x: np.ndarray, points: int) -> np.ndarray:
 
 
 def explain(predictor: Predictor, signals: dict, rates: dict, hop: float | None = None,
-            normalization: str = "recording", stats: dict | None = None,
-            context: float = DEFAULT_CONTEXT) -> Explanation:
-    """Predictions and attention courses of every window (ConfigError without attention)."""
-    plan, inputs = predictor.windows(signals, rates, hop, normalization, stats, context)
+            normalization: str | None = None, stats: dict | None = None,
+            context: float = DEFAULT_CONTEXT, labels: np.ndarray | None = None,
+            label_rate: float | None = None) -> Explanation:
+    """Predictions and attention courses of every window (ConfigError without attention);
+    ``normalization`` None: the run's (see :meth:`Predictor.predict`)."""
+    plan, inputs = predictor.windows(signals, rates, hop, normalization, stats, context, labels,
+                                     label_rate)
     proba, maps = predictor.attention(inputs)
     t_start = np.arange(len(proba)) * plan.hop
     table = PredictionTable(predictor.classes, t_start, t_start + predictor.window, proba)

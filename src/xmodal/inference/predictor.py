@@ -4,11 +4,16 @@ Which weights: a run folder trained with ``xmodal train --final`` holds ``final/
 model trained on every subject; it has seen the most people and is used by default. Otherwise
 the fold models are used as an ensemble (mean of their class probabilities): each was trained
 on all subjects but one (or a fold's worth) and validated on others, and averaging them is more
-stable than picking one fold's model. ``ensemble=True`` forces the fold ensemble.
+stable than picking one fold's model. ``ensemble=True`` forces the fold ensemble; ``fold=NAME``
+loads one fold's model (e.g. to reproduce that fold's test predictions).
+
+Preprocessing is the run's :class:`~xmodal.signals.preprocessor.Preprocessor`: by default a
+recording is normalised in the mode the run was trained with (``data.normalize``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Sequence
@@ -18,9 +23,10 @@ import torch
 
 from xmodal.config import RunConfig, load_run_config
 from xmodal.data.modalities import signal_kind
+from xmodal.data.recording import Recording, Signal
 from xmodal.errors import ConfigError, DataError
 from xmodal.files import read_json
-from xmodal.inference.normalize import ChannelStats, Normalizer, zscore
+from xmodal.inference.normalize import POLICIES, ChannelStats, Normalizer, zscore
 from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
 from xmodal.models.base import XModalModel
@@ -28,8 +34,13 @@ from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.registry import build_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
+from xmodal.signals.preprocessor import Preprocessor, stream_inputs
 from xmodal.signals.resample import signal_resample
+from xmodal.signals.windows import make_windows
 from xmodal.version import __version__
+
+#: normalisations of :meth:`Predictor.predict`: training's modes and the per-window policies
+NORMALIZATIONS = ("recording", "calibration", "running", "window", "fixed")
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, dict]:
@@ -41,9 +52,17 @@ def load_run(path: str | Path) -> tuple[RunConfig, dict]:
     return load_run_config(path / "config.toml"), read_json(path / "results.json")
 
 
-def checkpoint_paths(path: str | Path, ensemble: bool = False) -> tuple[str, list[Path]]:
-    """``("final", [final/model.pt])`` when present (and not ``ensemble``), else the folds'."""
+def checkpoint_paths(path: str | Path, ensemble: bool = False,
+                     fold: str | None = None) -> tuple[str, list[Path]]:
+    """``("final", [final/model.pt])`` when present (and not ``ensemble``), else the folds';
+    with ``fold`` that fold's model only (``("fold", [folds/<fold>/model.pt])``)."""
     path = Path(path)
+    if fold is not None:
+        one = path / "folds" / str(fold) / "model.pt"
+        if not one.is_file():
+            have = ", ".join(sorted(p.parent.name for p in path.glob("folds/*/model.pt")))
+            raise DataError(f"{path}: no model of fold {fold!r} (have: {have or 'none'})")
+        return "fold", [one]
     final = path / "final" / "model.pt"
     if final.is_file() and not ensemble:
         return "final", [final]
@@ -69,16 +88,19 @@ class Predictor:
     max_gap : float
         Longest NaN/inf run in seconds that is interpolated.
     source : str
-        ``"final"``, ``"ensemble"`` or ``"model"``.
+        ``"final"``, ``"ensemble"``, ``"fold"`` or ``"model"``.
     optimize : bool
         On CPU, compute probabilities with frozen TorchScript copies of the models
         (:func:`~xmodal.inference.frozen.freeze_for_cpu`; about twice as fast per window, equal
         within float32 rounding); built on first use. Attention always uses the eager models.
+    preprocessor : Preprocessor, optional
+        The run's preprocessing (normalisation mode and calibration); default: ``recording``
+        normalisation at ``rates``.
     """
 
     def __init__(self, models: Sequence[XModalModel], classes: Sequence[str], rates: dict,
                  window: float, hop: float, max_gap: float = 1.0, source: str = "model",
-                 optimize: bool = True) -> None:
+                 optimize: bool = True, preprocessor: Preprocessor | None = None) -> None:
         if not models:
             raise ConfigError("a Predictor needs at least one model")
         self.models = [m.eval() for m in models]
@@ -92,10 +114,13 @@ class Predictor:
         self.source = source
         self.optimize = bool(optimize)
         self._runners: list | None = None
+        base = preprocessor or Preprocessor(max_gap=self.max_gap)
+        self.preprocessor = dataclasses.replace(base, rates=dict(self.rates),
+                                                max_gap=self.max_gap)
 
     @classmethod
-    def from_run(cls, path: str | Path, ensemble: bool = False,
-                 device: str = "cpu") -> "Predictor":
+    def from_run(cls, path: str | Path, ensemble: bool = False, device: str = "cpu",
+                 fold: str | None = None) -> "Predictor":
         """Load a run folder (see the module docstring for which weights are used).
 
         Checkpoints are read with ``torch.load(..., weights_only=True)``: a state_dict of
@@ -109,7 +134,7 @@ class Predictor:
             raise ConfigError(f"{path}: a 'features' run (hand-crafted features + scikit-learn) "
                               "keeps no fitted model; predict, explain and export need a run of "
                               "a network (attentive, cross, late-fusion, ...)")
-        source, paths = checkpoint_paths(path, ensemble)
+        source, paths = checkpoint_paths(path, ensemble, fold)
         shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
         classes = results["classes"]
         models = []
@@ -127,8 +152,9 @@ class Predictor:
                         else "")
                 raise DataError(f"{p}: cannot load checkpoint ({first}){hint}") from None
             models.append(model.to(device).eval())
-        return cls(models, classes, results["windows"]["rates"], config.data.window,
-                   config.data.stride, config.data.max_gap, source)
+        rates = results["windows"]["rates"]
+        return cls(models, classes, rates, config.data.window, config.data.stride,
+                   config.data.max_gap, source, preprocessor=Preprocessor.of(config.data, rates))
 
     # ---- inputs ------------------------------------------------------------------------------
 
@@ -175,7 +201,10 @@ class Predictor:
         return out
 
     def normalizer(self, normalization: str, stats: dict | None = None) -> Normalizer:
-        """A fresh :class:`Normalizer` for a policy (see :mod:`xmodal.inference.normalize`)."""
+        """A fresh :class:`Normalizer` for a policy (see :mod:`xmodal.signals.normalize`)."""
+        if normalization not in POLICIES:
+            raise ConfigError(f"normalisation {normalization!r} works on whole recordings only "
+                              f"(Predictor.predict); per window: {', '.join(POLICIES)}")
         return Normalizer(normalization, stats)
 
     # ---- models ------------------------------------------------------------------------------
@@ -242,10 +271,20 @@ class Predictor:
 
     # ---- recordings --------------------------------------------------------------------------
 
+    @property
+    def normalization(self) -> str:
+        """The normalisation the run was trained with (the default of :meth:`predict`)."""
+        return self.preprocessor.normalize
+
     def windows(self, signals: dict, rates: dict, hop: float | None = None,
-                normalization: str = "recording", stats: dict | None = None,
-                context: float = DEFAULT_CONTEXT) -> tuple[WindowPlan, dict]:
+                normalization: str | None = None, stats: dict | None = None,
+                context: float = DEFAULT_CONTEXT, labels: np.ndarray | None = None,
+                label_rate: float | None = None) -> tuple[WindowPlan, dict]:
         """Model inputs ``{modality: (n_windows, C, T)}`` of a whole recording.
+
+        ``recording`` and ``calibration`` process the whole recording as training does
+        (:class:`~xmodal.signals.preprocessor.Preprocessor`); ``running``, ``window`` and
+        ``fixed`` process each window from its raw segment (the streaming path).
 
         Raises
         ------
@@ -253,33 +292,43 @@ class Predictor:
             Missing modality, wrong channel count or rate, NaN runs longer than ``max_gap``,
             or a recording shorter than one window.
         """
+        normalization = self.normalization if normalization is None else normalization
+        if normalization not in NORMALIZATIONS:
+            raise ConfigError(f"unknown normalisation {normalization!r}; valid: "
+                              f"{', '.join(NORMALIZATIONS)}")
         data, rates = self._check(signals, rates)
         plan = self.plan(rates, hop, context)
         for m in self.modalities:      # one clear error for long NaN runs, before any window
             if not np.isfinite(data[m]).all():
                 signal_fill_gaps(data[m], rates[m], self.max_gap, m)
-        n = plan.n_windows({m: len(data[m]) for m in self.modalities})
+        if normalization in ("recording", "calibration"):
+            inputs = self._whole_recording_inputs(data, rates, plan.hop, normalization,
+                                                  labels, label_rate)
+            n = len(next(iter(inputs.values())))
+        else:
+            n = plan.n_windows({m: len(data[m]) for m in self.modalities})
         if n == 0:
             have = min(len(data[m]) / rates[m] for m in self.modalities)
             raise DataError(f"recording too short: {have:.1f} s, one {self.window:g}-s window "
                             f"needs {plan.min_duration():.1f} s of every modality")
-        if normalization == "recording":
-            stats = self.calibrate(data, rates)
-        norm = self.normalizer(normalization, stats)
-        inputs = {m: np.empty((n, *self.input_shapes[m]), dtype=np.float32)
-                  for m in self.modalities}
-        for k in range(n):
-            segments = {}
-            for m in self.modalities:
-                a, b = plan.segment(k, m)
-                segments[m] = data[m][a:b]
-            for m, x in plan.process(k, segments, norm).items():
-                inputs[m][k] = x
-        return plan, inputs
+        if normalization in ("recording", "calibration"):
+            return plan, inputs
+        return plan, stream_inputs(plan, data, self.normalizer(normalization, stats))
+
+    def _whole_recording_inputs(self, data: dict, rates: dict, hop: float, normalization: str,
+                                labels: np.ndarray | None, label_rate: float | None) -> dict:
+        """Windows cut from the whole cleaned and z-scored recording (training's path)."""
+        rec = Recording("input", {m: Signal(data[m], rates[m]) for m in self.modalities},
+                        labels, label_rate)
+        pre = dataclasses.replace(self.preprocessor, normalize=normalization)
+        prepared = dataclasses.replace(pre.normalized(pre.clean(rec)), labels=None,
+                                       label_rate=None)
+        return make_windows(prepared, None, self.window, hop, keep_unlabelled=True).inputs
 
     def predict(self, signals: dict, rates: dict, hop: float | None = None,
-                normalization: str = "recording", stats: dict | None = None,
-                context: float = DEFAULT_CONTEXT) -> PredictionTable:
+                normalization: str | None = None, stats: dict | None = None,
+                context: float = DEFAULT_CONTEXT, labels: np.ndarray | None = None,
+                label_rate: float | None = None) -> PredictionTable:
         """Per-window predictions for one recording.
 
         Parameters
@@ -291,20 +340,25 @@ class Predictor:
             Sampling rate of each modality in Hz.
         hop : float, optional
             Seconds between window starts (default: the run's evaluation stride).
-        normalization : {'recording', 'running', 'window', 'fixed'}
-            Where the z-score statistics come from (:mod:`xmodal.inference.normalize`).
-            ``recording`` (default) treats the recording as one new subject, as training did.
+        normalization : {'recording', 'calibration', 'running', 'window', 'fixed'}, optional
+            Where the z-score statistics come from (default: the run's ``data.normalize``).
+            ``recording`` and ``calibration`` (the run's calibration settings) process the whole
+            recording as training did; the others process each window on its own
+            (:mod:`xmodal.signals.normalize`), ``running`` exactly as a stream does.
         stats : dict, optional
             Statistics for ``fixed`` (from :meth:`calibrate`).
         context : float
-            Seconds of signal before each window used to settle the filters.
+            Seconds of signal before each window used to settle the filters (per-window path).
+        labels, label_rate : np.ndarray and float, optional
+            Raw label codes of the recording: needed by a calibration on a label's segment.
 
         Returns
         -------
         PredictionTable
             ``t_start``, ``t_end``, ``predicted``, ``p_<class>`` per window.
         """
-        plan, inputs = self.windows(signals, rates, hop, normalization, stats, context)
+        plan, inputs = self.windows(signals, rates, hop, normalization, stats, context, labels,
+                                    label_rate)
         n = len(next(iter(inputs.values())))
         t_start = np.arange(n) * plan.hop
         return PredictionTable(self.classes, t_start, t_start + self.window,

@@ -10,8 +10,9 @@ modality (a modality that is pushed far ahead has to be kept until the others ca
 
 Windows are processed exactly as by :meth:`Predictor.predict` with the same normalisation
 policy, so a stream gives the same predictions as the offline recording (up to float rounding of
-batch-size-dependent kernels, ~1e-7). The ``recording`` policy needs the whole recording and is
-refused; the default is ``running``.
+batch-size-dependent kernels, ~1e-7). The ``recording`` and ``calibration`` normalisations need
+the whole recording and are refused; the default is ``running``, which is also what a run trained
+with ``--normalize running`` saw in training and evaluation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal.errors import ConfigError, DataError
-from xmodal.inference.normalize import Normalizer
+from xmodal.signals.normalize import Normalizer
 from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, as_sample_array, check_rate
 
@@ -51,9 +52,9 @@ class StreamingPredictor:
     def __init__(self, predictor, rates: dict, hop: float | None = None,
                  normalization: str = "running", stats: dict | None = None,
                  context: float = DEFAULT_CONTEXT) -> None:
-        if normalization == "recording":
-            raise ConfigError("normalisation 'recording' needs the whole recording; a stream "
-                              "can use 'running', 'window' or 'fixed' (with stats from "
+        if normalization in ("recording", "calibration"):
+            raise ConfigError(f"normalisation {normalization!r} needs the whole recording; a "
+                              "stream can use 'running', 'window' or 'fixed' (with stats from "
                               "Predictor.calibrate)")
         self.predictor = predictor
         missing = [m for m in predictor.modalities if m not in rates]

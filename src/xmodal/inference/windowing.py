@@ -1,42 +1,19 @@
-"""Per-window preprocessing shared by offline prediction and streaming.
+"""Checks of prediction inputs (rates, sample arrays); the per-window plan lives in signals.
 
-Training cleans the *continuous* recording with zero-phase filters, resamples it and z-scores it
-with whole-recording statistics. A stream has neither the future nor the whole recording, so
-prediction processes every window on its own, from raw samples, with the training functions:
-
-1. window ``k`` covers ``[k * hop, k * hop + window)`` seconds from the recording (stream) start;
-2. its segment of raw samples starts ``context`` seconds earlier (clipped at the start) and ends
-   a few samples after the window (so that resampling covers the window's last sample);
-3. the segment is gap-repaired (:func:`~xmodal.signals.gaps.signal_fill_gaps`), cleaned
-   (:func:`~xmodal.signals.preprocess.signal_clean`: the same zero-phase filters) and resampled
-   (:func:`~xmodal.signals.resample.signal_resample`) to the run's rate for that modality, even
-   when that means upsampling a low-rate input;
-4. the window's samples are cut from it and normalised by a
-   :class:`~xmodal.inference.normalize.Normalizer`.
-
-The context lets the filters settle before the window starts, so a window matches the
-continuously filtered signal closely; the last ~0.1 s of a window sees the filter's edge
-padding (odd extension), the only difference from training's processing. Because each window
-depends only on its own segment, offline prediction and streaming give identical inputs.
+:class:`~xmodal.signals.window_plan.WindowPlan` and ``DEFAULT_CONTEXT`` are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import DataError
-from xmodal.inference.normalize import Normalizer
-from xmodal.signals.gaps import signal_fill_gaps
-from xmodal.signals.preprocess import signal_clean
-from xmodal.signals.resample import signal_resample
+from xmodal.signals.window_plan import DEFAULT_CONTEXT, WindowPlan
 
-#: seconds of raw signal before each window that the filters use to settle
-DEFAULT_CONTEXT = 5.0
+__all__ = ["DEFAULT_CONTEXT", "MIN_RATES", "WindowPlan", "as_sample_array", "check_rate"]
 
 #: lowest usable input rate per signal kind (Hz): below it the signal cannot carry what the
 #: model was trained on (e.g. QRS complexes need ~50 Hz)
@@ -57,102 +34,6 @@ def check_rate(modality: str, rate: float) -> float:
         raise DataError(f"{modality}: rate {value:g} Hz is below the lowest usable rate for "
                         f"{signal_kind(modality).upper()} ({lowest:g} Hz); wrong --rates?")
     return value
-
-
-@dataclass(frozen=True)
-class WindowPlan:
-    """Where every window's raw segment lies and how it becomes a model input.
-
-    Parameters
-    ----------
-    native_rates : dict of str to float
-        Rate of each input modality (Hz), in the model's modality order.
-    model_rates : dict of str to float
-        Rate each modality is resampled to (the run's rates).
-    n_times : dict of str to int
-        Samples per window at the model rate.
-    channels : dict of str to int
-        Channels per modality.
-    window, hop, context : float
-        Seconds.
-    max_gap : float
-        Longest NaN/inf run (seconds) that is interpolated.
-    """
-
-    native_rates: dict
-    model_rates: dict
-    n_times: dict
-    channels: dict
-    window: float
-    hop: float
-    context: float = DEFAULT_CONTEXT
-    max_gap: float = 1.0
-
-    @property
-    def modalities(self) -> list[str]:
-        return list(self.native_rates)
-
-    def segment(self, k: int, modality: str) -> tuple[int, int]:
-        """Native sample range ``[a, b)`` of window ``k``'s segment for ``modality``."""
-        r = self.native_rates[modality]
-        f = self.model_rates[modality]
-        t = k * self.hop
-        a = max(0, int(math.floor((t - self.context) * r + 1e-9)))
-        b = int(math.ceil((t + self.window) * r - 1e-9)) + int(math.ceil(r / f)) + 1
-        return a, b
-
-    def n_windows(self, n_samples: dict) -> int:
-        """Number of windows whose segments fit in ``{modality: n_samples}``."""
-        k_max = None
-        for m in self.modalities:
-            r = self.native_rates[m]
-            b0 = self.segment(0, m)[1]
-            if n_samples[m] < b0:
-                return 0
-            k = int((n_samples[m] - b0) / (self.hop * r)) + 1     # estimate, then correct
-            while k > 0 and self.segment(k - 1, m)[1] > n_samples[m]:
-                k -= 1
-            while self.segment(k, m)[1] <= n_samples[m]:
-                k += 1
-            k_max = k if k_max is None else min(k_max, k)
-        return int(k_max or 0)
-
-    def min_duration(self) -> float:
-        """Seconds of input needed for one window (every modality)."""
-        return max(self.segment(0, m)[1] / self.native_rates[m] for m in self.modalities)
-
-    def process(self, k: int, segments: dict, normalizer: Normalizer) -> dict:
-        """Model inputs ``{modality: (channels, n_times) float32}`` of window ``k``.
-
-        Parameters
-        ----------
-        k : int
-            Window index.
-        segments : dict
-            ``{modality: raw samples (b - a, channels)}`` of :meth:`segment`.
-        normalizer : Normalizer
-            Applied in modality order (updates its running state).
-        """
-        out = {}
-        t = k * self.hop
-        for m in self.modalities:
-            r, f = self.native_rates[m], self.model_rates[m]
-            a, _ = self.segment(k, m)
-            raw = segments[m]
-            where = f"{m}, window at t={t:.1f} s"
-            if not np.isfinite(raw).all():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    raw = signal_fill_gaps(raw, r, self.max_gap, where)
-            cleaned = signal_clean(raw, r, signal_kind(m))
-            resampled = signal_resample(cleaned, r, f)
-            first = int(round((t - a / r) * f))
-            n = self.n_times[m]
-            if first + n > resampled.shape[0]:      # cannot happen with segment()'s margin
-                raise DataError(f"{where}: segment too short after resampling")
-            window = np.ascontiguousarray(resampled[first:first + n].T, dtype=np.float32)
-            out[m] = normalizer(m, window)
-        return out
 
 
 def as_sample_array(modality: str, x, channels: int) -> np.ndarray:

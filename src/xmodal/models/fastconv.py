@@ -16,6 +16,12 @@ rounding (summation order differs); ``tests/test_models.py`` checks 1e-5.
 
 The function is used only on CPU while gradients are recorded and the model is not being
 traced (:func:`use_fast_path`); inference, export and CUDA keep the native convolution.
+
+Under ``torch.autocast`` (bfloat16 training, ``--precision bf16``) :func:`same_conv1d` casts
+its inputs to the autocast dtype as autocast casts those of ``conv1d``, and forward and
+backward run in bfloat16. On a 2-core AVX-512-BF16 CPU this path beat the native bfloat16
+convolution for the wide kernels of the compact and paper presets (training step 0.82-0.90x by
+minimum time) and was slightly slower for the default preset's kernels of 8 (1.06-1.16x).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ ENABLED = _os.environ.get("XMODAL_FAST_CONV", "1") != "0"
 
 def use_fast_path(x: Tensor, weight: Tensor) -> bool:
     """Whether :class:`SameConv1dFunction` should replace the native convolution here."""
-    return (ENABLED and x.device.type == "cpu" and x.dtype == torch.float32
+    return (ENABLED and x.device.type == "cpu"
+            and (x.dtype == torch.float32 or torch.is_autocast_enabled("cpu"))
             and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
             and not torch.jit.is_tracing() and not torch.jit.is_scripting())
 
@@ -78,5 +85,16 @@ class SameConv1dFunction(torch.autograd.Function):
 
 
 def same_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None, left: int, right: int) -> Tensor:
-    """'same' convolution with the fast gradients (see module docstring)."""
+    """'same' convolution with the fast gradients (see module docstring).
+
+    Under ``torch.autocast`` the inputs are cast to the autocast dtype first (as autocast
+    casts those of ``conv1d``), outside the function, so the gradients flow back through the
+    casts to float32 parameters; forward and backward then run in that dtype.
+    """
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        with torch.autocast(device, enabled=False):
+            return SameConv1dFunction.apply(x.to(dtype), weight.to(dtype),
+                                            None if bias is None else bias.to(dtype), left, right)
     return SameConv1dFunction.apply(x, weight, bias, left, right)

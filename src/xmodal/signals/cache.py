@@ -1,4 +1,5 @@
-"""On-disk cache of preprocessed recordings, keyed by everything that affects them."""
+"""On-disk cache of cleaned, resampled recordings (before z-scoring), keyed by everything that
+affects them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from xmodal.files import atomic_write_stream
 from xmodal.signals.preprocess import PreprocessedRecording
 
 #: bump when preprocessing changes so that old cache entries are not reused
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:

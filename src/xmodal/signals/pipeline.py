@@ -11,38 +11,51 @@ from xmodal.data.datasets import label_sources
 from xmodal.data.registry import get_adapter
 from xmodal.data.tasks import Task
 from xmodal.signals.cache import cached, default_cache_dir, entry_path
-from xmodal.signals.preprocess import (PreprocessedRecording, preprocess_recording,
-                                       preprocessing_defaults)
-from xmodal.signals.windows import WindowSet, make_windows
+from xmodal.signals.preprocess import PreprocessedRecording
+from xmodal.signals.preprocessor import Preprocessor, recording_windows
+from xmodal.signals.windows import WindowSet
 from xmodal.version import __version__
 
 
 def preprocess_params(config: DataConfig) -> dict:
-    """Everything that affects a preprocessed recording (the cache key's parameters)."""
+    """Everything that affects a cleaned, resampled recording (the cache key's parameters);
+    normalisation is applied after the cache and is not part of it."""
     params = {"dataset": config.dataset, "modalities": list(config.modalities),
-              "rates": dict(sorted(config.rates.items())), "max_gap": config.max_gap,
-              "defaults": preprocessing_defaults(), "xmodal_version": __version__}
+              **Preprocessor(rates=dict(config.rates), max_gap=config.max_gap).cache_params(),
+              "xmodal_version": __version__}
     # label files (drivedb segments, a csv dataset.toml) shape the recording too
     params.update(label_sources(config.dataset, config.path, config.labels))
     return params
 
 
+def _load(adapter: DatasetAdapter, config: DataConfig, subject: str, path: Path):
+    return adapter.load(path, tuple(config.modalities), subject,
+                        root=Path(config.path) if config.path else None,
+                        labels=Path(config.labels) if config.labels else None)
+
+
 def _prepare_one(adapter: DatasetAdapter, config: DataConfig, params: dict,
                  cache_dir: Path | None, subject: str,
                  path: Path) -> tuple[PreprocessedRecording, bool]:
-    """Load and preprocess one subject through the cache: ``(recording, cache_hit)``."""
-    def compute() -> PreprocessedRecording:
-        rec = adapter.load(path, tuple(config.modalities), subject,
-                           root=Path(config.path) if config.path else None,
-                           labels=Path(config.labels) if config.labels else None)
-        return preprocess_recording(rec, config.rates, config.max_gap)
-    return cached(path, params, cache_dir, compute)
+    """Load and preprocess one subject through the cache: ``(recording, cache_hit)``, the
+    recording ready for :func:`windows_of` in the configured normalisation mode."""
+    preprocessor = Preprocessor.of(config)
+    if preprocessor.normalize == "running":      # cleaned window by window from raw samples
+        return preprocessor.raw(_load(adapter, config, subject, path)), False
+    cleaned, hit = cached(path, params, cache_dir,
+                          lambda: preprocessor.clean(_load(adapter, config, subject, path)))
+    return preprocessor.normalized(cleaned), hit
 
 
 def prepare_subjects(config: DataConfig,
                      on_subject: Callable[[str, bool], None] | None = None,
                      jobs: int = 1) -> dict[str, PreprocessedRecording]:
     """Load and preprocess every selected subject through the cache.
+
+    The cache holds cleaned, resampled signals; the configured normalisation
+    (``config.normalize``, see :class:`~xmodal.signals.preprocessor.Preprocessor`) is applied
+    after it. In the ``running`` mode the raw recordings are kept instead (no cache), and
+    :func:`windows_of` processes them window by window.
 
     Parameters
     ----------
@@ -68,6 +81,7 @@ def prepare_subjects(config: DataConfig,
     params = preprocess_params(config)
     report = on_subject or (lambda subject, hit: None)
     out: dict[str, PreprocessedRecording] = {}
+    Preprocessor.of(config)           # a bad calibration label fails before any data is read
     missing = [s for s, path in files.items()
                if cache_dir is None or not entry_path(path, params, cache_dir).exists()]
     if jobs > 1 and len(missing) > 1:
@@ -95,6 +109,7 @@ def prepare_subjects(config: DataConfig,
 def windows_of(prepared: dict[str, PreprocessedRecording], task: Task | None, window: float,
                stride: float, keep_unlabelled: bool = False) -> WindowSet:
     """Windows of every prepared subject, concatenated in subject order: the labelled ones, or
-    with ``keep_unlabelled`` every window (``task`` None: all labelled -1, for pretraining)."""
-    return WindowSet.concat([make_windows(rec, task, window, stride, keep_unlabelled)
+    with ``keep_unlabelled`` every window (``task`` None: all labelled -1, for pretraining).
+    Each subject's windows are made in its normalisation mode (:func:`recording_windows`)."""
+    return WindowSet.concat([recording_windows(rec, task, window, stride, keep_unlabelled)
                              for rec in prepared.values()])

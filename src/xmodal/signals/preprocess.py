@@ -1,4 +1,8 @@
-"""From a Recording to cleaned, resampled, per-subject z-scored continuous signals."""
+"""From a Recording to cleaned, resampled (and per-subject z-scored) continuous signals.
+
+The normalisation modes of training build on these functions in
+:class:`~xmodal.signals.preprocessor.Preprocessor`.
+"""
 
 from __future__ import annotations
 
@@ -67,13 +71,19 @@ def signal_clean(signal: np.ndarray, sampling_rate: float, kind: str) -> np.ndar
     return signal_filter(signal, sampling_rate, lowcut=lowcut, highcut=highcut)
 
 
-def signal_standardize(signal: np.ndarray, where: str = "signal") -> np.ndarray:
-    """Z-score each channel over the whole recording (per-subject normalisation).
+def signal_standardize(signal: np.ndarray, where: str = "signal",
+                       span: tuple[int, int] | None = None) -> np.ndarray:
+    """Z-score each channel of ``signal`` ``(n, channels)`` as float32.
 
-    A flat channel (zero variance) cannot carry information and would divide by zero: DataError.
+    The statistics come from the whole signal (per-subject normalisation), or from the samples
+    ``signal[a:b]`` of ``span = (a, b)`` (a calibration part). A flat channel (zero variance)
+    cannot carry information and would divide by zero: DataError.
     """
-    mean = signal.mean(axis=0, dtype=np.float64)
-    std = signal.std(axis=0, dtype=np.float64)
+    part = signal if span is None else signal[span[0]:span[1]]
+    if part.shape[0] < 2:
+        raise DataError(f"{where}: fewer than two samples to compute normalisation statistics")
+    mean = part.mean(axis=0, dtype=np.float64)
+    std = part.std(axis=0, dtype=np.float64)
     if np.any(std < 1e-8 * np.maximum(1.0, np.abs(mean))):
         raise DataError(f"{where}: flat signal (zero variance), cannot normalise")
     return ((signal - mean) / std).astype(np.float32)
@@ -88,7 +98,9 @@ class PreprocessedRecording:
     subject : str
         Subject identifier.
     signals : dict of str to np.ndarray
-        Modality to float32 array ``(channels, n)`` at ``rates[modality]``, z-scored.
+        Modality to float32 array ``(channels, n)`` at ``rates[modality]``: z-scored, or only
+        cleaned and resampled (the cache's form, a transposed view of ``(n, channels)``
+        samples), or empty when ``raw`` holds the signals instead.
     rates : dict of str to float
         Target rate of each modality in Hz.
     labels : np.ndarray or None
@@ -97,6 +109,12 @@ class PreprocessedRecording:
         Rate of the labels in Hz.
     source : str
         The file it came from.
+    excluded : tuple of float, optional
+        ``(start, end)`` seconds whose overlapping windows are not labelled (a calibration span
+        chosen by its label, see :class:`~xmodal.signals.preprocessor.Preprocessor`).
+    raw : Recording, optional
+        Native-rate signals for the ``running`` mode, whose windows are cleaned one by one from
+        raw segments (``context`` seconds before each window; gaps up to ``max_gap`` s).
     """
 
     subject: str
@@ -105,9 +123,15 @@ class PreprocessedRecording:
     labels: np.ndarray | None
     label_rate: float | None
     source: str = ""
+    excluded: tuple[float, float] | None = None
+    raw: Recording | None = None
+    context: float = 0.0
+    max_gap: float = 1.0
 
     @property
     def duration(self) -> float:
+        if self.raw is not None:
+            return self.raw.duration
         durations = [x.shape[1] / self.rates[m] for m, x in self.signals.items()]
         if self.labels is not None and self.label_rate:
             durations.append(len(self.labels) / self.label_rate)
@@ -127,7 +151,9 @@ def preprocess_recording(recording: Recording, rates: dict[str, float] | None = 
     max_gap : float
         Longest NaN/inf run in seconds that is interpolated; longer runs raise DataError.
     normalize : bool
-        Z-score each modality over the whole recording (the subject's own statistics).
+        Z-score each modality over the whole recording (the subject's own statistics); without
+        it the signals are cleaned and resampled only, each a transposed view of its
+        ``(n, channels)`` samples (so that z-scoring them later gives the same floats).
     """
     out: dict[str, np.ndarray] = {}
     out_rates: dict[str, float] = {}
@@ -139,8 +165,9 @@ def preprocess_recording(recording: Recording, rates: dict[str, float] | None = 
         fs = target_rate(modality, sig.rate, rates)
         resampled = signal_resample(cleaned, sig.rate, fs)
         if normalize:
-            resampled = signal_standardize(resampled, where)
-        out[modality] = np.ascontiguousarray(resampled.T)
+            out[modality] = np.ascontiguousarray(signal_standardize(resampled, where).T)
+        else:
+            out[modality] = resampled.T
         out_rates[modality] = fs
     return PreprocessedRecording(recording.subject, out, out_rates, recording.labels,
                                  recording.label_rate, str(recording.source))

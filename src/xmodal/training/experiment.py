@@ -26,6 +26,7 @@ from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.execution import LocalExecutor
 from xmodal.training.folds import FoldTask, fold_done, fold_line, fold_seed, run_windows
+from xmodal.training.precision import training_precision
 from xmodal.training.progress import Progress
 from xmodal.training.run_files import (
     aggregate,
@@ -47,7 +48,8 @@ def validate_config(config: RunConfig) -> RunConfig:
     dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
     """
     validate_values(config)                 # also configurations built without updated()
-    resolve_device(config.training.device)  # unknown device, or CUDA without a GPU
+    # unknown device, CUDA without a GPU, or fp16 on a CPU
+    training_precision(config.training, resolve_device(config.training.device))
     config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
     d = config.data
     if d.labels and not Path(d.labels).is_file():

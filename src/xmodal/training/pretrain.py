@@ -12,6 +12,7 @@ connections), so :func:`load_encoders` copies them into a model of the same pres
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xmodal.config import ModelConfig, RunConfig
+from xmodal.config import ModelConfig, RunConfig, TrainConfig
 from xmodal.errors import ConfigError
 from xmodal.models.blocks import StreamEncoder
 from xmodal.signals.windows import WindowSet
 from xmodal.training.augment import augment_windows
+from xmodal.training.precision import autocast_context, training_precision
 
 #: the file of a pretraining folder that holds the encoders' weights
 ENCODERS_FILE = "encoders.pt"
@@ -70,9 +72,14 @@ class ContrastiveEncoders(nn.Module):
 
     def loss(self, xs: list[torch.Tensor]) -> torch.Tensor:
         """Symmetric InfoNCE over every pair of modalities."""
-        zs = self.embed(xs)
+        return self.info_nce(self.embed(xs))
+
+    def info_nce(self, zs: list[torch.Tensor]) -> torch.Tensor:
+        """Symmetric InfoNCE of embeddings (see :meth:`embed`), computed in float32 (call it
+        outside autocast: the similarity logits are scaled by up to 100)."""
+        zs = [z.float() for z in zs]
         scale = self.log_temperature.exp().clamp(max=100.0)
-        target = torch.arange(len(xs[0]), device=xs[0].device)
+        target = torch.arange(len(zs[0]), device=zs[0].device)
         total, pairs = 0.0, 0
         for i in range(len(zs)):
             for j in range(i + 1, len(zs)):
@@ -83,14 +90,23 @@ class ContrastiveEncoders(nn.Module):
         return total / pairs
 
 
+def pretraining_precision(training: TrainConfig) -> str:
+    """The precision of in-fold pretraining, which runs on the CPU: the run's (see
+    :func:`~xmodal.training.precision.training_precision`), with ``fp16`` (a CUDA-only choice)
+    as ``auto``."""
+    if training.precision == "fp16":
+        training = dataclasses.replace(training, precision="auto")
+    return training_precision(training, "cpu")
+
+
 def _key(modality: str) -> str:
     return modality.replace(".", "_")
 
 
 def contrastive_pretrain(windows: WindowSet, model: ModelConfig, *, epochs: int = 10,
                          batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
-                         augment: float = 0.5,
-                         max_windows: int = 20000) -> tuple[ContrastiveEncoders, PretrainResult]:
+                         augment: float = 0.5, max_windows: int = 20000,
+                         precision: str = "fp32") -> tuple[ContrastiveEncoders, PretrainResult]:
     """Pretrain stream encoders on (unlabelled) windows with the cross-modal contrastive loss.
 
     Parameters
@@ -106,6 +122,9 @@ def contrastive_pretrain(windows: WindowSet, model: ModelConfig, *, epochs: int 
         :func:`~xmodal.training.augment.augment_windows`).
     max_windows : int
         At most this many windows per epoch (drawn at random).
+    precision : str
+        A resolved precision (``fp32`` or ``bf16``): the encoders run under its autocast, the
+        loss in float32.
 
     Returns
     -------
@@ -133,7 +152,9 @@ def contrastive_pretrain(windows: WindowSet, model: ModelConfig, *, epochs: int 
             if len(idx) < 4:
                 continue
             batch = augment_windows([x[idx] for x in xs], rates, augment, generator)
-            loss = net.loss(batch)
+            with autocast_context(precision, "cpu"):
+                zs = net.embed(batch)
+            loss = net.info_nce(zs)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -189,11 +210,12 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
 
     if epochs < 1:
         raise ConfigError(f"--pretrain-epochs must be at least 1, got {epochs}")
+    precision = training_precision(config.training, "cpu")       # fp16: an error, early
     prepared = prepare_subjects(config.data, on_subject=on_subject)
     windows = windows_of(prepared, None, config.data.window, config.data.train_stride,
                          keep_unlabelled=True)
     net, result = contrastive_pretrain(windows, config.model, epochs=epochs,
-                                       seed=config.training.seed)
+                                       seed=config.training.seed, precision=precision)
     out = Path(out)
     save_state_dict(out / ENCODERS_FILE, encoder_state(net))
     record = {"subjects": result.subjects, "n_windows": result.n_windows,
@@ -201,6 +223,7 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
               "input_shapes": {m: list(s) for m, s in windows.input_shapes.items()},
               "window": config.data.window, "rates": windows.rates, "epochs": epochs,
               "losses": [round(v, 5) for v in result.losses], "train_s": result.train_s,
+              "precision": {"requested": config.training.precision, "resolved": precision},
               "config": config.to_dict(), "xmodal_version": __version__}
     atomic_write_json(out / "pretrain.json", record)
     return record

@@ -34,7 +34,7 @@ from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
 from xmodal.training.metrics import classification_metrics
 from xmodal.training.pretrain import (ENCODERS_FILE, contrastive_pretrain, encoder_state,
-                                      load_encoders)
+                                      load_encoders, pretraining_precision)
 from xmodal.training.trainer import TrainResult, head_logits, resolve_device, softmax, train_model
 
 #: grid step of the head mixes tried by ``output = "val"``
@@ -104,7 +104,7 @@ def _set_output(model: XModalModel, config: RunConfig, val: WindowSet | None,
         weights = np.asarray(result.head_weights, dtype=float)
     elif mode == "val" and val is not None and len(val):
         device = resolve_device(config.training.device)
-        logits = head_logits(model, val, device=device)
+        logits = head_logits(model, val, device=device, precision=result.precision)
         weights = choose_mix(logits, val.labels, val.classes or range(n_classes))
     else:
         weights = np.eye(n_heads)[0]
@@ -151,7 +151,8 @@ def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_cl
         The trained network (a :class:`~xmodal.models.ensemble.SeedEnsemble` for K > 1).
     info : dict
         ``best_epoch``, ``epochs_run``, ``train_s`` (all members and warm starts),
-        ``windows_per_s``, ``history`` (first member), ``output_weights`` per member.
+        ``windows_per_s``, ``history`` (first member), ``precision`` (resolved),
+        ``output_weights`` per member.
     """
     model = build_model(config.model, input_shapes, n_classes)
     members = list(model.members) if isinstance(model, SeedEnsemble) else [model]
@@ -163,7 +164,8 @@ def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_cl
     elif config.training.pretrain_epochs > 0 and unlabelled is not None and len(unlabelled):
         net, done = contrastive_pretrain(unlabelled, config.model,
                                          epochs=config.training.pretrain_epochs,
-                                         seed=config.training.seed + seed)
+                                         seed=config.training.seed + seed,
+                                         precision=pretraining_precision(config.training))
         pretrained = encoder_state(net)
         warm_s += done.train_s
         pretrain_info = {"subjects": done.subjects, "n_windows": done.n_windows,
@@ -188,7 +190,7 @@ def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_cl
     info = {"best_epoch": results[0].best_epoch, "epochs_run": results[0].epochs_run,
             "train_s": train_s, "warm_start_s": warm_s,
             "windows_per_s": float(np.mean([r.windows_per_s for r in results])),
-            "history": results[0].history}
+            "history": results[0].history, "precision": results[0].precision}
     if any(w is not None for w in weights):
         info["output_weights"] = weights
     if pretrain_info is not None:

@@ -18,7 +18,9 @@ from xmodal.signals.preprocess import preprocessing_defaults
 from xmodal.signals.windows import WindowSet
 from xmodal.training.folds import in_fold_pretraining
 from xmodal.training.metrics import classification_metrics, mean_std
+from xmodal.training.precision import training_precision
 from xmodal.training.splits import SUBJECT_DEPENDENT
+from xmodal.training.trainer import resolve_device
 from xmodal.version import __version__
 
 #: keys every results.json has; more may be added
@@ -86,6 +88,9 @@ def aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: flo
         "flops_per_window": complexity.get("flops_per_window"),
         "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
         "transductive": bool(config.training.transductive and in_fold_pretraining(config)),
+        "precision": {"requested": config.training.precision,
+                      "resolved": training_precision(config.training,
+                                                     resolve_device(config.training.device))},
         "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
                    "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
         "xmodal_version": __version__,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from xmodal.config import TrainConfig
 from xmodal.signals.windows import WindowSet
 from xmodal.training.augment import augment_windows
 from xmodal.training.metrics import classification_metrics
+from xmodal.training.precision import autocast_context, grad_scaler, training_precision
 from xmodal.training.threads import training_threads
 
 
@@ -29,7 +29,8 @@ class TrainResult:
     train_s: float = 0.0
     windows_per_s: float = 0.0
     threads: int = 0                         # CPU intra-op threads used (see training.threads)
-    amp: bool = False                        # CUDA mixed precision used
+    amp: bool = False                        # mixed precision (autocast) used
+    precision: str = "fp32"                  # resolved precision: fp32 | bf16 | fp16
     head_weights: list[float] = field(default_factory=list)   # final loss weight of each head
 
 
@@ -75,24 +76,17 @@ def _tensors(windows: WindowSet, device: torch.device) -> list[torch.Tensor]:
     return [torch.from_numpy(windows.inputs[m]).to(device) for m in windows.modalities]
 
 
-def _autocast(device: torch.device, enabled: bool):
-    """Mixed precision on CUDA only (bfloat16 where supported, else float16); a no-op on CPU,
-    so CPU metrics are those of plain float32."""
-    if not enabled or device.type != "cuda":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
-
-
 @torch.no_grad()
 def predict_logits(model: nn.Module, windows: WindowSet, batch_size: int = 256,
-                   device: torch.device | str = "cpu") -> np.ndarray:
-    """Logits ``(n_windows, n_classes)`` of a model in eval mode."""
+                   device: torch.device | str = "cpu", precision: str = "fp32") -> np.ndarray:
+    """Float32 logits ``(n_windows, n_classes)`` of a model in eval mode, computed under the
+    autocast of a resolved ``precision`` (see :mod:`xmodal.training.precision`)."""
     device = torch.device(device)
     model.eval()
     xs = _tensors(windows, device)
-    out = [model(*[x[i:i + batch_size] for x in xs]).float().cpu()
-           for i in range(0, len(windows), batch_size)]
+    with autocast_context(precision, device):
+        out = [model(*[x[i:i + batch_size] for x in xs]).float().cpu()
+               for i in range(0, len(windows), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 
@@ -119,14 +113,16 @@ def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, confi
 
 @torch.no_grad()
 def head_logits(model: nn.Module, windows: WindowSet, batch_size: int = 256,
-                device: torch.device | str = "cpu") -> list[np.ndarray]:
-    """Eval-mode logits of every head of a model with per-stream heads (see
-    :meth:`~xmodal.models.multimodal.CrossModalNet.head_logits`), fused head first."""
+                device: torch.device | str = "cpu", precision: str = "fp32") -> list[np.ndarray]:
+    """Eval-mode float32 logits of every head of a model with per-stream heads (see
+    :meth:`~xmodal.models.multimodal.CrossModalNet.head_logits`), fused head first, under the
+    autocast of a resolved ``precision``."""
     device = torch.device(device)
     model.eval()
     xs = _tensors(windows, device)
-    parts = [model.head_logits(*[x[i:i + batch_size] for x in xs])
-             for i in range(0, len(windows), batch_size)]
+    with autocast_context(precision, device):
+        parts = [model.head_logits(*[x[i:i + batch_size] for x in xs])
+                 for i in range(0, len(windows), batch_size)]
     return [torch.cat([p[k] for p in parts]).float().cpu().numpy()
             for k in range(len(parts[0]))] if parts else []
 
@@ -204,7 +200,11 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     """
     device = resolve_device(config.device)
     model.to(device)
-    criterion = nn.CrossEntropyLoss(weight=class_weights(train.labels, n_classes).to(device))
+    weighted_ce = nn.CrossEntropyLoss(weight=class_weights(train.labels, n_classes).to(device))
+
+    def criterion(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return weighted_ce(logits.float(), target)      # the loss in float32 under autocast
+
     encoders = getattr(model, "encoders", None)
     if encoder_lr_factor != 1.0 and encoders is not None:
         enc_ids = {id(p) for p in encoders.parameters()}
@@ -228,10 +228,9 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     swa_count = 0
     xs = _tensors(train, device)
     y = torch.from_numpy(train.labels).to(device)
-    amp = bool(config.amp) and device.type == "cuda"
-    autocast = _autocast(device, amp)
-    # loss scaling only for float16 autocast (bfloat16 has float32's range)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp and not torch.cuda.is_bf16_supported())
+    precision = training_precision(config, device)
+    autocast = autocast_context(precision, device)
+    scaler = grad_scaler(precision, device)          # loss scaling for fp16 only
     n = len(train)
     if not 0.0 < config.epoch_fraction <= 1.0:
         raise ValueError(f"epoch_fraction must be in (0, 1], got {config.epoch_fraction}")
@@ -283,7 +282,7 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
             seen += len(idx)
         record = {"epoch": epoch, "train_loss": float(total) / max(per_epoch, 1)}
         if recipe and heads and val is not None and len(val):
-            val_heads = head_logits(model, val, device=device)
+            val_heads = head_logits(model, val, device=device, precision=precision)
             yv = torch.from_numpy(val.labels).to(device)
             val_losses = [float(criterion(torch.from_numpy(z).to(device), yv)) for z in val_heads]
             train_losses = (head_sums / max(per_epoch, 1)).tolist()
@@ -302,7 +301,7 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
                             v.detach().float() / (swa_count + 1))
             swa_count += 1
         if val is not None and len(val):
-            logits = predict_logits(model, val, device=device)
+            logits = predict_logits(model, val, device=device, precision=precision)
             val_loss = float(nn.functional.cross_entropy(
                 torch.from_numpy(logits), torch.from_numpy(val.labels)))
             m = classification_metrics(val.labels, logits.argmax(1), train.classes or range(n_classes))
@@ -328,7 +327,8 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
         model.load_state_dict(best_state)
     elapsed = time.perf_counter() - start
     return TrainResult(best_epoch, len(history), history, elapsed, seen / max(elapsed, 1e-9),
-                       amp=amp, head_weights=[float(w) for w in loss_weights])
+                       amp=precision != "fp32", precision=precision,
+                       head_weights=[float(w) for w in loss_weights])
 
 
 @torch.no_grad()
