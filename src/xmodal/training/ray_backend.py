@@ -39,6 +39,22 @@ def _import_ray():
     return ray
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """One-line error when nothing listens at a ``host:port`` or ``ray://host:port`` address
+    (Ray itself would retry for minutes)."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return                               # "auto" and other forms: left to Ray
+    import socket
+
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise XmodalError(f"Ray: no cluster reachable at {address} "
+                          f"({exc.strerror or exc}); check --address or RAY_ADDRESS") from None
+
+
 def _fold_task(config_dict: dict, windows: RunWindows, task: FoldTask, threads: int) -> dict:
     """Body of a fold's Ray task: run the fold in a scratch folder; return its files' bytes."""
     import torch
@@ -93,6 +109,7 @@ class RayBackend:
             kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
                                       "configure_logging": True}
             if self.address:
+                _check_reachable(self.address)
                 kwargs["address"] = self.address
             else:
                 kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
@@ -116,11 +133,33 @@ class RayBackend:
         return {"backend": self.name, "address": self.address or "local",
                 "cpus_per_task": self.cpus_per_task, "gpus_per_task": self.gpus_per_task}
 
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` as one Ray task with this backend's resources; Ctrl-C
+        cancels it."""
+        ray = self._connected()
+        ref = ray.remote(fn).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
+                                     max_retries=self.max_retries, retry_exceptions=False
+                                     ).remote(*args, **kwargs)
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, XmodalError):
+                raise XmodalError(str(cause)) from None
+            raise
+        except BaseException:
+            ray.cancel(ref, force=True)
+            raise
+
+    def _connected(self):
+        if self._ray is None:
+            raise RuntimeError("RayBackend is used outside its 'with' block")
+        return self._ray
+
     def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
                  worker_config: RunConfig | None = None) -> "RayExecutor":
         """An executor of one run's folds on the connected cluster."""
-        if self._ray is None:
-            raise RuntimeError("RayBackend is used outside its 'with' block")
+        self._connected()
         return RayExecutor(self, config, windows, progress)
 
 
@@ -149,6 +188,7 @@ class RayExecutor:
         threads = max(1, int(b.cpus_per_task))
         by_ref = {remote.remote(config_dict, windows_ref, task, threads): task for task in tasks}
         self._pending = list(by_ref)
+        self.progress.tasks_start(f"{len(tasks)} folds on Ray", len(tasks))
         try:
             while self._pending:
                 done, self._pending = ray.wait(self._pending, num_returns=1)
@@ -156,7 +196,7 @@ class RayExecutor:
                 try:
                     out = ray.get(done[0])
                 except ray.exceptions.RayTaskError as exc:
-                    cause = exc.as_instanceof_cause()
+                    cause = getattr(exc, "cause", None)
                     if isinstance(cause, XmodalError):
                         raise XmodalError(f"{task.fold.name}: {cause}") from None
                     raise
@@ -164,9 +204,11 @@ class RayExecutor:
                     raise XmodalError(f"{task.fold.name}: its Ray worker died "
                                       f"{b.max_retries + 1} times ({exc})") from None
                 _write_fold_files(task.folder, out["files"])
+                self.progress.task_done()
                 yield task, out["record"]
         finally:
             self.cancel()
+            self.progress.tasks_end()
 
     def cancel(self) -> None:
         """Cancel every task not finished yet (running ones are stopped)."""
