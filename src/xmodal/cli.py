@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -152,6 +153,16 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
                    help="test subjects (records) of --protocol holdout")
     e.add_argument("--folds", type=int, help="number of folds for kfold and kfold-windows "
                                              "(default 5)")
+    x = p.add_argument_group("execution (never changes results)")
+    x.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local (default): this machine, --jobs worker processes; ray: every fold "
+                        "is a Ray task on a Ray cluster (pip install 'xmodal[ray]')")
+    x.add_argument("--address", help="address of a running Ray cluster (default $RAY_ADDRESS; "
+                                     "neither: a local Ray instance for this command)")
+    x.add_argument("--cpus-per-task", type=float, metavar="N",
+                   help="CPUs (and torch threads) a Ray fold task declares (default 1)")
+    x.add_argument("--gpus-per-task", type=float, metavar="N",
+                   help="GPUs a Ray fold task declares (default 1 with --device cuda, else 0)")
     p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
 
@@ -253,6 +264,27 @@ def _jobs(args: argparse.Namespace) -> int:
     return args.jobs
 
 
+def _backend(args: argparse.Namespace, config: RunConfig):
+    """The execution backend of ``--backend`` (a context manager: Ray connects on entry)."""
+    from xmodal.training.execution import LocalBackend
+
+    if args.backend != "ray":
+        if args.address or args.cpus_per_task is not None or args.gpus_per_task is not None:
+            raise ConfigError("--address, --cpus-per-task and --gpus-per-task need --backend ray")
+        return LocalBackend(_jobs(args))
+    from xmodal.training.ray_backend import RayBackend
+
+    cpus = 1.0 if args.cpus_per_task is None else args.cpus_per_task
+    gpus = args.gpus_per_task
+    if gpus is None:
+        gpus = 1.0 if str(config.training.device).startswith("cuda") else 0.0
+    for flag, value in (("--cpus-per-task", cpus), ("--gpus-per-task", gpus)):
+        if not math.isfinite(value) or value < 0 or (flag == "--cpus-per-task" and value == 0):
+            raise ConfigError(f"{flag} must be a finite number {'> 0' if 'cpus' in flag else '>= 0'}, "
+                              f"got {value}")
+    return RayBackend(address=args.address, cpus_per_task=cpus, gpus_per_task=gpus)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from xmodal.evaluation.run_outputs import write_run_outputs
     from xmodal.evaluation.summary import format_results
@@ -260,8 +292,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from xmodal.training.progress import Progress
 
     config = config_from_args(args)
-    results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
-                             final=getattr(args, "final", False), jobs=_jobs(args))
+    with _backend(args, config) as backend:
+        results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
+                                 final=getattr(args, "final", False), jobs=_jobs(args),
+                                 backend=backend)
     write_run_outputs(Path(args.out))
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
@@ -274,8 +308,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     epochs = args.pretrain_epochs if args.pretrain_epochs is not None else 10
-    record = pretrain_to_folder(config, Path(args.out), epochs,
-                                on_subject=Progress(quiet=args.quiet).subject)
+    with _backend(args, config) as backend:
+        record = pretrain_to_folder(config, Path(args.out), epochs,
+                                    on_subject=Progress(quiet=args.quiet).subject,
+                                    backend=backend)
     print(f"pretrained {', '.join(record['modalities'])} encoders on {record['n_windows']} "
           f"windows of {len(record['subjects'])} subjects ({', '.join(record['subjects'])}), "
           f"final loss {record['losses'][-1]:.3f}; wrote {args.out}/encoders.pt, pretrain.json")
@@ -293,9 +329,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     config = config_from_args(args, between=study.base)
     progress = Progress(quiet=args.quiet)
-    state = run_benchmark(config, Path(args.out), study=study, only=args.only or (),
-                          tasks=tasks, seeds=args.seeds, jobs=_jobs(args), progress=progress,
-                          command=sys.argv, after_run=write_run_outputs)
+    with _backend(args, config) as backend:
+        state = run_benchmark(config, Path(args.out), study=study, only=args.only or (),
+                              tasks=tasks, seeds=args.seeds, jobs=_jobs(args), progress=progress,
+                              command=sys.argv, after_run=write_run_outputs, backend=backend)
     write_report(Path(args.out))
     progress.line(benchmark_summary(state, Path(args.out)))
     mine = [e for e in state.get("entries", []) if e.get("status") in ("done", "failed")]

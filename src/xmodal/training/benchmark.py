@@ -43,6 +43,7 @@ import numpy as np
 from xmodal.config import FEATURES_WINDOW, RunConfig, read_toml
 from xmodal.errors import ConfigError
 from xmodal.files import atomic_write_json, read_json
+from xmodal.training.execution import ExecutionBackend
 from xmodal.training.experiment import run_experiment, validate_config
 from xmodal.training.progress import Progress
 
@@ -196,7 +197,8 @@ def _finished(run_dir: Path, config: RunConfig) -> bool:
 
 def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only=(),
                   tasks=(), seeds: int = 1, jobs: int = 1, progress: Progress | None = None,
-                  command=None, after_run: Callable[[Path], object] | None = None) -> dict:
+                  command=None, after_run: Callable[[Path], object] | None = None,
+                  backend: ExecutionBackend | None = None) -> dict:
     """Run every (task, configuration, seed) of the study; write benchmark.json.
 
     ``after_run(run_dir)`` is called after each run that trained (e.g. to write its plots and
@@ -257,7 +259,7 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
                         progress.line(f"== {name}: done already, skipped")
                     else:
                         progress.line(f"== {name}")
-                        run_experiment(config, run_dir, progress, jobs=jobs)
+                        run_experiment(config, run_dir, progress, jobs=jobs, backend=backend)
                         if after_run is not None:
                             after_run(run_dir)
                     entry["status"] = "done"

@@ -6,8 +6,8 @@ processes (one torch thread each) that read the windows from the preprocessing c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, TypeVar
 
 import torch
 
@@ -19,6 +19,8 @@ from xmodal.training.folds import FoldTask, RunWindows, run_fold, run_windows
 from xmodal.training.progress import Progress
 from xmodal.training.trainer import resolve_device
 
+T = TypeVar("T")
+
 
 class Executor(Protocol):
     """Runs fold tasks somewhere and reports each one's record when it is done."""
@@ -29,6 +31,52 @@ class Executor(Protocol):
 
     def cancel(self) -> None:
         """Start no further task; tasks already running finish."""
+
+
+class ExecutionBackend(Protocol):
+    """Where a run's folds are executed: this machine (:class:`LocalBackend`) or a cluster
+    (:class:`~xmodal.training.ray_backend.RayBackend`). The backend never changes results."""
+
+    name: str
+
+    def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
+                 worker_config: RunConfig | None = None) -> Executor:
+        """An executor for one run's folds."""
+
+    def describe(self) -> dict:
+        """What ``results.json`` records about the execution (``{"backend": name, ...}``)."""
+
+    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)`` run as one task of this backend (e.g. pretraining)."""
+
+
+class LocalBackend:
+    """Folds on this machine, in this process or in ``jobs`` worker processes."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+
+    def __enter__(self) -> "LocalBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
+                 worker_config: RunConfig | None = None) -> "LocalExecutor":
+        """A :class:`LocalExecutor` with this backend's worker processes."""
+        return LocalExecutor(config, windows, progress, jobs=self.jobs,
+                             worker_config=worker_config)
+
+    def describe(self) -> dict:
+        """``{"backend": "local", "jobs": N}``."""
+        return {"backend": self.name, "jobs": self.jobs}
+
+    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)`` in this process."""
+        return fn(*args, **kwargs)
 
 
 class LocalExecutor:

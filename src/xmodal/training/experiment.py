@@ -24,7 +24,7 @@ from xmodal.files import atomic_write_json, atomic_write_text, read_json
 from xmodal.signals.pipeline import prepare_subjects
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
-from xmodal.training.execution import LocalExecutor
+from xmodal.training.execution import ExecutionBackend, LocalBackend
 from xmodal.training.folds import FoldTask, fold_done, fold_line, fold_seed, run_windows
 from xmodal.training.precision import training_precision
 from xmodal.training.progress import Progress
@@ -107,7 +107,8 @@ def train_final(config: RunConfig, train_all: WindowSet, records: list[dict], ou
 
 
 def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None,
-                   final: bool = False, jobs: int = 1) -> dict:
+                   final: bool = False, jobs: int = 1,
+                   backend: ExecutionBackend | None = None) -> dict:
     """Run the configured protocol and write the run files under ``out``; return the results.
 
     Writes ``config.toml``, ``folds/<fold>/fold.json`` with the estimator's state (``model.pt``
@@ -162,8 +163,9 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
                           f"{records[fold.index]['macro_f1']:.3f}), skipped")
         else:
             todo.append(FoldTask(fold, folder))
-    executor = LocalExecutor(config, windows, progress, jobs=jobs,
-                             worker_config=dataclasses.replace(config, data=data))
+    backend = backend or LocalBackend(jobs)
+    executor = backend.executor(config, windows, progress,
+                                worker_config=dataclasses.replace(config, data=data))
     for fold_task, record in executor.submit(todo):
         records[fold_task.fold.index] = record
         progress.fold_end(fold_line(fold_task.fold, record))
@@ -173,6 +175,7 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     complexity = estimator.complexity(eval_all.input_shapes, len(task.classes))
     results = aggregate(config, task.classes, records, preprocess_s, len(train_all), eval_all,
                         complexity)
+    results["execution"] = backend.describe()
     if final_record is not None:
         results["final"] = final_record
     write_predictions(out, records, task.classes)

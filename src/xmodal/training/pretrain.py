@@ -196,13 +196,14 @@ def load_encoders(model: nn.Module, state: dict[str, torch.Tensor], source: str)
 
 
 def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
-                       on_subject=None) -> dict:
+                       on_subject=None, backend=None) -> dict:
     """``xmodal pretrain``: pretrain on every window of the selected subjects, write ``out``.
 
     Writes ``out/encoders.pt`` (a state dict; load with ``weights_only=True``) and
     ``out/pretrain.json`` (subjects, modalities, input shapes, window, losses). Labels are never
     read into the loss; the subjects used are recorded so that a later ``train --init`` can
-    tell whether its test subjects were among them.
+    tell whether its test subjects were among them. With an execution ``backend`` (e.g.
+    :class:`~xmodal.training.ray_backend.RayBackend`) the pretraining runs as one task there.
     """
     from xmodal.files import atomic_write_json, save_state_dict
     from xmodal.signals.pipeline import prepare_subjects, windows_of
@@ -214,8 +215,9 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
     prepared = prepare_subjects(config.data, on_subject=on_subject)
     windows = windows_of(prepared, None, config.data.window, config.data.train_stride,
                          keep_unlabelled=True)
-    net, result = contrastive_pretrain(windows, config.model, epochs=epochs,
-                                       seed=config.training.seed, precision=precision)
+    call = backend.call if backend is not None else (lambda fn, *a, **k: fn(*a, **k))
+    net, result = call(contrastive_pretrain, windows, config.model, epochs=epochs,
+                       seed=config.training.seed, precision=precision)
     out = Path(out)
     save_state_dict(out / ENCODERS_FILE, encoder_state(net))
     record = {"subjects": result.subjects, "n_windows": result.n_windows,

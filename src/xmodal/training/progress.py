@@ -26,12 +26,14 @@ class Progress:
         self.quiet = quiet
         self.bars = (not quiet) and (self.stream.isatty() if bars is None else bars)
         self._bar: tqdm | None = None
+        self._tasks: tqdm | None = None
 
     def line(self, text: str) -> None:
         if self.quiet:
             return
-        if self._bar is not None:
-            self._bar.write(text, file=self.stream)
+        bar = self._bar or self._tasks
+        if bar is not None:
+            bar.write(text, file=self.stream)
         else:
             print(text, file=self.stream, flush=True)
 
@@ -54,3 +56,18 @@ class Progress:
             self._bar.close()
             self._bar = None
         self.line(text)
+
+    def tasks_start(self, label: str, total: int) -> None:
+        """One bar over tasks that run elsewhere (e.g. folds on a Ray cluster)."""
+        if self.bars and total:
+            self._tasks = tqdm(total=total, desc=label, unit="fold", file=self.stream,
+                               leave=False)
+
+    def task_done(self) -> None:
+        if self._tasks is not None:
+            self._tasks.update(1)
+
+    def tasks_end(self) -> None:
+        if self._tasks is not None:
+            self._tasks.close()
+            self._tasks = None

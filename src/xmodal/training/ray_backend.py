@@ -1,0 +1,228 @@
+"""Folds as Ray tasks: the same study on a Ray cluster (``--backend ray``).
+
+Every fold of every configuration and seed is one Ray task with declared resources
+(``num_cpus``, ``num_gpus``). The run's windows travel through Ray's object store: the driver
+puts them there once per run and every task of that run reads the same copy (zero-copy on a
+node), so workers need neither the dataset nor the preprocessing cache on their disks. A task
+writes its fold's files into a scratch folder of its own and returns their bytes; the driver
+writes them into the run folder, ``fold.json`` last. The run folders therefore live where the
+command runs, resuming works exactly as with the local backend (also when the backend changes
+between two invocations), and a task whose worker dies can simply run again: Ray retries it
+(``max_retries``).
+
+Ray is an optional dependency (``pip install 'xmodal[ray]'``); it is imported only here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from xmodal.config import RunConfig
+from xmodal.errors import ConfigError, XmodalError
+from xmodal.files import atomic_write_bytes
+from xmodal.training.folds import FoldTask, RunWindows, run_fold
+from xmodal.training.progress import Progress
+
+#: name of the Ray task of one fold (also the worker's process title while it runs one)
+FOLD_TASK_NAME = "xmodal_fold"
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'xmodal[ray]'") from None
+    return ray
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """One-line error when nothing listens at a ``host:port`` or ``ray://host:port`` address
+    (Ray itself would retry for minutes)."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return                               # "auto" and other forms: left to Ray
+    import socket
+
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise XmodalError(f"Ray: no cluster reachable at {address} "
+                          f"({exc.strerror or exc}); check --address or RAY_ADDRESS") from None
+
+
+def _fold_task(config_dict: dict, windows: RunWindows, task: FoldTask, threads: int) -> dict:
+    """Body of a fold's Ray task: run the fold in a scratch folder; return its files' bytes."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    config = RunConfig.from_dict(config_dict)
+    with tempfile.TemporaryDirectory(prefix="xmodal-fold-") as scratch:
+        record = run_fold(FoldTask(task.fold, Path(scratch)), config, windows,
+                          Progress(quiet=True))
+        files = {p.name: p.read_bytes() for p in Path(scratch).iterdir() if p.is_file()}
+    return {"record": record, "files": files}
+
+
+class RayBackend:
+    """Connects to a Ray cluster (or starts a local one) for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    address : str, optional
+        A running cluster's address (``ray://host:10001`` or ``host:6379``); default
+        ``$RAY_ADDRESS``; neither: a local Ray instance is started and shut down at the end.
+    cpus_per_task : float
+        CPUs a fold task declares (and the torch threads it uses).
+    gpus_per_task : float
+        GPUs a fold task declares (``--device cuda``: 1 unless given).
+    max_retries : int
+        Times a task whose worker process dies is run again.
+    num_cpus : int, optional
+        CPUs of a local instance (default: all of this machine).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, cpus_per_task: float = 1.0,
+                 gpus_per_task: float = 0.0, max_retries: int = 3,
+                 num_cpus: int | None = None) -> None:
+        if not cpus_per_task > 0 or gpus_per_task < 0 or max_retries < 0:
+            raise ConfigError("--cpus-per-task must be > 0, --gpus-per-task >= 0")
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.cpus_per_task = float(cpus_per_task)
+        self.gpus_per_task = float(gpus_per_task)
+        self.max_retries = int(max_retries)
+        self.num_cpus = num_cpus
+        self._ray = None
+        self._started = False
+
+    def __enter__(self) -> "RayBackend":
+        ray = _import_ray()
+        if not ray.is_initialized():
+            import logging
+
+            kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
+                                      "configure_logging": True}
+            if self.address:
+                _check_reachable(self.address)
+                kwargs["address"] = self.address
+            else:
+                kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or "a local instance"
+                raise XmodalError(f"Ray: cannot connect to {where}: "
+                                  f"{str(exc).strip().splitlines()[0]}") from None
+            self._started = True
+        self._ray = ray
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+    def describe(self) -> dict:
+        """What ``results.json`` records about the execution."""
+        return {"backend": self.name, "address": self.address or "local",
+                "cpus_per_task": self.cpus_per_task, "gpus_per_task": self.gpus_per_task}
+
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` as one Ray task with this backend's resources; Ctrl-C
+        cancels it."""
+        ray = self._connected()
+        ref = ray.remote(fn).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
+                                     max_retries=self.max_retries, retry_exceptions=False
+                                     ).remote(*args, **kwargs)
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, XmodalError):
+                raise XmodalError(str(cause)) from None
+            raise
+        except BaseException:
+            ray.cancel(ref, force=True)
+            raise
+
+    def _connected(self):
+        if self._ray is None:
+            raise RuntimeError("RayBackend is used outside its 'with' block")
+        return self._ray
+
+    def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
+                 worker_config: RunConfig | None = None) -> "RayExecutor":
+        """An executor of one run's folds on the connected cluster."""
+        self._connected()
+        return RayExecutor(self, config, windows, progress)
+
+
+class RayExecutor:
+    """Runs a run's fold tasks as Ray tasks (see :class:`~xmodal.training.execution.Executor`)."""
+
+    def __init__(self, backend: RayBackend, config: RunConfig, windows: RunWindows,
+                 progress: Progress) -> None:
+        self.backend = backend
+        self.config = config
+        self.windows = windows
+        self.progress = progress
+        self._pending: list = []
+
+    def submit(self, tasks: Sequence[FoldTask]) -> Iterator[tuple[FoldTask, dict]]:
+        """Submit every task at once; yield ``(task, record)`` as each finishes, after writing
+        its files into its fold folder. Ctrl-C or an error cancels the tasks still pending."""
+        if not tasks:
+            return
+        ray, b = self.backend._ray, self.backend
+        remote = ray.remote(_fold_task).options(
+            name=FOLD_TASK_NAME, num_cpus=b.cpus_per_task, num_gpus=b.gpus_per_task,
+            max_retries=b.max_retries, retry_exceptions=False)
+        windows_ref = ray.put(self.windows)
+        config_dict = self.config.to_dict()
+        threads = max(1, int(b.cpus_per_task))
+        by_ref = {remote.remote(config_dict, windows_ref, task, threads): task for task in tasks}
+        self._pending = list(by_ref)
+        self.progress.tasks_start(f"{len(tasks)} folds on Ray", len(tasks))
+        try:
+            while self._pending:
+                done, self._pending = ray.wait(self._pending, num_returns=1)
+                task = by_ref[done[0]]
+                try:
+                    out = ray.get(done[0])
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)
+                    if isinstance(cause, XmodalError):
+                        raise XmodalError(f"{task.fold.name}: {cause}") from None
+                    raise
+                except ray.exceptions.WorkerCrashedError as exc:
+                    raise XmodalError(f"{task.fold.name}: its Ray worker died "
+                                      f"{b.max_retries + 1} times ({exc})") from None
+                _write_fold_files(task.folder, out["files"])
+                self.progress.task_done()
+                yield task, out["record"]
+        finally:
+            self.cancel()
+            self.progress.tasks_end()
+
+    def cancel(self) -> None:
+        """Cancel every task not finished yet (running ones are stopped)."""
+        ray = self.backend._ray
+        for ref in self._pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:        # already finished or gone: nothing left to cancel
+                pass
+        self._pending = []
+
+
+def _write_fold_files(folder: Path, files: dict[str, bytes]) -> None:
+    """The fold's state files, then ``fold.json`` (which marks the fold done)."""
+    folder = Path(folder)
+    for name, data in sorted(files.items(), key=lambda item: item[0] == "fold.json"):
+        atomic_write_bytes(folder / name, data)

@@ -1,0 +1,180 @@
+"""The Ray backend on a local 2-CPU Ray instance: the local backend's numbers, resume across
+backends, a killed worker's fold retried, Ctrl-C.
+
+Every Ray run is a separate ``xmodal`` process (it starts and stops its own Ray instance), so the
+tests look at it as a user would: exit code, output, run folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the Ray backend is an optional extra: pip install 'xmodal[ray]'")
+
+from xmodal.training.ray_backend import FOLD_TASK_NAME  # noqa: E402
+
+FAST = ["--epochs", "2", "--min-epochs", "1", "--ensemble", "1", "--seed", "0"]
+RAY = ["--backend", "ray", "--cpus-per-task", "1"]
+
+
+def _xmodal(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "xmodal", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 240) -> str:
+    proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST,
+                   *extra)
+    stdout, stderr = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, stderr[-2000:]
+    return stdout + stderr
+
+
+def _probabilities(run: Path) -> list[tuple]:
+    with open(run / "predictions.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return [tuple(r[:3]) + tuple(float(v) for v in r[4:]) for r in rows[1:]]
+
+
+def _assert_same_predictions(a: Path, b: Path, tol: float = 1e-5) -> None:
+    pa, pb = _probabilities(a), _probabilities(b)
+    assert len(pa) == len(pb) > 0
+    for x, y in zip(pa, pb):
+        assert x[:3] == y[:3]
+        assert max(abs(u - v) for u, v in zip(x[3:], y[3:])) <= tol
+
+
+def _fold_processes() -> list[int]:
+    """PIDs of Ray workers running a fold task (their process title is ``ray::<task name>``)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if title.strip() == f"ray::{FOLD_TASK_NAME}":
+                pids.append(int(entry.name))
+    return pids
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for_fold_task(proc: subprocess.Popen, timeout: float = 120) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        pids = _fold_processes()
+        if pids:
+            return pids
+        time.sleep(0.05)
+    raise AssertionError("no Ray fold task started")
+
+
+@pytest.fixture(scope="module")
+def local_run(tiny_wesad, tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("ray_local")
+    _train(tiny_wesad, root / "run", root / "cache", "--jobs", "1")
+    return root / "run", root / "cache"
+
+
+@pytest.mark.slow
+def test_ray_gives_the_local_numbers_and_resumes_across_backends(tiny_wesad, local_run,
+                                                                 tmp_path):
+    local, cache = local_run
+    run = tmp_path / "run"
+    shutil.copytree(local, run)
+    for fold in ("fold-01-S3", "fold-02-S4"):          # two folds left to do: Ray runs them
+        (run / "folds" / fold / "fold.json").unlink()
+    text = _train(tiny_wesad, run, cache, *RAY)
+    assert text.count("done already") == 2
+    results = json.loads((run / "results.json").read_text())
+    assert results["execution"]["backend"] == "ray"
+    _assert_same_predictions(local, run)
+    assert (run / "folds" / "fold-01-S3" / "model.pt").is_file()
+
+    (run / "folds" / "fold-00-S2" / "fold.json").unlink()   # and back: local resumes Ray's run
+    text = _train(tiny_wesad, run, cache, "--jobs", "1")
+    assert text.count("done already") == 3
+    assert json.loads((run / "results.json").read_text())["execution"]["backend"] == "local"
+    _assert_same_predictions(local, run)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run, tmp_path):
+    local, cache = local_run
+    out = tmp_path / "run"
+    proc = _xmodal("train", str(tiny_wesad), "--out", str(out), "--cache-dir", str(cache),
+                   *FAST, *RAY)
+    victim = _wait_for_fold_task(proc)[0]
+    os.kill(victim, signal.SIGKILL)                 # the worker dies in the middle of a fold
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert not _alive(victim)
+    assert len(list(out.glob("folds/*/fold.json"))) == 4
+    _assert_same_predictions(local, out)
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path):
+    _, cache = local_run
+    out = tmp_path / "run"
+    proc = _xmodal("train", str(tiny_wesad), "--out", str(out), "--cache-dir", str(cache),
+                   *FAST, *RAY)
+    _wait_for_fold_task(proc)
+    ray_processes = _children(proc.pid)             # the local Ray instance it started
+    assert ray_processes
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 130
+    lines = [line for line in stderr.splitlines() if line.startswith("xmodal:")]
+    assert lines and "interrupted" in lines[-1]
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in ray_processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in ray_processes)
+    assert not (out / "results.json").exists()
+    for record in out.glob("folds/*/fold.json"):    # what finished is complete and resumable
+        json.loads(record.read_text())
+
+
+def test_ray_options_need_the_ray_backend(tiny_wesad, tmp_path, capsys):
+    from xmodal.cli import main
+
+    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "r"), "--address", "x:1"])
+    assert code == 2
+    assert "--backend ray" in capsys.readouterr().err
+    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "r"), "--backend", "ray",
+                 "--cpus-per-task", "0"])
+    assert code == 2
+    assert "--cpus-per-task" in capsys.readouterr().err
