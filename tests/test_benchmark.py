@@ -58,11 +58,13 @@ def test_paper_study_writes_table_report_and_plots(paper):
                      "score-fusion", "features", "cross-b1", "cross-b2", "cross-b3", "cross-all",
                      "attentive-b1", "attentive-b2", "attentive-b3", "attentive-all"):
         assert expected in names
-    assert sum(n.startswith("attentive-a2b-b") for n in names) == 1
-    assert sum(n.startswith("attentive-b2a-b") for n in names) == 1
+    assert "attentive-a2b" in names and "attentive-b2a" in names
     assert all(e["status"] == "done" for e in state["entries"]), state["entries"]
-    a2b = next(e for e in state["entries"] if e["configuration"].startswith("attentive-a2b"))
+    a2b = next(e for e in state["entries"] if e["configuration"] == "attentive-a2b")
     assert "inner-validation" in a2b["note"]
+    for record in (bench / a2b["run"]).glob("folds/*/fold.json"):   # placement per fold
+        connections = json.loads(record.read_text())["overrides"]["model"]["connections"]
+        assert len(connections) == 1 and 1 <= connections[0] <= 3
     rows = list(csv.DictReader((bench / "table.csv").open()))
     assert len(rows) == len(names) == 16
     for row in rows:
@@ -381,3 +383,67 @@ def test_a_lead_whose_interval_excludes_zero_but_not_its_test_is_not_marked(tmp_
     assert not any("macro_f1" in r["best"].split(";") for r in rows)
     table = (bench / "table.md").read_text()
     assert "(p=0.125), not resolved, no mark" in table
+
+
+def _fake_placement_runs(root, val, test):
+    """attentive-bK runs whose folds have inner-validation scores ``val[k][fold]`` and test
+    scores ``test[k][fold]`` (fold.json history at the selected epoch)."""
+    entries = []
+    for k in val:
+        run = f"runs/attentive-b{k}"
+        for f, (v, t) in enumerate(zip(val[k], test[k])):
+            folder = root / run / "folds" / f"fold-0{f}-S{f + 2}"
+            folder.mkdir(parents=True)
+            (folder / "fold.json").write_text(json.dumps({
+                "test_subjects": [f"S{f + 2}"], "val_subjects": [f"S{(f + 1) % 3 + 2}"],
+                "macro_f1": t, "best_epoch": 2,
+                "history": [{"val_macro_f1": 0.0}, {"val_macro_f1": v}]}))
+        entries.append({"configuration": f"attentive-b{k}", "task": "binary", "seed": 0,
+                        "status": "done", "run": run})
+    return entries
+
+
+def test_placement_is_chosen_per_fold_on_its_inner_validation_only(tmp_path, monkeypatch):
+    from xmodal.training import benchmark
+
+    # validation prefers b2 in fold 0, b1 in fold 1, b3 in fold 2; the TEST scores prefer the
+    # opposite everywhere, so any look at test scores would change the choice
+    val = {1: [0.5, 0.9, 0.5], 2: [0.8, 0.6, 0.6], 3: [0.4, 0.7, 0.95]}
+    test = {1: [0.99, 0.1, 0.99], 2: [0.1, 0.99, 0.99], 3: [0.99, 0.99, 0.1]}
+    entries = _fake_placement_runs(tmp_path, val, test)
+    reads = []
+
+    def spy(fold_dir):
+        reads.append(fold_dir)
+        return benchmark.fold_validation_score(fold_dir)
+
+    chosen, note = benchmark.choose_placements(entries, tmp_path, "binary", 0, 3, score=spy)
+    assert chosen == {"fold-00-S2": 2, "fold-01-S3": 1, "fold-02-S4": 3}
+    assert "inner-validation" in note
+    # each fold's choice read only that fold's records, and nothing but the validation score
+    assert {p.name for p in reads} == set(chosen)
+    assert all(len([p for p in reads if p.name == f]) == 3 for f in chosen)
+    real = benchmark.read_json
+
+    def guarded(path):
+        record = real(path)
+        return {k: v for k, v in record.items() if k in ("history", "best_epoch")}
+
+    monkeypatch.setattr(benchmark, "read_json", guarded)     # test scores unreadable: same choice
+    assert benchmark.choose_placements(entries, tmp_path, "binary", 0, 3)[0] == chosen
+    # another seed's runs are not used
+    with pytest.raises(Exception, match="need finished attentive-b1"):
+        benchmark.choose_placements(entries, tmp_path, "binary", 1, 3)
+
+
+def test_placement_without_inner_validation_is_refused(tmp_path):
+    from xmodal.errors import ConfigError
+    from xmodal.training.benchmark import choose_placements
+
+    entries = _fake_placement_runs(tmp_path, {1: [0.5], 2: [0.6]}, {1: [0.9], 2: [0.1]})
+    for record in tmp_path.glob("runs/*/folds/*/fold.json"):
+        data = json.loads(record.read_text())
+        data["history"] = [{"val_macro_f1": None}, {"val_macro_f1": None}]
+        record.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="inner validation"):
+        choose_placements(entries, tmp_path, "binary", 0, 2)

@@ -24,10 +24,12 @@ Study files (``--study FILE.toml``)::
     model = { name = "single" }
 
 The ``paper`` study (:func:`paper_study`) places the directional connections ``a2b``/``b2a``
-at the best single placement among ``attentive-b1..bN``. "Best" is the mean over folds (and
-seeds) of the *inner-validation* macro-F1 at each fold's selected epoch (``fold.json``
-history): choosing it by test macro-F1 would select on test data. Without inner validation
-subjects (``--val-subjects 0``) it falls back to test macro-F1 and says so in the table.
+at the best single placement among ``attentive-b1..bN``, chosen fold by fold (nested selection,
+:func:`choose_placements`): for each fold, the placement whose ``attentive-bK`` run of the same
+task and seed scored best on that fold's *inner-validation* macro-F1, which never includes the
+fold's test subject. The chosen placement is recorded in each fold's ``fold.json``. Without
+inner validation subjects (``--val-subjects 0``) there is nothing to choose on, and those two
+configurations fail with that reason.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ from xmodal.training.execution import ExecutionBackend
 from xmodal.training.experiment import run_experiment, validate_config
 from xmodal.training.progress import Progress
 
-PLACEMENT = "best-placement"
 
 
 @dataclass
@@ -137,42 +138,48 @@ def _select(configs: list[Configuration], only) -> list[Configuration]:
     return [c for c in configs if c in chosen]
 
 
-def inner_validation_score(run_dir: Path) -> float | None:
-    """Mean over folds of the inner-validation macro-F1 at the selected epoch, None if absent."""
-    scores = []
-    for path in sorted(Path(run_dir).glob("folds/*/fold.json")):
-        rec = read_json(path)
-        hist, best = rec.get("history") or [], rec.get("best_epoch") or 0
-        if 1 <= best <= len(hist) and hist[best - 1].get("val_macro_f1") is not None:
-            scores.append(hist[best - 1]["val_macro_f1"])
-    return float(np.mean(scores)) if scores else None
+def fold_validation_score(fold_dir: Path) -> float | None:
+    """Inner-validation macro-F1 of one fold at its selected epoch (``fold.json`` history), None
+    without validation subjects. Reads nothing computed on the fold's test subjects."""
+    rec = read_json(Path(fold_dir) / "fold.json")
+    hist, best = rec.get("history") or [], rec.get("best_epoch") or 0
+    if 1 <= best <= len(hist):
+        value = hist[best - 1].get("val_macro_f1")
+        return None if value is None else float(value)
+    return None
 
 
-def _choose_placement(entries: list[dict], out: Path, task: str, n_blocks: int) -> tuple[int, str]:
-    """Best single placement of the attentive connection from finished ``attentive-bK`` runs."""
-    by_block: dict[int, list[tuple[float | None, float | None]]] = {}
+def choose_placements(entries: list[dict], out: Path, task: str, seed: int, n_blocks: int,
+                      score=fold_validation_score) -> tuple[dict[str, int], str]:
+    """Nested selection of the connection's placement, fold by fold.
+
+    For every fold, the block ``K`` whose finished ``attentive-bK`` run (same task and seed)
+    scored best on *that fold's* inner validation subjects (``score(fold_dir)``); the fold's
+    test subject is never among them, so no choice sees its test subject. Returns
+    ``({fold name: K}, note)``.
+    """
+    runs: dict[int, Path] = {}
     for e in entries:
-        if e["task"] != task or e["status"] != "done" or not e["configuration"].startswith("attentive-b"):
-            continue
-        try:
-            k = int(e["configuration"][len("attentive-b"):])
-        except ValueError:
-            continue
-        res = read_json(out / e["run"] / "results.json")
-        by_block.setdefault(k, []).append((inner_validation_score(out / e["run"]),
-                                           res["mean"]["macro_f1"]))
-    if not by_block:
+        name = e["configuration"]
+        if (e["task"] == task and e["seed"] == seed and e["status"] == "done"
+                and name.startswith("attentive-b") and name[len("attentive-b"):].isdigit()):
+            runs[int(name[len("attentive-b"):])] = out / e["run"]
+    if not runs:
         raise ConfigError(f"the directional configurations need finished attentive-b1..b{n_blocks} "
                           f"runs to choose the placement; run them first (or drop --only)")
-    if all(v is not None for vals in by_block.values() for v, _ in vals):
-        score = {k: float(np.mean([v for v, _ in vals])) for k, vals in by_block.items()}
-        how = "inner-validation macro-F1"
-    else:
-        score = {k: float(np.mean([t for _, t in vals])) for k, vals in by_block.items()}
-        how = "TEST macro-F1 (no inner validation subjects: optimistic selection)"
-    best = max(sorted(score), key=lambda k: score[k])
-    detail = ", ".join(f"b{k} {score[k]:.3f}" for k in sorted(score))
-    return best, f"placement after block {best}, chosen by {how}: {detail}"
+    folds = sorted({p.parent.name for run in runs.values() for p in run.glob("folds/*/fold.json")})
+    chosen: dict[str, int] = {}
+    for fold in folds:
+        scores = {k: score(run / "folds" / fold) for k, run in sorted(runs.items())
+                  if (run / "folds" / fold / "fold.json").exists()}
+        if not scores or any(v is None for v in scores.values()):
+            raise ConfigError("the placement is chosen per fold on its inner validation "
+                              "subjects; this study has none (--val-subjects 0)")
+        chosen[fold] = max(scores, key=lambda k: (scores[k], -k))     # ties: the earlier block
+    counts = {k: sum(v == k for v in chosen.values()) for k in sorted(set(chosen.values()))}
+    note = ("placement chosen per fold on its inner-validation macro-F1 (never its test "
+            "subject): " + ", ".join(f"b{k} in {n} fold{'s' * (n > 1)}" for k, n in counts.items()))
+    return chosen, note
 
 
 def run_name(config: str, task: str, seed: int, tasks: list[str], seeds: int) -> str:
@@ -244,11 +251,12 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
                 entries.append(entry)
                 try:
                     overrides = {sec: dict(v) for sec, v in conf.overrides.items()}
+                    per_fold = None
                     if conf.directional:
-                        k, note = _choose_placement(entries, out, task, n_blocks)
-                        overrides.setdefault("model", {})["connections"] = [k]
-                        entry["note"] = note
-                        entry["configuration"] = f"{conf.name}-b{k}"
+                        chosen, entry["note"] = choose_placements(entries, out, task, base_seed,
+                                                                  n_blocks)
+                        per_fold = (lambda fold, chosen=chosen:
+                                    {"model": {"connections": [chosen[fold.name]]}})
                     name = run_name(entry["configuration"], task, base_seed, tasks, seeds)
                     entry["run"] = f"runs/{name}"
                     config = base.updated({"data": {"task": task},
@@ -259,7 +267,8 @@ def run_benchmark(base: RunConfig, out: Path, study: Study | str = "paper", only
                         progress.line(f"== {name}: done already, skipped")
                     else:
                         progress.line(f"== {name}")
-                        run_experiment(config, run_dir, progress, jobs=jobs, backend=backend)
+                        run_experiment(config, run_dir, progress, jobs=jobs, backend=backend,
+                                       fold_overrides=per_fold)
                         if after_run is not None:
                             after_run(run_dir)
                     entry["status"] = "done"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from xmodal.training.run_files import (
     config_toml,
     write_predictions,
 )
-from xmodal.training.splits import PROTOCOLS, make_folds
+from xmodal.training.splits import PROTOCOLS, Fold, make_folds
 from xmodal.training.trainer import resolve_device
 
 #: index in :func:`~xmodal.training.folds.fold_seed` of the final model's seed
@@ -108,7 +109,8 @@ def train_final(config: RunConfig, train_all: WindowSet, records: list[dict], ou
 
 def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None,
                    final: bool = False, jobs: int = 1,
-                   backend: ExecutionBackend | None = None) -> dict:
+                   backend: ExecutionBackend | None = None,
+                   fold_overrides: Callable[[Fold], dict] | None = None) -> dict:
     """Run the configured protocol and write the run files under ``out``; return the results.
 
     Writes ``config.toml``, ``folds/<fold>/fold.json`` with the estimator's state (``model.pt``
@@ -119,7 +121,8 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     spawned worker processes (one torch thread each), which read the windows from the cache (a
     temporary one without ``use_cache``); results equal those of ``jobs=1`` within float32
     rounding (a fold in this process uses torch's thread count). CUDA runs keep every fold in
-    this process.
+    this process. ``backend`` runs the folds elsewhere (e.g. Ray); ``fold_overrides(fold)``
+    gives configuration changes for one fold (nested selection), recorded in its ``fold.json``.
     """
     progress = progress or Progress()
     config = validate_config(config)
@@ -157,12 +160,13 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     todo = []
     for fold in folds:
         folder = out / "folds" / fold.name
-        if fold_done(folder, estimator):
+        overrides = fold_overrides(fold) if fold_overrides is not None else {}
+        if fold_done(folder, estimator, overrides):
             records[fold.index] = read_json(folder / "fold.json")
             progress.line(f"{fold.name}: done already (macro-F1 "
                           f"{records[fold.index]['macro_f1']:.3f}), skipped")
         else:
-            todo.append(FoldTask(fold, folder))
+            todo.append(FoldTask(fold, folder, overrides))
     backend = backend or LocalBackend(jobs)
     executor = backend.executor(config, windows, progress,
                                 worker_config=dataclasses.replace(config, data=data))

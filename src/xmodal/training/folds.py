@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ import torch
 from xmodal.config import RunConfig
 from xmodal.data.tasks import Task
 from xmodal.errors import XmodalError
-from xmodal.files import atomic_write_json
+from xmodal.files import atomic_write_json, read_json
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
@@ -41,10 +41,13 @@ class RunWindows:
 
 @dataclass(frozen=True)
 class FoldTask:
-    """One fold to run and the folder its files go to."""
+    """One fold to run, the folder its files go to, and configuration changes chosen for this
+    fold alone (nested selection, e.g. the connection's placement from this fold's inner
+    validation; recorded in its ``fold.json``)."""
 
     fold: Fold
     folder: Path
+    overrides: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -153,6 +156,8 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows,
     """Fit the configured estimator on the fold's training windows (selecting on its
     validation windows), test it, write its state and ``fold.json`` (last: marks it done)."""
     fold = task.fold
+    if task.overrides:
+        config = config.updated(task.overrides, f"{fold.name} (chosen on its inner validation)")
     estimator = estimator_for(config)
     split = fold_windows(fold, windows, estimator.uses_validation)
     train, val, test = split.train, split.validation, split.test
@@ -173,7 +178,8 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows,
     estimator.save(task.folder)
     record = {
         "index": fold.index, "test_subjects": list(fold.test), "val_subjects": split.val_subjects,
-        "train_subjects": split.train_subjects, "n_test_windows": len(test),
+        "train_subjects": split.train_subjects, "overrides": task.overrides,
+        "n_test_windows": len(test),
         "n_train_windows": len(train), "n_val_windows": len(val) if val is not None else 0,
         **metrics, **result, **estimator.fold_record(test),
         "predictions": {"subject": test.subjects.tolist(), "t_start": test.t_start.tolist(),
@@ -183,10 +189,13 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows,
     return record
 
 
-def fold_done(folder: Path, estimator: FoldEstimator) -> bool:
-    """A fold is finished when its fold.json (written last) and the estimator's state exist."""
-    return (folder / "fold.json").exists() and all(
-        (folder / name).exists() for name in estimator.state_files)
+def fold_done(folder: Path, estimator: FoldEstimator, overrides: dict | None = None) -> bool:
+    """A fold is finished when its fold.json (written last) and the estimator's state exist,
+    and it was run with the same per-fold ``overrides``."""
+    if not (folder / "fold.json").exists() or not all(
+            (folder / name).exists() for name in estimator.state_files):
+        return False
+    return read_json(folder / "fold.json").get("overrides", {}) == (overrides or {})
 
 
 def fold_line(fold: Fold, record: dict) -> str:

@@ -72,7 +72,9 @@ def aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: flo
         "protocol": config.evaluation.protocol, "dataset": config.data.dataset,
         "modalities": list(config.data.modalities), "classes": list(classes),
         "seed": config.training.seed, "config": config.to_dict(),
-        "folds": [{k: r[k] for k in FOLD_KEYS} for r in records],
+        "folds": [{**{k: r[k] for k in FOLD_KEYS},
+                   **({"overrides": r["overrides"]} if r.get("overrides") else {})}
+                  for r in records],
         "mean": mean, "std": std,
         "pooled": {k: pooled[k] for k in ("accuracy", "macro_f1", "balanced_accuracy",
                                            "confusion_matrix", "n_windows")},
