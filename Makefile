@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # installed at the versions tested, pinned in constraints.txt.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test install clean bench docs
+.PHONY: demo test check install clean bench docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,19 +20,28 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/xmodal demo --out xmodal-demo
 
-test: $(VENV)/.installed
+# The tests, after the checks of the house: layering contracts (import-linter), lint and format
+# (ruff), and the documentation site built with warnings as errors.
+test: check
 	$(BIN)/python -m pytest -q -n auto
 
-# Performance benchmark (issue 6): bench.json + bench.md; `make bench BENCH_ARGS=--quick` to smoke-test.
+check: $(VENV)/.dev-installed
+	$(BIN)/lint-imports
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
+	$(BIN)/mkdocs build --strict -q -d site
+
+# Performance benchmark: bench.json + bench.md; `make bench BENCH_ARGS=--quick` to smoke-test.
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS) --out bench.json
 
-# Documentation site (mkdocs-material): site/; warnings are errors.
-$(VENV)/.docs-installed: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[docs]"
+# Development tools: the documentation site (mkdocs-material), ruff and import-linter.
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[docs,lint]"
 	touch $@
 
-docs: $(VENV)/.docs-installed
+# Documentation site: site/; warnings are errors.
+docs: $(VENV)/.dev-installed
 	$(BIN)/mkdocs build --strict -d site
 
 clean:

@@ -91,6 +91,20 @@ OPTIONS = [
      ["no such GPU" if CUDA else "CUDA requested but not available"]),
     ("benchmark", ["--device", "cuda:99" if CUDA else "cuda"],
      ["no such GPU" if CUDA else "CUDA requested but not available"]),
+    ("train", ["--normalize", "calibration", "--calibration-minutes", "nan"],
+     ["--calibration-minutes", "nan"]),
+    ("benchmark", ["--normalize", "calibration", "--calibration-minutes", "-2"],
+     ["--calibration-minutes", "-2"]),
+    ("train", ["--normalize", "calibration", "--calibration-label", "nosuch"],
+     ["unknown calibration label 'nosuch'", "baseline"]),
+    ("train", ["--precision", "half"], ["--precision", "unknown value 'half'", "bf16"]),
+    ("pretrain", ["--precision", "fp8"], ["--precision", "unknown value 'fp8'"]),
+    *([("train", ["--precision", "fp16"], ["fp16"])] if not CUDA else []),   # CPU: no fp16
+    ("train", ["--backend", "ray", "--cpus-per-task", "0"], ["--cpus-per-task", "> 0"]),
+    ("benchmark", ["--backend", "ray", "--gpus-per-task", "nan"], ["--gpus-per-task", "nan"]),
+    ("train", ["--address", "127.0.0.1:1"], ["--backend ray"]),
+    ("train", ["--backend", "ray", "--address", "127.0.0.1:1"],
+     ["no cluster reachable at 127.0.0.1:1"]),
 ]
 
 

@@ -35,7 +35,7 @@ FEATURES_WINDOW = 60.0
 PRESETS: dict[str, dict[str, Any]] = {
     # the default: compact's widths behind a stride-8 stem (a 256-Hz ECG stream runs its
     # blocks at 32 steps/s; 64-Hz BVP gets stride 4, see blocks.adapt_stem) with kernels of 8,
-    # ~6x fewer FLOPs than compact (issue 6)
+    # ~6x fewer FLOPs than compact
     "efficient": {"widths": (16, 32, 64), "kernels": (8, 8, 8), "pool_size": 8,
                   "pool_stride": 4, "stem_stride": 8},
     "compact": {"widths": (16, 32, 64), "kernels": (16, 8, 8), "pool_size": 8, "pool_stride": 4,
@@ -87,7 +87,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Which network and its hyper-parameters (see DESIGN.md section 1)."""
+    """Which network and its hyper-parameters (see the Models page of the documentation)."""
 
     name: str = "attentive"
     preset: str = DEFAULT_PRESET

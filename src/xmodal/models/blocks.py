@@ -23,7 +23,7 @@ MIN_LENGTH = 2
 
 #: fewest steps a strided stem may leave (12.8 steps/s in a 10-s window): 256-Hz ECG keeps a
 #: stride of 8 (320 steps), 64-Hz BVP gets 4 (160), 16-Hz chest and 4-Hz wrist EDA get no stem.
-#: Measured (issue 6): BVP at 8 steps/s (stride 8) lost 0.08-0.10 macro-F1 on the real wrist
+#: Measured: BVP at 8 steps/s (stride 8) lost 0.08-0.10 macro-F1 on the real wrist
 #: subjects, ECG at 32 steps/s lost nothing on the 15-subject synthetic LOSO
 STEM_MIN_OUTPUT = 128
 

@@ -1,4 +1,4 @@
-"""Cross-modal connections between two streams (DESIGN.md section 1).
+"""Cross-modal connections between two streams.
 
 A connection from source stream ``j`` into target stream ``i``::
 

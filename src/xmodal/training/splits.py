@@ -145,7 +145,7 @@ def window_folds(subjects: np.ndarray, labels: np.ndarray, n_folds: int = 10, n_
     """Window-level stratified K-fold, subjects mixed (``--protocol kfold-windows``).
 
     SUBJECT-DEPENDENT: windows of every subject are in training and test, so scores are far
-    higher than subject-independent ones (DESIGN.md section 4); it exists only to compare with
+    higher than subject-independent ones; it exists only to compare with
     papers that used it. ``n_val > 0`` holds out 10 % of the remaining windows (stratified) as
     inner validation windows. Training windows that overlap a test or validation window in time
     are dropped by the experiment runner (the training stride overlaps).
