@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -379,6 +380,9 @@ class FeaturesEstimator:
         self.label = f"features/{classifier}"
         self._pipeline = None
         self._info: dict = {}
+
+    def check_modalities(self, modalities: Sequence[str]) -> None:
+        """Any number of modalities: each adds its own features."""
 
     def prepare(self, windows: WindowSet) -> WindowSet:
         """Extract the features of every window once (before the folds select from them)."""

@@ -12,7 +12,20 @@ from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.multimodal import CrossModalNet
 from xmodal.models.score_fusion import ScoreFusionNet
 
-__all__ = ["MODEL_NAMES", "build_model"]
+__all__ = ["MODEL_NAMES", "build_model", "check_modality_count"]
+
+
+def check_modality_count(name: str, modalities: Sequence[str]) -> None:
+    """ConfigError unless network ``name`` takes this many modalities: ``single`` exactly one,
+    the fusion models two or more."""
+    names = " ".join(modalities)
+    if name == "single":
+        if len(modalities) != 1:
+            raise ConfigError(f"model 'single' takes exactly one modality, got "
+                              f"{len(modalities)}: {names}; use a fusion model or pick one")
+    elif len(modalities) < 2:
+        raise ConfigError(f"model {name!r} fuses modalities and needs at least two, got "
+                          f"{len(modalities)} ({names}); use --model single for one")
 
 
 def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
@@ -43,17 +56,10 @@ def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
     cfg = config.resolved()
     shapes = validate_input_shapes(input_shapes)
     validate_n_outputs(n_outputs)
-    names = ", ".join(shapes)
     if cfg.name == "features":
         raise ConfigError("model 'features' is the scikit-learn baseline, not a network "
                           "(see xmodal.models.features); it has no build_model")
-    if cfg.name == "single":
-        if len(shapes) != 1:
-            raise ConfigError(f"model 'single' needs exactly one modality, got {len(shapes)} "
-                              f"({names}); use a fusion model or pick one modality")
-    elif len(shapes) < 2:
-        raise ConfigError(f"model {cfg.name!r} fuses modalities and needs at least two, got "
-                          f"{len(shapes)} ({names}); use 'single' for one")
+    check_modality_count(cfg.name, list(shapes))
     if cfg.name in ("attentive", "cross") and not cfg.connections:
         raise ConfigError(f"model {cfg.name!r} needs at least one connection block "
                           f"(connections is empty); use 'late-fusion' for none")

@@ -8,7 +8,7 @@ estimator of a configuration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from xmodal.config import RunConfig
 from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
 from xmodal.models.features import FeaturesEstimator
-from xmodal.models.registry import build_model
+from xmodal.models.registry import build_model, check_modality_count
 from xmodal.signals.windows import WindowSet
 from xmodal.training.recipe import fit_network
 from xmodal.training.trainer import predict_logits, resolve_device, softmax
@@ -54,6 +54,9 @@ class FoldEstimator(Protocol):
     parallel_folds: bool
     final_model: bool
     state_files: tuple[str, ...]
+
+    def check_modalities(self, modalities: Sequence[str]) -> None:
+        """ConfigError unless the estimator takes this many modalities."""
 
     def prepare(self, windows: WindowSet) -> WindowSet:
         """Work done once per run on all windows before the folds select from them."""
@@ -116,6 +119,10 @@ class NetworkEstimator:
         self.epochs = config.training.epochs
         self.device = resolve_device(config.training.device)
         self.model: torch.nn.Module | None = None
+
+    def check_modalities(self, modalities: Sequence[str]) -> None:
+        """ConfigError unless the network takes this many modalities."""
+        check_modality_count(self.config.model.name, modalities)
 
     def prepare(self, windows: WindowSet) -> WindowSet:
         """Nothing to do: networks read the windows themselves."""

@@ -57,13 +57,8 @@ def validate_config(config: RunConfig) -> RunConfig:
         raise DataError(f"{d.labels}: labels file not found (--labels)")
     validate_modalities(d.dataset, d.modalities, d.path)
     get_task(d.task, d.dataset, d.path)
-    model = config.model.resolved()
-    if model.name == "single" and len(d.modalities) != 1:
-        raise ConfigError(f"model 'single' takes exactly one modality, got {len(d.modalities)}: "
-                          f"{' '.join(d.modalities)}")
-    if model.name not in ("single", "features") and len(d.modalities) < 2:
-        raise ConfigError(f"model {model.name!r} fuses modalities and needs at least two; "
-                          f"use --model single for one")
+    config.model.resolved()                 # unknown names and inconsistent settings
+    estimator_for(config).check_modalities(d.modalities)
     if config.evaluation.protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: "
                           f"{', '.join(PROTOCOLS)}")
