@@ -100,6 +100,15 @@ def _wait_for_fold_task(proc: subprocess.Popen, timeout: float = 120) -> list[in
     raise AssertionError("no Ray fold task started")
 
 
+def _start_ray_run(data: Path, out: Path, cache: Path
+                   ) -> tuple[subprocess.Popen, list[int], list[int]]:
+    """``xmodal train --backend ray`` started and running fold tasks: the process, the workers
+    running a fold, and the processes of the local Ray instance it started."""
+    proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *RAY)
+    workers = _wait_for_fold_task(proc)
+    return proc, workers, _children(proc.pid)
+
+
 @pytest.fixture(scope="module")
 def local_run(tiny_wesad, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("ray_local")
@@ -133,9 +142,8 @@ def test_ray_gives_the_local_numbers_and_resumes_across_backends(tiny_wesad, loc
 def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run, tmp_path):
     local, cache = local_run
     out = tmp_path / "run"
-    proc = _xmodal("train", str(tiny_wesad), "--out", str(out), "--cache-dir", str(cache),
-                   *FAST, *RAY)
-    victim = _wait_for_fold_task(proc)[0]
+    proc, workers, _ = _start_ray_run(tiny_wesad, out, cache)
+    victim = workers[0]
     os.kill(victim, signal.SIGKILL)                 # the worker dies in the middle of a fold
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-2000:]
@@ -148,11 +156,8 @@ def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run,
 def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path):
     _, cache = local_run
     out = tmp_path / "run"
-    proc = _xmodal("train", str(tiny_wesad), "--out", str(out), "--cache-dir", str(cache),
-                   *FAST, *RAY)
-    _wait_for_fold_task(proc)
-    ray_processes = _children(proc.pid)             # the local Ray instance it started
-    assert ray_processes
+    proc, _, ray_processes = _start_ray_run(tiny_wesad, out, cache)
+    assert ray_processes                            # the local Ray instance it started
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 130
