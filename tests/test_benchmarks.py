@@ -31,17 +31,25 @@ def test_benchmark_quick_writes_every_field(tmp_path):
     assert r["quick"] is True
     for key in ("cpu", "logical_cpus", "torch", "load_avg_start", "load_avg_end"):
         assert key in r["machine"]
+    precisions = r["machine"]["precisions"]
+    assert precisions[0] == "fp32" and set(precisions) <= {"fp32", "bf16"}
     for key in ("matmul_gflops", "conv1d_gflops"):
         assert r["peaks"][key] > 0
+        for precision in precisions:
+            assert r["peaks"][precision][key] > 0
     pre = r["preprocess"]
     for key in ("cold_s", "cached_s", "cold_peak_rss_mib", "cached_peak_rss_mib", "targets_met",
                 "scaling"):
         assert key in pre
     assert pre["cached"]["cache_hits"] == [True] and pre["cold"]["cache_hits"] == [False]
+    assert r["training"]["precisions"] == precisions
     for preset in PRESETS:
         t = r["training"][preset]
-        for key in ("windows_per_s", "gflops", "flops_per_step", "ratio_to_matmul_peak"):
-            assert isinstance(t[key], (int, float)) and t[key] > 0, (preset, key)
+        assert t["batch"] >= 64 and t["flops_per_step"] > 0
+        for precision in precisions:
+            for key in ("windows_per_s", "gflops", "ratio_to_matmul_peak"):
+                value = t[precision][key]
+                assert isinstance(value, (int, float)) and value > 0, (preset, precision, key)
         assert r["inference"][preset]["batch1_p50_ms"] > 0
         assert r["inference"][preset]["frozen_batch1_p50_ms"] > 0
     assert len(r["epoch_scaling"]) == 3
@@ -50,8 +58,16 @@ def test_benchmark_quick_writes_every_field(tmp_path):
     assert lo["measured"]["preset"] == ModelConfig().preset
     ex = lo["extrapolated_15_subjects"]
     assert "EXTRAPOLATED" in ex["stated"] and ex["wall_s_max_epochs"] > 0 and ex["jobs"] >= 1
+    ray = r["ray_scaling"]
+    if ray.get("skipped"):
+        assert "Ray" in ray["note"]
+    else:
+        for key in ("workers_1_s", "workers_2_s", "speedup"):
+            assert ray[key] > 0
     md = out.with_suffix(".md").read_text()
-    assert "ratio" in md and "LOSO" in md
+    assert "ratio" in md and "LOSO" in md and "Ray" in md
+    for precision in precisions:
+        assert f"| paper | {precision} |" in md
 
 
 @pytest.mark.parametrize("name", ["attentive", "cross", "late-fusion", "early-fusion",

@@ -95,7 +95,10 @@ def test_fast_conv_under_autocast_matches_float32(monkeypatch, k):
 
     def run(autocast: bool):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            assert fastconv.use_fast_path(x, w)
+            # under autocast only wide kernels take the fast path (the function itself is
+            # exercised either way)
+            assert fastconv.use_fast_path(x, w) == (
+                not autocast or k >= fastconv.LOW_PRECISION_FAST_KERNEL)
             y = fastconv.same_conv1d(x, w, b, left, k - 1 - left)
         (y.float() * upstream).sum().backward()
         grads = [t.grad.clone() for t in (x, w, b)]
@@ -108,3 +111,25 @@ def test_fast_conv_under_autocast_matches_float32(monkeypatch, k):
     assert y16.dtype == torch.bfloat16 and all(g.dtype == torch.float32 for g in g16)
     for ref, got in zip([y32, *g32], [y16.float(), *g16]):
         assert (got - ref).abs().max() <= 0.01 * ref.abs().max()
+
+
+@pytest.mark.parametrize("size,stride,length", [(8, 2, 101), (8, 4, 320), (3, 3, 20)])
+def test_channels_last_pool_matches_max_pool1d(size, stride, length):
+    """The bfloat16 training path of max-pooling gives nn.MaxPool1d's values and gradients
+    (no ties in random data), in the contiguous layout; float32 keeps the native path."""
+    from xmodal.models.fastpool import MaxPool1d, use_channels_last_pool
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, length, generator=gen).to(torch.bfloat16).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    pool, ref = MaxPool1d(size, stride), torch.nn.MaxPool1d(size, stride)
+    assert not use_channels_last_pool(x)                  # no autocast: the native op
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert use_channels_last_pool(x)
+        y = pool(x)
+    y_ref = ref(x_ref)
+    assert y.is_contiguous() and torch.equal(y, y_ref)
+    upstream = torch.randn(y.shape, generator=gen).to(torch.bfloat16)
+    y.backward(upstream)
+    y_ref.backward(upstream)
+    assert x.grad.is_contiguous() and torch.equal(x.grad, x_ref.grad)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xmodal.models.fastconv import same_conv1d, use_fast_path
+from xmodal.models.fastpool import MaxPool1d
 
 #: shortest feature map a block produces by pooling (BatchNorm in training needs more than one
 #: value per channel, and the cross-modal alignment needs a time axis)
@@ -245,7 +246,7 @@ class ConvBlock(nn.Module):
             layers.append(nn.ReLU(inplace=True))
             channels = out_channels
         self.convs = nn.Sequential(*layers)
-        self.pool = nn.MaxPool1d(pool_size, pool_stride) if pool_size > 0 else nn.Identity()
+        self.pool = MaxPool1d(pool_size, pool_stride) if pool_size > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_channels, L) -> (batch, out_channels, L_pooled)."""

@@ -19,9 +19,14 @@ traced (:func:`use_fast_path`); inference, export and CUDA keep the native convo
 
 Under ``torch.autocast`` (bfloat16 training, ``--precision bf16``) :func:`same_conv1d` casts
 its inputs to the autocast dtype as autocast casts those of ``conv1d``, and forward and
-backward run in bfloat16. On a 2-core AVX-512-BF16 CPU this path beat the native bfloat16
-convolution for the wide kernels of the compact and paper presets (training step 0.82-0.90x by
-minimum time) and was slightly slower for the default preset's kernels of 8 (1.06-1.16x).
+backward run in bfloat16. oneDNN's bfloat16 kernels differ from its float32 ones, so the path
+is chosen per kernel size there (measured per layer, forward + backward, batch 64, one thread
+of a 2-core AVX-512-BF16 CPU): grad_input as a convolution wins for kernels >= 16 (32 channels,
+kernel 32: 0.70x the native time; kernel 16: 0.87-0.91x) and loses for kernels of 8
+(1.0-1.2x), while grad_weight as a convolution never wins in bfloat16 (kernel 16: 1.06-1.22x
+the native grad_weight; a single input channel: 2-9x). Under autocast the function is therefore
+used only for kernels >= :data:`LOW_PRECISION_FAST_KERNEL` whose input needs a gradient, and
+grad_weight always comes from the native kernel; float32 training is unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 #: kernels at least this wide compute grad_weight with the transposed-convolution trick
+#: (float32; in bfloat16 grad_weight always comes from the native kernel)
 WIDE_KERNEL = 16
+
+#: under autocast, only kernels at least this wide take the fast path (grad_input as a
+#: convolution); narrower ones use the native bfloat16 convolution
+LOW_PRECISION_FAST_KERNEL = 16
 
 #: global switch, on by default; ``XMODAL_FAST_CONV=0`` (or ``fastconv.ENABLED = False``) turns
 #: it off. Gradients differ from the native op only by float32 rounding, so a run is
@@ -43,10 +53,13 @@ ENABLED = _os.environ.get("XMODAL_FAST_CONV", "1") != "0"
 
 def use_fast_path(x: Tensor, weight: Tensor) -> bool:
     """Whether :class:`SameConv1dFunction` should replace the native convolution here."""
-    return (ENABLED and x.device.type == "cpu"
-            and (x.dtype == torch.float32 or torch.is_autocast_enabled("cpu"))
-            and torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting())
+    if not (ENABLED and x.device.type == "cpu" and torch.is_grad_enabled()
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting()):
+        return False
+    if torch.is_autocast_enabled("cpu"):
+        # bfloat16: only grad_input as a convolution pays off, for wide kernels
+        return x.requires_grad and weight.shape[-1] >= LOW_PRECISION_FAST_KERNEL
+    return x.dtype == torch.float32 and (x.requires_grad or weight.requires_grad)
 
 
 class SameConv1dFunction(torch.autograd.Function):
@@ -73,7 +86,7 @@ class SameConv1dFunction(torch.autograd.Function):
             gx = F.conv1d(F.pad(grad_out, (k - 1 - left, k - 1 - right)),
                           weight.flip(-1).transpose(0, 1))
         if ctx.needs_input_grad[1]:
-            if k >= WIDE_KERNEL:
+            if k >= WIDE_KERNEL and xp.dtype == torch.float32:
                 gw = F.conv1d(xp.transpose(0, 1), grad_out.transpose(0, 1)).transpose(0, 1)
             else:
                 gw = torch.ops.aten.convolution_backward(

@@ -1,0 +1,67 @@
+"""Shared helpers of the benchmark modules: shapes, timing, the model and synthetic data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}      # 10-s windows, 256 Hz / 16 Hz
+MODALITIES = ("chest.ECG", "chest.EDA")
+N_SUBJECTS_FULL = 15
+PRESET_ORDER = ("efficient", "compact", "paper", "fast")     # efficient is the default
+
+
+def load_avg() -> list[float]:
+    """The 1/5/15-minute load averages, rounded (every timing is read next to them)."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def best_time(fn, repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn`` after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def with_threads(n: int, fn):
+    """``fn()`` with torch's intra-op thread count set to ``n``; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
+def build(preset: str = ""):
+    """One network (the default trains a seed ensemble of such networks, one after another)
+    of ``preset`` (default preset when empty) on the benchmark's ECG + EDA shapes, seed 0."""
+    from xmodal.config import ModelConfig
+    from xmodal.models.registry import build_model
+
+    torch.manual_seed(0)
+    config = ModelConfig(preset=preset, ensemble=1) if preset else ModelConfig(ensemble=1)
+    return build_model(config, SHAPES, 3)
+
+
+def simulate(out: Path, subjects: int, minutes: float) -> float:
+    """Write ``subjects`` synthetic WESAD subjects of ``minutes`` each; seconds taken."""
+    from xmodal.data.synthetic import simulate_wesad
+
+    t = time.perf_counter()
+    simulate_wesad(out, subjects=subjects, minutes=minutes, seed=0)
+    return time.perf_counter() - t
+
+
+def rmtree(path: Path) -> None:
+    """Remove a scratch folder, ignoring errors."""
+    shutil.rmtree(path, ignore_errors=True)
