@@ -29,7 +29,7 @@ check: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/ruff format --check src tests benchmarks docs
-	$(BIN)/mkdocs build --strict -q -d site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d site
 
 # Performance benchmark: bench.json + bench.md; `make bench BENCH_ARGS=--quick` to smoke-test.
 bench: $(VENV)/.installed
@@ -42,7 +42,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 
 # Documentation site: site/; warnings are errors.
 docs: $(VENV)/.dev-installed
-	$(BIN)/mkdocs build --strict -d site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) xmodal-demo .pytest_cache site

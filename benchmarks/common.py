@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}      # 10-s windows, 256 Hz / 16 Hz
+SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}  # 10-s windows, 256 Hz / 16 Hz
 MODALITIES = ("chest.ECG", "chest.EDA")
 N_SUBJECTS_FULL = 15
-PRESET_ORDER = ("efficient", "compact", "paper", "fast")     # efficient is the default
+PRESET_ORDER = ("efficient", "compact", "paper", "fast")  # efficient is the default
 
 
 def load_avg() -> list[float]:

@@ -35,8 +35,14 @@ def measure_inference(quick: bool) -> dict:
             eager = with_threads(1, lambda: p50_p99(lambda: model(*one)))
             fast = with_threads(1, lambda: p50_p99(lambda: frozen(*one)))
             tb = with_threads(1, lambda: best_time(lambda: model(*big), 1 if quick else 3))
-        out[preset] = {"batch1_p50_ms": eager[0], "batch1_p99_ms": eager[1],
-                       "frozen_batch1_p50_ms": fast[0], "frozen_batch1_p99_ms": fast[1],
-                       "batched_ms_per_window": tb / len(big[0]) * 1e3,
-                       "batched_size": len(big[0]), "threads": 1, "load_avg": load_avg()}
+        out[preset] = {
+            "batch1_p50_ms": eager[0],
+            "batch1_p99_ms": eager[1],
+            "frozen_batch1_p50_ms": fast[0],
+            "frozen_batch1_p99_ms": fast[1],
+            "batched_ms_per_window": tb / len(big[0]) * 1e3,
+            "batched_size": len(big[0]),
+            "threads": 1,
+            "load_avg": load_avg(),
+        }
     return out

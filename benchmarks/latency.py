@@ -30,7 +30,7 @@ RATES = {"chest.ECG": 256.0, "chest.EDA": 16.0}
 def model_latency(name: str, device: str, repeats: int = 300, frozen: bool = False) -> dict:
     shapes = {"chest.ECG": SHAPES["chest.ECG"]} if name == "single" else SHAPES
     model = build_model(ModelConfig(name=name, ensemble=1), shapes, 3).to(device).eval()
-    if frozen:                                  # what Predictor runs on CPU
+    if frozen:  # what Predictor runs on CPU
         model = freeze_for_cpu(model)
     one = [torch.randn(1, *s, device=device) for s in shapes.values()]
     big = [torch.randn(256, *s, device=device) for s in shapes.values()]
@@ -52,8 +52,11 @@ def model_latency(name: str, device: str, repeats: int = 300, frozen: bool = Fal
             torch.cuda.synchronize()
         throughput = 5 * 256 / (time.perf_counter() - t)
     ms = np.array(times) * 1e3
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "windows_per_s_b256": throughput}
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "windows_per_s_b256": throughput,
+    }
 
 
 def streaming(minutes: float, hop: float, chunk_s: float = 0.25) -> dict:
@@ -73,24 +76,35 @@ def streaming(minutes: float, hop: float, chunk_s: float = 0.25) -> dict:
         eda = 5 + 0.2 * np.sin(2 * np.pi * t / 60) + 0.01 * rng.standard_normal(n_chunk)
         stream.push("chest.EDA", eda)
         t0 = time.perf_counter()
-        out = stream.push("chest.ECG", ecg)           # the push that completes a window
+        out = stream.push("chest.ECG", ecg)  # the push that completes a window
         if len(out):
             hop_times.append(time.perf_counter() - t0)
             rows += len(out)
         peak = max(peak, stream.nbytes)
     elapsed = time.perf_counter() - start
     ms = np.array(hop_times) * 1e3
-    return {"minutes": minutes, "hop_s": hop, "predictions": rows, "wall_s": elapsed,
-            "realtime_factor": minutes * 60 / elapsed, "hop_p50_ms": float(np.percentile(ms, 50)),
-            "hop_p99_ms": float(np.percentile(ms, 99)), "buffer_peak_kib": peak / 1024,
-            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "minutes": minutes,
+        "hop_s": hop,
+        "predictions": rows,
+        "wall_s": elapsed,
+        "realtime_factor": minutes * 60 / elapsed,
+        "hop_p50_ms": float(np.percentile(ms, 50)),
+        "hop_p99_ms": float(np.percentile(ms, 99)),
+        "buffer_peak_kib": peak / 1024,
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: batch-1 latency is best single-threaded "
-                             "and more threads oversubscribe a busy 2-core machine; 0: all)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: batch-1 latency is best single-threaded "
+        "and more threads oversubscribe a busy 2-core machine; 0: all)",
+    )
     parser.add_argument("--minutes", type=float, default=60.0, help="simulated stream length")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
@@ -99,17 +113,21 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}")
     print(f"{'model':14s} {'mode':7s} {'p50 ms':>8s} {'p99 ms':>8s} {'win/s @256':>11s}")
     for name in NETWORK_NAMES:
-        for frozen in ((False, True) if args.device == "cpu" else (False,)):
+        for frozen in (False, True) if args.device == "cpu" else (False,):
             r = model_latency(name, args.device, frozen=frozen)
-            print(f"{name:14s} {'frozen' if frozen else 'eager':7s} {r['p50_ms']:8.2f} "
-                  f"{r['p99_ms']:8.2f} {r['windows_per_s_b256']:11.0f}")
+            print(
+                f"{name:14s} {'frozen' if frozen else 'eager':7s} {r['p50_ms']:8.2f} "
+                f"{r['p99_ms']:8.2f} {r['windows_per_s_b256']:11.0f}"
+            )
     for hop in (10.0, 1.0):
         s = streaming(args.minutes, hop)
-        print(f"streaming {s['minutes']:.0f} min ECG+EDA @700 Hz, hop {hop:g} s: "
-              f"{s['predictions']} predictions in {s['wall_s']:.1f} s = {s['realtime_factor']:.0f}x "
-              f"real time; per-hop p50 {s['hop_p50_ms']:.1f} ms p99 {s['hop_p99_ms']:.1f} ms; "
-              f"buffers peak {s['buffer_peak_kib']:.0f} KiB; process max RSS "
-              f"{s['max_rss_mib']:.0f} MiB")
+        print(
+            f"streaming {s['minutes']:.0f} min ECG+EDA @700 Hz, hop {hop:g} s: "
+            f"{s['predictions']} predictions in {s['wall_s']:.1f} s = {s['realtime_factor']:.0f}x "
+            f"real time; per-hop p50 {s['hop_p50_ms']:.1f} ms p99 {s['hop_p99_ms']:.1f} ms; "
+            f"buffers peak {s['buffer_peak_kib']:.0f} KiB; process max RSS "
+            f"{s['max_rss_mib']:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

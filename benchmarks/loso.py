@@ -15,6 +15,7 @@ from benchmarks.common import N_SUBJECTS_FULL, PRESET_ORDER, load_avg, rmtree, s
 TARGET_S = {"efficient": 300.0, "paper": 3600.0}
 DEFAULT_TARGET_S = 1200.0
 
+
 def _precision(config) -> str:
     from xmodal.training.precision import training_precision
 
@@ -34,8 +35,9 @@ def _timed_run(config, out: Path) -> tuple[dict, float, int]:
     return results, time.perf_counter() - t, jobs
 
 
-def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, epochs: int,
-               preprocess: dict) -> dict:
+def _loso_once(
+    work: Path, data: Path, preset: str, n_sub: int, minutes: float, epochs: int, preprocess: dict
+) -> dict:
     from xmodal.config import RunConfig
 
     config = RunConfig()
@@ -47,7 +49,7 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     config.training.val_subjects = 1
     results, wall, jobs = _timed_run(config, work / f"loso-run-{preset}")
     folds = results["folds"]
-    train_s = results["timing"]["train_s"]     # summed over folds (run side by side in workers)
+    train_s = results["timing"]["train_s"]  # summed over folds (run side by side in workers)
     # seconds per (training window x epoch) in one worker, validation included
     per_window_epoch = train_s / sum(f["n_train_windows"] * f["epochs_run"] for f in folds)
     windows_per_subject = results["windows"]["n_train"] / n_sub
@@ -56,11 +58,18 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     scale_minutes = 100.0 / minutes
     side_by_side = min(jobs, len(folds))
     side_by_side_15 = min(jobs, N_SUBJECTS_FULL)
-    pre_15 = (preprocess["cold_s"] * N_SUBJECTS_FULL * (100.0 / preprocess["subject_minutes"])
-              / side_by_side_15)
+    pre_15 = (
+        preprocess["cold_s"]
+        * N_SUBJECTS_FULL
+        * (100.0 / preprocess["subject_minutes"])
+        / side_by_side_15
+    )
     # worker start-up, testing and writing, per fold
-    fold_overhead = (max(wall - results["timing"]["preprocess_s"] - train_s / side_by_side, 0.0)
-                     * side_by_side / len(folds))
+    fold_overhead = (
+        max(wall - results["timing"]["preprocess_s"] - train_s / side_by_side, 0.0)
+        * side_by_side
+        / len(folds)
+    )
 
     def extrapolate(ep: int) -> float:
         per_fold = ep * train_windows_15 * scale_minutes * per_window_epoch + fold_overhead
@@ -69,22 +78,34 @@ def _loso_once(work: Path, data: Path, preset: str, n_sub: int, minutes: float, 
     earliest = defaults.min_epochs + defaults.patience
     target = TARGET_S.get(preset, DEFAULT_TARGET_S)
     return {
-        "measured": {"preset": preset, "precision": _precision(config), "subjects": n_sub, "minutes": minutes, "epochs": epochs,
-                     "jobs": jobs, "wall_s": wall, "preprocess_s": results["timing"]["preprocess_s"],
-                     "train_s": train_s, "epochs_run": sum(f["epochs_run"] for f in folds),
-                     "mean_train_windows": float(np.mean([f["n_train_windows"] for f in folds])),
-                     "mean_val_windows": float(np.mean([f["n_val_windows"] for f in folds])),
-                     "s_per_window_epoch": per_window_epoch,
-                     "macro_f1": results["mean"]["macro_f1"],
-                     "accuracy": results["mean"]["accuracy"], "load_avg": load_avg()},
+        "measured": {
+            "preset": preset,
+            "precision": _precision(config),
+            "subjects": n_sub,
+            "minutes": minutes,
+            "epochs": epochs,
+            "jobs": jobs,
+            "wall_s": wall,
+            "preprocess_s": results["timing"]["preprocess_s"],
+            "train_s": train_s,
+            "epochs_run": sum(f["epochs_run"] for f in folds),
+            "mean_train_windows": float(np.mean([f["n_train_windows"] for f in folds])),
+            "mean_val_windows": float(np.mean([f["n_val_windows"] for f in folds])),
+            "s_per_window_epoch": per_window_epoch,
+            "macro_f1": results["mean"]["macro_f1"],
+            "accuracy": results["mean"]["accuracy"],
+            "load_avg": load_avg(),
+        },
         "extrapolated_15_subjects": {
-            "stated": ("EXTRAPOLATED, not measured: 15 WESAD-size (100-min) subjects, "
-                       f"preset {preset}, default training ({defaults.epochs} max epochs, early "
-                       f"stop at the earliest after min_epochs {defaults.min_epochs} + patience "
-                       f"{defaults.patience}) with {jobs} fold worker(s) as `xmodal train`: "
-                       "(15 x cold preprocessing of one subject + 15 folds x (epochs x "
-                       "training windows x measured seconds per window-epoch in a worker, "
-                       "validation included, + measured per-fold overhead)) / workers"),
+            "stated": (
+                "EXTRAPOLATED, not measured: 15 WESAD-size (100-min) subjects, "
+                f"preset {preset}, default training ({defaults.epochs} max epochs, early "
+                f"stop at the earliest after min_epochs {defaults.min_epochs} + patience "
+                f"{defaults.patience}) with {jobs} fold worker(s) as `xmodal train`: "
+                "(15 x cold preprocessing of one subject + 15 folds x (epochs x "
+                "training windows x measured seconds per window-epoch in a worker, "
+                "validation included, + measured per-fold overhead)) / workers"
+            ),
             "jobs": jobs,
             "train_windows_per_fold": train_windows_15 * scale_minutes,
             "wall_s_max_epochs": extrapolate(defaults.epochs),
@@ -105,8 +126,10 @@ def measure_loso(work: Path, quick: bool, preprocess: dict, full: bool) -> dict:
     n_sub, minutes, epochs = (3, 5.0, 1) if quick else (3, 100.0, 2)
     data = work / "loso"
     simulate(data, n_sub, minutes)
-    presets = {p: _loso_once(work, data, p, n_sub, minutes, epochs, preprocess)
-               for p in (PRESET_ORDER if not quick else (DEFAULT_PRESET,))}
+    presets = {
+        p: _loso_once(work, data, p, n_sub, minutes, epochs, preprocess)
+        for p in (PRESET_ORDER if not quick else (DEFAULT_PRESET,))
+    }
     out = dict(presets[DEFAULT_PRESET])
     out["presets"] = presets
     if full:
@@ -131,18 +154,24 @@ def measure_full_loso(work: Path, quick: bool) -> dict:
     folds = results["folds"]
     rmtree(data)
     target = TARGET_S.get(config.model.preset, DEFAULT_TARGET_S)
-    return {"stated": "MEASURED: default configuration, every fold, cold preprocessing included",
-            "subjects": N_SUBJECTS_FULL, "minutes": minutes, "preset": config.model.preset,
-            "precision": _precision(config),
-            "jobs": jobs,
-            "wall_s": wall, "preprocess_s": results["timing"]["preprocess_s"],
-            "train_s": results["timing"]["train_s"],
-            "epochs_run": [f["epochs_run"] for f in folds],
-            "mean_train_windows": float(np.mean([f["n_train_windows"] for f in folds])),
-            "macro_f1": results["mean"]["macro_f1"], "accuracy": results["mean"]["accuracy"],
-            "target_s": target, "target_met": wall <= target, "load_avg": load_avg()}
-
-
+    return {
+        "stated": "MEASURED: default configuration, every fold, cold preprocessing included",
+        "subjects": N_SUBJECTS_FULL,
+        "minutes": minutes,
+        "preset": config.model.preset,
+        "precision": _precision(config),
+        "jobs": jobs,
+        "wall_s": wall,
+        "preprocess_s": results["timing"]["preprocess_s"],
+        "train_s": results["timing"]["train_s"],
+        "epochs_run": [f["epochs_run"] for f in folds],
+        "mean_train_windows": float(np.mean([f["n_train_windows"] for f in folds])),
+        "macro_f1": results["mean"]["macro_f1"],
+        "accuracy": results["mean"]["accuracy"],
+        "target_s": target,
+        "target_met": wall <= target,
+        "load_avg": load_avg(),
+    }
 
 
 def _start_workers(cpus: int) -> float:
@@ -156,7 +185,7 @@ def _start_workers(cpus: int) -> float:
 
         import xmodal.training.folds  # noqa: F401
 
-        _time.sleep(0.5)                      # keep the worker busy: the next task gets another
+        _time.sleep(0.5)  # keep the worker busy: the next task gets another
         return _os.getpid()
 
     t = time.perf_counter()
@@ -190,16 +219,23 @@ def measure_ray_scaling(work: Path, quick: bool) -> dict:
     config.training.epochs = epochs
     config.training.min_epochs = min(config.training.min_epochs, epochs)
     config.training.val_subjects = 1
-    prepare_subjects(config.data)                     # both runs read the same cache
-    out: dict = {"subjects": n_sub, "minutes": minutes, "epochs": epochs, "folds": n_sub,
-                 "preset": config.model.preset, "precision": _precision(config),
-                 "cpus_per_task": 1}
+    prepare_subjects(config.data)  # both runs read the same cache
+    out: dict = {
+        "subjects": n_sub,
+        "minutes": minutes,
+        "epochs": epochs,
+        "folds": n_sub,
+        "preset": config.model.preset,
+        "precision": _precision(config),
+        "cpus_per_task": 1,
+    }
     for cpus in (1, 2):
         with RayBackend(cpus_per_task=1, num_cpus=cpus) as backend:
             out[f"workers_{cpus}_start_s"] = _start_workers(cpus)
             t = time.perf_counter()
-            results = run_experiment(config, work / f"ray-run-{cpus}", Progress(quiet=True),
-                                     backend=backend)
+            results = run_experiment(
+                config, work / f"ray-run-{cpus}", Progress(quiet=True), backend=backend
+            )
             out[f"workers_{cpus}_s"] = time.perf_counter() - t
         out[f"workers_{cpus}_macro_f1"] = results["mean"]["macro_f1"]
     out["speedup"] = out["workers_1_s"] / out["workers_2_s"]

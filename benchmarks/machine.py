@@ -43,13 +43,19 @@ def machine_info() -> dict:
     except OSError:
         pass
     flags = _cpu_flags()
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(),
-            "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "cpu_flags": sorted(f for f in flags if f == "avx512_bf16" or f.startswith("amx")),
-            "precisions": list(precisions()), "load_avg_start": load_avg()}
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_flags": sorted(f for f in flags if f == "avx512_bf16" or f.startswith("amx")),
+        "precisions": list(precisions()),
+        "load_avg_start": load_avg(),
+    }
 
 
 def measure_peaks(quick: bool) -> dict:
@@ -68,10 +74,16 @@ def measure_peaks(quick: bool) -> dict:
         rec: dict = {}
         for threads in sorted({1, torch.get_num_threads()}):
             mm = with_threads(threads, lambda: best_time(lambda: a @ b, 3 if quick else 8))
-            cv = with_threads(threads, lambda: best_time(
-                lambda: torch.nn.functional.conv1d(conv_x, conv_w), 2 if quick else 5))
-            rec[f"threads_{threads}"] = {"matmul_gflops": 2 * n ** 3 / mm / 1e9,
-                                         "conv1d_gflops": conv_flops / cv / 1e9}
+            cv = with_threads(
+                threads,
+                lambda: best_time(
+                    lambda: torch.nn.functional.conv1d(conv_x, conv_w), 2 if quick else 5
+                ),
+            )
+            rec[f"threads_{threads}"] = {
+                "matmul_gflops": 2 * n**3 / mm / 1e9,
+                "conv1d_gflops": conv_flops / cv / 1e9,
+            }
         for key in ("matmul_gflops", "conv1d_gflops"):
             rec[key] = max(v[key] for k, v in rec.items() if k.startswith("threads_"))
         out[name] = rec
@@ -79,10 +91,12 @@ def measure_peaks(quick: bool) -> dict:
     out["matmul_gflops"] = out["fp32"]["matmul_gflops"]
     out["conv1d_gflops"] = out["fp32"]["conv1d_gflops"]
     default = out["fp32"][f"threads_{torch.get_num_threads()}"]
-    out["note"] = (f"matmul {n}x{n}x{n}; conv1d forward 32->32 channels, kernel 32, 2560 "
-                   f"samples, batch {batch}; per precision ({', '.join(precisions())}), best over "
-                   f"thread counts (default {torch.get_num_threads()} threads: "
-                   f"{default['matmul_gflops']:.0f} GFLOP/s fp32 matmul)")
+    out["note"] = (
+        f"matmul {n}x{n}x{n}; conv1d forward 32->32 channels, kernel 32, 2560 "
+        f"samples, batch {batch}; per precision ({', '.join(precisions())}), best over "
+        f"thread counts (default {torch.get_num_threads()} threads: "
+        f"{default['matmul_gflops']:.0f} GFLOP/s fp32 matmul)"
+    )
     if "bf16" not in out:
         out["note"] += "; bf16 not measured: this CPU has no bfloat16 instructions"
     return out

@@ -43,12 +43,18 @@ print(json.dumps({{"seconds": elapsed, "import_s": t_import, "cache_hits": hits,
 
 
 def _child_prepare(path: Path, cache: Path | None, subjects: tuple[str, ...] = ()) -> dict:
-    code = _CHILD.format(root=str(ROOT / "src"), path=str(path), mods=MODALITIES,
-                         cache=str(cache or ""), use_cache=cache is not None,
-                         subjects=tuple(subjects))
+    code = _CHILD.format(
+        root=str(ROOT / "src"),
+        path=str(path),
+        mods=MODALITIES,
+        cache=str(cache or ""),
+        use_cache=cache is not None,
+        subjects=tuple(subjects),
+    )
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"preprocessing subprocess failed:\n{proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -64,16 +70,26 @@ def measure_preprocess(work: Path, quick: bool) -> dict:
     sim_s = simulate(data, 1, minutes)
     pkl = next(data.glob("S*/S*.pkl"))
     cache = work / "cache-one"
-    cold = _child_prepare(data, cache)          # computes and writes the cache entry
-    cached = _child_prepare(data, cache)        # reads it
-    out = {"subject_minutes": minutes, "pickle_mib": pkl.stat().st_size / 2 ** 20,
-           "simulate_s": sim_s, "modalities": list(MODALITIES),
-           "cold_s": cold["seconds"], "cached_s": cached["seconds"],
-           "cold_peak_rss_mib": cold["peak_rss_mib"], "cached_peak_rss_mib": cached["peak_rss_mib"],
-           "cold": cold, "cached": cached,
-           "targets": {"cold_s": 5.0, "cached_s": 0.5, "peak_rss_mib": 1024.0}}
-    out["targets_met"] = {"cold_s": cold["seconds"] <= 5.0, "cached_s": cached["seconds"] <= 0.5,
-                          "peak_rss": max(cold["peak_rss_mib"], cached["peak_rss_mib"]) <= 1024}
+    cold = _child_prepare(data, cache)  # computes and writes the cache entry
+    cached = _child_prepare(data, cache)  # reads it
+    out = {
+        "subject_minutes": minutes,
+        "pickle_mib": pkl.stat().st_size / 2**20,
+        "simulate_s": sim_s,
+        "modalities": list(MODALITIES),
+        "cold_s": cold["seconds"],
+        "cached_s": cached["seconds"],
+        "cold_peak_rss_mib": cold["peak_rss_mib"],
+        "cached_peak_rss_mib": cached["peak_rss_mib"],
+        "cold": cold,
+        "cached": cached,
+        "targets": {"cold_s": 5.0, "cached_s": 0.5, "peak_rss_mib": 1024.0},
+    }
+    out["targets_met"] = {
+        "cold_s": cold["seconds"] <= 5.0,
+        "cached_s": cached["seconds"] <= 0.5,
+        "peak_rss": max(cold["peak_rss_mib"], cached["peak_rss_mib"]) <= 1024,
+    }
     if minutes < 100:
         out["note"] = f"--quick: a {minutes:g}-min subject, not WESAD-size; targets not comparable"
     # scaling with recording length (one subject) and with subjects (same length each)
@@ -81,14 +97,24 @@ def measure_preprocess(work: Path, quick: bool) -> dict:
     scaling = []
     for m in lengths:
         if m == minutes:
-            rec = {"minutes": m, "subjects": 1, "cold_s": cold["seconds"],
-                   "peak_rss_mib": cold["peak_rss_mib"], "load_avg": cold["load_avg"]}
+            rec = {
+                "minutes": m,
+                "subjects": 1,
+                "cold_s": cold["seconds"],
+                "peak_rss_mib": cold["peak_rss_mib"],
+                "load_avg": cold["load_avg"],
+            }
         else:
             d = work / f"len{m:g}"
             simulate(d, 1, m)
             r = _child_prepare(d, None)
-            rec = {"minutes": m, "subjects": 1, "cold_s": r["seconds"],
-                   "peak_rss_mib": r["peak_rss_mib"], "load_avg": r["load_avg"]}
+            rec = {
+                "minutes": m,
+                "subjects": 1,
+                "cold_s": r["seconds"],
+                "peak_rss_mib": r["peak_rss_mib"],
+                "load_avg": r["load_avg"],
+            }
             rmtree(d)
         scaling.append(rec)
     sub_minutes = 5.0 if quick else 25.0
@@ -97,9 +123,16 @@ def measure_preprocess(work: Path, quick: bool) -> dict:
     simulate(d, counts[-1], sub_minutes)
     for k in counts:
         r = _child_prepare(d, None, tuple(f"S{i}" for i in range(2, 2 + k)))
-        scaling.append({"minutes": sub_minutes, "subjects": k, "cold_s": r["seconds"],
-                        "peak_rss_mib": r["peak_rss_mib"], "signal_mib": r["signal_mib"],
-                        "load_avg": r["load_avg"]})
+        scaling.append(
+            {
+                "minutes": sub_minutes,
+                "subjects": k,
+                "cold_s": r["seconds"],
+                "peak_rss_mib": r["peak_rss_mib"],
+                "signal_mib": r["signal_mib"],
+                "load_avg": r["load_avg"],
+            }
+        )
     rmtree(d)
     out["scaling"] = scaling
     return out

@@ -8,10 +8,12 @@ from benchmarks.common import PRESET_ORDER
 def _machine(r: dict) -> list[str]:
     m = r["machine"]
     flags = ", ".join(m.get("cpu_flags", [])) or "no avx512_bf16/AMX"
-    return [f"Machine: {m['cpu']} ({flags}), {m['usable_cpus']} usable CPUs, torch {m['torch']} "
-            f"({m['torch_threads']} threads by default); load average at start "
-            f"{m['load_avg_start']}, at end {m['load_avg_end']}"
-            f"{' (--quick)' if r['quick'] else ''}."]
+    return [
+        f"Machine: {m['cpu']} ({flags}), {m['usable_cpus']} usable CPUs, torch {m['torch']} "
+        f"({m['torch_threads']} threads by default); load average at start "
+        f"{m['load_avg_start']}, at end {m['load_avg_end']}"
+        f"{' (--quick)' if r['quick'] else ''}."
+    ]
 
 
 def _peaks_and_preprocess(r: dict) -> list[str]:
@@ -19,27 +21,34 @@ def _peaks_and_preprocess(r: dict) -> list[str]:
     lines = ["", "| measurement | value | limit / target | ratio / met |", "|---|---|---|---|"]
     for precision in r["machine"]["precisions"]:
         pk = p[precision]
-        lines += [f"| {precision} matmul peak | {pk['matmul_gflops']:.1f} GFLOP/s | - | - |",
-                  f"| {precision} conv1d forward peak | {pk['conv1d_gflops']:.1f} GFLOP/s | - | "
-                  f"{pk['conv1d_gflops'] / pk['matmul_gflops']:.2f} of {precision} matmul |"]
+        lines += [
+            f"| {precision} matmul peak | {pk['matmul_gflops']:.1f} GFLOP/s | - | - |",
+            f"| {precision} conv1d forward peak | {pk['conv1d_gflops']:.1f} GFLOP/s | - | "
+            f"{pk['conv1d_gflops'] / pk['matmul_gflops']:.2f} of {precision} matmul |",
+        ]
     if "bf16" not in r["machine"]["precisions"]:
         lines.append("| bf16 | not measured: this CPU has no bfloat16 instructions | - | - |")
-    lines += [f"| load + preprocess one {pre['subject_minutes']:g}-min subject (ECG+EDA), cold | "
-              f"{pre['cold_s']:.2f} s | <= 5 s | {pre['targets_met']['cold_s']} |",
-              f"| same, cached | {pre['cached_s']:.3f} s | <= 0.5 s | "
-              f"{pre['targets_met']['cached_s']} |",
-              f"| peak RSS (cold / cached) | {pre['cold_peak_rss_mib']:.0f} / "
-              f"{pre['cached_peak_rss_mib']:.0f} MiB | <= 1024 MiB | "
-              f"{pre['targets_met']['peak_rss']} |"]
+    lines += [
+        f"| load + preprocess one {pre['subject_minutes']:g}-min subject (ECG+EDA), cold | "
+        f"{pre['cold_s']:.2f} s | <= 5 s | {pre['targets_met']['cold_s']} |",
+        f"| same, cached | {pre['cached_s']:.3f} s | <= 0.5 s | {pre['targets_met']['cached_s']} |",
+        f"| peak RSS (cold / cached) | {pre['cold_peak_rss_mib']:.0f} / "
+        f"{pre['cached_peak_rss_mib']:.0f} MiB | <= 1024 MiB | "
+        f"{pre['targets_met']['peak_rss']} |",
+    ]
     return lines
 
 
 def _training(r: dict) -> list[str]:
     tr = r["training"]
-    lines = ["", f"Training throughput (batch {tr[PRESET_ORDER[0]]['batch']}; ratio to the matmul "
-             "peak of the same precision at the same thread count):", "",
-             "| preset | precision | run | windows/s | GFLOP/s | ratio to matmul peak |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        f"Training throughput (batch {tr[PRESET_ORDER[0]]['batch']}; ratio to the matmul "
+        "peak of the same precision at the same thread count):",
+        "",
+        "| preset | precision | run | windows/s | GFLOP/s | ratio to matmul peak |",
+        "|---|---|---|---|---|---|",
+    ]
     for preset in PRESET_ORDER:
         t = tr[preset]
         for precision in tr["precisions"]:
@@ -47,9 +56,11 @@ def _training(r: dict) -> list[str]:
             for key, v in tp["runs"].items():
                 mark = " (best)" if key == tp["best"] else ""
                 target = " (target >= 0.40)" if preset == "paper" and precision == "bf16" else ""
-                lines.append(f"| {preset} | {precision} | {key}{mark} | {v['windows_per_s']:.0f} "
-                             f"| {v['gflops']:.1f} | {v['ratio_to_matmul_peak']:.2f}"
-                             f"{target if mark else ''} |")
+                lines.append(
+                    f"| {preset} | {precision} | {key}{mark} | {v['windows_per_s']:.0f} "
+                    f"| {v['gflops']:.1f} | {v['ratio_to_matmul_peak']:.2f}"
+                    f"{target if mark else ''} |"
+                )
     if "bf16" not in tr["precisions"]:
         lines.append("\nfp32 only: this CPU has no bfloat16 instructions.")
     return lines
@@ -58,63 +69,89 @@ def _training(r: dict) -> list[str]:
 def _inference_and_loso(r: dict) -> list[str]:
     lines = ["", "| measurement | value | limit / target | met |", "|---|---|---|---|"]
     for preset, v in r["inference"].items():
-        lines.append(f"| inference {preset} | batch 1 p50 {v['batch1_p50_ms']:.2f} ms eager, "
-                     f"{v['frozen_batch1_p50_ms']:.2f} ms frozen; batched "
-                     f"{v['batched_ms_per_window']:.3f} ms/window | - | - |")
+        lines.append(
+            f"| inference {preset} | batch 1 p50 {v['batch1_p50_ms']:.2f} ms eager, "
+            f"{v['frozen_batch1_p50_ms']:.2f} ms frozen; batched "
+            f"{v['batched_ms_per_window']:.3f} ms/window | - | - |"
+        )
     lo = r["loso"]
     me, ex = lo["measured"], lo["extrapolated_15_subjects"]
-    lines.append(f"| LOSO measured: {me['subjects']} subjects x {me['minutes']:g} min, "
-                 f"{me['epochs']} epochs, {me['precision']} | {me['wall_s']:.1f} s wall (macro-F1 "
-                 f"{me['macro_f1']:.2f}) | - | - |")
-    lines.append(f"| LOSO 15 subjects x 100 min, default config, {ex['jobs']} fold workers "
-                 f"(EXTRAPOLATED) | "
-                 f"{ex['wall_s_earliest_stop'] / 60:.1f}-{ex['wall_s_max_epochs'] / 60:.1f} min "
-                 f"(earliest stop - all epochs) | <= {ex['target_s'] / 60:.0f} min | "
-                 f"{ex['target_met_earliest_stop']} / {ex['target_met_max_epochs']} |")
+    lines.append(
+        f"| LOSO measured: {me['subjects']} subjects x {me['minutes']:g} min, "
+        f"{me['epochs']} epochs, {me['precision']} | {me['wall_s']:.1f} s wall (macro-F1 "
+        f"{me['macro_f1']:.2f}) | - | - |"
+    )
+    lines.append(
+        f"| LOSO 15 subjects x 100 min, default config, {ex['jobs']} fold workers "
+        f"(EXTRAPOLATED) | "
+        f"{ex['wall_s_earliest_stop'] / 60:.1f}-{ex['wall_s_max_epochs'] / 60:.1f} min "
+        f"(earliest stop - all epochs) | <= {ex['target_s'] / 60:.0f} min | "
+        f"{ex['target_met_earliest_stop']} / {ex['target_met_max_epochs']} |"
+    )
     if "full_15_subjects" in lo:
         fu = lo["full_15_subjects"]
-        lines.append(f"| LOSO 15 subjects x {fu['minutes']:g} min, default config, {fu['jobs']} "
-                     f"fold workers (MEASURED) | "
-                     f"{fu['wall_s'] / 60:.1f} min (macro-F1 {fu['macro_f1']:.2f}, epochs "
-                     f"{min(fu['epochs_run'])}-{max(fu['epochs_run'])}) | "
-                     f"<= {fu['target_s'] / 60:.0f} min | {fu['target_met']} |")
+        lines.append(
+            f"| LOSO 15 subjects x {fu['minutes']:g} min, default config, {fu['jobs']} "
+            f"fold workers (MEASURED) | "
+            f"{fu['wall_s'] / 60:.1f} min (macro-F1 {fu['macro_f1']:.2f}, epochs "
+            f"{min(fu['epochs_run'])}-{max(fu['epochs_run'])}) | "
+            f"<= {fu['target_s'] / 60:.0f} min | {fu['target_met']} |"
+        )
     for preset, v in lo.get("presets", {}).items():
         if preset == me["preset"]:
             continue
         pm, pe = v["measured"], v["extrapolated_15_subjects"]
-        lines.append(f"| LOSO preset {preset} ({pm['precision']}): measured {pm['wall_s']:.1f} s "
-                     f"(macro-F1 {pm['macro_f1']:.2f}); 15 subjects EXTRAPOLATED | "
-                     f"{pe['wall_s_earliest_stop'] / 60:.1f}-{pe['wall_s_max_epochs'] / 60:.1f} min"
-                     f" | <= {pe['target_s'] / 60:.0f} min | {pe['target_met_earliest_stop']} / "
-                     f"{pe['target_met_max_epochs']} |")
+        lines.append(
+            f"| LOSO preset {preset} ({pm['precision']}): measured {pm['wall_s']:.1f} s "
+            f"(macro-F1 {pm['macro_f1']:.2f}); 15 subjects EXTRAPOLATED | "
+            f"{pe['wall_s_earliest_stop'] / 60:.1f}-{pe['wall_s_max_epochs'] / 60:.1f} min"
+            f" | <= {pe['target_s'] / 60:.0f} min | {pe['target_met_earliest_stop']} / "
+            f"{pe['target_met_max_epochs']} |"
+        )
     ray = r.get("ray_scaling", {})
     if ray.get("skipped"):
         lines.append(f"| Ray scaling | skipped: {ray['note']} | - | - |")
     elif ray:
-        lines.append(f"| Ray scaling: {ray['folds']} folds of {ray['subjects']} x "
-                     f"{ray['minutes']:g} min, {ray['epochs']} epoch(s), 1 CPU per task | "
-                     f"1 CPU {ray['workers_1_s']:.1f} s, 2 CPUs {ray['workers_2_s']:.1f} s | - | "
-                     f"speedup {ray['speedup']:.2f} |")
+        lines.append(
+            f"| Ray scaling: {ray['folds']} folds of {ray['subjects']} x "
+            f"{ray['minutes']:g} min, {ray['epochs']} epoch(s), 1 CPU per task | "
+            f"1 CPU {ray['workers_1_s']:.1f} s, 2 CPUs {ray['workers_2_s']:.1f} s | - | "
+            f"speedup {ray['speedup']:.2f} |"
+        )
     return lines
 
 
 def _scaling(r: dict) -> list[str]:
-    lines = ["", "Scaling (cold preprocessing, ECG+EDA):", "",
-             "| subjects | minutes each | seconds | peak RSS MiB |", "|---|---|---|---|"]
+    lines = [
+        "",
+        "Scaling (cold preprocessing, ECG+EDA):",
+        "",
+        "| subjects | minutes each | seconds | peak RSS MiB |",
+        "|---|---|---|---|",
+    ]
     for s in r["preprocess"]["scaling"]:
-        lines.append(f"| {s['subjects']} | {s['minutes']:g} | {s['cold_s']:.2f} | "
-                     f"{s['peak_rss_mib']:.0f} |")
-    lines += ["", "Scaling (training epoch, default model and trainer):", "",
-              "| windows | epoch s | windows/s | threads | precision |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {s['subjects']} | {s['minutes']:g} | {s['cold_s']:.2f} | {s['peak_rss_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        "Scaling (training epoch, default model and trainer):",
+        "",
+        "| windows | epoch s | windows/s | threads | precision |",
+        "|---|---|---|---|---|",
+    ]
     for s in r["epoch_scaling"]:
-        lines.append(f"| {s['windows']} | {s['epoch_s']:.2f} | {s['windows_per_s']:.0f} | "
-                     f"{s['threads']} | {s['precision']} |")
+        lines.append(
+            f"| {s['windows']} | {s['epoch_s']:.2f} | {s['windows_per_s']:.0f} | "
+            f"{s['threads']} | {s['precision']} |"
+        )
     return lines
 
 
 def markdown(r: dict) -> str:
     """The whole summary: machine, peaks, preprocessing, training per preset and precision,
     inference, LOSO, Ray scaling and the scaling tables."""
-    lines = (_machine(r) + _peaks_and_preprocess(r) + _training(r) + _inference_and_loso(r)
-             + _scaling(r))
+    lines = (
+        _machine(r) + _peaks_and_preprocess(r) + _training(r) + _inference_and_loso(r) + _scaling(r)
+    )
     return "\n".join(lines) + "\n"

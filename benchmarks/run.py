@@ -55,14 +55,20 @@ def _write(out: Path, result: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     """Run every stage; write the JSON (stage by stage) and the markdown; return the result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes (checks that everything runs; timings not comparable, "
-                             "except training throughput: batch 64, a few steps, one thread)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (checks that everything runs; timings not comparable, "
+        "except training throughput: batch 64, a few steps, one thread)",
+    )
     parser.add_argument("--out", default="bench.json", help="JSON output (markdown beside it)")
     parser.add_argument("--workdir", default="", help="scratch folder (default: a temp dir)")
-    parser.add_argument("--full-loso", action="store_true",
-                        help="also run the real 15-subject LOSO of the default configuration "
-                             "(4 GB of synthetic pickles in the scratch folder)")
+    parser.add_argument(
+        "--full-loso",
+        action="store_true",
+        help="also run the real 15-subject LOSO of the default configuration "
+        "(4 GB of synthetic pickles in the scratch folder)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     result: dict = {"quick": bool(args.quick), "machine": machine_info()}
@@ -71,20 +77,21 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(dir=args.workdir or None) as tmp:
         work = Path(tmp)
         os.environ.setdefault("XMODAL_CACHE", str(work / "cache"))
-        stages = [("peaks", lambda: measure_peaks(args.quick)),
-                  ("preprocess", lambda: measure_preprocess(work, args.quick)),
-                  ("training", lambda: measure_training(result["peaks"], args.quick)),
-                  ("epoch_scaling", lambda: measure_epoch_scaling(args.quick)),
-                  ("inference", lambda: measure_inference(args.quick)),
-                  ("loso", lambda: measure_loso(work, args.quick, result["preprocess"],
-                                                args.full_loso)),
-                  ("ray_scaling", lambda: measure_ray_scaling(work, args.quick))]
+        stages = [
+            ("peaks", lambda: measure_peaks(args.quick)),
+            ("preprocess", lambda: measure_preprocess(work, args.quick)),
+            ("training", lambda: measure_training(result["peaks"], args.quick)),
+            ("epoch_scaling", lambda: measure_epoch_scaling(args.quick)),
+            ("inference", lambda: measure_inference(args.quick)),
+            ("loso", lambda: measure_loso(work, args.quick, result["preprocess"], args.full_loso)),
+            ("ray_scaling", lambda: measure_ray_scaling(work, args.quick)),
+        ]
         for name, fn in stages:
             t = time.perf_counter()
             print(f"[bench] {name} ... (load {load_avg()})", file=sys.stderr, flush=True)
             result[name] = fn()
             print(f"[bench] {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
-            _write(out, result)                    # partial results, stage by stage
+            _write(out, result)  # partial results, stage by stage
     result["machine"]["load_avg_end"] = load_avg()
     _write(out, result)
     md = markdown(result)

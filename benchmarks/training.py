@@ -22,8 +22,9 @@ def step_flops(preset: str, batch: int) -> int:
     return int(counter.get_total_flops())
 
 
-def step_seconds(preset: str, precision: str, batch: int, steps: int, threads: int,
-                 fast: bool) -> float:
+def step_seconds(
+    preset: str, precision: str, batch: int, steps: int, threads: int, fast: bool
+) -> float:
     """Seconds per full training step (forward under the precision's autocast, backward,
     AdamW; best of ``steps``) at ``threads``, with the fast CPU conv path on or off."""
     from xmodal.models import fastconv
@@ -64,9 +65,12 @@ def measure_training(peaks: dict, quick: bool) -> dict:
     out: dict = {}
     for preset in PRESET_ORDER:
         flops = step_flops(preset, batch)
-        rec: dict = {"batch": batch, "flops_per_step": flops,
-                     "gflop_per_window_train": flops / batch / 1e9,
-                     "n_parameters": count_parameters(build(preset))}
+        rec: dict = {
+            "batch": batch,
+            "flops_per_step": flops,
+            "gflop_per_window_train": flops / batch / 1e9,
+            "n_parameters": count_parameters(build(preset)),
+        }
         for precision in precisions():
             runs = {}
             for threads in thread_counts:
@@ -75,20 +79,29 @@ def measure_training(peaks: dict, quick: bool) -> dict:
                     gflops = flops / s / 1e9
                     peak = peaks[precision][f"threads_{threads}"]["matmul_gflops"]
                     runs[f"threads_{threads}_{'fast' if fast else 'native'}_conv"] = {
-                        "s_per_step": s, "windows_per_s": batch / s, "gflops": gflops,
-                        "ratio_to_matmul_peak": gflops / peak, "load_avg": load_avg()}
+                        "s_per_step": s,
+                        "windows_per_s": batch / s,
+                        "gflops": gflops,
+                        "ratio_to_matmul_peak": gflops / peak,
+                        "load_avg": load_avg(),
+                    }
             best_key = max(runs, key=lambda k: runs[k]["windows_per_s"])
             best = runs[best_key]
-            rec[precision] = {"best": best_key, "windows_per_s": best["windows_per_s"],
-                              "gflops": best["gflops"],
-                              "ratio_to_matmul_peak": best["ratio_to_matmul_peak"], "runs": runs}
+            rec[precision] = {
+                "best": best_key,
+                "windows_per_s": best["windows_per_s"],
+                "gflops": best["gflops"],
+                "ratio_to_matmul_peak": best["ratio_to_matmul_peak"],
+                "runs": runs,
+            }
         out[preset] = rec
     out["precisions"] = list(precisions())
-    out["note"] = ("FLOPs of forward + backward from torch.utils.flop_counter (the same for every "
-                   "precision); ratio to the matmul peak of the same precision measured at the "
-                   f"same thread count in this run; batch {batch}, best of {steps} steps"
-                   + ("" if "bf16" in precisions()
-                      else "; fp32 only: this CPU has no bfloat16 instructions"))
+    out["note"] = (
+        "FLOPs of forward + backward from torch.utils.flop_counter (the same for every "
+        "precision); ratio to the matmul peak of the same precision measured at the "
+        f"same thread count in this run; batch {batch}, best of {steps} steps"
+        + ("" if "bf16" in precisions() else "; fp32 only: this CPU has no bfloat16 instructions")
+    )
     return out
 
 
@@ -104,9 +117,23 @@ def measure_epoch_scaling(quick: bool) -> list[dict]:
     rng = np.random.default_rng(0)
     for n in sizes:
         inputs = {m: rng.standard_normal((n, *s), dtype=np.float32) for m, s in SHAPES.items()}
-        ws = WindowSet(inputs, np.array(["S2"] * n), rng.integers(0, 3, n), np.arange(n) * 5.0,
-                       {"chest.ECG": 256.0, "chest.EDA": 16.0}, ("baseline", "stress", "amusement"))
+        ws = WindowSet(
+            inputs,
+            np.array(["S2"] * n),
+            rng.integers(0, 3, n),
+            np.arange(n) * 5.0,
+            {"chest.ECG": 256.0, "chest.EDA": 16.0},
+            ("baseline", "stress", "amusement"),
+        )
         res = train_model(build(), ws, None, TrainConfig(epochs=1), 3)
-        out.append({"windows": n, "epoch_s": res.train_s, "windows_per_s": res.windows_per_s,
-                    "threads": res.threads, "precision": res.precision, "load_avg": load_avg()})
+        out.append(
+            {
+                "windows": n,
+                "epoch_s": res.train_s,
+                "windows_per_s": res.windows_per_s,
+                "threads": res.threads,
+                "precision": res.precision,
+                "load_avg": load_avg(),
+            }
+        )
     return out

@@ -17,8 +17,11 @@ MARKER = re.compile(r"<!-- xmodal:api ([\w.]+) -->")
 
 def _modules(src: Path, package: str) -> list[str]:
     folder = src.joinpath(*package.split("."))
-    return [f"{package}.{path.stem}" for path in sorted(folder.glob("*.py"))
-            if not path.stem.startswith("_")]
+    return [
+        f"{package}.{path.stem}"
+        for path in sorted(folder.glob("*.py"))
+        if not path.stem.startswith("_")
+    ]
 
 
 def render_api(src: Path, package: str) -> str:

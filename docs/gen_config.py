@@ -29,16 +29,18 @@ FALLBACK = {
     ("training", "lr"): "learning rate (AdamW)",
     ("training", "weight_decay"): "weight decay (AdamW)",
     ("training", "seed"): "seed of splits, initialisation and sampling; the same seed gives the "
-                          "same results",
+    "same results",
 }
 
 
 def _field_comments(cls: type) -> dict[str, str]:
     """The trailing ``# comment`` (or the docstring below) of each annotated field of the class."""
     source = inspect.getsource(cls)
-    comments = {tok.start[0]: tok.string.lstrip("#").strip()
-                for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-                if tok.type == tokenize.COMMENT}
+    comments = {
+        tok.start[0]: tok.string.lstrip("#").strip()
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.COMMENT
+    }
     body = ast.parse(source).body[0].body
     found = {}
     for node, after in zip(body, body[1:] + [None]):
@@ -46,8 +48,11 @@ def _field_comments(cls: type) -> dict[str, str]:
             continue
         if node.end_lineno in comments:
             found[node.target.id] = comments[node.end_lineno]
-        elif (isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-              and isinstance(after.value.value, str)):          # an attribute docstring
+        elif (
+            isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):  # an attribute docstring
             found[node.target.id] = " ".join(after.value.value.split())
     return found
 
@@ -61,8 +66,13 @@ def _train_options() -> dict[tuple[str, str], tuple[str, str]]:
     parser = cli.build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     flag_to_key = dict(getattr(cli, "_FLAG_TO_KEY", {}))
-    flag_to_key.update({"rates": ("data", "rates"), "labels": ("data", "labels"),
-                        "no_cache": ("data", "use_cache")})
+    flag_to_key.update(
+        {
+            "rates": ("data", "rates"),
+            "labels": ("data", "labels"),
+            "no_cache": ("data", "use_cache"),
+        }
+    )
     options = {}
     for action in subparsers.choices["train"]._actions:
         if action.dest == "data" and not action.option_strings:
@@ -106,14 +116,23 @@ def render_config() -> str:
         summary = (inspect.getdoc(cls) or "").split("\n")[0]
         summary = summary.split(" (see ")[0].rstrip(".")
         comments = _field_comments(cls)
-        parts += [f"## `[{section.name}]`", "", f"{summary} (`xmodal.config.{cls.__name__}`).", "",
-                  "| key | type | default | option | meaning |", "|---|---|---|---|---|"]
+        parts += [
+            f"## `[{section.name}]`",
+            "",
+            f"{summary} (`xmodal.config.{cls.__name__}`).",
+            "",
+            "| key | type | default | option | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for field in dataclasses.fields(cls):
             flag, help_text = options.get((section.name, field.name), ("", ""))
-            meaning = (comments.get(field.name) or FALLBACK.get((section.name, field.name))
-                       or help_text)
-            parts.append(f"| `{field.name}` | `{_cell(str(field.type))}` | {_cell(_default(field))} "
-                         f"| {f'`{flag}`' if flag else ''} | {_cell(meaning)} |")
+            meaning = (
+                comments.get(field.name) or FALLBACK.get((section.name, field.name)) or help_text
+            )
+            parts.append(
+                f"| `{field.name}` | `{_cell(str(field.type))}` | {_cell(_default(field))} "
+                f"| {f'`{flag}`' if flag else ''} | {_cell(meaning)} |"
+            )
         parts.append("")
     return "\n".join(parts)
 

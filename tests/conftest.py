@@ -19,19 +19,31 @@ def shared_data() -> Path:
     return SHARED
 
 
-def write_wesad_pickle(path: Path, seconds: float = 60.0, chest=("ECG", "EDA"), wrist=(),
-                       labels=None, subject: str = "S2", seed: int = 0, **overrides) -> Path:
+def write_wesad_pickle(
+    path: Path,
+    seconds: float = 60.0,
+    chest=("ECG", "EDA"),
+    wrist=(),
+    labels=None,
+    subject: str = "S2",
+    seed: int = 0,
+    **overrides,
+) -> Path:
     """Write a small WESAD-layout protocol-2 pickle; ``overrides`` replace top-level entries."""
     rng = np.random.default_rng(seed)
     n = int(seconds * 700)
     rates = {"ACC": 32, "BVP": 64, "EDA": 4, "TEMP": 4}
-    data = {"subject": subject, "signal": {},
-            "label": labels if labels is not None else np.repeat([1, 2, 3], n // 3 + 1)[:n]}
+    data = {
+        "subject": subject,
+        "signal": {},
+        "label": labels if labels is not None else np.repeat([1, 2, 3], n // 3 + 1)[:n],
+    }
     if chest:
         data["signal"]["chest"] = {k: rng.normal(size=(n, 3 if k == "ACC" else 1)) for k in chest}
     if wrist:
-        data["signal"]["wrist"] = {k: rng.normal(size=(int(seconds * rates[k]), 3 if k == "ACC" else 1))
-                                   for k in wrist}
+        data["signal"]["wrist"] = {
+            k: rng.normal(size=(int(seconds * rates[k]), 3 if k == "ACC" else 1)) for k in wrist
+        }
     data.update(overrides)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -56,8 +68,11 @@ def wesad_wrist(shared_data, tmp_path_factory) -> Path:
     import sys
 
     out = tmp_path_factory.mktemp("wesad_wrist")
-    subprocess.run([sys.executable, str(shared_data / "wesad_wrist" / "build_wesad.py"), str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(shared_data / "wesad_wrist" / "build_wesad.py"), str(out)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -94,5 +109,14 @@ def wrist_run(tiny_wesad, tmp_path_factory) -> Path:
     """A tiny attentive wrist BVP + EDA run without final model (2-fold ensemble)."""
     from inference_helpers import train_tiny
 
-    return train_tiny(tiny_wesad, tmp_path_factory.mktemp("runs") / "wrist", "--modalities",
-                      "wrist.BVP", "wrist.EDA", "--protocol", "kfold", "--folds", "2")
+    return train_tiny(
+        tiny_wesad,
+        tmp_path_factory.mktemp("runs") / "wrist",
+        "--modalities",
+        "wrist.BVP",
+        "wrist.EDA",
+        "--protocol",
+        "kfold",
+        "--folds",
+        "2",
+    )

@@ -7,13 +7,32 @@ from pathlib import Path
 from xmodal.cli import main
 
 #: one network per fold (the default seed ensemble is covered by test_recipe.py)
-FAST = ["--epochs", "1", "--val-subjects", "1", "--train-stride", "10", "--quiet",
-        "--ensemble", "1"]
+FAST = [
+    "--epochs",
+    "1",
+    "--val-subjects",
+    "1",
+    "--train-stride",
+    "10",
+    "--quiet",
+    "--ensemble",
+    "1",
+]
 
 
 def train_tiny(data: Path, out: Path, *extra: str) -> Path:
     """Train a run on ``data`` into ``out`` and return ``out`` (asserts success)."""
-    code = main(["train", str(data), "--out", str(out), "--cache-dir", str(out.parent / "cache"),
-                 *FAST, *extra])
+    code = main(
+        [
+            "train",
+            str(data),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(out.parent / "cache"),
+            *FAST,
+            *extra,
+        ]
+    )
     assert code == 0
     return out

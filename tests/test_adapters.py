@@ -8,15 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import write_wesad_pickle
+
 from xmodal.cli import main
 from xmodal.config import DataConfig
 from xmodal.data.adapter import DatasetAdapter
 from xmodal.data.datasets import get_task, resolve_data_defaults
 from xmodal.data.recording import Recording, Signal
-from xmodal.data.registry import (Registry, adapter_names, builtin_registry, detect_adapter,
-                                  get_adapter, register, unregister)
+from xmodal.data.registry import (
+    Registry,
+    adapter_names,
+    builtin_registry,
+    detect_adapter,
+    get_adapter,
+    register,
+    unregister,
+)
 from xmodal.data.tasks import Task
 from xmodal.errors import ConfigError, DataError
 from xmodal.signals.pipeline import prepare_subjects, windows_of
@@ -26,6 +33,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_recordings"
 
 
 # --- registry ---------------------------------------------------------------------------------
+
 
 def test_builtin_names_and_lookup():
     assert adapter_names()[:3] == ("wesad", "drivedb", "csv")
@@ -43,8 +51,9 @@ def test_unknown_name_is_one_line_config_error(capsys):
         get_adapter("nope")
     assert str(err.value) == "unknown dataset 'nope'; valid: wesad, drivedb, csv"
     assert main(["datasets", str(EXAMPLE), "--dataset", "nope"]) == 2
-    assert capsys.readouterr().err == ("xmodal: error: unknown dataset 'nope'; valid: wesad, "
-                                       "drivedb, csv\n")
+    assert capsys.readouterr().err == (
+        "xmodal: error: unknown dataset 'nope'; valid: wesad, drivedb, csv\n"
+    )
 
 
 def test_register_twice_is_refused_and_registries_are_separate():
@@ -54,13 +63,14 @@ def test_register_twice_is_refused_and_registries_are_separate():
     registry.register(get_adapter("csv"), replace=True)
     registry.unregister("csv")
     assert registry.names() == ("wesad", "drivedb")
-    assert "csv" in adapter_names()                        # the package's registry is untouched
+    assert "csv" in adapter_names()  # the package's registry is untouched
     assert Registry().names() == ()
     with pytest.raises(TypeError):
-        registry.register(object())                        # type: ignore[arg-type]
+        registry.register(object())  # type: ignore[arg-type]
 
 
 # --- detection of each folder kind -------------------------------------------------------------
+
 
 def test_detect_wesad(tmp_path):
     pkl = write_wesad_pickle(tmp_path / "S2" / "S2.pkl", seconds=5.0)
@@ -71,7 +81,7 @@ def test_detect_wesad(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert not any(get_adapter(n).detects(empty) for n in ("wesad", "drivedb", "csv"))
-    assert detect_adapter(empty).name == "wesad"           # the fallback: its loader explains
+    assert detect_adapter(empty).name == "wesad"  # the fallback: its loader explains
     with pytest.raises(DataError, match="no WESAD subject found"):
         detect_adapter(empty).find_subjects(empty)
 
@@ -119,12 +129,19 @@ class FakeAdapter(DatasetAdapter):
             raise DataError(f"{path}: no .npz file")
         return {s: found[s] for s in (subjects or found)}
 
-    def load(self, file: Path, modalities: Sequence[str], subject: str,
-             root: Path | None = None, labels: Path | None = None) -> Recording:
+    def load(
+        self,
+        file: Path,
+        modalities: Sequence[str],
+        subject: str,
+        root: Path | None = None,
+        labels: Path | None = None,
+    ) -> Recording:
         arrays = np.load(file)
         signals = {m: Signal(arrays[m].astype(np.float32)[:, None], RATE[m]) for m in modalities}
-        return Recording(subject, signals, arrays["labels"], 1.0, source=Path(file),
-                         dataset=self.name)
+        return Recording(
+            subject, signals, arrays["labels"], 1.0, source=Path(file), dataset=self.name
+        )
 
     def modalities(self, path: Path | None = None) -> tuple[str, ...]:
         return tuple(RATE)
@@ -141,9 +158,12 @@ def _write_fake(folder: Path, minutes: float = 2.0) -> Path:
     for k, subject in enumerate(("A", "B")):
         labels = np.where(np.arange(seconds) < seconds // 2, 1, 2).astype(np.int8)
         t = {m: np.arange(int(seconds * rate)) / rate for m, rate in RATE.items()}
-        np.savez(folder / f"{subject}.npz", labels=labels,
-                 resp=np.sin(2 * np.pi * 0.25 * t["resp"]) + 0.1 * rng.normal(size=t["resp"].size),
-                 temp=33 + 0.01 * k + 0.05 * np.sin(t["temp"] / 30))
+        np.savez(
+            folder / f"{subject}.npz",
+            labels=labels,
+            resp=np.sin(2 * np.pi * 0.25 * t["resp"]) + 0.1 * rng.normal(size=t["resp"].size),
+            temp=33 + 0.01 * k + 0.05 * np.sin(t["temp"] / 30),
+        )
     return folder
 
 
@@ -159,19 +179,20 @@ def fake_dataset(tmp_path):
 def test_new_adapter_is_found_loaded_and_windowed(fake_dataset, capsys):
     assert "fake" in adapter_names()
     assert detect_adapter(fake_dataset).name == "fake"
-    config = resolve_data_defaults(DataConfig(path=str(fake_dataset), dataset="fake",
-                                              use_cache=False))
+    config = resolve_data_defaults(
+        DataConfig(path=str(fake_dataset), dataset="fake", use_cache=False)
+    )
     assert config.modalities == ("resp", "temp") and config.task == "calm-busy"
     prepared = prepare_subjects(config)
     assert list(prepared) == ["A", "B"]
-    assert prepared["A"].rates == {"resp": 16.0, "temp": 4.0}    # preprocessing defaults
+    assert prepared["A"].rates == {"resp": 16.0, "temp": 4.0}  # preprocessing defaults
     task = get_task(config.task, config.dataset, config.path)
     windows = windows_of(prepared, task, window=10.0, stride=10.0)
     assert windows.classes == ("calm", "busy")
     assert windows.inputs["resp"].shape == (24, 1, 160) and windows.inputs["temp"].shape[2] == 40
     assert sorted(set(windows.subjects)) == ["A", "B"] and set(windows.labels) == {0, 1}
 
-    assert main(["datasets", str(fake_dataset)]) == 0      # detected and surveyed
+    assert main(["datasets", str(fake_dataset)]) == 0  # detected and surveyed
     out = capsys.readouterr().out
     assert out.startswith("fake dataset at") and "2 subjects (A, B)" in out
     assert "tasks: calm-busy (calm, busy) [default: calm-busy]" in out
@@ -181,6 +202,7 @@ def test_new_adapter_is_found_loaded_and_windowed(fake_dataset, capsys):
 
 
 # --- no dataset-name branching outside the adapters ---------------------------------------------
+
 
 def _names_in(node: ast.AST, names: set[str]) -> bool:
     if isinstance(node, ast.Constant):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import tomli_w
-
+import torch
 from conftest import write_wesad_pickle
+
 from xmodal import __version__
 from xmodal.cli import main
 from xmodal.config import VALUE_RANGES, RunConfig, validate_values
@@ -87,33 +87,53 @@ OPTIONS = [
     ("train", ["--device", "tpu"], ["--device", "unknown device 'tpu'", "cuda:N"]),
     ("benchmark", ["--device", "gpu"], ["unknown device 'gpu'"]),
     ("pretrain", ["--device", "cuda:x"], ["unknown device 'cuda:x'"]),
-    ("train", ["--device", "cuda:99" if CUDA else "cuda"],
-     ["no such GPU" if CUDA else "CUDA requested but not available"]),
-    ("benchmark", ["--device", "cuda:99" if CUDA else "cuda"],
-     ["no such GPU" if CUDA else "CUDA requested but not available"]),
-    ("train", ["--normalize", "calibration", "--calibration-minutes", "nan"],
-     ["--calibration-minutes", "nan"]),
-    ("benchmark", ["--normalize", "calibration", "--calibration-minutes", "-2"],
-     ["--calibration-minutes", "-2"]),
-    ("train", ["--normalize", "calibration", "--calibration-label", "nosuch"],
-     ["unknown calibration label 'nosuch'", "baseline"]),
+    (
+        "train",
+        ["--device", "cuda:99" if CUDA else "cuda"],
+        ["no such GPU" if CUDA else "CUDA requested but not available"],
+    ),
+    (
+        "benchmark",
+        ["--device", "cuda:99" if CUDA else "cuda"],
+        ["no such GPU" if CUDA else "CUDA requested but not available"],
+    ),
+    (
+        "train",
+        ["--normalize", "calibration", "--calibration-minutes", "nan"],
+        ["--calibration-minutes", "nan"],
+    ),
+    (
+        "benchmark",
+        ["--normalize", "calibration", "--calibration-minutes", "-2"],
+        ["--calibration-minutes", "-2"],
+    ),
+    (
+        "train",
+        ["--normalize", "calibration", "--calibration-label", "nosuch"],
+        ["unknown calibration label 'nosuch'", "baseline"],
+    ),
     ("train", ["--precision", "half"], ["--precision", "unknown value 'half'", "bf16"]),
     ("pretrain", ["--precision", "fp8"], ["--precision", "unknown value 'fp8'"]),
-    *([("train", ["--precision", "fp16"], ["fp16"])] if not CUDA else []),   # CPU: no fp16
+    *([("train", ["--precision", "fp16"], ["fp16"])] if not CUDA else []),  # CPU: no fp16
     ("train", ["--backend", "ray", "--cpus-per-task", "0"], ["--cpus-per-task", "> 0"]),
     ("benchmark", ["--backend", "ray", "--gpus-per-task", "nan"], ["--gpus-per-task", "nan"]),
     ("train", ["--address", "127.0.0.1:1"], ["--backend ray"]),
-    ("train", ["--backend", "ray", "--address", "127.0.0.1:1"],
-     ["no cluster reachable at 127.0.0.1:1"]),
+    (
+        "train",
+        ["--backend", "ray", "--address", "127.0.0.1:1"],
+        ["no cluster reachable at 127.0.0.1:1"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("command,flags,expected", OPTIONS,
-                         ids=[f"{c}{''.join(f)}" for c, f, _ in OPTIONS])
+@pytest.mark.parametrize(
+    "command,flags,expected", OPTIONS, ids=[f"{c}{''.join(f)}" for c, f, _ in OPTIONS]
+)
 def test_bad_option(capsys, wesad, tmp_path, command, flags, expected):
     out = tmp_path / "out"
-    _expect_error(capsys, [command, wesad, "--out", out, "--no-cache", "--quiet", *flags],
-                  *expected)
+    _expect_error(
+        capsys, [command, wesad, "--out", out, "--no-cache", "--quiet", *flags], *expected
+    )
     assert not out.exists()
 
 
@@ -122,11 +142,11 @@ TOMLS = [
     ("[training]\nweight_decay = -0.1\n", ["[training] weight_decay", "-0.1"]),
     ("[training]\nthreads = -2\n", ["[training] threads", "-2"]),
     ("[training]\nepochs = inf\n", ["[training] epochs", "inf"]),
-    ("[training]\ndevice = \"tpu\"\n", ["[training] device", "'tpu'"]),
+    ('[training]\ndevice = "tpu"\n', ["[training] device", "'tpu'"]),
     ("[model]\nhead_hidden = 0\n", ["[model] head_hidden", "got 0"]),
     ("[model]\nwidths = [16, 0, 64]\n", ["[model] widths", "got 0"]),
     ("[model]\nkernels = [8, inf, 8]\n", ["[model] kernels", "inf"]),
-    ("[data]\nrates = { \"chest.EDA\" = inf }\n", ["[data] rates chest.EDA", "inf"]),
+    ('[data]\nrates = { "chest.EDA" = inf }\n', ["[data] rates chest.EDA", "inf"]),
     ("[data]\nmax_gap = -1.0\n", ["[data] max_gap", "-1.0"]),
     ("[evaluation]\nfolds = 0\n", ["[evaluation] folds", "got 0"]),
 ]
@@ -136,8 +156,12 @@ TOMLS = [
 def test_bad_config_value(capsys, wesad, tmp_path, text, expected):
     (tmp_path / "bad.toml").write_text(text)
     out = tmp_path / "out"
-    _expect_error(capsys, ["train", wesad, "--out", out, "--config", tmp_path / "bad.toml"],
-                  "bad.toml", *expected)
+    _expect_error(
+        capsys,
+        ["train", wesad, "--out", out, "--config", tmp_path / "bad.toml"],
+        "bad.toml",
+        *expected,
+    )
     assert not out.exists()
 
 
@@ -147,8 +171,13 @@ def test_value_table_matches_the_configuration():
     for (section, key), allowed in VALUE_RANGES.items():
         assert key in {f.name for f in fields(getattr(config, section))}, (section, key)
         value = getattr(getattr(config, section), key)
-        items = (value.values() if isinstance(value, dict)
-                 else value if isinstance(value, tuple) else [value])
+        items = (
+            value.values()
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, tuple)
+            else [value]
+        )
         assert all(allowed.allows(v) for v in items), (section, key, value)
     validate_values(config)
     for value in (math.nan, math.inf, -1.0):
@@ -157,6 +186,7 @@ def test_value_table_matches_the_configuration():
 
 
 # ---- checkpoints -----------------------------------------------------------------------------
+
 
 class _Payload:
     """Pickles to a call of os.system that would create ``target``."""
@@ -186,9 +216,18 @@ def run(wesad, tmp_path_factory) -> Path:
     classes = ["baseline", "stress", "amusement"]
     (root / "final").mkdir(parents=True)
     (root / "config.toml").write_text(tomli_w.dumps(config.to_dict()))
-    (root / "results.json").write_text(json.dumps({
-        "classes": classes, "xmodal_version": __version__,
-        "windows": {"rates": {"chest.ECG": 256.0, "chest.EDA": 16.0}, "input_shapes": shapes}}))
+    (root / "results.json").write_text(
+        json.dumps(
+            {
+                "classes": classes,
+                "xmodal_version": __version__,
+                "windows": {
+                    "rates": {"chest.ECG": 256.0, "chest.EDA": 16.0},
+                    "input_shapes": shapes,
+                },
+            }
+        )
+    )
     model = build_model(config.model, {m: tuple(s) for m, s in shapes.items()}, len(classes))
     torch.save(model.state_dict(), root / "final" / "model.pt")
     return root
@@ -202,14 +241,18 @@ def test_the_fabricated_run_loads(run):
         Predictor.from_run(run, device="tpu")
 
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--context", "nan"], "context"), (["--context", "inf"], "context"),
-    (["--hop", "nan"], "hop"), (["--hop", "-1"], "hop"),
-])
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--context", "nan"], "context"),
+        (["--context", "inf"], "context"),
+        (["--hop", "nan"], "hop"),
+        (["--hop", "-1"], "hop"),
+    ],
+)
 def test_bad_predict_option(capsys, run, wesad, tmp_path, flags, expected):
     out = tmp_path / "p.csv"
-    _expect_error(capsys, ["predict", run, wesad / "S2", "--out", out, *flags], expected,
-                  flags[1])
+    _expect_error(capsys, ["predict", run, wesad / "S2", "--out", out, *flags], expected, flags[1])
     assert not out.exists()
 
 
@@ -223,9 +266,14 @@ CHECKPOINTS = {
     "list-of-tensors": lambda good, marker: _torch_bytes([torch.zeros(3)]),
     "other-version": lambda good, marker: _torch_bytes({"stem.weight": torch.zeros(1)}),
 }
-EXPECTED = {"malicious-pickle": "posix.system", "malicious-in-torch-zip": "posix.system",
-            "truncated": "truncated", "empty": "empty", "list-of-tensors": "holds a list",
-            "other-version": "trained with xmodal 0.0.1"}
+EXPECTED = {
+    "malicious-pickle": "posix.system",
+    "malicious-in-torch-zip": "posix.system",
+    "truncated": "truncated",
+    "empty": "empty",
+    "list-of-tensors": "holds a list",
+    "other-version": "trained with xmodal 0.0.1",
+}
 
 
 @pytest.mark.parametrize("command", ["predict", "export"])
@@ -240,13 +288,17 @@ def test_checkpoint_that_must_not_load(capsys, run, wesad, tmp_path, case, comma
         results = json.loads((bad / "results.json").read_text())
         (bad / "results.json").write_text(json.dumps({**results, "xmodal_version": "0.0.1"}))
     out = tmp_path / ("p.csv" if command == "predict" else "m.onnx")
-    argv = ([command, bad, wesad / "S2", "--out", out] if command == "predict"
-            else [command, bad, "--out", out])
+    argv = (
+        [command, bad, wesad / "S2", "--out", out]
+        if command == "predict"
+        else [command, bad, "--out", out]
+    )
     _expect_error(capsys, argv, checkpoint, "cannot load checkpoint", EXPECTED.get(case, ""))
     assert not marker.exists() and not out.exists()
 
 
 # ---- WFDB headers ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory) -> Path:
@@ -256,9 +308,15 @@ def records(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("records")
     t = np.arange(0, 120, 1 / 32)
     for name in ("drive01", "drive02"):
-        wfdb.wrsamp(name, fs=32, units=["mV", "mV"], sig_name=["ECG", "hand GSR"],
-                    p_signal=np.c_[np.sin(t), np.cos(t) + 2], fmt=["16", "16"],
-                    write_dir=str(root))
+        wfdb.wrsamp(
+            name,
+            fs=32,
+            units=["mV", "mV"],
+            sig_name=["ECG", "hand GSR"],
+            p_signal=np.c_[np.sin(t), np.cos(t) + 2],
+            fmt=["16", "16"],
+            write_dir=str(root),
+        )
     return root
 
 
@@ -266,19 +324,41 @@ HEADERS = {
     "garbage": ("garbage text, not a header\n\x00\x01 more\n", "not a readable WFDB header"),
     "no-signals": ("drive03 0 32 3840\n", "without sampling frequency or signals"),
     "missing-signal-lines": ("drive03 2 32 3840\n", "without sampling frequency or signals"),
-    "marker-only": ("drive03 1 32 3840\ndrive01.dat 16 200 16 0 0 0 0 marker\n",
-                    "record without signals"),
+    "marker-only": (
+        "drive03 1 32 3840\ndrive01.dat 16 200 16 0 0 0 0 marker\n",
+        "record without signals",
+    ),
 }
 COMMANDS = {
     "datasets": lambda data, out: ["datasets", data],
-    "datasets-drivedb": lambda data, out: ["datasets", data, "--dataset", "drivedb",
-                                           "--modalities", "ecg"],
-    "train": lambda data, out: ["train", data, "--dataset", "drivedb", "--out", out,
-                                "--no-cache"],
-    "pretrain": lambda data, out: ["pretrain", data, "--dataset", "drivedb", "--out", out,
-                                   "--no-cache"],
-    "benchmark": lambda data, out: ["benchmark", data, "--dataset", "drivedb", "--out", out,
-                                    "--no-cache", "--quiet"],
+    "datasets-drivedb": lambda data, out: [
+        "datasets",
+        data,
+        "--dataset",
+        "drivedb",
+        "--modalities",
+        "ecg",
+    ],
+    "train": lambda data, out: ["train", data, "--dataset", "drivedb", "--out", out, "--no-cache"],
+    "pretrain": lambda data, out: [
+        "pretrain",
+        data,
+        "--dataset",
+        "drivedb",
+        "--out",
+        out,
+        "--no-cache",
+    ],
+    "benchmark": lambda data, out: [
+        "benchmark",
+        data,
+        "--dataset",
+        "drivedb",
+        "--out",
+        out,
+        "--no-cache",
+        "--quiet",
+    ],
 }
 
 
@@ -297,7 +377,7 @@ def test_corrupt_wfdb_header(capsys, records, run, tmp_path, case, command):
         return
     err = _expect_error(capsys, COMMANDS[command](data, out))
     if command.startswith("datasets") and "--modalities" not in COMMANDS[command](data, out):
-        assert "drive03" in err and "could not be read" in err     # the report names the cause
+        assert "drive03" in err and "could not be read" in err  # the report names the cause
     else:
         assert "drive03.hea" in err and message in err, err
     assert not out.exists()

@@ -26,16 +26,29 @@ val_subjects = 1
 
 
 def _bench(capsys, data, out, *extra):
-    code = main(["benchmark", str(data), "--out", str(out), "--quiet", "--cache-dir",
-                 str(out.parent / "cache"), *extra])
+    code = main(
+        [
+            "benchmark",
+            str(data),
+            "--out",
+            str(out),
+            "--quiet",
+            "--cache-dir",
+            str(out.parent / "cache"),
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     return json.loads((out / "benchmark.json").read_text())
 
 
 def _mtimes(root):
-    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()
-            and p.suffix in (".json", ".pt", ".csv", ".toml")}
+    return {
+        p: p.stat().st_mtime_ns
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".pt", ".csv", ".toml")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +56,23 @@ def paper(tiny_wesad, tmp_path_factory):
     """The whole paper study on the tiny set (2 subject folds, 1 epoch, 4-channel streams)."""
     root = tmp_path_factory.mktemp("paper")
     (root / "tiny.toml").write_text(TINY)
-    code = main(["benchmark", str(tiny_wesad), "--out", str(root / "bench"), "--quiet",
-                 "--config", str(root / "tiny.toml"), "--cache-dir", str(root / "cache"),
-                 "--protocol", "kfold", "--folds", "2"])
+    code = main(
+        [
+            "benchmark",
+            str(tiny_wesad),
+            "--out",
+            str(root / "bench"),
+            "--quiet",
+            "--config",
+            str(root / "tiny.toml"),
+            "--cache-dir",
+            str(root / "cache"),
+            "--protocol",
+            "kfold",
+            "--folds",
+            "2",
+        ]
+    )
     assert code == 0
     return root
 
@@ -54,15 +81,28 @@ def test_paper_study_writes_table_report_and_plots(paper):
     bench = paper / "bench"
     state = json.loads((bench / "benchmark.json").read_text())
     names = [e["configuration"] for e in state["entries"]]
-    for expected in ("single-chest.ECG", "single-chest.EDA", "early-fusion", "late-fusion",
-                     "score-fusion", "features", "cross-b1", "cross-b2", "cross-b3", "cross-all",
-                     "attentive-b1", "attentive-b2", "attentive-b3", "attentive-all"):
+    for expected in (
+        "single-chest.ECG",
+        "single-chest.EDA",
+        "early-fusion",
+        "late-fusion",
+        "score-fusion",
+        "features",
+        "cross-b1",
+        "cross-b2",
+        "cross-b3",
+        "cross-all",
+        "attentive-b1",
+        "attentive-b2",
+        "attentive-b3",
+        "attentive-all",
+    ):
         assert expected in names
     assert "attentive-a2b" in names and "attentive-b2a" in names
     assert all(e["status"] == "done" for e in state["entries"]), state["entries"]
     a2b = next(e for e in state["entries"] if e["configuration"] == "attentive-a2b")
     assert "inner-validation" in a2b["note"]
-    for record in (bench / a2b["run"]).glob("folds/*/fold.json"):   # placement per fold
+    for record in (bench / a2b["run"]).glob("folds/*/fold.json"):  # placement per fold
         connections = json.loads(record.read_text())["overrides"]["model"]["connections"]
         assert len(connections) == 1 and 1 <= connections[0] <= 3
     rows = list(csv.DictReader((bench / "table.csv").open()))
@@ -81,9 +121,14 @@ def test_paper_study_writes_table_report_and_plots(paper):
     table = (bench / "table.md").read_text()
     main_table, per_subject = table.split("#### Per-subject macro-F1, task 3class")
     assert main_table.count("\n| ") == 17 and "**" in main_table
-    assert per_subject.count("\n| ") == 1 + 4 + 1           # header, subjects, mean
-    for name in ("macro_f1_3class", "confusion_best_deep_3class", "confusion_best_baseline_3class",
-                 "per_subject_3class", "attention_3class"):
+    assert per_subject.count("\n| ") == 1 + 4 + 1  # header, subjects, mean
+    for name in (
+        "macro_f1_3class",
+        "confusion_best_deep_3class",
+        "confusion_best_baseline_3class",
+        "per_subject_3class",
+        "attention_3class",
+    ):
         assert (bench / "figures" / f"{name}.png").stat().st_size > 1000
     report = (bench / "report.md").read_text()
     assert "xmodal benchmark" in report and "figures/attention_3class.png" in report
@@ -95,9 +140,21 @@ def test_paper_study_writes_table_report_and_plots(paper):
 
 def test_rerun_skips_finished_work_and_report_regenerates(paper, tiny_wesad, capsys):
     bench = paper / "bench"
-    args = ["benchmark", str(tiny_wesad), "--out", str(bench), "--quiet", "--config",
-            str(paper / "tiny.toml"), "--cache-dir", str(paper / "cache"),
-            "--protocol", "kfold", "--folds", "2"]
+    args = [
+        "benchmark",
+        str(tiny_wesad),
+        "--out",
+        str(bench),
+        "--quiet",
+        "--config",
+        str(paper / "tiny.toml"),
+        "--cache-dir",
+        str(paper / "cache"),
+        "--protocol",
+        "kfold",
+        "--folds",
+        "2",
+    ]
     # one fold of one configuration lost: only that fold is trained again
     run = bench / "runs" / "late-fusion"
     fold = sorted(run.glob("folds/*/fold.json"))[0]
@@ -144,8 +201,19 @@ model = { name = "single" }
 name = "lda"
 model = { name = "features", features_model = "lda" }
 """)
-    state = _bench(capsys, tiny_wesad, tmp_path / "b", "--study", str(study), "--task", "binary",
-                   "--protocol", "kfold", "--folds", "2")
+    state = _bench(
+        capsys,
+        tiny_wesad,
+        tmp_path / "b",
+        "--study",
+        str(study),
+        "--task",
+        "binary",
+        "--protocol",
+        "kfold",
+        "--folds",
+        "2",
+    )
     status = {e["configuration"]: e["status"] for e in state["entries"]}
     assert status == {"broken": "failed", "bad-modality": "failed", "lda": "done"}
     rows = {r["configuration"]: r for r in csv.DictReader((tmp_path / "b" / "table.csv").open())}
@@ -155,10 +223,23 @@ model = { name = "features", features_model = "lda" }
 
 
 def test_kfold_windows_is_labelled_subject_dependent(capsys, tiny_wesad, tmp_path):
-    _bench(capsys, tiny_wesad, tmp_path / "b", "--only", "features", "--protocol", "kfold-windows",
-           "--folds", "3", "--task", "binary")
+    _bench(
+        capsys,
+        tiny_wesad,
+        tmp_path / "b",
+        "--only",
+        "features",
+        "--protocol",
+        "kfold-windows",
+        "--folds",
+        "3",
+        "--task",
+        "binary",
+    )
     rows = list(csv.DictReader((tmp_path / "b" / "table.csv").open()))
-    assert [r["configuration"] for r in rows] == ["features"] and rows[0]["subject_dependent"] == "1"
+    assert [r["configuration"] for r in rows] == ["features"] and rows[0][
+        "subject_dependent"
+    ] == "1"
     res = json.loads((tmp_path / "b" / "runs" / "features" / "results.json").read_text())
     assert len(res["folds"]) == 3 and res["subject_dependent"] is True
     for name in ("table.md", "report.md", "report.html"):
@@ -175,9 +256,15 @@ def test_window_folds_never_train_on_test_time():
     def ws(stride):
         t = np.arange(0, 600 - 10 + 1e-9, stride)
         n = len(t)
-        return WindowSet({"x": np.zeros((2 * n, 1, 4), np.float32)},
-                         np.repeat(["S2", "S3"], n), np.tile(np.arange(n) % 2, 2),
-                         np.tile(t, 2), {"x": 1.0}, ("a", "b"), 10.0)
+        return WindowSet(
+            {"x": np.zeros((2 * n, 1, 4), np.float32)},
+            np.repeat(["S2", "S3"], n),
+            np.tile(np.arange(n) % 2, 2),
+            np.tile(t, 2),
+            {"x": 1.0},
+            ("a", "b"),
+            10.0,
+        )
 
     ev, tr = ws(10.0), ws(5.0)
     folds = make_folds(ev.subjects, ev.labels, "kfold-windows", 5, 1, 0)
@@ -225,8 +312,10 @@ data = { modalities = ["chest.EDA"] }
 model = { name = "single" }
 """)
     _bench(capsys, tmp_path / "data", tmp_path / "b", "--study", str(study), "--task", "binary")
-    f1 = {r["configuration"]: float(r["macro_f1_mean"])
-          for r in csv.DictReader((tmp_path / "b" / "table.csv").open())}
+    f1 = {
+        r["configuration"]: float(r["macro_f1_mean"])
+        for r in csv.DictReader((tmp_path / "b" / "table.csv").open())
+    }
     print("coupled binary LOSO macro-F1 (mean over folds)", f1)
     # each modality alone carries no class information (chance: 0.5); ECG and EDA together do
     assert max(f1["ecg"], f1["eda"]) < 0.56
@@ -241,18 +330,46 @@ FAKE_SUBJECTS = [f"S{i}" for i in range(2, 10)]
 
 def _fake_results(model, modalities, f1, acc, seed=0, task="binary"):
     """A results.json of a LOSO run: one fold and one per-subject entry per subject."""
-    per = {s: {"macro_f1": f, "accuracy": a, "balanced_accuracy": f, "n_windows": 10,
-               "classes_absent": []} for s, f, a in zip(FAKE_SUBJECTS, f1, acc)}
-    folds = [{"index": i, "test_subjects": [s], "macro_f1": f, "accuracy": a,
-              "balanced_accuracy": f, "confusion_matrix": [[5, 0], [0, 5]], "train_s": 1.0}
-             for i, (s, f, a) in enumerate(zip(FAKE_SUBJECTS, f1, acc))]
-    return {"model": model, "task": task, "protocol": "loso", "dataset": "wesad",
-            "modalities": modalities, "classes": ["baseline", "stress"], "seed": seed,
-            "config": {}, "folds": folds, "mean": {}, "std": {},
-            "pooled": {"confusion_matrix": [[40, 0], [0, 40]]}, "per_subject": per,
-            "n_parameters": None if model == "features" else 1000 + 10 * len(modalities),
-            "flops_per_window": None if model == "features" else 5e5,
-            "timing": {"train_s": 2.0}}
+    per = {
+        s: {
+            "macro_f1": f,
+            "accuracy": a,
+            "balanced_accuracy": f,
+            "n_windows": 10,
+            "classes_absent": [],
+        }
+        for s, f, a in zip(FAKE_SUBJECTS, f1, acc)
+    }
+    folds = [
+        {
+            "index": i,
+            "test_subjects": [s],
+            "macro_f1": f,
+            "accuracy": a,
+            "balanced_accuracy": f,
+            "confusion_matrix": [[5, 0], [0, 5]],
+            "train_s": 1.0,
+        }
+        for i, (s, f, a) in enumerate(zip(FAKE_SUBJECTS, f1, acc))
+    ]
+    return {
+        "model": model,
+        "task": task,
+        "protocol": "loso",
+        "dataset": "wesad",
+        "modalities": modalities,
+        "classes": ["baseline", "stress"],
+        "seed": seed,
+        "config": {},
+        "folds": folds,
+        "mean": {},
+        "std": {},
+        "pooled": {"confusion_matrix": [[40, 0], [0, 40]]},
+        "per_subject": per,
+        "n_parameters": None if model == "features" else 1000 + 10 * len(modalities),
+        "flops_per_window": None if model == "features" else 5e5,
+        "timing": {"train_s": 2.0},
+    }
 
 
 def _fake_benchmark(root, configurations):
@@ -263,11 +380,29 @@ def _fake_benchmark(root, configurations):
             run = f"runs/{name}" + (f"--seed{res['seed']}" if len(seeds) > 1 else "")
             (root / run).mkdir(parents=True)
             (root / run / "results.json").write_text(json.dumps(res))
-            entries.append({"configuration": name, "task": res["task"], "seed": res["seed"],
-                            "status": "done", "error": "", "note": "", "run": run})
-    (root / "benchmark.json").write_text(json.dumps(
-        {"command": [], "study": "fake", "tasks": ["binary"], "seeds": 2, "base_config": {},
-         "entries": entries}))
+            entries.append(
+                {
+                    "configuration": name,
+                    "task": res["task"],
+                    "seed": res["seed"],
+                    "status": "done",
+                    "error": "",
+                    "note": "",
+                    "run": run,
+                }
+            )
+    (root / "benchmark.json").write_text(
+        json.dumps(
+            {
+                "command": [],
+                "study": "fake",
+                "tasks": ["binary"],
+                "seeds": 2,
+                "base_config": {},
+                "entries": entries,
+            }
+        )
+    )
     return root
 
 
@@ -280,14 +415,25 @@ def test_report_paired_columns_and_resolved_best_marks(tmp_path):
     gains = np.array([0.08, 0.12, 0.10, 0.06, 0.11, 0.09, 0.07, 0.13])
     wiggle = np.array([0.05, -0.05] * 4)
     acc = base + 0.1
-    seeds = [_fake_results("attentive", ["chest.ECG", "chest.EDA"], base + gains + d,
-                           acc + 0.005 + wiggle + d, seed=k) for k, d in enumerate((0.01, -0.01))]
-    bench = _fake_benchmark(tmp_path / "b", {
-        "single-chest.ECG": [_fake_results("single", ["chest.ECG"], base - 0.1, acc - 0.1)],
-        "single-chest.EDA": [_fake_results("single", ["chest.EDA"], base - 0.05, acc - 0.2)],
-        "features": [_fake_results("features", ["chest.ECG", "chest.EDA"], base, acc)],
-        "attentive": seeds,
-    })
+    seeds = [
+        _fake_results(
+            "attentive",
+            ["chest.ECG", "chest.EDA"],
+            base + gains + d,
+            acc + 0.005 + wiggle + d,
+            seed=k,
+        )
+        for k, d in enumerate((0.01, -0.01))
+    ]
+    bench = _fake_benchmark(
+        tmp_path / "b",
+        {
+            "single-chest.ECG": [_fake_results("single", ["chest.ECG"], base - 0.1, acc - 0.1)],
+            "single-chest.EDA": [_fake_results("single", ["chest.EDA"], base - 0.05, acc - 0.2)],
+            "features": [_fake_results("features", ["chest.ECG", "chest.EDA"], base, acc)],
+            "attentive": seeds,
+        },
+    )
     write_report(bench)
 
     rows = {r["configuration"]: r for r in csv.DictReader((bench / "table.csv").open())}
@@ -300,7 +446,7 @@ def test_report_paired_columns_and_resolved_best_marks(tmp_path):
     assert 0 < low < gains.mean() < high
     assert att["vs_best_single"] == "single-chest.EDA"
     assert float(att["delta_vs_best_single"]) == pytest.approx(gains.mean() + 0.05)
-    assert rows["single-chest.EDA"]["delta_vs_best_single"] == ""       # the reference itself
+    assert rows["single-chest.EDA"]["delta_vs_best_single"] == ""  # the reference itself
     assert float(rows["single-chest.ECG"]["delta_vs_best_single"]) == pytest.approx(-0.05)
     # macro-F1: attentive ahead of features on every subject -> bold; accuracy: attentive's
     # lead over features alternates in sign (+0.055 / -0.045) -> not resolved -> no mark
@@ -339,15 +485,25 @@ def test_report_without_a_resolved_lead_marks_no_metric(tmp_path):
     from xmodal.evaluation.report import write_report
 
     f1 = [0.6, 0.7, 0.5, 0.8]
-    bench = _fake_benchmark(tmp_path / "b", {
-        "a": [_fake_results("early-fusion", ["chest.ECG", "chest.EDA"], f1, f1)],
-        "b": [_fake_results("late-fusion", ["chest.ECG", "chest.EDA"],
-                            [0.65, 0.65, 0.55, 0.76], [0.6, 0.7, 0.5, 0.8])],
-    })
+    bench = _fake_benchmark(
+        tmp_path / "b",
+        {
+            "a": [_fake_results("early-fusion", ["chest.ECG", "chest.EDA"], f1, f1)],
+            "b": [
+                _fake_results(
+                    "late-fusion",
+                    ["chest.ECG", "chest.EDA"],
+                    [0.65, 0.65, 0.55, 0.76],
+                    [0.6, 0.7, 0.5, 0.8],
+                )
+            ],
+        },
+    )
     write_report(bench)
     rows = list(csv.DictReader((bench / "table.csv").open()))
-    assert all(not {"macro_f1", "accuracy", "balanced_accuracy"} & set(r["best"].split(";"))
-               for r in rows)
+    assert all(
+        not {"macro_f1", "accuracy", "balanced_accuracy"} & set(r["best"].split(";")) for r in rows
+    )
     assert all(r["vs_best_single"] == "" and r["vs_features"] == "" for r in rows)
     table = (bench / "table.md").read_text()
     assert "Δ" not in next(x for x in table.splitlines() if x.startswith("| configuration "))
@@ -360,13 +516,19 @@ def test_report_reads_result_files_only(tmp_path):
     import sys
 
     f1 = [0.6, 0.7, 0.5, 0.8]
-    bench = _fake_benchmark(tmp_path / "b", {
-        "single-chest.ECG": [_fake_results("single", ["chest.ECG"], f1, f1)],
-        "attentive": [_fake_results("attentive", ["chest.ECG", "chest.EDA"], f1, f1)]})
-    code = ("import sys; from xmodal.evaluation.report import write_report; "
-            f"write_report({str(bench)!r}); "
-            "bad = sorted(m for m in sys.modules if m.startswith(('xmodal.training', "
-            "'xmodal.models', 'torch'))); print(bad); sys.exit(1 if bad else 0)")
+    bench = _fake_benchmark(
+        tmp_path / "b",
+        {
+            "single-chest.ECG": [_fake_results("single", ["chest.ECG"], f1, f1)],
+            "attentive": [_fake_results("attentive", ["chest.ECG", "chest.EDA"], f1, f1)],
+        },
+    )
+    code = (
+        "import sys; from xmodal.evaluation.report import write_report; "
+        f"write_report({str(bench)!r}); "
+        "bad = sorted(m for m in sys.modules if m.startswith(('xmodal.training', "
+        "'xmodal.models', 'torch'))); print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (bench / "per_subject.csv").exists()
@@ -377,12 +539,27 @@ def test_a_lead_whose_interval_excludes_zero_but_not_its_test_is_not_marked(tmp_
 
     # four subjects that all improve: the bootstrap interval is above 0, the exact Wilcoxon
     # p-value is 0.125; "resolved" needs both, so nothing is bold
-    bench = _fake_benchmark(tmp_path / "b", {
-        "a": [_fake_results("early-fusion", ["chest.ECG", "chest.EDA"],
-                            [0.6, 0.7, 0.5, 0.8], [0.6, 0.7, 0.5, 0.8])],
-        "b": [_fake_results("late-fusion", ["chest.ECG", "chest.EDA"],
-                            [0.62, 0.73, 0.51, 0.84], [0.6, 0.7, 0.5, 0.8])],
-    })
+    bench = _fake_benchmark(
+        tmp_path / "b",
+        {
+            "a": [
+                _fake_results(
+                    "early-fusion",
+                    ["chest.ECG", "chest.EDA"],
+                    [0.6, 0.7, 0.5, 0.8],
+                    [0.6, 0.7, 0.5, 0.8],
+                )
+            ],
+            "b": [
+                _fake_results(
+                    "late-fusion",
+                    ["chest.ECG", "chest.EDA"],
+                    [0.62, 0.73, 0.51, 0.84],
+                    [0.6, 0.7, 0.5, 0.8],
+                )
+            ],
+        },
+    )
     write_report(bench)
     rows = list(csv.DictReader((bench / "table.csv").open()))
     assert not any("macro_f1" in r["best"].split(";") for r in rows)
@@ -399,12 +576,26 @@ def _fake_placement_runs(root, val, test):
         for f, (v, t) in enumerate(zip(val[k], test[k])):
             folder = root / run / "folds" / f"fold-0{f}-S{f + 2}"
             folder.mkdir(parents=True)
-            (folder / "fold.json").write_text(json.dumps({
-                "test_subjects": [f"S{f + 2}"], "val_subjects": [f"S{(f + 1) % 3 + 2}"],
-                "macro_f1": t, "best_epoch": 2,
-                "history": [{"val_macro_f1": 0.0}, {"val_macro_f1": v}]}))
-        entries.append({"configuration": f"attentive-b{k}", "task": "binary", "seed": 0,
-                        "status": "done", "run": run})
+            (folder / "fold.json").write_text(
+                json.dumps(
+                    {
+                        "test_subjects": [f"S{f + 2}"],
+                        "val_subjects": [f"S{(f + 1) % 3 + 2}"],
+                        "macro_f1": t,
+                        "best_epoch": 2,
+                        "history": [{"val_macro_f1": 0.0}, {"val_macro_f1": v}],
+                    }
+                )
+            )
+        entries.append(
+            {
+                "configuration": f"attentive-b{k}",
+                "task": "binary",
+                "seed": 0,
+                "status": "done",
+                "run": run,
+            }
+        )
     return entries
 
 
@@ -434,7 +625,7 @@ def test_placement_is_chosen_per_fold_on_its_inner_validation_only(tmp_path, mon
         record = real(path)
         return {k: v for k, v in record.items() if k in ("history", "best_epoch")}
 
-    monkeypatch.setattr(benchmark, "read_json", guarded)     # test scores unreadable: same choice
+    monkeypatch.setattr(benchmark, "read_json", guarded)  # test scores unreadable: same choice
     assert benchmark.choose_placements(entries, tmp_path, "binary", 0, 3)[0] == chosen
     # another seed's runs are not used
     with pytest.raises(Exception, match="need finished attentive-b1"):

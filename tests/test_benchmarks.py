@@ -23,9 +23,23 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_benchmark_quick_writes_every_field(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out),
-                           "--workdir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--quick",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(out.read_text())
     assert r["quick"] is True
@@ -38,8 +52,14 @@ def test_benchmark_quick_writes_every_field(tmp_path):
         for precision in precisions:
             assert r["peaks"][precision][key] > 0
     pre = r["preprocess"]
-    for key in ("cold_s", "cached_s", "cold_peak_rss_mib", "cached_peak_rss_mib", "targets_met",
-                "scaling"):
+    for key in (
+        "cold_s",
+        "cached_s",
+        "cold_peak_rss_mib",
+        "cached_peak_rss_mib",
+        "targets_met",
+        "scaling",
+    ):
         assert key in pre
     assert pre["cached"]["cache_hits"] == [True] and pre["cold"]["cache_hits"] == [False]
     assert r["training"]["precisions"] == precisions
@@ -70,8 +90,9 @@ def test_benchmark_quick_writes_every_field(tmp_path):
         assert f"| paper | {precision} |" in md
 
 
-@pytest.mark.parametrize("name", ["attentive", "cross", "late-fusion", "early-fusion",
-                                  "score-fusion"])
+@pytest.mark.parametrize(
+    "name", ["attentive", "cross", "late-fusion", "early-fusion", "score-fusion"]
+)
 def test_presets_same_output_shapes(name):
     shapes = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}
     outs = {}
@@ -82,9 +103,17 @@ def test_presets_same_output_shapes(name):
     assert set(outs.values()) == {torch.Size([2, 3])}
 
 
-@pytest.mark.parametrize("cin,cout,k,length,bias", [
-    (1, 8, 32, 300, False), (4, 6, 16, 100, True), (5, 3, 8, 50, True), (3, 4, 7, 40, True),
-    (2, 2, 3, 5, False), (3, 5, 1, 9, True)])
+@pytest.mark.parametrize(
+    "cin,cout,k,length,bias",
+    [
+        (1, 8, 32, 300, False),
+        (4, 6, 16, 100, True),
+        (5, 3, 8, 50, True),
+        (3, 4, 7, 40, True),
+        (2, 2, 3, 5, False),
+        (3, 5, 1, 9, True),
+    ],
+)
 def test_fast_conv_matches_conv1d(cin, cout, k, length, bias, monkeypatch):
     """The CPU training path (convolution-based gradients) equals nn.Conv1d('same')."""
     from xmodal.models import fastconv
@@ -111,5 +140,5 @@ def test_fast_conv_matches_conv1d(cin, cout, k, length, bias, monkeypatch):
     close(fast.weight.grad, ref.weight.grad)
     if bias:
         close(fast.bias.grad, ref.bias.grad)
-    with torch.no_grad():                     # inference takes the native path
+    with torch.no_grad():  # inference takes the native path
         close(fast(x), ref(x))

@@ -10,15 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import write_wesad_pickle
+
 from xmodal.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "xmodal", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "xmodal", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def _expect_error(capsys, argv, pattern):
@@ -42,7 +47,7 @@ def _three_subjects(root: Path, **kwargs) -> Path:
 
 
 def test_module_entry_point_and_argparse_errors_are_one_line(tmp_path):
-    result = run_cli("train", str(tmp_path))          # --out missing
+    result = run_cli("train", str(tmp_path))  # --out missing
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "--out" in result.stderr
@@ -79,7 +84,9 @@ def test_malicious_pickle_is_refused_and_never_runs(capsys, tmp_path):
     root = _three_subjects(tmp_path / "d")
     target = tmp_path / "pwned"
     with open(root / "S4" / "S4.pkl", "wb") as fh:
-        pickle.dump({"signal": {"chest": {"ECG": _Evil(target)}}, "label": np.zeros(3)}, fh, protocol=2)
+        pickle.dump(
+            {"signal": {"chest": {"ECG": _Evil(target)}}, "label": np.zeros(3)}, fh, protocol=2
+        )
     err = _expect_error(capsys, ["train", str(root), *_fast(tmp_path / "run")], "S4.pkl")
     assert "system" in err
     assert not target.exists()
@@ -126,25 +133,36 @@ def test_long_nan_run_is_rejected(capsys, tmp_path):
     d["signal"]["chest"]["EDA"][7000:14000] = np.nan
     with open(root / "S2" / "S2.pkl", "wb") as fh:
         pickle.dump(d, fh, protocol=2)
-    _expect_error(capsys, ["train", str(root), *_fast(tmp_path / "run")], "chest.EDA: 10.00 s of NaN/inf")
+    _expect_error(
+        capsys, ["train", str(root), *_fast(tmp_path / "run")], "chest.EDA: 10.00 s of NaN/inf"
+    )
 
 
 def test_too_few_subjects(capsys, tmp_path):
     root = tmp_path / "d"
     write_wesad_pickle(root / "S2" / "S2.pkl", seconds=40)
-    _expect_error(capsys, ["train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1",
-                           "--no-cache"], "too few subjects")
+    _expect_error(
+        capsys,
+        ["train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--no-cache"],
+        "too few subjects",
+    )
 
 
-@pytest.mark.parametrize("argv,pattern", [
-    (["--model", "transformer"], "unknown model 'transformer'; valid: attentive, cross"),
-    (["--modalities", "chest.PPG", "chest.EDA"], "unknown modality 'chest.PPG'; valid: chest.ECG"),
-    (["--task", "5class"], "unknown task '5class'"),
-    (["--model", "single"], "exactly one modality"),
-    (["--protocol", "random"], "unknown protocol"),
-    (["--direction", "sideways"], "unknown direction"),
-    (["--connections", "5"], "block 5"),
-])
+@pytest.mark.parametrize(
+    "argv,pattern",
+    [
+        (["--model", "transformer"], "unknown model 'transformer'; valid: attentive, cross"),
+        (
+            ["--modalities", "chest.PPG", "chest.EDA"],
+            "unknown modality 'chest.PPG'; valid: chest.ECG",
+        ),
+        (["--task", "5class"], "unknown task '5class'"),
+        (["--model", "single"], "exactly one modality"),
+        (["--protocol", "random"], "unknown protocol"),
+        (["--direction", "sideways"], "unknown direction"),
+        (["--connections", "5"], "block 5"),
+    ],
+)
 def test_unknown_names_list_the_valid_ones(capsys, tmp_path, argv, pattern):
     root = _three_subjects(tmp_path / "d")
     _expect_error(capsys, ["train", str(root), *_fast(tmp_path / "run"), *argv], pattern)
@@ -155,8 +173,11 @@ def test_unknown_config_key(capsys, tmp_path):
     root = _three_subjects(tmp_path / "d")
     cfg = tmp_path / "c.toml"
     cfg.write_text("[training]\nepoch = 3\n")
-    _expect_error(capsys, ["train", str(root), *_fast(tmp_path / "run"), "--config", str(cfg)],
-                  "unknown key 'epoch' in [training]")
+    _expect_error(
+        capsys,
+        ["train", str(root), *_fast(tmp_path / "run"), "--config", str(cfg)],
+        "unknown key 'epoch' in [training]",
+    )
 
 
 def test_simulate_rejects_bad_sizes(capsys, tmp_path):

@@ -38,8 +38,8 @@ ecg = "ECG"
 eda = "EDA"
 rsp = "RSP"
 [files]
-resting = "{src / 'bio_resting_8min_100hz.csv'}"
-eventrelated = "{src / 'bio_eventrelated_100hz.csv'}"
+resting = "{src / "bio_resting_8min_100hz.csv"}"
+eventrelated = "{src / "bio_eventrelated_100hz.csv"}"
 """)
     return folder
 
@@ -54,8 +54,9 @@ def _write(folder: Path, spec: str = SPEC, **files: str) -> Path:
 
 def _rows(n: int = 200, label=lambda i: "calm" if i < 100 else "stress") -> str:
     rng = np.random.default_rng(0)
-    return "ECG,EDA,label\n" + "".join(f"{rng.normal():.3f},{rng.normal():.3f},{label(i)}\n"
-                                       for i in range(n))
+    return "ECG,EDA,label\n" + "".join(
+        f"{rng.normal():.3f},{rng.normal():.3f},{label(i)}\n" for i in range(n)
+    )
 
 
 def test_real_neurokit_recordings_load_unlabelled(neurokit):
@@ -77,10 +78,30 @@ def test_shipped_example_loso_run(capsys, tmp_path):
     spec = load_spec(EXAMPLE)
     assert list(spec.tasks) == ["3class", "binary"]
     rec = load_csv_subject(EXAMPLE / "S2.csv", [], spec=spec)
-    assert set(np.unique(rec.labels)) == {0, 1, 2, 3}                # 0: transient/meditation
-    code = main(["train", str(EXAMPLE), "--dataset", "csv", "--out", str(tmp_path / "run"),
-                 "--quiet", "--epochs", "1", "--val-subjects", "0", "--train-stride", "10",
-                 "--task", "binary", "--ensemble", "1", "--cache-dir", str(tmp_path / "cache")])
+    assert set(np.unique(rec.labels)) == {0, 1, 2, 3}  # 0: transient/meditation
+    code = main(
+        [
+            "train",
+            str(EXAMPLE),
+            "--dataset",
+            "csv",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--epochs",
+            "1",
+            "--val-subjects",
+            "0",
+            "--train-stride",
+            "10",
+            "--task",
+            "binary",
+            "--ensemble",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["dataset"] == "csv" and results["modalities"] == ["bvp", "eda"]
@@ -90,15 +111,22 @@ def test_shipped_example_loso_run(capsys, tmp_path):
 
 def test_time_column_segments_and_parquet(tmp_path):
     t = np.cumsum(np.full(300, 0.1))
-    t[150:] += 0.003                                       # jitter above 1 %: re-gridded
+    t[150:] += 0.003  # jitter above 1 %: re-gridded
     rng = np.random.default_rng(1)
     text = "time,ECG,EDA\n" + "".join(f"{v:.3f},{rng.normal():.3f},{rng.normal():.3f}\n" for v in t)
     spec = SPEC.replace("rate = 10", 'time_column = "time"').replace(
-        'column = "label"', 'segments = "segments.csv"')
-    folder = _write(tmp_path / "d", spec, **{"a.csv": text, "segments.csv":
-                    "subject,label,start_s,end_s\na,calm,0,10\na,stress,10,25\n"})
+        'column = "label"', 'segments = "segments.csv"'
+    )
+    folder = _write(
+        tmp_path / "d",
+        spec,
+        **{
+            "a.csv": text,
+            "segments.csv": "subject,label,start_s,end_s\na,calm,0,10\na,stress,10,25\n",
+        },
+    )
     files = find_csv_subjects(folder)
-    assert list(files) == ["a"]                             # the segments file is no subject
+    assert list(files) == ["a"]  # the segments file is no subject
     rec = load_recording("csv", files["a"], ["ecg"], "a", root=folder)
     assert abs(rec.signals["ecg"].rate - 10.0) < 1e-6
     assert rec.label_rate == 10.0 and rec.labels[50] == 1 and rec.labels[150] == 2
@@ -125,33 +153,64 @@ def test_parquet_without_pyarrow_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def _error(capsys, folder: Path, *extra) -> str:
-    code = main(["train", str(folder), "--dataset", "csv", "--out", str(folder / "run"),
-                 "--no-cache", "--window", "5", "--stride", "5", *extra])
+    code = main(
+        [
+            "train",
+            str(folder),
+            "--dataset",
+            "csv",
+            "--out",
+            str(folder / "run"),
+            "--no-cache",
+            "--window",
+            "5",
+            "--stride",
+            "5",
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("xmodal: error: "), err
     return err
 
 
-@pytest.mark.parametrize("spec,files,message", [
-    (SPEC.replace("rate = 10\n", ""), {"a.csv": _rows()}, "unknown sampling rate"),
-    (SPEC.replace("rate = 10", "rate = -3"), {"a.csv": _rows()}, "rate must be a positive"),
-    (SPEC.replace("rate = 10", 'rate = "fast"'), {"a.csv": _rows()}, "rate must be a positive"),
-    (SPEC.replace('eda = "EDA"', 'eda = "GSR"'), {"a.csv": _rows()}, "missing column 'GSR'"),
-    (SPEC, {"a.csv": ""}, "empty file"),
-    (SPEC, {"a.csv": "ECG,EDA,label\n"}, "empty file"),
-    (SPEC, {"a.csv": _rows().replace("0.", "x.", 1)}, "non-numeric value"),
-    (SPEC, {"a.csv": _rows(label=lambda i: "angry" if i == 7 else "calm")}, "unknown value 'angry'"),
-    (SPEC.replace("rate = 10", 'time_column = "t"'),
-     {"a.csv": "t,ECG,EDA,label\n0,1,2,calm\n0.1,1,2,calm\n0.05,1,2,calm\n"}, "not increasing"),
-    (SPEC.replace("[signals]", "[sigs]"), {"a.csv": _rows()}, "unknown key 'sigs'"),
-    ("rate = 10\n[signals\n", {"a.csv": _rows()}, "not valid TOML"),
-    (SPEC.replace('classes = ["calm", "stress"]', 'classes = ["calm", "calm"]'), {"a.csv": _rows()},
-     "lists a class twice"),
-    (SPEC + '[tasks.two]\nx = ["calm"]\ny = ["bored"]\n', {"a.csv": _rows()}, "unknown class 'bored'"),
-    (SPEC, {}, "no .csv or .parquet"),
-    (SPEC + '[files]\nz = "z.csv"\n', {}, "z.csv not found"),
-])
+@pytest.mark.parametrize(
+    "spec,files,message",
+    [
+        (SPEC.replace("rate = 10\n", ""), {"a.csv": _rows()}, "unknown sampling rate"),
+        (SPEC.replace("rate = 10", "rate = -3"), {"a.csv": _rows()}, "rate must be a positive"),
+        (SPEC.replace("rate = 10", 'rate = "fast"'), {"a.csv": _rows()}, "rate must be a positive"),
+        (SPEC.replace('eda = "EDA"', 'eda = "GSR"'), {"a.csv": _rows()}, "missing column 'GSR'"),
+        (SPEC, {"a.csv": ""}, "empty file"),
+        (SPEC, {"a.csv": "ECG,EDA,label\n"}, "empty file"),
+        (SPEC, {"a.csv": _rows().replace("0.", "x.", 1)}, "non-numeric value"),
+        (
+            SPEC,
+            {"a.csv": _rows(label=lambda i: "angry" if i == 7 else "calm")},
+            "unknown value 'angry'",
+        ),
+        (
+            SPEC.replace("rate = 10", 'time_column = "t"'),
+            {"a.csv": "t,ECG,EDA,label\n0,1,2,calm\n0.1,1,2,calm\n0.05,1,2,calm\n"},
+            "not increasing",
+        ),
+        (SPEC.replace("[signals]", "[sigs]"), {"a.csv": _rows()}, "unknown key 'sigs'"),
+        ("rate = 10\n[signals\n", {"a.csv": _rows()}, "not valid TOML"),
+        (
+            SPEC.replace('classes = ["calm", "stress"]', 'classes = ["calm", "calm"]'),
+            {"a.csv": _rows()},
+            "lists a class twice",
+        ),
+        (
+            SPEC + '[tasks.two]\nx = ["calm"]\ny = ["bored"]\n',
+            {"a.csv": _rows()},
+            "unknown class 'bored'",
+        ),
+        (SPEC, {}, "no .csv or .parquet"),
+        (SPEC + '[files]\nz = "z.csv"\n', {}, "z.csv not found"),
+    ],
+)
 def test_malformed_datasets_fail_in_one_line(capsys, tmp_path, spec, files, message):
     err = _error(capsys, _write(tmp_path / "d", spec, **files))
     assert message in err

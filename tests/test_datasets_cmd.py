@@ -25,9 +25,13 @@ def test_wrist_wesad(capsys, wesad_wrist):
     out = _report(capsys, wesad_wrist)
     assert out.startswith("wesad dataset at") and "3 subjects (S2, S3, S4)" in out
     assert "wrist.BVP" in out and "wrist.EDA" in out and "chest.ECG" not in out
-    for line in (r"wrist\.BVP\s+64 Hz  1 channel", r"wrist\.EDA\s+4 Hz", r"wrist\.ACC\s+32 Hz  3 channels"):
+    for line in (
+        r"wrist\.BVP\s+64 Hz  1 channel",
+        r"wrist\.EDA\s+4 Hz",
+        r"wrist\.ACC\s+32 Hz  3 channels",
+    ):
         assert re.search(line, out), line
-    assert "wrist.TEMP: flat line" not in out             # quantised temperature is steady
+    assert "wrist.TEMP: flat line" not in out  # quantised temperature is steady
     assert "baseline" in out and "stress" in out and "amusement" in out
     assert "tasks: binary" in out
     print(out)
@@ -39,7 +43,7 @@ def test_drive05(capsys, shared_data):
     assert re.search(r"ecg\s+496 Hz", out) and re.search(r"hand_gsr\s+31 Hz", out)
     assert "marker" not in out
     assert "labels (10 Hz):" in out and "highway" in out and "city" in out
-    assert "ecg: flat line" in out                      # the ECG drop-out in the first highway part
+    assert "ecg: flat line" in out  # the ECG drop-out in the first highway part
     print(out)
 
 
@@ -48,7 +52,8 @@ def test_neurokit_unlabelled_and_example(capsys, shared_data, tmp_path):
     (tmp_path / "dataset.toml").write_text(
         f'rate = 100\n[signals]\necg = "ECG"\neda = "EDA"\nrsp = "RSP"\n'
         f'[files]\nresting = "{src / "bio_resting_8min_100hz.csv"}"\n'
-        f'eventrelated = "{src / "bio_eventrelated_100hz.csv"}"\n')
+        f'eventrelated = "{src / "bio_eventrelated_100hz.csv"}"\n'
+    )
     assert detect_dataset(tmp_path) == "csv"
     out = _report(capsys, tmp_path)
     assert "2 subjects (resting, eventrelated)" in out
@@ -66,9 +71,9 @@ def test_problems_are_found():
     x = np.sin(t)[:, None].astype(np.float32)
     assert signal_problems(x, rate) == []
     y = x.copy()
-    y[100:130] = np.nan                                   # 3 s NaN run
-    y[500:600] = 0.25                                     # 10 s flat line
-    y[y > 0.9] = 0.9                                      # clipped top
+    y[100:130] = np.nan  # 3 s NaN run
+    y[500:600] = 0.25  # 10 s flat line
+    y[y > 0.9] = 0.9  # clipped top
     problems = " | ".join(signal_problems(y, rate))
     assert "30 NaN/inf samples in 1 run (longest 3.0 s at 10.0 s)" in problems
     assert "flat line: 10.0 s" in problems

@@ -32,7 +32,9 @@ def test_config_reference_describes_every_key():
         assert f"## `[{section.name}]`" in text
         for field in dataclasses.fields(section.default_factory()):
             row = next(r for r in rows if r.startswith(f"| `{field.name}` |"))
-            assert row.rstrip(" |").split("|")[-1].strip(), f"{section.name}.{field.name} has no meaning"
+            assert row.rstrip(" |").split("|")[-1].strip(), (
+                f"{section.name}.{field.name} has no meaning"
+            )
 
 
 def test_api_reference_lists_every_module():

@@ -16,8 +16,19 @@ FAST = ["--epochs", "2", "--val-subjects", "1", "--train-stride", "10", "--ensem
 
 
 def _train(capsys, data, out, *extra):
-    code = main(["train", str(data), "--out", str(out), "--quiet", "--cache-dir",
-                 str(out.parent / "cache"), *FAST, *extra])
+    code = main(
+        [
+            "train",
+            str(data),
+            "--out",
+            str(out),
+            "--quiet",
+            "--cache-dir",
+            str(out.parent / "cache"),
+            *FAST,
+            *extra,
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     return json.loads((out / "results.json").read_text())
@@ -39,8 +50,14 @@ def test_loso_run_writes_every_file_with_the_schema(capsys, tiny_wesad, tmp_path
         assert fold["n_test_windows"] > 0
     assert 0 <= results["pooled"]["macro_f1"] <= 1
     assert np.array(results["pooled"]["confusion_matrix"]).sum() == results["pooled"]["n_windows"]
-    for name in ("config.toml", "predictions.csv", "confusion_matrix.png", "per_subject.png",
-                 "training_curves.png", "attention.png"):
+    for name in (
+        "config.toml",
+        "predictions.csv",
+        "confusion_matrix.png",
+        "per_subject.png",
+        "training_curves.png",
+        "attention.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert len(list(out.glob("folds/*/model.pt"))) == 4
     header, *rows = (out / "predictions.csv").read_text().splitlines()
@@ -65,8 +82,20 @@ def test_same_seed_same_numbers_and_resume_skips_finished_folds(capsys, tiny_wes
     assert (folds[1] / "fold.json").exists()
     assert c["pooled"] == a["pooled"]
     # a different configuration in the same folder is refused, not mixed in
-    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "b"), "--quiet", *FAST,
-                 "--model", "late-fusion", "--cache-dir", str(tmp_path / "cache")])
+    code = main(
+        [
+            "train",
+            str(tiny_wesad),
+            "--out",
+            str(tmp_path / "b"),
+            "--quiet",
+            *FAST,
+            "--model",
+            "late-fusion",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert code == 2
     assert "another configuration" in capsys.readouterr().err
 
@@ -79,25 +108,43 @@ def test_parallel_fold_workers_give_the_same_numbers(capsys, tiny_wesad, tmp_pat
     assert a["pooled"] == b["pooled"]
     # without the cache, subjects are preprocessed in workers into a temporary cache that the
     # fold workers share; nothing lands in the cache directory
-    c = _train(capsys, tiny_wesad, tmp_path / "nc" / "c", "--model", "cross", "--jobs", "2",
-               "--no-cache")
+    c = _train(
+        capsys, tiny_wesad, tmp_path / "nc" / "c", "--model", "cross", "--jobs", "2", "--no-cache"
+    )
     assert c["pooled"] == a["pooled"]
     assert not (tmp_path / "nc" / "cache").exists()
     assert main(["train", str(tiny_wesad), "--out", str(tmp_path / "c"), "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("model,modalities", [
-    ("late-fusion", ["chest.ECG", "chest.EDA"]),
-    ("early-fusion", ["chest.ECG", "chest.EDA"]),
-    ("score-fusion", ["chest.ECG", "chest.EDA"]),
-    ("single", ["chest.EDA"]),
-    ("attentive", ["chest.ECG", "chest.EDA", "wrist.BVP", "wrist.ACC"]),
-])
+@pytest.mark.parametrize(
+    "model,modalities",
+    [
+        ("late-fusion", ["chest.ECG", "chest.EDA"]),
+        ("early-fusion", ["chest.ECG", "chest.EDA"]),
+        ("score-fusion", ["chest.ECG", "chest.EDA"]),
+        ("single", ["chest.EDA"]),
+        ("attentive", ["chest.ECG", "chest.EDA", "wrist.BVP", "wrist.ACC"]),
+    ],
+)
 def test_every_model_runs_kfold(capsys, tiny_wesad, tmp_path, model, modalities):
-    results = _train(capsys, tiny_wesad, tmp_path / "run", "--model", model, "--modalities",
-                     *modalities, "--protocol", "kfold", "--folds", "2", "--task", "binary",
-                     "--epochs", "1")
+    results = _train(
+        capsys,
+        tiny_wesad,
+        tmp_path / "run",
+        "--model",
+        model,
+        "--modalities",
+        *modalities,
+        "--protocol",
+        "kfold",
+        "--folds",
+        "2",
+        "--task",
+        "binary",
+        "--epochs",
+        "1",
+    )
     assert len(results["folds"]) == 2
     assert results["classes"] == ["non-stress", "stress"]
     assert math.isfinite(results["pooled"]["macro_f1"])
@@ -111,8 +158,18 @@ def test_second_run_uses_the_cache(capsys, tiny_wesad, tmp_path):
 
 
 def test_real_wesad_wrist_binary(capsys, wesad_wrist, tmp_path):
-    results = _train(capsys, wesad_wrist, tmp_path / "run", "--modalities", "wrist.BVP", "wrist.EDA",
-                     "--task", "binary", "--epochs", "3")
+    results = _train(
+        capsys,
+        wesad_wrist,
+        tmp_path / "run",
+        "--modalities",
+        "wrist.BVP",
+        "wrist.EDA",
+        "--task",
+        "binary",
+        "--epochs",
+        "3",
+    )
     assert [f["test_subjects"] for f in results["folds"]] == [["S2"], ["S3"], ["S4"]]
     assert results["windows"]["rates"] == {"wrist.BVP": 64.0, "wrist.EDA": 4.0}
     for fold in results["folds"]:
@@ -126,7 +183,7 @@ def test_fold_without_a_class_still_scores_and_reports_it(capsys, tmp_path):
     root = tmp_path / "d"
     n = 90 * 700
     for i, s in enumerate(("S2", "S3", "S4")):
-        plan = [1, 2] if s == "S4" else [1, 2, 3]          # S4 has no amusement
+        plan = [1, 2] if s == "S4" else [1, 2, 3]  # S4 has no amusement
         labels = np.repeat(plan, n // len(plan) + 1)[:n]
         write_wesad_pickle(root / s / f"{s}.pkl", seconds=90, subject=s, seed=i, labels=labels)
     results = _train(capsys, root, tmp_path / "run", "--epochs", "1", "--val-subjects", "0")

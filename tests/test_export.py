@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from xmodal.cli import main
-from xmodal.config import NETWORK_NAMES as MODEL_NAMES, ModelConfig
+from xmodal.config import NETWORK_NAMES as MODEL_NAMES
+from xmodal.config import ModelConfig
 from xmodal.inference.export import ExportModule, export_models
 from xmodal.models.registry import build_model
 
@@ -25,7 +26,7 @@ def _model(name: str):
     shapes = {"chest.ECG": SHAPES["chest.ECG"]} if name == "single" else SHAPES
     torch.manual_seed(0)
     model = build_model(ModelConfig(name=name, ensemble=1), shapes, 3)
-    for module in model.modules():              # non-trivial BatchNorm statistics
+    for module in model.modules():  # non-trivial BatchNorm statistics
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
@@ -41,7 +42,9 @@ def test_exports_match_pytorch(name, tmp_path):
     with torch.no_grad():
         ref = ExportModule([model], attention)(*map(torch.from_numpy, xs))
     ref = [r.numpy() for r in (ref if isinstance(ref, tuple) else (ref,))]
-    onnx_path = export_models([model], tmp_path / "m.onnx", "onnx", attention, {"classes": list("abc")})
+    onnx_path = export_models(
+        [model], tmp_path / "m.onnx", "onnx", attention, {"classes": list("abc")}
+    )
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == model.modalities
     assert session.get_inputs()[0].shape[0] == "batch"
@@ -70,18 +73,32 @@ def test_frozen_cpu_copy_matches_pytorch_at_any_batch(name):
 
 def test_cli_export_of_a_run_and_numpy_only_example(capsys, chest_run, tmp_path):
     out = tmp_path / "ens.onnx"
-    assert main(["export", str(chest_run), "--format", "onnx", "--out", str(out),
-                 "--ensemble"]) == 0, capsys.readouterr().err
+    assert (
+        main(["export", str(chest_run), "--format", "onnx", "--out", str(out), "--ensemble"]) == 0
+    ), capsys.readouterr().err
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     meta = json.loads(session.get_modelmeta().custom_metadata_map["xmodal"])
     assert meta["classes"] == ["baseline", "stress", "amusement"] and meta["n_models"] == 4
     assert meta["rates"] == {"chest.ECG": 256.0, "chest.EDA": 16.0}
-    result = subprocess.run([sys.executable, str(EXAMPLE), str(out)], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(out)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "baseline" in result.stdout or "stress" in result.stdout or "amusement" in result.stdout
-    assert main(["export", str(chest_run), "--format", "torchscript", "--out",
-                 str(tmp_path / "final.pt"), "--attention"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(chest_run),
+                "--format",
+                "torchscript",
+                "--out",
+                str(tmp_path / "final.pt"),
+                "--attention",
+            ]
+        )
+        == 0
+    )
     with pytest.raises(SystemExit) as exc:
         main(["export", str(chest_run), "--format", "zip", "--out", "x"])
     assert exc.value.code == 2

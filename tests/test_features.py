@@ -18,13 +18,21 @@ from xmodal.signals.windows import WindowSet
 def _pulse_windows(bpm: float, fs: float = 64.0, n: int = 3, seconds: float = 10.0) -> WindowSet:
     t = np.arange(int(seconds * fs)) / fs
     phase = (t * bpm / 60.0) % 1.0
-    beat = np.exp(-((phase - 0.3) ** 2) / (2 * 0.02 ** 2))          # narrow peaks, like R waves
+    beat = np.exp(-((phase - 0.3) ** 2) / (2 * 0.02**2))  # narrow peaks, like R waves
     x = (beat - beat.mean()) / beat.std()
     eda = np.linspace(0, 1, int(seconds * 4))[None, :] * np.ones((n, 1))
-    return WindowSet({"chest.ECG": np.tile(x, (n, 1, 1)).astype(np.float32),
-                      "wrist.EDA": eda[:, None, :].astype(np.float32)},
-                     np.array(["S2"] * n), np.zeros(n, dtype=np.int64), np.arange(n) * 10.0,
-                     {"chest.ECG": fs, "wrist.EDA": 4.0}, ("a", "b"), seconds)
+    return WindowSet(
+        {
+            "chest.ECG": np.tile(x, (n, 1, 1)).astype(np.float32),
+            "wrist.EDA": eda[:, None, :].astype(np.float32),
+        },
+        np.array(["S2"] * n),
+        np.zeros(n, dtype=np.int64),
+        np.arange(n) * 10.0,
+        {"chest.ECG": fs, "wrist.EDA": 4.0},
+        ("a", "b"),
+        seconds,
+    )
 
 
 def test_heart_rate_and_eda_features_from_known_signals():
@@ -32,10 +40,10 @@ def test_heart_rate_and_eda_features_from_known_signals():
     assert x.shape == (3, len(names))
     hr = x[:, names.index("chest.ECG.hr_mean")]
     np.testing.assert_allclose(hr, 72.0, atol=2.0)
-    assert np.all(x[:, names.index("chest.ECG.rmssd")] < 20.0)      # ms; regular beats
-    assert x[0, names.index("wrist.EDA.slope")] > 0                 # rising skin conductance
+    assert np.all(x[:, names.index("chest.ECG.rmssd")] < 20.0)  # ms; regular beats
+    assert x[0, names.index("wrist.EDA.slope")] > 0  # rising skin conductance
     assert x[0, names.index("wrist.EDA.scl_corr_t")] > 0.9
-    for band in ("lf", "hf", "lf_hf"):                              # 10-s windows: no spectrum
+    for band in ("lf", "hf", "lf_hf"):  # 10-s windows: no spectrum
         assert np.all(np.isnan(x[:, names.index(f"chest.ECG.{band}")]))
 
 
@@ -44,7 +52,7 @@ def test_estimators_fit_and_give_probabilities(name):
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 30)
     x = rng.normal(size=(90, 4)) + y[:, None]
-    x[::7, 1] = np.nan                                               # undefined features imputed
+    x[::7, 1] = np.nan  # undefined features imputed
     proba, info, _ = fit_predict(name, x, y, x[:10], 3)
     assert proba.shape == (10, 3) and np.allclose(proba.sum(1), 1)
     assert json.dumps(info)
@@ -53,12 +61,27 @@ def test_estimators_fit_and_give_probabilities(name):
 def test_features_beats_chance_loso_and_writes_the_schema(capsys, tiny_wesad, tmp_path):
     out = tmp_path / "run"
     # 10-s windows: the tiny recordings' segments are too short for the default 60 s
-    code = main(["train", str(tiny_wesad), "--out", str(out), "--model", "features", "--quiet",
-                 "--cache-dir", str(tmp_path / "cache"), "--val-subjects", "1", "--window", "10"])
+    code = main(
+        [
+            "train",
+            str(tiny_wesad),
+            "--out",
+            str(out),
+            "--model",
+            "features",
+            "--quiet",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--val-subjects",
+            "1",
+            "--window",
+            "10",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     res = json.loads((out / "results.json").read_text())
     assert res["model"] == "features" and len(res["folds"]) == 4
-    assert res["mean"]["macro_f1"] > 0.5, res["mean"]              # chance: 1/3
+    assert res["mean"]["macro_f1"] > 0.5, res["mean"]  # chance: 1/3
     assert res["n_parameters"] is None
     assert not list(out.glob("folds/*/model.pt"))
     assert len(list(out.glob("folds/*/features_model.json"))) == 4
@@ -71,9 +94,15 @@ def test_features_beats_chance_loso_and_writes_the_schema(capsys, tiny_wesad, tm
 def _windows(signals: dict[str, tuple[np.ndarray, float]], seconds: float) -> WindowSet:
     """One window per row of each ``(n_windows, n_times)`` array, as the pipeline gives them."""
     n = len(next(iter(signals.values()))[0])
-    return WindowSet({m: a[:, None, :].astype(np.float32) for m, (a, _) in signals.items()},
-                     np.array(["S2"] * n), np.zeros(n, dtype=np.int64), np.zeros(n),
-                     {m: fs for m, (_, fs) in signals.items()}, ("a", "b"), seconds)
+    return WindowSet(
+        {m: a[:, None, :].astype(np.float32) for m, (a, _) in signals.items()},
+        np.array(["S2"] * n),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n),
+        {m: fs for m, (_, fs) in signals.items()},
+        ("a", "b"),
+        seconds,
+    )
 
 
 def _pipeline(rows: list[np.ndarray], fs: float, kind: str) -> np.ndarray:
@@ -82,18 +111,25 @@ def _pipeline(rows: list[np.ndarray], fs: float, kind: str) -> np.ndarray:
     return (y - y.mean()) / y.std()
 
 
-@pytest.mark.parametrize("kind, modality, fs", [("ecg", "chest.ECG", 256.0),
-                                                ("bvp", "wrist.BVP", 64.0)])
+@pytest.mark.parametrize(
+    "kind, modality, fs", [("ecg", "chest.ECG", 256.0), ("bvp", "wrist.BVP", 64.0)]
+)
 def test_mean_heart_rate_of_simulated_60s_windows(kind, modality, fs):
     rates = [55.0, 75.0, 100.0]
     sim = nk.ecg_simulate if kind == "ecg" else nk.ppg_simulate
-    rows = _pipeline([sim(duration=60, sampling_rate=int(fs), heart_rate=hr, random_state=7 + i)
-                      for i, hr in enumerate(rates)], fs, kind)
+    rows = _pipeline(
+        [
+            sim(duration=60, sampling_rate=int(fs), heart_rate=hr, random_state=7 + i)
+            for i, hr in enumerate(rates)
+        ],
+        fs,
+        kind,
+    )
     x, names = extract_features(_windows({modality: (rows, fs)}, 60.0))
     np.testing.assert_allclose(x[:, names.index(f"{modality}.hr_mean")], rates, atol=3.0)
-    for key in ("ibi_std", "rmssd", "tinn", "lf", "hf", "lf_norm"):     # 60 s: LF and HF exist
+    for key in ("ibi_std", "rmssd", "tinn", "lf", "hf", "lf_norm"):  # 60 s: LF and HF exist
         assert np.all(np.isfinite(x[:, names.index(f"{modality}.{key}")])), key
-    for key in ("ulf", "vlf"):                                          # need 606 s
+    for key in ("ulf", "vlf"):  # need 606 s
         assert np.all(np.isnan(x[:, names.index(f"{modality}.{key}")]))
 
 
@@ -101,14 +137,14 @@ def _beat_train(ibi_s: np.ndarray, fs: float, seconds: float) -> np.ndarray:
     """Narrow Gaussian pulses at the given successive intervals."""
     t = np.arange(int(seconds * fs)) / fs
     beats = np.cumsum(ibi_s)
-    x = np.exp(-((t[:, None] - beats[None, beats < seconds]) ** 2) / (2 * 0.015 ** 2)).sum(1)
+    x = np.exp(-((t[:, None] - beats[None, beats < seconds]) ** 2) / (2 * 0.015**2)).sum(1)
     return (x - x.mean()) / x.std()
 
 
 def test_spectrum_follows_the_modulation_of_the_intervals():
     k = np.arange(90)
     rows = []
-    for f_mod in (0.1, 0.25):                 # LF (baroreflex) vs HF (respiratory) modulation
+    for f_mod in (0.1, 0.25):  # LF (baroreflex) vs HF (respiratory) modulation
         ibi = 0.8 + 0.05 * np.sin(2 * np.pi * f_mod * 0.8 * k)
         rows.append(_beat_train(ibi, 256.0, 60.0))
     x, names = extract_features(_windows({"chest.ECG": (np.stack(rows), 256.0)}, 60.0))
@@ -121,25 +157,35 @@ def test_spectrum_follows_the_modulation_of_the_intervals():
 def test_time_domain_hrv_matches_neurokit():
     rng = np.random.default_rng(3)
     rri = rng.normal(800, 40, 80)
-    rri[[10, 40]] = [2500.0, 200.0]           # artefacts: dropped, no difference across them
+    rri[[10, 40]] = [2500.0, 200.0]  # artefacts: dropped, no difference across them
     keep = (rri >= 300) & (rri <= 2000)
     ours = _hrv_time(rri, keep)
     ref = nk.hrv_time({"RRI": rri[keep], "RRI_Time": np.cumsum(rri)[keep] / 1000}).iloc[0]
-    for key, col in [("ibi_mean", "MeanNN"), ("ibi_std", "SDNN"), ("rmssd", "RMSSD"),
-                     ("pnn50", "pNN50")]:
+    for key, col in [
+        ("ibi_mean", "MeanNN"),
+        ("ibi_std", "SDNN"),
+        ("rmssd", "RMSSD"),
+        ("pnn50", "pNN50"),
+    ]:
         assert ours[key] == pytest.approx(ref[f"HRV_{col}"], rel=1e-9), key
 
 
 def test_tinn_is_the_base_of_a_triangular_histogram():
     rri = np.random.default_rng(0).triangular(700.0, 800.0, 900.0, 20000)
     assert _tinn(rri) == pytest.approx(200.0, abs=16.0)
-    assert _tinn(np.full(20, 800.0)) < 20.0                      # one bin: a narrow triangle
+    assert _tinn(np.full(20, 800.0)) < 20.0  # one bin: a narrow triangle
 
 
 def test_eda_responses_are_counted():
     fs = 4.0
-    rows = _pipeline([nk.eda_simulate(duration=60, sampling_rate=int(fs), scr_number=n,
-                                      random_state=11) for n in (0, 4)], fs, "eda")
+    rows = _pipeline(
+        [
+            nk.eda_simulate(duration=60, sampling_rate=int(fs), scr_number=n, random_state=11)
+            for n in (0, 4)
+        ],
+        fs,
+        "eda",
+    )
     x, names = extract_features(_windows({"wrist.EDA": (rows, fs)}, 60.0))
     count = x[:, names.index("wrist.EDA.scr_count")]
     assert count[1] > 0 and count[1] > count[0], count
@@ -153,11 +199,17 @@ def test_eda_responses_are_counted():
 def test_flat_constant_and_short_windows_give_nan_without_warnings(seconds):
     rng = np.random.default_rng(0)
     signals = {}
-    for modality, fs in (("chest.ECG", 256.0), ("wrist.BVP", 64.0), ("wrist.EDA", 4.0),
-                         ("wrist.TEMP", 4.0)):
+    for modality, fs in (
+        ("chest.ECG", 256.0),
+        ("wrist.BVP", 64.0),
+        ("wrist.EDA", 4.0),
+        ("wrist.TEMP", 4.0),
+    ):
         n_times = int(seconds * fs)
-        signals[modality] = (np.stack([np.zeros(n_times), np.full(n_times, 2.5),
-                                       rng.normal(size=n_times)]), fs)
+        signals[modality] = (
+            np.stack([np.zeros(n_times), np.full(n_times, 2.5), rng.normal(size=n_times)]),
+            fs,
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         x, names = extract_features(_windows(signals, seconds))
@@ -177,13 +229,29 @@ def test_flat_constant_and_short_windows_give_nan_without_warnings(seconds):
 
 def test_feature_names_are_unique_and_cover_every_channel():
     n = 2
-    signals = {"chest.ECG": np.zeros((n, 1, 2560)), "chest.ACC": np.zeros((n, 3, 320)),
-               "wrist.BVP": np.zeros((n, 1, 640)), "wrist.EDA": np.zeros((n, 1, 40)),
-               "chest.Resp": np.zeros((n, 1, 320))}
-    rates = {"chest.ECG": 256.0, "chest.ACC": 32.0, "wrist.BVP": 64.0, "wrist.EDA": 4.0,
-             "chest.Resp": 32.0}
-    ws = WindowSet({m: a.astype(np.float32) for m, a in signals.items()}, np.array(["S2"] * n),
-                   np.zeros(n, dtype=np.int64), np.zeros(n), rates, ("a", "b"), 10.0)
+    signals = {
+        "chest.ECG": np.zeros((n, 1, 2560)),
+        "chest.ACC": np.zeros((n, 3, 320)),
+        "wrist.BVP": np.zeros((n, 1, 640)),
+        "wrist.EDA": np.zeros((n, 1, 40)),
+        "chest.Resp": np.zeros((n, 1, 320)),
+    }
+    rates = {
+        "chest.ECG": 256.0,
+        "chest.ACC": 32.0,
+        "wrist.BVP": 64.0,
+        "wrist.EDA": 4.0,
+        "chest.Resp": 32.0,
+    }
+    ws = WindowSet(
+        {m: a.astype(np.float32) for m, a in signals.items()},
+        np.array(["S2"] * n),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n),
+        rates,
+        ("a", "b"),
+        10.0,
+    )
     x, names = extract_features(ws)
     assert len(set(names)) == len(names) == x.shape[1]
     assert "chest.ACC[2].std" in names and "chest.Resp.slope" in names

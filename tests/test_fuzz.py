@@ -11,17 +11,29 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from test_csv_dataset import SPEC       # the same two-signal, two-class dataset.toml
+from test_csv_dataset import SPEC  # the same two-signal, two-class dataset.toml
 
 from xmodal.data.csv_dataset import load_csv_subject, load_spec
 from xmodal.data.safe_pickle import load_pickle
 from xmodal.errors import XmodalError
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
-SAFE_TYPES = (dict, list, tuple, str, bytes, int, float, complex, bool, type(None),
-              np.ndarray, np.generic)
+SETTINGS = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+SAFE_TYPES = (
+    dict,
+    list,
+    tuple,
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    np.ndarray,
+    np.generic,
+)
 
 
 def _only_safe(obj, depth: int = 0) -> bool:
@@ -50,8 +62,11 @@ def _load_bytes(data: bytes):
 
 def _valid_pickle(seed: int) -> bytes:
     rng = np.random.default_rng(seed)
-    data = {"signal": {"chest": {"ECG": rng.normal(size=(50, 1))}}, "label": np.arange(50),
-            "subject": "S2"}
+    data = {
+        "signal": {"chest": {"ECG": rng.normal(size=(50, 1))}},
+        "label": np.arange(50),
+        "subject": "S2",
+    }
     return pickle.dumps(data, protocol=int(rng.integers(2, 6)))
 
 
@@ -63,13 +78,16 @@ def test_random_bytes_give_safe_objects_or_one_line_errors(data):
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10), cut=st.floats(0.0, 1.0), flips=st.lists(
-    st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=4))
+@given(
+    seed=st.integers(0, 10),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=4),
+)
 def test_truncated_and_mutated_pickles(seed, cut, flips):
     data = bytearray(_valid_pickle(seed))
     for where, value in flips:
         data[min(int(where * len(data)), len(data) - 1)] = value
-    data = bytes(data[:max(1, int(cut * len(data)))])
+    data = bytes(data[: max(1, int(cut * len(data)))])
     ok, obj = _load_bytes(data)
     assert not ok or _only_safe(obj)
 
@@ -77,6 +95,7 @@ def test_truncated_and_mutated_pickles(seed, cut, flips):
 class _Payload:
     def __reduce__(self):
         import os
+
         return (os.system, ("echo pwned > /dev/null",))
 
 
@@ -88,13 +107,19 @@ def test_code_in_a_pickle_never_runs(protocol, tmp_path):
         load_pickle(path)
 
 
-CELL = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**12, 10**12),
-                 st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
-                 st.just(""))
+CELL = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**12), 10**12),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
+    st.just(""),
+)
 
 
-WELL_FORMED = st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6),
-                                  st.sampled_from(["calm", "stress", ""])), min_size=0, max_size=40)
+WELL_FORMED = st.lists(
+    st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.sampled_from(["calm", "stress", ""])),
+    min_size=0,
+    max_size=40,
+)
 
 
 @SETTINGS
@@ -118,14 +143,17 @@ def test_csv_reader_on_well_formed_files(rows):
 
 
 @SETTINGS
-@given(header=st.lists(st.sampled_from(["ECG", "EDA", "label", "x", ""]), min_size=0, max_size=4),
-       rows=st.lists(st.lists(CELL, min_size=0, max_size=4), max_size=30))
+@given(
+    header=st.lists(st.sampled_from(["ECG", "EDA", "label", "x", ""]), min_size=0, max_size=4),
+    rows=st.lists(st.lists(CELL, min_size=0, max_size=4), max_size=30),
+)
 def test_csv_reader_gives_a_recording_or_one_line_error(header, rows):
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         (folder / "dataset.toml").write_text(SPEC)
-        lines = [",".join(header)] + [",".join(str(c).replace(",", ";").replace("\n", " ")
-                                               for c in row) for row in rows]
+        lines = [",".join(header)] + [
+            ",".join(str(c).replace(",", ";").replace("\n", " ") for c in row) for row in rows
+        ]
         path = folder / "S2.csv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         try:

@@ -9,11 +9,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xmodal.config import NETWORK_NAMES as MODEL_NAMES, ModelConfig
+from xmodal.config import NETWORK_NAMES as MODEL_NAMES
+from xmodal.config import ModelConfig
 from xmodal.errors import ConfigError, ShapeError
-from xmodal.models import (Align, CrossModalConnection, CrossModalNet, EarlyFusionNet,
-                           ScoreFusionNet, StreamEncoder, XModalModel, alignment_matrix,
-                           build_model, connection_pairs, count_parameters, plan_stream)
+from xmodal.models import (
+    Align,
+    CrossModalConnection,
+    CrossModalNet,
+    EarlyFusionNet,
+    ScoreFusionNet,
+    XModalModel,
+    alignment_matrix,
+    build_model,
+    connection_pairs,
+    count_parameters,
+    plan_stream,
+)
 from xmodal.models.blocks import SameConv1d, StreamEncoder, StridedStem, adapt_stem, stem_length
 
 TINY = dict(widths=(4, 8, 8), kernels=(16, 8, 8), head_hidden=8)
@@ -55,6 +66,7 @@ def build(name, shapes, n_outputs=3, **kw):
 
 
 # --- every model ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -104,15 +116,17 @@ def _zero_head_columns(model: CrossModalNet, modality: str) -> None:
         model.head.layers[0].weight[:, model.feature_slices[modality]] = 0.0
 
 
-@pytest.mark.parametrize("name,expect_grad", [("attentive", True), ("cross", True),
-                                              ("late-fusion", False)])
+@pytest.mark.parametrize(
+    "name,expect_grad", [("attentive", True), ("cross", True), ("late-fusion", False)]
+)
 def test_source_stream_learns_through_connection_only(name, expect_grad):
     # a2b: chest.ECG (first) feeds chest.EDA. With ECG's head columns zeroed the only path
     # from the loss to the ECG stream is through the connections.
     model = build(name, SHAPES2, direction="a2b")
     _zero_head_columns(model, "chest.ECG")
-    model.compute_loss(inputs(SHAPES2), torch.tensor([0, 1, 2, 1]),
-                       nn.CrossEntropyLoss()).backward()
+    model.compute_loss(
+        inputs(SHAPES2), torch.tensor([0, 1, 2, 1]), nn.CrossEntropyLoss()
+    ).backward()
     grad = model.encoders[0].blocks[0].convs[0].weight.grad
     got = grad is not None and grad.abs().sum().item() > 0
     assert got == expect_grad
@@ -123,14 +137,16 @@ def test_b2a_source_stream_learns_through_connection():
     # gets gradient through the connections into ECG.
     model = build("attentive", SHAPES2, direction="b2a")
     _zero_head_columns(model, "chest.EDA")
-    model.compute_loss(inputs(SHAPES2), torch.tensor([0, 1, 2, 1]),
-                       nn.CrossEntropyLoss()).backward()
+    model.compute_loss(
+        inputs(SHAPES2), torch.tensor([0, 1, 2, 1]), nn.CrossEntropyLoss()
+    ).backward()
     assert model.encoders[1].blocks[0].convs[0].weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("direction,n,per_block", [("both", 2, 2), ("a2b", 2, 1), ("b2a", 2, 1),
-                                                   ("both", 3, 6), ("a2b", 3, 2),
-                                                   ("b2a", 3, 2)])
+@pytest.mark.parametrize(
+    "direction,n,per_block",
+    [("both", 2, 2), ("a2b", 2, 1), ("b2a", 2, 1), ("both", 3, 6), ("a2b", 3, 2), ("b2a", 3, 2)],
+)
 def test_attention_count_and_range(direction, n, per_block):
     shapes = shapes_for("attentive", n)
     model = build("attentive", shapes, direction=direction, connections=(1, 3)).eval()
@@ -152,8 +168,7 @@ def test_attention_count_and_range(direction, n, per_block):
         assert a.min() >= 0 and a.max() <= 1
 
 
-@pytest.mark.parametrize("name", ["cross", "late-fusion", "single", "early-fusion",
-                                  "score-fusion"])
+@pytest.mark.parametrize("name", ["cross", "late-fusion", "single", "early-fusion", "score-fusion"])
 def test_no_attention_without_attentive_connections(name):
     shapes = shapes_for(name, 2)
     model = build(name, shapes).eval()
@@ -188,14 +203,17 @@ def test_shape_errors_name_the_modality(name):
     if len(xs) > 1:
         with pytest.raises(ShapeError, match="input"):
             model(*xs[:-1])
-    with pytest.raises(ShapeError, match=r"\(batch, %d, %d\)" % (c, t)):
+    with pytest.raises(ShapeError, match=rf"\(batch, {c}, {t}\)"):
         model(*bad_len)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_very_short_inputs(name):
-    shapes = ({"wrist.EDA": (1, 8)} if name == "single"
-              else {"wrist.EDA": (1, 8), "wrist.TEMP": (1, 5), "wrist.BVP": (1, 640)})
+    shapes = (
+        {"wrist.EDA": (1, 8)}
+        if name == "single"
+        else {"wrist.EDA": (1, 8), "wrist.TEMP": (1, 5), "wrist.BVP": (1, 640)}
+    )
     model = build(name, shapes)
     model.train()
     xs = inputs(shapes, batch=2)
@@ -215,8 +233,9 @@ def test_eval_determinism(name):
         torch.testing.assert_close(model(*xs), model(*xs), rtol=0, atol=0)
     # a sample's output does not depend on the rest of the batch in eval mode
     with torch.no_grad():
-        torch.testing.assert_close(model(*(x[:1] for x in xs)), model(*xs)[:1],
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            model(*(x[:1] for x in xs)), model(*xs)[:1], rtol=1e-5, atol=1e-5
+        )
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -229,11 +248,12 @@ def test_trace_matches_eager(name):
     with torch.no_grad():
         traced = torch.jit.trace(model, xs, check_trace=False)
         torch.testing.assert_close(traced(*xs), model(*xs), rtol=0, atol=1e-5)
-        other = inputs(shapes, batch=7, seed=1)   # another batch size
+        other = inputs(shapes, batch=7, seed=1)  # another batch size
         torch.testing.assert_close(traced(*other), model(*other), rtol=0, atol=1e-5)
 
 
 # --- registry and configuration -------------------------------------------------------------
+
 
 def test_registry_maps_names():
     assert build("attentive", SHAPES2).attention is True
@@ -244,7 +264,8 @@ def test_registry_maps_names():
     assert isinstance(build("early-fusion", SHAPES2), EarlyFusionNet)
     assert isinstance(build("score-fusion", SHAPES2), ScoreFusionNet)
     assert count_parameters(build("attentive", SHAPES2)) > count_parameters(
-        build("late-fusion", SHAPES2))
+        build("late-fusion", SHAPES2)
+    )
 
 
 def test_config_errors():
@@ -297,10 +318,14 @@ def test_score_fusion_averages_member_probabilities():
 
 # --- building blocks ------------------------------------------------------------------------
 
+
 def test_plan_stream_adapts_to_length():
     long = plan_stream(2560, (16, 32, 64), (16, 8, 8), 8, 4)
-    assert [(p.kernel, p.pool_size, p.pool_stride) for p in long] == [(16, 8, 4), (8, 8, 4),
-                                                                     (8, 8, 4)]
+    assert [(p.kernel, p.pool_size, p.pool_stride) for p in long] == [
+        (16, 8, 4),
+        (8, 8, 4),
+        (8, 8, 4),
+    ]
     assert [p.out_length for p in long] == [639, 158, 38]
     for n in (1, 2, 3, 5, 8, 13, 40, 160):
         plans = plan_stream(n, (4, 8, 8, 8), (32, 16, 8, 8), 8, 4)
@@ -319,8 +344,9 @@ def test_plan_stream_adapts_to_length():
 
 
 def test_stream_encoder_reports_lengths():
-    enc = StreamEncoder(3, 320, (4, 8, 8), (16, 8, 8), 8, 4, convs_per_block=1,
-                        batch_norm=False).eval()
+    enc = StreamEncoder(
+        3, 320, (4, 8, 8), (16, 8, 8), 8, 4, convs_per_block=1, batch_norm=False
+    ).eval()
     assert len(enc.blocks) == 3 and enc.out_channels == (4, 8, 8)
     y = enc(torch.randn(2, 3, 320))
     assert y.shape == (2, 8, enc.out_lengths[-1])
@@ -341,12 +367,16 @@ def test_same_conv_matches_torch_same_padding(k):
     torch.testing.assert_close(ours(x), ref(x))
 
 
-@pytest.mark.parametrize("src,tgt", [(5, 5), (7, 20), (20, 7), (639, 39), (39, 639), (9, 2),
-                                     (2, 9), (1, 4), (4, 1)])
+@pytest.mark.parametrize(
+    "src,tgt", [(5, 5), (7, 20), (20, 7), (639, 39), (39, 639), (9, 2), (2, 9), (1, 4), (4, 1)]
+)
 def test_alignment_matches_interpolate_and_adaptive_pool(src, tgt):
     x = torch.randn(2, 3, src)
-    expected = (F.interpolate(x, size=tgt, mode="linear", align_corners=False)
-                if tgt >= src else F.adaptive_avg_pool1d(x, tgt))
+    expected = (
+        F.interpolate(x, size=tgt, mode="linear", align_corners=False)
+        if tgt >= src
+        else F.adaptive_avg_pool1d(x, tgt)
+    )
     torch.testing.assert_close(Align(src, tgt)(x), expected)
     torch.testing.assert_close(alignment_matrix(src, tgt).sum(0), torch.ones(tgt))
 
@@ -381,7 +411,7 @@ def test_connections_see_pre_connection_maps():
     xs = inputs(SHAPES2)
     with torch.no_grad():
         h = [enc.blocks[0](enc.stem(x)) for enc, x in zip(model.encoders, xs)]
-        c_10, c_01 = model.connections[0]   # EDA->ECG, ECG->EDA
+        c_10, c_01 = model.connections[0]  # EDA->ECG, ECG->EDA
         assert model.connection_index[0] == [(1, 0), (0, 1)]
         h0 = c_10(h[0], h[1])[0]
         h1 = c_01(h[1], h[0])[0]
@@ -416,6 +446,7 @@ def test_example_inputs_and_state_dict_roundtrip():
 def test_torch_export_dynamic_batch(name):
     # the path torch.onnx (dynamo) export takes: no data-dependent control flow, dynamic batch
     from torch.export import Dim, export
+
     model = build(name, SHAPES2).eval()
     xs = model.example_inputs(2)
     batch = Dim("batch", min=1, max=1024)

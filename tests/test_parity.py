@@ -29,8 +29,14 @@ TOLERANCE = 1e-5
 MODES = {
     "recording": [],
     "calibration-minutes": ["--normalize", "calibration", "--calibration-minutes", "1"],
-    "calibration-label": ["--normalize", "calibration", "--calibration-minutes", "1",
-                          "--calibration-label", "baseline"],
+    "calibration-label": [
+        "--normalize",
+        "calibration",
+        "--calibration-minutes",
+        "1",
+        "--calibration-label",
+        "baseline",
+    ],
     "running": ["--normalize", "running"],
 }
 
@@ -50,9 +56,28 @@ def runs(sim3, tmp_path_factory):
     out = {}
     for name, extra in MODES.items():
         run = base / name
-        code = main(["train", str(sim3), "--out", str(run), "--cache-dir", str(base / "cache"),
-                     "--modalities", *MODALITIES, "--epochs", "1", "--ensemble", "1",
-                     "--val-subjects", "1", "--train-stride", "10", "--quiet", *extra])
+        code = main(
+            [
+                "train",
+                str(sim3),
+                "--out",
+                str(run),
+                "--cache-dir",
+                str(base / "cache"),
+                "--modalities",
+                *MODALITIES,
+                "--epochs",
+                "1",
+                "--ensemble",
+                "1",
+                "--val-subjects",
+                "1",
+                "--train-stride",
+                "10",
+                "--quiet",
+                *extra,
+            ]
+        )
         assert code == 0
         out[name] = run
     return out
@@ -60,10 +85,14 @@ def runs(sim3, tmp_path_factory):
 
 def _fold_rows(run, subject):
     """The fold that tested ``subject``, and its predictions.csv rows ``(t_start, proba)``."""
-    fold = next(f for f in read_json(run / "results.json")["folds"]
-                if f["test_subjects"] == [subject])
-    name = next(p.parent.name for p in run.glob("folds/*/fold.json")
-                if read_json(p)["index"] == fold["index"])
+    fold = next(
+        f for f in read_json(run / "results.json")["folds"] if f["test_subjects"] == [subject]
+    )
+    name = next(
+        p.parent.name
+        for p in run.glob("folds/*/fold.json")
+        if read_json(p)["index"] == fold["index"]
+    )
     with open(run / "predictions.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["subject"] == subject]
     classes = read_json(run / "results.json")["classes"]
@@ -88,13 +117,16 @@ def test_predictor_reproduces_the_folds_test_predictions(runs, sim3, mode):
         predictor = Predictor.from_run(run, fold=fold)
         assert predictor.normalization == config["normalize"]
         rec = _recording(sim3, subject)
-        table = predictor.predict({m: s.data for m, s in rec.signals.items()},
-                                  {m: s.rate for m, s in rec.signals.items()},
-                                  labels=rec.labels, label_rate=rec.label_rate)
+        table = predictor.predict(
+            {m: s.data for m, s in rec.signals.items()},
+            {m: s.rate for m, s in rec.signals.items()},
+            labels=rec.labels,
+            label_rate=rec.label_rate,
+        )
         index = np.searchsorted(table.t_start, t)
         assert np.allclose(table.t_start[index], t)
         assert np.abs(table.proba[index] - expected).max() < TOLERANCE
-        if mode == "calibration-label":      # the baseline's first minute is not scored
+        if mode == "calibration-label":  # the baseline's first minute is not scored
             pre = predictor.preprocessor
             t0, t1 = pre.calibration_span(rec.labels, rec.label_rate, rec.duration)
             assert t1 - t0 == pytest.approx(60.0)
@@ -108,7 +140,7 @@ def test_stream_equals_offline_running(runs, sim3):
     rec = _recording(sim3, "S3")
     signals = {m: s.data for m, s in rec.signals.items()}
     rates = {m: s.rate for m, s in rec.signals.items()}
-    offline = predictor.predict(signals, rates)          # the run's mode: running
+    offline = predictor.predict(signals, rates)  # the run's mode: running
     stream = predictor.stream(rates)
     rng = np.random.default_rng(0)
     pos = {m: 0 for m in signals}
@@ -116,7 +148,7 @@ def test_stream_equals_offline_running(runs, sim3):
     while any(pos[m] < len(x) for m, x in signals.items()):
         m = rng.choice([m for m in signals if pos[m] < len(signals[m])])
         size = int(rng.integers(1, 40 * rates[m]))
-        tables.append(stream.push(m, signals[m][pos[m]:pos[m] + size]))
+        tables.append(stream.push(m, signals[m][pos[m] : pos[m] + size]))
         pos[m] += size
     streamed = np.concatenate([t.proba for t in tables if len(t)])
     assert len(streamed) == len(offline)
@@ -131,17 +163,28 @@ def test_running_windows_of_training_are_the_streams(sim3):
     rec = _recording(sim3, "S2")
     pre = Preprocessor("running")
     ws = recording_windows(pre.prepare(rec), get_task("3class"), 10.0, 10.0, keep_unlabelled=True)
-    plan = pre.plan({m: s.rate for m, s in rec.signals.items()}, ws.rates,
-                    {m: s.n_channels for m, s in rec.signals.items()}, 10.0, 10.0)
-    inputs = stream_inputs(plan, {m: s.data for m, s in rec.signals.items()},
-                           Normalizer("running"))
+    plan = pre.plan(
+        {m: s.rate for m, s in rec.signals.items()},
+        ws.rates,
+        {m: s.n_channels for m, s in rec.signals.items()},
+        10.0,
+        10.0,
+    )
+    inputs = stream_inputs(plan, {m: s.data for m, s in rec.signals.items()}, Normalizer("running"))
     for m in MODALITIES:
         assert np.array_equal(ws.inputs[m], inputs[m])
 
 
-def edge_error(signal: np.ndarray, rate: float, kind: str, fs: float, window: float = 10.0,
-               context: float = DEFAULT_CONTEXT, windows: int = 12,
-               lookahead: float = 0.0) -> np.ndarray:
+def edge_error(
+    signal: np.ndarray,
+    rate: float,
+    kind: str,
+    fs: float,
+    window: float = 10.0,
+    context: float = DEFAULT_CONTEXT,
+    windows: int = 12,
+    lookahead: float = 0.0,
+) -> np.ndarray:
     """Max |per-window - whole-recording| cleaned+resampled signal, in units of the signal's
     std, at each sample position of a window (over ``windows`` windows every 10 s), the window's
     segment starting ``context`` s before it and ending ``lookahead`` s after it."""
@@ -154,16 +197,18 @@ def edge_error(signal: np.ndarray, rate: float, kind: str, fs: float, window: fl
         b = int(np.ceil((t + window + lookahead) * rate)) + int(np.ceil(rate / fs)) + 1
         part = signal_resample(signal_clean(signal[a:b, None], rate, kind), rate, fs)[:, 0]
         first = int(round((t - a / rate) * fs))
-        ref = whole[int(round(t * fs)):int(round(t * fs)) + n]
-        worst = np.maximum(worst, np.abs(part[first:first + n] - ref))
+        ref = whole[int(round(t * fs)) : int(round(t * fs)) + n]
+        worst = np.maximum(worst, np.abs(part[first : first + n] - ref))
     return worst / whole.std()
 
 
-@pytest.mark.parametrize("modality, kind, fs", [("chest.ECG", "ecg", 256.0),
-                                                ("wrist.BVP", "bvp", 64.0),
-                                                ("wrist.EDA", "eda", 16.0)])
+@pytest.mark.parametrize(
+    "modality, kind, fs",
+    [("chest.ECG", "ecg", 256.0), ("wrist.BVP", "bvp", 64.0), ("wrist.EDA", "eda", 16.0)],
+)
 def test_per_window_cleaning_differs_from_whole_recording_cleaning_near_the_end(
-        tiny_wesad, modality, kind, fs):
+    tiny_wesad, modality, kind, fs
+):
     """With the default 5-s context, per-window cleaning matches whole-recording cleaning over
     a window's first seconds, but not over its last seconds: the zero-phase filters' backward
     pass starts at the window's end (figures in :mod:`xmodal.signals.preprocessor`). A lookahead
@@ -172,8 +217,8 @@ def test_per_window_cleaning_differs_from_whole_recording_cleaning_near_the_end(
     sig = load_recording("wesad", path, (modality,), "S2", root=tiny_wesad).signals[modality]
     x = sig.data[:, 0].astype(np.float64)
     err = edge_error(x, sig.rate, kind, fs)
-    assert err[:int(4 * fs)].max() < 2e-2           # the window's first 4 s
-    assert err[-int(fs):].max() > 0.1               # its last second
+    assert err[: int(4 * fs)].max() < 2e-2  # the window's first 4 s
+    assert err[-int(fs) :].max() > 0.1  # its last second
     assert edge_error(x, sig.rate, kind, fs, lookahead=5.0).max() < 3e-2
 
 
@@ -188,8 +233,12 @@ def test_normalize_setting_is_checked_and_old_runs_read_as_recording(tmp_path):
     old = RunConfig().to_dict()
     del old["data"]["normalize"]
     import tomli_w
+
     (tmp_path / "config.toml").write_text(tomli_w.dumps(old))
     assert load_run_config(tmp_path / "config.toml").data.normalize == "recording"
     with pytest.raises(ConfigError, match="unknown calibration label 'rest'"):
-        Preprocessor.of(RunConfig().updated({"data": {"normalize": "calibration",
-                                                      "calibration_label": "rest"}}).data)
+        Preprocessor.of(
+            RunConfig()
+            .updated({"data": {"normalize": "calibration", "calibration_label": "rest"}})
+            .data
+        )

@@ -18,8 +18,9 @@ AMX = "processor\t: 0\nflags\t\t: fpu avx2 amx_bf16 amx_tile\n"
 PLAIN = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n"
 
 
-@pytest.mark.parametrize("cpuinfo, expected", [(AVX512_BF16, "bf16"), (AMX, "bf16"),
-                                               (PLAIN, "fp32"), ("", "fp32")])
+@pytest.mark.parametrize(
+    "cpuinfo, expected", [(AVX512_BF16, "bf16"), (AMX, "bf16"), (PLAIN, "fp32"), ("", "fp32")]
+)
 def test_auto_on_cpu_follows_the_bf16_flags(monkeypatch, cpuinfo, expected):
     monkeypatch.setattr(prec, "read_cpuinfo", lambda: cpuinfo)
     assert prec.resolve_precision("auto", "cpu") == expected
@@ -28,7 +29,7 @@ def test_auto_on_cpu_follows_the_bf16_flags(monkeypatch, cpuinfo, expected):
 def test_explicit_precisions_on_cpu(monkeypatch):
     monkeypatch.setattr(prec, "read_cpuinfo", lambda: PLAIN)
     assert prec.resolve_precision("fp32", "cpu") == "fp32"
-    assert prec.resolve_precision("bf16", "cpu") == "bf16"      # asked for: emulated, slow
+    assert prec.resolve_precision("bf16", "cpu") == "bf16"  # asked for: emulated, slow
     with pytest.raises(ConfigError, match="fp16.*CUDA"):
         prec.resolve_precision("fp16", "cpu")
     with pytest.raises(ConfigError, match="unknown precision"):
@@ -54,14 +55,25 @@ def test_precision_config_default_legacy_and_validation(tmp_path):
     assert RunConfig().training.precision == "auto"
     saved = tmp_path / "config.toml"
     saved.write_text("[training]\nepochs = 3\n")
-    assert load_run_config(saved).training.precision == "fp32"      # folders of older versions
+    assert load_run_config(saved).training.precision == "fp32"  # folders of older versions
     with pytest.raises(ConfigError, match="unknown value 'half'"):
         RunConfig().updated({"training": {"precision": "half"}})
 
 
 def test_fp16_on_cpu_is_one_line_exit_2(tiny_wesad, tmp_path, capsys):
-    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "r"), "--epochs", "1",
-                 "--precision", "fp16", "--quiet"])
+    code = main(
+        [
+            "train",
+            str(tiny_wesad),
+            "--out",
+            str(tmp_path / "r"),
+            "--epochs",
+            "1",
+            "--precision",
+            "fp16",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "fp16" in err
 
@@ -69,9 +81,30 @@ def test_fp16_on_cpu_is_one_line_exit_2(tiny_wesad, tmp_path, capsys):
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_tiny_training_run_records_precision_and_saves_float32(tiny_wesad, tmp_path, precision):
     run = tmp_path / precision
-    assert main(["train", str(tiny_wesad), "--out", str(run), "--epochs", "1", "--ensemble", "1",
-                 "--protocol", "holdout", "--test", "S2", "--val-subjects", "1",
-                 "--precision", precision, "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_wesad),
+                "--out",
+                str(run),
+                "--epochs",
+                "1",
+                "--ensemble",
+                "1",
+                "--protocol",
+                "holdout",
+                "--test",
+                "S2",
+                "--val-subjects",
+                "1",
+                "--precision",
+                precision,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     results = json.loads((run / "results.json").read_text())
     assert results["precision"] == {"requested": precision, "resolved": precision}
     assert 0.0 <= results["mean"]["macro_f1"] <= 1.0
@@ -98,7 +131,8 @@ def test_fast_conv_under_autocast_matches_float32(monkeypatch, k):
             # under autocast only wide kernels take the fast path (the function itself is
             # exercised either way)
             assert fastconv.use_fast_path(x, w) == (
-                not autocast or k >= fastconv.LOW_PRECISION_FAST_KERNEL)
+                not autocast or k >= fastconv.LOW_PRECISION_FAST_KERNEL
+            )
             y = fastconv.same_conv1d(x, w, b, left, k - 1 - left)
         (y.float() * upstream).sum().backward()
         grads = [t.grad.clone() for t in (x, w, b)]
@@ -123,7 +157,7 @@ def test_channels_last_pool_matches_max_pool1d(size, stride, length):
     x = torch.randn(4, 6, length, generator=gen).to(torch.bfloat16).requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
     pool, ref = MaxPool1d(size, stride), torch.nn.MaxPool1d(size, stride)
-    assert not use_channels_last_pool(x)                  # no autocast: the native op
+    assert not use_channels_last_pool(x)  # no autocast: the native op
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert use_channels_last_pool(x)
         y = pool(x)

@@ -28,13 +28,17 @@ RAY = ["--backend", "ray", "--cpus-per-task", "1"]
 
 
 def _xmodal(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "xmodal", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "xmodal", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 240) -> str:
-    proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST,
-                   *extra)
+    proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *extra)
     stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr[-2000:]
     return stdout + stderr
@@ -100,8 +104,9 @@ def _wait_for_fold_task(proc: subprocess.Popen, timeout: float = 120) -> list[in
     raise AssertionError("no Ray fold task started")
 
 
-def _start_ray_run(data: Path, out: Path, cache: Path
-                   ) -> tuple[subprocess.Popen, list[int], list[int]]:
+def _start_ray_run(
+    data: Path, out: Path, cache: Path
+) -> tuple[subprocess.Popen, list[int], list[int]]:
     """``xmodal train --backend ray`` started and running fold tasks: the process, the workers
     running a fold, and the processes of the local Ray instance it started."""
     proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *RAY)
@@ -117,12 +122,11 @@ def local_run(tiny_wesad, tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-def test_ray_gives_the_local_numbers_and_resumes_across_backends(tiny_wesad, local_run,
-                                                                 tmp_path):
+def test_ray_gives_the_local_numbers_and_resumes_across_backends(tiny_wesad, local_run, tmp_path):
     local, cache = local_run
     run = tmp_path / "run"
     shutil.copytree(local, run)
-    for fold in ("fold-01-S3", "fold-02-S4"):          # two folds left to do: Ray runs them
+    for fold in ("fold-01-S3", "fold-02-S4"):  # two folds left to do: Ray runs them
         (run / "folds" / fold / "fold.json").unlink()
     text = _train(tiny_wesad, run, cache, *RAY)
     assert text.count("done already") == 2
@@ -131,7 +135,7 @@ def test_ray_gives_the_local_numbers_and_resumes_across_backends(tiny_wesad, loc
     _assert_same_predictions(local, run)
     assert (run / "folds" / "fold-01-S3" / "model.pt").is_file()
 
-    (run / "folds" / "fold-00-S2" / "fold.json").unlink()   # and back: local resumes Ray's run
+    (run / "folds" / "fold-00-S2" / "fold.json").unlink()  # and back: local resumes Ray's run
     text = _train(tiny_wesad, run, cache, "--jobs", "1")
     assert text.count("done already") == 3
     assert json.loads((run / "results.json").read_text())["execution"]["backend"] == "local"
@@ -144,7 +148,7 @@ def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run,
     out = tmp_path / "run"
     proc, workers, _ = _start_ray_run(tiny_wesad, out, cache)
     victim = workers[0]
-    os.kill(victim, signal.SIGKILL)                 # the worker dies in the middle of a fold
+    os.kill(victim, signal.SIGKILL)  # the worker dies in the middle of a fold
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-2000:]
     assert not _alive(victim)
@@ -157,7 +161,7 @@ def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path)
     _, cache = local_run
     out = tmp_path / "run"
     proc, _, ray_processes = _start_ray_run(tiny_wesad, out, cache)
-    assert ray_processes                            # the local Ray instance it started
+    assert ray_processes  # the local Ray instance it started
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 130
@@ -169,7 +173,7 @@ def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path)
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in ray_processes)
     assert not (out / "results.json").exists()
-    for record in out.glob("folds/*/fold.json"):    # what finished is complete and resumable
+    for record in out.glob("folds/*/fold.json"):  # what finished is complete and resumable
         json.loads(record.read_text())
 
 
@@ -179,7 +183,17 @@ def test_ray_options_need_the_ray_backend(tiny_wesad, tmp_path, capsys):
     code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "r"), "--address", "x:1"])
     assert code == 2
     assert "--backend ray" in capsys.readouterr().err
-    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "r"), "--backend", "ray",
-                 "--cpus-per-task", "0"])
+    code = main(
+        [
+            "train",
+            str(tiny_wesad),
+            "--out",
+            str(tmp_path / "r"),
+            "--backend",
+            "ray",
+            "--cpus-per-task",
+            "0",
+        ]
+    )
     assert code == 2
     assert "--cpus-per-task" in capsys.readouterr().err

@@ -35,13 +35,22 @@ def _windows(n: int = 48, seed: int = 0, informative: str = "chest.EDA") -> Wind
             x += 1.5 * labels[:, None, None].astype(np.float32)
         inputs[m] = x
     subjects = np.array([f"S{2 + i % 3}" for i in range(n)])
-    return WindowSet(inputs, subjects, labels.astype(np.int64), np.arange(n) * 10.0,
-                     dict(RATES), ("a", "b"), 10.0)
+    return WindowSet(
+        inputs,
+        subjects,
+        labels.astype(np.int64),
+        np.arange(n) * 10.0,
+        dict(RATES),
+        ("a", "b"),
+        10.0,
+    )
 
 
 def _config(model: dict | None = None, training: dict | None = None) -> RunConfig:
-    base = RunConfig(model=ModelConfig(name="attentive", widths=(4, 4, 4), ensemble=1),
-                     training=TrainConfig(epochs=3, min_epochs=1, batch_size=16))
+    base = RunConfig(
+        model=ModelConfig(name="attentive", widths=(4, 4, 4), ensemble=1),
+        training=TrainConfig(epochs=3, min_epochs=1, batch_size=16),
+    )
     raw = {}
     if model:
         raw["model"] = model
@@ -55,8 +64,10 @@ REMEDIES = {
     "aux-val": ({"aux_heads": True, "output": "val"}, {"aux_weight": 0.5}),
     "aux-mean": ({"aux_heads": True, "output": "mean"}, {"aux_weight": 0.5}),
     "gblend": ({"aux_heads": True, "output": "blend"}, {"gblend": True}),
-    "aux-detach-val": ({"aux_heads": True, "output": "val"}, {"aux_weight": 1.0,
-                                                               "aux_detach": True}),
+    "aux-detach-val": (
+        {"aux_heads": True, "output": "val"},
+        {"aux_weight": 1.0, "aux_detach": True},
+    ),
     "modality-dropout": ({}, {"modality_dropout": 0.5}),
     "ogm-ge": ({"aux_heads": True}, {"aux_weight": 0.5, "ogm_alpha": 0.5}),
     "augment": ({}, {"augment": 1.0}),
@@ -69,8 +80,7 @@ REMEDIES = {
 
 def _fit(config: RunConfig, train: WindowSet, val: WindowSet):
     torch.manual_seed(5)
-    model, info = fit_network(config, train, val, 2, train.input_shapes, seed=5,
-                              unlabelled=train)
+    model, info = fit_network(config, train, val, 2, train.input_shapes, seed=5, unlabelled=train)
     return model, info
 
 
@@ -108,8 +118,11 @@ def test_output_mix_chosen_on_validation_prefers_the_informative_head():
 
 def test_output_weights_mix_head_probabilities():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(widths=(4, 4, 4), aux_heads=True, ensemble=1),
-                        {m: (1, int(10 * fs)) for m, fs in RATES.items()}, 3).eval()
+    model = build_model(
+        ModelConfig(widths=(4, 4, 4), aux_heads=True, ensemble=1),
+        {m: (1, int(10 * fs)) for m, fs in RATES.items()},
+        3,
+    ).eval()
     xs = model.example_inputs(5)
     xs = tuple(torch.randn_like(x) for x in xs)
     with torch.no_grad():
@@ -122,17 +135,21 @@ def test_output_weights_mix_head_probabilities():
 
 def test_modality_dropout_masks_whole_streams():
     mask = trainer._drop_mask(1000, 2, 0.3, torch.Generator().manual_seed(0))
-    assert set(mask.sum(1).tolist()) <= {1.0, 2.0}          # never both streams dropped
+    assert set(mask.sum(1).tolist()) <= {1.0, 2.0}  # never both streams dropped
     assert 0.25 < (mask.sum(1) == 1).float().mean().item() < 0.35
     torch.manual_seed(0)
-    model = build_model(ModelConfig(widths=(4, 4, 4), ensemble=1),
-                        {m: (1, int(10 * fs)) for m, fs in RATES.items()}, 2).eval()
+    model = build_model(
+        ModelConfig(widths=(4, 4, 4), ensemble=1),
+        {m: (1, int(10 * fs)) for m, fs in RATES.items()},
+        2,
+    ).eval()
     xs = [torch.randn(3, *s) for s in model.input_shapes.values()]
     keep = torch.tensor([[1.0, 0.0]] * 3)
     changed = [xs[0], torch.randn(3, *model.input_shapes["chest.EDA"])]
-    with torch.no_grad():   # a dropped stream does not reach the fused head at all
-        assert torch.allclose(model.head_logits(*xs, keep=keep)[0],
-                              model.head_logits(*changed, keep=keep)[0])
+    with torch.no_grad():  # a dropped stream does not reach the fused head at all
+        assert torch.allclose(
+            model.head_logits(*xs, keep=keep)[0], model.head_logits(*changed, keep=keep)[0]
+        )
 
 
 def test_gblend_weights_follow_generalisation():
@@ -165,8 +182,9 @@ def test_augmentation_keeps_shape_and_sync_and_is_seeded():
 def test_augmentation_is_never_applied_in_evaluation(monkeypatch):
     calls = []
     real = trainer.augment_windows
-    monkeypatch.setattr(trainer, "augment_windows",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        trainer, "augment_windows", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     config = _config(training={"augment": 1.0})
     train, val = _windows(32, 0), _windows(16, 1)
     model, _ = _fit(config, train, val)
@@ -187,9 +205,23 @@ def test_pretraining_reads_no_test_subject_unless_transductive(tiny_wesad, tmp_p
         return real(windows, *args, **kwargs)
 
     monkeypatch.setattr(recipe, "contrastive_pretrain", spy)
-    args = ["train", str(tiny_wesad), "--epochs", "1", "--val-subjects", "1", "--quiet",
-            "--pretrain-epochs", "1", "--train-stride", "10", "--cache-dir", str(tmp_path / "c"),
-            "--jobs", "1"]
+    args = [
+        "train",
+        str(tiny_wesad),
+        "--epochs",
+        "1",
+        "--val-subjects",
+        "1",
+        "--quiet",
+        "--pretrain-epochs",
+        "1",
+        "--train-stride",
+        "10",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--jobs",
+        "1",
+    ]
     assert main([*args, "--out", str(tmp_path / "inductive")]) == 0
     results = json.loads((tmp_path / "inductive" / "results.json").read_text())
     assert len(seen) == len(results["folds"]) == 4 and results["transductive"] is False
@@ -206,15 +238,53 @@ def test_pretraining_reads_no_test_subject_unless_transductive(tiny_wesad, tmp_p
 
 def test_pretrain_command_and_init(tiny_wesad, tmp_path, capsys):
     pre = tmp_path / "pre"
-    assert main(["pretrain", str(tiny_wesad), "--out", str(pre), "--pretrain-epochs", "1",
-                 "--subjects", "S2", "S3", "--cache-dir", str(tmp_path / "c"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                str(tiny_wesad),
+                "--out",
+                str(pre),
+                "--pretrain-epochs",
+                "1",
+                "--subjects",
+                "S2",
+                "S3",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     record = json.loads((pre / "pretrain.json").read_text())
     assert record["subjects"] == ["S2", "S3"] and len(record["losses"]) == 1
     state = torch.load(pre / "encoders.pt", weights_only=True)
     run = tmp_path / "run"
-    assert main(["train", str(tiny_wesad), "--out", str(run), "--init", str(pre), "--epochs",
-                 "1", "--val-subjects", "1", "--quiet", "--train-stride", "10",
-                 "--cache-dir", str(tmp_path / "c"), "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_wesad),
+                "--out",
+                str(run),
+                "--init",
+                str(pre),
+                "--epochs",
+                "1",
+                "--val-subjects",
+                "1",
+                "--quiet",
+                "--train-stride",
+                "10",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     fold = json.loads(next((run / "folds").glob("*/fold.json")).read_text())
     assert fold["pretraining"]["source"] == str(pre)
     assert any(k.startswith("chest.ECG/") for k in state)
@@ -222,9 +292,25 @@ def test_pretrain_command_and_init(tiny_wesad, tmp_path, capsys):
     # a file that is not an encoder state: one line, exit 2
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "encoders.pt").write_bytes(b"not a checkpoint")
-    code = main(["train", str(tiny_wesad), "--out", str(tmp_path / "r2"), "--init",
-                 str(tmp_path / "bad"), "--epochs", "1", "--val-subjects", "1", "--quiet",
-                 "--cache-dir", str(tmp_path / "c"), "--jobs", "1"])
+    code = main(
+        [
+            "train",
+            str(tiny_wesad),
+            "--out",
+            str(tmp_path / "r2"),
+            "--init",
+            str(tmp_path / "bad"),
+            "--epochs",
+            "1",
+            "--val-subjects",
+            "1",
+            "--quiet",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--jobs",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "encoders.pt" in err, err
 
@@ -233,17 +319,51 @@ def test_recipe_run_saves_loads_predicts_and_exports(tiny_wesad, tmp_path):
     from xmodal import Predictor
 
     run = tmp_path / "run"
-    assert main(["train", str(tiny_wesad), "--out", str(run), "--epochs", "2",
-                 "--val-subjects", "1", "--quiet", "--train-stride", "10", "--aux-heads",
-                 "--aux-weight", "0.5", "--output", "val", "--modality-dropout", "0.3",
-                 "--augment", "0.5", "--ensemble", "2", "--cache-dir", str(tmp_path / "c"),
-                 "--jobs", "1", "--protocol", "kfold", "--folds", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_wesad),
+                "--out",
+                str(run),
+                "--epochs",
+                "2",
+                "--val-subjects",
+                "1",
+                "--quiet",
+                "--train-stride",
+                "10",
+                "--aux-heads",
+                "--aux-weight",
+                "0.5",
+                "--output",
+                "val",
+                "--modality-dropout",
+                "0.3",
+                "--augment",
+                "0.5",
+                "--ensemble",
+                "2",
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--jobs",
+                "1",
+                "--protocol",
+                "kfold",
+                "--folds",
+                "2",
+            ]
+        )
+        == 0
+    )
     predictor = Predictor.from_run(run)
     fold_probs = json.loads(next((run / "folds").glob("*/fold.json")).read_text())
     assert len(fold_probs["output_weights"]) == 2
     shapes = predictor.models[0].input_shapes
-    inputs = {m: np.random.default_rng(0).standard_normal((3, *s)).astype(np.float32)
-              for m, s in shapes.items()}
+    inputs = {
+        m: np.random.default_rng(0).standard_normal((3, *s)).astype(np.float32)
+        for m, s in shapes.items()
+    }
     proba = predictor.predict_proba(inputs)
     assert proba.shape == (3, 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
     out = tmp_path / "m.onnx"

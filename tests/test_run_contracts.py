@@ -30,10 +30,16 @@ def _windows(stride: float, subjects=("S2", "S3", "S4", "S5")) -> WindowSet:
     t = np.arange(0, 100 - 10 + 1e-9, stride)
     n = len(t)
     k = len(subjects)
-    return WindowSet({"x": np.random.default_rng(0).normal(size=(k * n, 1, 8)).astype(np.float32)},
-                     np.repeat(list(subjects), n), np.tile(np.arange(n) % 2, k), np.tile(t, k),
-                     {"x": 1.0}, CLASSES, 10.0,
-                     {"row": np.arange(k * n)})
+    return WindowSet(
+        {"x": np.random.default_rng(0).normal(size=(k * n, 1, 8)).astype(np.float32)},
+        np.repeat(list(subjects), n),
+        np.tile(np.arange(n) % 2, k),
+        np.tile(t, k),
+        {"x": 1.0},
+        CLASSES,
+        10.0,
+        {"row": np.arange(k * n)},
+    )
 
 
 class MeanEstimator:
@@ -56,10 +62,18 @@ class MeanEstimator:
         return {"n_parameters": None, "flops_per_window": None}
 
     def fit(self, train, validation, *, seed, on_epoch=None, unlabelled=None):
-        self.seen = {"train": len(train), "validation": None if validation is None else len(validation)}
+        self.seen = {
+            "train": len(train),
+            "validation": None if validation is None else len(validation),
+        }
         self.prior = np.bincount(train.labels, minlength=len(train.classes)) / len(train)
-        return {"best_epoch": 1, "epochs_run": 1, "train_s": 0.0, "windows_per_s": 0.0,
-                "history": []}
+        return {
+            "best_epoch": 1,
+            "epochs_run": 1,
+            "train_s": 0.0,
+            "windows_per_s": 0.0,
+            "history": [],
+        }
 
     def predict_proba(self, windows):
         return np.tile(self.prior, (len(windows), 1))
@@ -93,10 +107,10 @@ def test_any_estimator_runs_through_the_fold_runner(monkeypatch, tmp_path, uses_
     assert json.loads((tmp_path / "f" / "fold.json").read_text())["index"] == 0
     n_test = int((windows.eval.subjects == "S5").sum())
     assert record["n_test_windows"] == n_test == len(record["predictions"]["true"])
-    if uses_validation:        # validation subject at the evaluation stride, kept apart
+    if uses_validation:  # validation subject at the evaluation stride, kept apart
         assert saved["validation"] == int((windows.eval.subjects == "S4").sum())
         assert record["val_subjects"] == ["S4"] and record["train_subjects"] == ["S2", "S3"]
-    else:                      # validation subject's training-stride windows join training
+    else:  # validation subject's training-stride windows join training
         assert saved["validation"] is None
         assert saved["train"] == int(np.isin(windows.train.subjects, ["S2", "S3", "S4"]).sum())
         assert record["val_subjects"] == [] and record["train_subjects"] == ["S2", "S3", "S4"]
@@ -107,16 +121,20 @@ def test_fold_windows_keep_extras_and_order():
     fold = Fold(0, ("S3", "S2"), ("S4",), ("S5",))
     merged = fold_windows(fold, windows, uses_validation=False)
     mask = np.isin(windows.train.subjects, ["S2", "S3", "S4"])
-    assert np.array_equal(merged.train.extras["row"], np.flatnonzero(mask))   # recording order
-    assert np.array_equal(merged.test.extras["row"],
-                          np.flatnonzero(windows.eval.subjects == "S5"))
+    assert np.array_equal(merged.train.extras["row"], np.flatnonzero(mask))  # recording order
+    assert np.array_equal(merged.test.extras["row"], np.flatnonzero(windows.eval.subjects == "S5"))
 
 
 def test_local_executor_yields_records_and_cancels(monkeypatch, tmp_path):
     monkeypatch.setattr(folds_module, "estimator_for", lambda config: MeanEstimator())
     windows = RunWindows(_windows(5.0), _windows(10.0))
-    tasks = [FoldTask(Fold(i, tuple(s for s in ("S2", "S3", "S4", "S5") if s != test), (), (test,)),
-                      tmp_path / test) for i, test in enumerate(("S2", "S3", "S4"))]
+    tasks = [
+        FoldTask(
+            Fold(i, tuple(s for s in ("S2", "S3", "S4", "S5") if s != test), (), (test,)),
+            tmp_path / test,
+        )
+        for i, test in enumerate(("S2", "S3", "S4"))
+    ]
     executor = LocalExecutor(RunConfig(), windows)
     done = []
     for task, record in executor.submit(tasks):
@@ -138,17 +156,25 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
 
     with pytest.raises(RuntimeError):
         atomic_write_stream(path, fail)
-    assert read_json(path)["b"] == 0.5                 # the old file, untouched
+    assert read_json(path)["b"] == 0.5  # the old file, untouched
     assert sorted(p.name for p in path.parent.iterdir()) == ["x.json"]
 
 
 def test_model_card_reads_the_recorded_preprocessing_only():
     from xmodal.evaluation.model_card import model_card
 
-    results = {"model": "attentive", "classes": ["a", "b"], "config": {"data": {}},
-               "pooled": {"macro_f1": 0.5, "accuracy": 0.5},
-               "preprocessing": {"ecg_band": [1.0, 30.0], "eda_highcut": 2.0,
-                                 "bands": {"bvp": [0.5, 8.0]}, "target_rates": {"ecg": 128.0}}}
+    results = {
+        "model": "attentive",
+        "classes": ["a", "b"],
+        "config": {"data": {}},
+        "pooled": {"macro_f1": 0.5, "accuracy": 0.5},
+        "preprocessing": {
+            "ecg_band": [1.0, 30.0],
+            "eda_highcut": 2.0,
+            "bands": {"bvp": [0.5, 8.0]},
+            "target_rates": {"ecg": 128.0},
+        },
+    }
     card = model_card(results)
     assert "ECG band-pass 1-30 Hz, EDA low-pass 2 Hz" in card
     assert "{'bvp': (0.5, 8.0)}" in card and "{'ecg': 128.0}" in card
@@ -159,12 +185,17 @@ def test_model_card_reads_the_recorded_preprocessing_only():
 def test_report_shows_missing_flops_as_na(tmp_path):
     from xmodal.evaluation.report import Row, _fill, _fmt_cost
 
-    results = {"model": "attentive", "modalities": ["x", "y"], "protocol": "loso",
-               "folds": [{"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5,
-                          "test_subjects": ["S2"]}],
-               "per_subject": {"S2": {"accuracy": 0.5, "macro_f1": 0.5,
-                                      "balanced_accuracy": 0.5}},
-               "timing": {"train_s": 1.0}, "n_parameters": 10}
+    results = {
+        "model": "attentive",
+        "modalities": ["x", "y"],
+        "protocol": "loso",
+        "folds": [
+            {"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5, "test_subjects": ["S2"]}
+        ],
+        "per_subject": {"S2": {"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5}},
+        "timing": {"train_s": 1.0},
+        "n_parameters": 10,
+    }
     row = Row(task="3class", name="old", results=[results])
     _fill(row)
     assert row.costs["flops_per_window"] is None

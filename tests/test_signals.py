@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmodal.data.recording import Recording, Signal
 from xmodal.data.datasets import get_task
+from xmodal.data.recording import Recording, Signal
 from xmodal.errors import DataError
 from xmodal.signals.cache import cache_key, cached, load_preprocessed, save_preprocessed
 from xmodal.signals.ecg import ecg_clean
@@ -62,8 +62,16 @@ def test_filter_short_signal_returns_input():
     assert signal_filter(x, 700.0, 0.5, 40.0).shape == (10, 1)
 
 
-@pytest.mark.parametrize("fs,target,n", [(700.0, 256.0, 7000), (700.0, 16.0, 7001), (4.0, 4.0, 40),
-                                         (64.0, 32.0, 640), (31.0, 16.0, 310)])
+@pytest.mark.parametrize(
+    "fs,target,n",
+    [
+        (700.0, 256.0, 7000),
+        (700.0, 16.0, 7001),
+        (4.0, 4.0, 40),
+        (64.0, 32.0, 640),
+        (31.0, 16.0, 310),
+    ],
+)
 def test_resample_length_and_content(fs, target, n):
     t = np.arange(n) / fs
     x = np.sin(2 * np.pi * 0.5 * t)[:, None]
@@ -89,7 +97,9 @@ def test_gap_repair_and_rejection():
         y = signal_fill_gaps(x, 10.0, max_gap=0.5, where="f.pkl (subject S2): chest.ECG")
     np.testing.assert_allclose(y[:, 0], np.arange(100))
     x[20:40] = np.inf
-    with pytest.raises(DataError, match=r"f.pkl \(subject S2\): chest.ECG: 2.00 s of NaN/inf at t=2.0 s"):
+    with pytest.raises(
+        DataError, match=r"f.pkl \(subject S2\): chest.ECG: 2.00 s of NaN/inf at t=2.0 s"
+    ):
         signal_fill_gaps(x, 10.0, max_gap=0.5, where="f.pkl (subject S2): chest.ECG")
 
 
@@ -97,12 +107,17 @@ def _recording(seconds=100, label_plan=((0, 20, 1), (20, 60, 2), (60, 100, 3))):
     rng = np.random.default_rng(1)
     labels = np.zeros(int(seconds * 700), dtype=np.int8)
     for a, b, code in label_plan:
-        labels[int(a * 700):int(b * 700)] = code
-    return Recording("S2", {
-        "chest.ECG": Signal(rng.normal(size=(seconds * 700, 1)).astype(np.float32), 700.0),
-        "wrist.EDA": Signal(rng.normal(size=(seconds * 4, 1)).astype(np.float32), 4.0),
-        "wrist.ACC": Signal(rng.normal(size=(seconds * 32, 3)).astype(np.float32), 32.0),
-    }, labels, 700.0)
+        labels[int(a * 700) : int(b * 700)] = code
+    return Recording(
+        "S2",
+        {
+            "chest.ECG": Signal(rng.normal(size=(seconds * 700, 1)).astype(np.float32), 700.0),
+            "wrist.EDA": Signal(rng.normal(size=(seconds * 4, 1)).astype(np.float32), 4.0),
+            "wrist.ACC": Signal(rng.normal(size=(seconds * 32, 3)).astype(np.float32), 32.0),
+        },
+        labels,
+        700.0,
+    )
 
 
 def test_preprocess_rates_shapes_and_zscore():
@@ -126,12 +141,16 @@ def test_windows_are_pure_and_aligned():
     pre = preprocess_recording(_recording(label_plan=((0, 15, 1), (15, 60, 2), (62, 100, 3))))
     ws = make_windows(pre, get_task("3class"), window=10.0, stride=5.0)
     # 0-15 baseline: windows 0, 5; 15-60 stress: 15..50; gap 60-62 label 0; 62-100 amusement: 65..90
-    np.testing.assert_array_equal(ws.t_start, [0, 5, 15, 20, 25, 30, 35, 40, 45, 50, 65, 70, 75, 80, 85, 90])
+    np.testing.assert_array_equal(
+        ws.t_start, [0, 5, 15, 20, 25, 30, 35, 40, 45, 50, 65, 70, 75, 80, 85, 90]
+    )
     np.testing.assert_array_equal(ws.labels, [0, 0] + [1] * 8 + [2] * 6)
     assert ws.input_shapes == {"chest.ECG": (1, 2560), "wrist.EDA": (1, 40), "wrist.ACC": (3, 320)}
     # window content is the signal at the window's time
     i = 3
-    np.testing.assert_array_equal(ws.inputs["chest.ECG"][i, 0], pre.signals["chest.ECG"][0, 5120:7680])
+    np.testing.assert_array_equal(
+        ws.inputs["chest.ECG"][i, 0], pre.signals["chest.ECG"][0, 5120:7680]
+    )
 
 
 def test_binary_task_merges_baseline_and_amusement():
@@ -141,7 +160,7 @@ def test_binary_task_merges_baseline_and_amusement():
 
 
 def test_window_spanning_two_classes_of_binary_task_is_kept_only_if_same_class():
-    labels = np.repeat(np.array([1, 3], dtype=np.int8), 3500)   # baseline then amusement: both 0
+    labels = np.repeat(np.array([1, 3], dtype=np.int8), 3500)  # baseline then amusement: both 0
     out = label_windows(labels, 700.0, np.array([0.0]), 10.0, get_task("binary"))
     assert out.tolist() == [0]
     out = label_windows(labels, 700.0, np.array([0.0]), 10.0, get_task("3class"))
@@ -184,7 +203,7 @@ def test_prepare_subjects_in_worker_processes_equals_one_process(tiny_wesad, tmp
     seen = []
     config = DataConfig(path=str(tiny_wesad), cache_dir=str(tmp_path / "cache"))
     parallel = prepare_subjects(config, on_subject=lambda s, hit: seen.append((s, hit)), jobs=2)
-    assert list(parallel) == list(serial)                  # subject order kept
+    assert list(parallel) == list(serial)  # subject order kept
     assert sorted(seen) == sorted((s, False) for s in serial)
     for subject, rec in serial.items():
         for m, x in rec.signals.items():
@@ -217,11 +236,13 @@ def test_cache_key_holds_every_preprocessing_default_and_the_version(tmp_path, m
 
     before = entry()
     assert entry() == before
-    for patch in (lambda: monkeypatch.setitem(preprocess.TARGET_RATES, "eda", 8.0),
-                  lambda: monkeypatch.setitem(preprocess.BANDS, "bvp", (0.7, 8.0)),
-                  lambda: monkeypatch.setattr(preprocess, "ECG_BAND", (0.67, 40.0)),
-                  lambda: monkeypatch.setattr(preprocess, "EDA_HIGHCUT", 1.0),
-                  lambda: monkeypatch.setattr(pipeline, "__version__", "9.9.9")):
+    for patch in (
+        lambda: monkeypatch.setitem(preprocess.TARGET_RATES, "eda", 8.0),
+        lambda: monkeypatch.setitem(preprocess.BANDS, "bvp", (0.7, 8.0)),
+        lambda: monkeypatch.setattr(preprocess, "ECG_BAND", (0.67, 40.0)),
+        lambda: monkeypatch.setattr(preprocess, "EDA_HIGHCUT", 1.0),
+        lambda: monkeypatch.setattr(pipeline, "__version__", "9.9.9"),
+    ):
         patch()
         assert entry() != before
         monkeypatch.undo()

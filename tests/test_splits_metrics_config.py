@@ -49,7 +49,7 @@ def test_loso_order_is_natural_and_deterministic():
 
 def test_validation_prefers_subjects_with_every_class():
     subjects, labels = _groups(5)
-    labels[subjects == "S3"] = 0        # S3 has one class only
+    labels[subjects == "S3"] = 0  # S3 has one class only
     for f in make_folds(subjects, labels, "loso", n_val=1, seed=0):
         if f.test != ("S3",):
             assert f.val != ("S3",)
@@ -71,8 +71,12 @@ def test_metrics_known_values_and_absent_class():
     assert m["balanced_accuracy"] == pytest.approx(0.75)
     assert m["classes_absent"] == ["c"]
     assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [0, 0, 0]]
-    mean, std = mean_std([{"accuracy": 1.0, "macro_f1": 0.5, "balanced_accuracy": 0.5},
-                          {"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": float("nan")}])
+    mean, std = mean_std(
+        [
+            {"accuracy": 1.0, "macro_f1": 0.5, "balanced_accuracy": 0.5},
+            {"accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": float("nan")},
+        ]
+    )
     assert mean["accuracy"] == 0.75 and std["accuracy"] == 0.25 and mean["balanced_accuracy"] == 0.5
 
 
@@ -89,8 +93,10 @@ def test_results_json_is_strict_and_atomic(tmp_path):
 
 def test_predictions_csv_columns():
     text = predictions_csv(["S2"], [10.0], [1], [0], np.array([[0.7, 0.2, 0.1]]), ("a", "b", "c"))
-    assert text.splitlines() == ["subject,t_start,true,predicted,p_a,p_b,p_c",
-                                 "S2,10.000,b,a,0.700000,0.200000,0.100000"]
+    assert text.splitlines() == [
+        "subject,t_start,true,predicted,p_a,p_b,p_c",
+        "S2,10.000,b,a,0.700000,0.200000,0.100000",
+    ]
 
 
 def test_config_roundtrip_and_unknown_keys(tmp_path):
@@ -103,13 +109,13 @@ def test_config_roundtrip_and_unknown_keys(tmp_path):
     path.write_text('[model]\nnme = "cross"\n')
     with pytest.raises(ConfigError, match="unknown key 'nme' in \\[model\\]"):
         load_config(path)
-    path.write_text('[modle]\n')
+    path.write_text("[modle]\n")
     with pytest.raises(ConfigError, match="unknown section"):
         load_config(path)
     path.write_text('[training]\nepochs = "many"\n')
     with pytest.raises(ConfigError, match="epochs"):
         load_config(path)
-    path.write_text('not toml [')
+    path.write_text("not toml [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(path)
 

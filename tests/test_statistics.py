@@ -20,7 +20,7 @@ def test_known_mean_difference_and_interval_contains_it():
     assert c.differences == pytest.approx((0.10, -0.05, 0.20, 0.05))
     assert c.mean_difference == pytest.approx(0.075)
     assert c.ci_low <= c.mean_difference <= c.ci_high
-    assert -0.05 <= c.ci_low < c.ci_high <= 0.20          # resampled means stay within the data
+    assert -0.05 <= c.ci_low < c.ci_high <= 0.20  # resampled means stay within the data
     assert c.confidence == 0.95 and c.n_boot == 10000
     assert 0 < c.p_value <= 1
 
@@ -95,9 +95,17 @@ def test_invalid_settings_raise(kwargs):
 
 
 def test_mean_over_seeds_averages_per_subject():
-    seeds = [{"task": "binary", "per_subject": {"S2": {"macro_f1": 0.6}, "S3": {"macro_f1": 0.8}}},
-             {"task": "binary", "per_subject": {"S2": {"macro_f1": 0.7}, "S3": {"macro_f1": None},
-                                                "S4": {"macro_f1": 0.5}}}]
+    seeds = [
+        {"task": "binary", "per_subject": {"S2": {"macro_f1": 0.6}, "S3": {"macro_f1": 0.8}}},
+        {
+            "task": "binary",
+            "per_subject": {
+                "S2": {"macro_f1": 0.7},
+                "S3": {"macro_f1": None},
+                "S4": {"macro_f1": 0.5},
+            },
+        },
+    ]
     assert mean_over_seeds(seeds) == pytest.approx({"S2": 0.65, "S3": 0.8, "S4": 0.5})
     assert list(mean_over_seeds(seeds)) == ["S2", "S3", "S4"]
     with pytest.raises(ValueError, match="different tasks"):

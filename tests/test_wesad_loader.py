@@ -31,6 +31,7 @@ WRIST_RATES = {"ACC": 32, "BVP": 64, "EDA": 4, "TEMP": 4}
 # fixtures: WESAD-style pickles
 # --------------------------------------------------------------------------------------------
 
+
 def py2_pickle(obj, protocol: int = 2) -> bytes:
     """Serialise ``obj`` exactly as Python 2 with numpy 1.x wrote WESAD's ``SX.pkl``.
 
@@ -56,8 +57,9 @@ def py2_pickle(obj, protocol: int = 2) -> bytes:
             out.extend(b"J" + struct.pack("<i", value))
 
     def boolean(value: bool) -> None:
-        out.extend((b"I01\n" if value else b"I00\n") if protocol == 0
-                   else (b"\x88" if value else b"\x89"))
+        out.extend(
+            (b"I01\n" if value else b"I00\n") if protocol == 0 else (b"\x88" if value else b"\x89")
+        )
 
     def emit(o) -> None:
         if isinstance(o, dict):
@@ -101,25 +103,33 @@ def py2_pickle(obj, protocol: int = 2) -> bytes:
             out.extend(b"tb")
         else:  # pragma: no cover - fixture misuse
             raise TypeError(type(o))
+
     emit(obj)
     out.extend(b".")
     return bytes(out)
 
 
-def make_subject(n_seconds: float = 20.0, subject: str = "S2", chest: bool = True,
-                 wrist: bool = True, seed: int = 0) -> dict:
+def make_subject(
+    n_seconds: float = 20.0,
+    subject: str = "S2",
+    chest: bool = True,
+    wrist: bool = True,
+    seed: int = 0,
+) -> dict:
     """A small WESAD-layout dict: chest and labels at 700 Hz, wrist at native rates."""
     rng = np.random.default_rng(seed)
     n = int(n_seconds * 700)
     label = np.zeros(n, dtype=np.int32)
-    label[n // 4: n // 2] = 1
-    label[n // 2: 3 * n // 4] = 2
+    label[n // 4 : n // 2] = 1
+    label[n // 2 : 3 * n // 4] = 2
     signal = {}
     if chest:
         signal["chest"] = {k: rng.normal(size=(n, 3 if k == "ACC" else 1)) for k in CHEST}
     if wrist:
-        signal["wrist"] = {k: rng.normal(size=(int(n_seconds * r), 3 if k == "ACC" else 1))
-                           for k, r in WRIST_RATES.items()}
+        signal["wrist"] = {
+            k: rng.normal(size=(int(n_seconds * r), 3 if k == "ACC" else 1))
+            for k, r in WRIST_RATES.items()
+        }
     return {"signal": signal, "label": label, "subject": subject}
 
 
@@ -129,8 +139,9 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def write_subject(root: Path, obj: dict, name: str | None = None, protocol: int = 2,
-                  py2: bool = False) -> Path:
+def write_subject(
+    root: Path, obj: dict, name: str | None = None, protocol: int = 2, py2: bool = False
+) -> Path:
     name = name or obj["subject"]
     data = py2_pickle(obj, protocol) if py2 else pickle.dumps(obj, protocol=protocol)
     return write(root / name / f"{name}.pkl", data)
@@ -139,6 +150,7 @@ def write_subject(root: Path, obj: dict, name: str | None = None, protocol: int 
 # --------------------------------------------------------------------------------------------
 # safe_pickle
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("protocol", [0, 2])
 def test_python2_pickle_needs_latin1_and_loads(tmp_path, protocol):
@@ -160,10 +172,17 @@ def test_python2_pickle_needs_latin1_and_loads(tmp_path, protocol):
 
 @pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
 def test_python3_pickles_of_numpy_objects_round_trip(tmp_path, protocol):
-    objs = [np.zeros(0), np.arange(5.0), np.float64(1.5), np.int32(-3),
-            np.arange(12).reshape(3, 4)[:, ::2], np.zeros((2, 0, 3), dtype=np.float32),
-            np.zeros(3, dtype=[("a", "f8"), ("b", "i4")]), np.array(["ab", "c"]),
-            {"a": [1, 2.5, "x", None, True], "b": (np.arange(4.0).reshape(2, 2).T,)}]
+    objs = [
+        np.zeros(0),
+        np.arange(5.0),
+        np.float64(1.5),
+        np.int32(-3),
+        np.arange(12).reshape(3, 4)[:, ::2],
+        np.zeros((2, 0, 3), dtype=np.float32),
+        np.zeros(3, dtype=[("a", "f8"), ("b", "i4")]),
+        np.array(["ab", "c"]),
+        {"a": [1, 2.5, "x", None, True], "b": (np.arange(4.0).reshape(2, 2).T,)},
+    ]
     for i, obj in enumerate(objs):
         data = pickle.dumps(obj, protocol=protocol)
         loaded = load_pickle(write(tmp_path / f"{i}.pkl", data))
@@ -173,11 +192,18 @@ def test_python3_pickles_of_numpy_objects_round_trip(tmp_path, protocol):
 def test_allow_list_is_numpy_only():
     names = {f"{m}.{n}" for m, n in ALLOWED_GLOBALS}
     assert names == {
-        "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer",
-        "numpy.ndarray", "numpy.dtype", "_codecs.encode", "builtins.bytes",
-        "__builtin__.bytes"}
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray.scalar",
+        "numpy.core.numeric._frombuffer",
+        "numpy._core.numeric._frombuffer",
+        "numpy.ndarray",
+        "numpy.dtype",
+        "_codecs.encode",
+        "builtins.bytes",
+        "__builtin__.bytes",
+    }
 
 
 class _System:
@@ -211,8 +237,12 @@ def test_malicious_pickle_is_refused_and_never_executed(tmp_path, protocol):
         with pytest.raises(UnsafePickleError) as err:
             load_pickle(path)
         assert str(path) in str(err.value)
-        assert ("posix.system" in str(err.value) or "os.system" in str(err.value)
-                or "builtins.open" in str(err.value) or "io.open" in str(err.value))
+        assert (
+            "posix.system" in str(err.value)
+            or "os.system" in str(err.value)
+            or "builtins.open" in str(err.value)
+            or "io.open" in str(err.value)
+        )
         with pytest.raises(UnsafePickleError):
             load_wesad_subject(path, ["chest.EDA"])
         assert not pwned.exists()
@@ -221,9 +251,11 @@ def test_malicious_pickle_is_refused_and_never_executed(tmp_path, protocol):
 def test_eval_reference_is_refused(tmp_path):
     for protocol in (0, 2, 4):
         path = write(tmp_path / "eval.pkl", pickle.dumps({"x": _Eval()}, protocol=protocol))
-        with pytest.raises(UnsafePickleError,
-                           match=r"eval\.pkl: unsafe pickle, refused global "
-                                 r"(__builtin__|builtins)\.eval"):
+        with pytest.raises(
+            UnsafePickleError,
+            match=r"eval\.pkl: unsafe pickle, refused global "
+            r"(__builtin__|builtins)\.eval",
+        ):
             load_pickle(path)
     # the Python-2 spelling, hand-written
     path = write(tmp_path / "eval2.pkl", b"c__builtin__\neval\n(S'1+1'\ntR.")
@@ -243,7 +275,7 @@ def test_admitted_globals_cannot_be_abused(tmp_path):
         "build": b"\x80\x02cnumpy\ndtype\n}U\x01aK\x01sb.",
         # _reconstruct asked for something else than an ndarray
         "reconstruct": b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\ndtype\n"
-                       b"K\x00\x85U\x01b\x87R.",
+        b"K\x00\x85U\x01b\x87R.",
         # a persistent id
         "persid": b"\x80\x02U\x03abcQ.",
         # a plain protocol-0 reference to os.system
@@ -306,8 +338,9 @@ def test_real_s16_snippet_protocol5():
         assert sig.data.shape == (37100, 3 if k == "ACC" else 1)
         assert sig.data.dtype == np.float32 and sig.data.flags.c_contiguous
         assert np.isfinite(sig.data).all()
-        np.testing.assert_allclose(sig.data, raw["signal"]["chest"][k].reshape(37100, -1),
-                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            sig.data, raw["signal"]["chest"][k].reshape(37100, -1), rtol=1e-6, atol=1e-6
+        )
     assert abs(rec.duration - 53.0) < 1e-9
     # as a single-file root for prediction
     assert find_wesad_subjects(SNIPPET) == {"S16_snippet": SNIPPET}
@@ -316,6 +349,7 @@ def test_real_s16_snippet_protocol5():
 # --------------------------------------------------------------------------------------------
 # wesad: discovery
 # --------------------------------------------------------------------------------------------
+
 
 def test_find_subjects_numeric_order_and_subsets(tmp_path):
     for name in ("S10", "S2", "S3", "S23", "S9"):
@@ -357,26 +391,32 @@ def test_find_subjects_errors(tmp_path):
 # wesad: loading and validation
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("py2", [True, False])
 def test_load_subject_keeps_requested_modalities_as_float32(tmp_path, py2):
     obj = make_subject(20.0, "S3")
     obj["signal"]["chest"]["EDA"] = obj["signal"]["chest"]["EDA"][:, 0]  # (n,) is fine too
-    obj["signal"]["chest"]["ECG"][5:9] = np.nan                           # left to preprocessing
+    obj["signal"]["chest"]["ECG"][5:9] = np.nan  # left to preprocessing
     path = write_subject(tmp_path, obj, py2=py2)
     rec = load_wesad_subject(path, ["chest.ECG", "chest.EDA", "wrist.BVP", "wrist.ACC"])
     assert isinstance(rec, Recording)
     assert rec.subject == "S3" and rec.source == path and rec.label_rate == 700.0
     assert list(rec.signals) == ["chest.ECG", "chest.EDA", "wrist.BVP", "wrist.ACC"]
-    expected = {"chest.ECG": (700.0, (14000, 1)), "chest.EDA": (700.0, (14000, 1)),
-                "wrist.BVP": (64.0, (1280, 1)), "wrist.ACC": (32.0, (640, 3))}
+    expected = {
+        "chest.ECG": (700.0, (14000, 1)),
+        "chest.EDA": (700.0, (14000, 1)),
+        "wrist.BVP": (64.0, (1280, 1)),
+        "wrist.ACC": (32.0, (640, 3)),
+    }
     for m, (rate, shape) in expected.items():
         assert rec.signals[m].rate == rate
         assert rec.signals[m].data.shape == shape
         assert rec.signals[m].data.dtype == np.float32
         assert abs(rec.signals[m].duration - 20.0) < 1e-9
     assert np.isnan(rec.signals["chest.ECG"].data[5:9]).all()
-    np.testing.assert_allclose(rec.signals["wrist.ACC"].data, obj["signal"]["wrist"]["ACC"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        rec.signals["wrist.ACC"].data, obj["signal"]["wrist"]["ACC"], rtol=1e-6
+    )
     assert rec.labels.dtype == np.int8 and np.array_equal(rec.labels, obj["label"])
     # subject name given by the caller wins over the stored one
     assert load_wesad_subject(path, ["chest.ECG"], subject="S99").subject == "S99"
@@ -394,10 +434,14 @@ def test_load_wesad_yields_subjects_in_order(tmp_path):
 def test_float_and_bytes_keyed_labels(tmp_path):
     obj = make_subject(2.0)
     obj["label"] = obj["label"].astype(np.float64)[:, None]  # float (n, 1) labels re-pickled
-    obj = {b"signal": {b"chest": {k.encode(): v for k, v in obj["signal"]["chest"].items()}},
-           b"label": obj["label"], b"subject": b"S2"}
-    rec = load_wesad_subject(write(tmp_path / "S2.pkl", pickle.dumps(obj, protocol=4)),
-                             ["chest.Resp"])
+    obj = {
+        b"signal": {b"chest": {k.encode(): v for k, v in obj["signal"]["chest"].items()}},
+        b"label": obj["label"],
+        b"subject": b"S2",
+    }
+    rec = load_wesad_subject(
+        write(tmp_path / "S2.pkl", pickle.dumps(obj, protocol=4)), ["chest.Resp"]
+    )
     assert rec.subject == "S2" and rec.labels.dtype == np.int8
     assert set(np.unique(rec.labels)) == {0, 1, 2}
 
@@ -416,38 +460,84 @@ def _broken(tmp_path, mutate, name="S3"):
     return write(tmp_path / name / f"{name}.pkl", pickle.dumps(obj, protocol=2))
 
 
-@pytest.mark.parametrize("mutate, modalities, message", [
-    (lambda o: o["signal"]["chest"].pop("ECG"), ["chest.ECG"],
-     r"S3\.pkl \(subject S3\): missing key signal/chest/ECG \(present: ACC, EMG"),
-    (lambda o: o.pop("label"), ["chest.ECG"], r"S3\.pkl \(subject S3\): missing key label$"),
-    (lambda o: o.pop("signal"), ["chest.ECG"], r"\(subject S3\): missing key signal$"),
-    (lambda o: o["signal"].pop("chest"), ["chest.ECG"],
-     r"\(subject S3\): missing key signal/chest \(present: signal/wrist\)"),
-    (lambda o: o["signal"]["chest"].__setitem__("ACC", np.zeros((2800, 2))), ["chest.ACC"],
-     r"signal/chest/ACC has shape \(2800, 2\), expected \(n, 3\)"),
-    (lambda o: o["signal"]["chest"].__setitem__("ECG", np.zeros((2800, 3))), ["chest.ECG"],
-     r"signal/chest/ECG has shape \(2800, 3\), expected \(n,\) or \(n, 1\)"),
-    (lambda o: o["signal"]["wrist"].__setitem__("ACC", np.zeros(128)), ["wrist.ACC"],
-     r"signal/wrist/ACC has shape \(128,\), expected \(n, 3\)"),
-    (lambda o: o["signal"]["chest"].__setitem__("EDA", np.zeros((2799, 1))), ["chest.EDA"],
-     r"signal/chest/EDA has 2799 samples but label has 2800"),
-    (lambda o: o["signal"]["wrist"].__setitem__("BVP", np.zeros((640, 1))), ["wrist.BVP"],
-     r"signal/wrist/BVP lasts 10.0 s \(640 samples at 64 Hz\) but label lasts 4.0 s"),
-    (lambda o: o["signal"]["chest"].__setitem__("Temp", np.zeros((0, 1))), ["chest.Temp"],
-     r"signal/chest/Temp is empty"),
-    (lambda o: o["signal"]["chest"].__setitem__("Temp", [1.0] * 2800), ["chest.Temp"],
-     r"signal/chest/Temp is a list, expected a numeric numpy array"),
-    (lambda o: o["signal"]["chest"].__setitem__("Temp", np.array(["a"] * 2800)),
-     ["chest.Temp"], r"signal/chest/Temp has dtype <U1, expected a numeric array"),
-    (lambda o: o.__setitem__("label", o["label"] + 0.5), ["chest.ECG"],
-     r"label holds non-integer value 0.5 at sample 0"),
-    (lambda o: o["label"].__setitem__(100, 9), ["chest.ECG"], r"label holds code 9 outside 0..7"),
-    (lambda o: o["label"].__setitem__(100, -1), ["chest.ECG"], r"label holds code -1 outside"),
-    (lambda o: o.__setitem__("label", np.zeros(0, dtype=np.int32)), ["chest.ECG"],
-     r"label is empty"),
-    (lambda o: o.__setitem__("signal", [1, 2]), ["chest.ECG"],
-     r"\(subject S3\): signal is a list, expected a dict"),
-])
+@pytest.mark.parametrize(
+    "mutate, modalities, message",
+    [
+        (
+            lambda o: o["signal"]["chest"].pop("ECG"),
+            ["chest.ECG"],
+            r"S3\.pkl \(subject S3\): missing key signal/chest/ECG \(present: ACC, EMG",
+        ),
+        (lambda o: o.pop("label"), ["chest.ECG"], r"S3\.pkl \(subject S3\): missing key label$"),
+        (lambda o: o.pop("signal"), ["chest.ECG"], r"\(subject S3\): missing key signal$"),
+        (
+            lambda o: o["signal"].pop("chest"),
+            ["chest.ECG"],
+            r"\(subject S3\): missing key signal/chest \(present: signal/wrist\)",
+        ),
+        (
+            lambda o: o["signal"]["chest"].__setitem__("ACC", np.zeros((2800, 2))),
+            ["chest.ACC"],
+            r"signal/chest/ACC has shape \(2800, 2\), expected \(n, 3\)",
+        ),
+        (
+            lambda o: o["signal"]["chest"].__setitem__("ECG", np.zeros((2800, 3))),
+            ["chest.ECG"],
+            r"signal/chest/ECG has shape \(2800, 3\), expected \(n,\) or \(n, 1\)",
+        ),
+        (
+            lambda o: o["signal"]["wrist"].__setitem__("ACC", np.zeros(128)),
+            ["wrist.ACC"],
+            r"signal/wrist/ACC has shape \(128,\), expected \(n, 3\)",
+        ),
+        (
+            lambda o: o["signal"]["chest"].__setitem__("EDA", np.zeros((2799, 1))),
+            ["chest.EDA"],
+            r"signal/chest/EDA has 2799 samples but label has 2800",
+        ),
+        (
+            lambda o: o["signal"]["wrist"].__setitem__("BVP", np.zeros((640, 1))),
+            ["wrist.BVP"],
+            r"signal/wrist/BVP lasts 10.0 s \(640 samples at 64 Hz\) but label lasts 4.0 s",
+        ),
+        (
+            lambda o: o["signal"]["chest"].__setitem__("Temp", np.zeros((0, 1))),
+            ["chest.Temp"],
+            r"signal/chest/Temp is empty",
+        ),
+        (
+            lambda o: o["signal"]["chest"].__setitem__("Temp", [1.0] * 2800),
+            ["chest.Temp"],
+            r"signal/chest/Temp is a list, expected a numeric numpy array",
+        ),
+        (
+            lambda o: o["signal"]["chest"].__setitem__("Temp", np.array(["a"] * 2800)),
+            ["chest.Temp"],
+            r"signal/chest/Temp has dtype <U1, expected a numeric array",
+        ),
+        (
+            lambda o: o.__setitem__("label", o["label"] + 0.5),
+            ["chest.ECG"],
+            r"label holds non-integer value 0.5 at sample 0",
+        ),
+        (
+            lambda o: o["label"].__setitem__(100, 9),
+            ["chest.ECG"],
+            r"label holds code 9 outside 0..7",
+        ),
+        (lambda o: o["label"].__setitem__(100, -1), ["chest.ECG"], r"label holds code -1 outside"),
+        (
+            lambda o: o.__setitem__("label", np.zeros(0, dtype=np.int32)),
+            ["chest.ECG"],
+            r"label is empty",
+        ),
+        (
+            lambda o: o.__setitem__("signal", [1, 2]),
+            ["chest.ECG"],
+            r"\(subject S3\): signal is a list, expected a dict",
+        ),
+    ],
+)
 def test_malformed_subject_files(tmp_path, mutate, modalities, message):
     path = _broken(tmp_path, mutate)
     with pytest.raises(DataError, match=message) as err:
@@ -465,6 +555,7 @@ def test_wesad_wrist_tolerance(tmp_path):
     # 100 s of labels: 2 s tolerance -> 101.5 s passes, 102.5 s fails
     def set_bvp(seconds):
         return lambda o: o["signal"]["wrist"].__setitem__("BVP", np.zeros((int(seconds * 64), 1)))
+
     obj = make_subject(100.0)
     path = write(tmp_path / "ok.pkl", pickle.dumps(obj, protocol=4))
     assert load_wesad_subject(path, ["wrist.BVP"]).signals["wrist.BVP"].data.shape == (6400, 1)
@@ -472,8 +563,9 @@ def test_wesad_wrist_tolerance(tmp_path):
     load_wesad_subject(write(tmp_path / "ok2.pkl", pickle.dumps(obj, protocol=4)), ["wrist.BVP"])
     set_bvp(102.5)(obj)
     with pytest.raises(DataError, match="wrist/BVP lasts 102.5 s"):
-        load_wesad_subject(write(tmp_path / "bad.pkl", pickle.dumps(obj, protocol=4)),
-                           ["wrist.BVP"])
+        load_wesad_subject(
+            write(tmp_path / "bad.pkl", pickle.dumps(obj, protocol=4)), ["wrist.BVP"]
+        )
 
 
 def test_wrist_only_file(tmp_path):
@@ -481,8 +573,11 @@ def test_wrist_only_file(tmp_path):
     rec = load_wesad_subject(path, ["wrist.EDA", "wrist.TEMP"])
     assert rec.signals["wrist.EDA"].data.shape == (32, 1)
     assert rec.signals["wrist.TEMP"].rate == 4.0
-    with pytest.raises(DataError, match=r"S5\.pkl \(subject S5\): missing key signal/chest "
-                                        r"\(present: signal/wrist\)"):
+    with pytest.raises(
+        DataError,
+        match=r"S5\.pkl \(subject S5\): missing key signal/chest "
+        r"\(present: signal/wrist\)",
+    ):
         load_wesad_subject(path, ["wrist.EDA", "chest.ECG"])
 
 
@@ -490,13 +585,15 @@ def test_wrist_only_file(tmp_path):
 # the real wrist recordings (S2, S3, S4), built into the published WESAD layout
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def real_wrist_root(tmp_path_factory):
     if not BUILD_WESAD.exists():
         pytest.skip(f"shared real data absent ({BUILD_WESAD})")
     out = tmp_path_factory.mktemp("wesad_wrist")
-    subprocess.run([sys.executable, str(BUILD_WESAD), str(out)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(BUILD_WESAD), str(out)], check=True, capture_output=True, timeout=120
+    )
     return out
 
 
@@ -508,8 +605,11 @@ def test_real_wrist_subjects(real_wrist_root):
         assert rec.subject == name and rec.label_rate == 700.0
         label_seconds = len(rec.labels) / 700.0
         assert label_seconds > 60 * 60  # the WESAD protocol lasts well over an hour
-        for m, (rate, channels) in {"wrist.BVP": (64.0, 1), "wrist.EDA": (4.0, 1),
-                                    "wrist.ACC": (32.0, 3)}.items():
+        for m, (rate, channels) in {
+            "wrist.BVP": (64.0, 1),
+            "wrist.EDA": (4.0, 1),
+            "wrist.ACC": (32.0, 3),
+        }.items():
             sig = rec.signals[m]
             assert sig.rate == rate and sig.n_channels == channels
             assert sig.data.dtype == np.float32
@@ -517,8 +617,11 @@ def test_real_wrist_subjects(real_wrist_root):
         assert {1, 2, 3, 4} <= set(np.unique(rec.labels).tolist()) <= {0, 1, 2, 3, 4}
         eda = rec.signals["wrist.EDA"].data
         assert np.nanmedian(eda) > 0  # skin conductance in µS
-        with pytest.raises(DataError, match=rf"{name}\.pkl \(subject {name}\): missing key "
-                                            r"signal/chest \(present: signal/wrist\)"):
+        with pytest.raises(
+            DataError,
+            match=rf"{name}\.pkl \(subject {name}\): missing key "
+            r"signal/chest \(present: signal/wrist\)",
+        ):
             load_wesad_subject(path, ["chest.ECG"], subject=name)
     # a single subject folder as root (prediction on one subject)
     assert list(find_wesad_subjects(real_wrist_root / "S3")) == ["S3"]

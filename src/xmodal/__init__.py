@@ -10,5 +10,6 @@ def __getattr__(name: str):
     """``from xmodal import Predictor`` (imported on first use: it loads torch)."""
     if name in ("Predictor", "StreamingPredictor", "PredictionTable"):
         from xmodal import inference
+
         return getattr(inference, name)
     raise AttributeError(f"module 'xmodal' has no attribute {name!r}")

@@ -7,11 +7,20 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from xmodal.config import (DEFAULT_PRESET, FEATURES_MODELS, FEATURES_WINDOW, MODEL_NAMES,
-                           NORMALIZE_MODES, PRESETS, RunConfig, load_config, read_toml)
+from xmodal.config import (
+    DEFAULT_PRESET,
+    FEATURES_MODELS,
+    FEATURES_WINDOW,
+    MODEL_NAMES,
+    NORMALIZE_MODES,
+    PRESETS,
+    RunConfig,
+    load_config,
+    read_toml,
+)
 from xmodal.errors import ConfigError, XmodalError
 from xmodal.version import __version__
 
@@ -28,7 +37,9 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated block numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated block numbers, got {text!r}"
+        ) from None
 
 
 def _rate(text: str) -> tuple[str, float]:
@@ -36,7 +47,7 @@ def _rate(text: str) -> tuple[str, float]:
     try:
         if not name.strip():
             raise ValueError(text)
-        return name.strip(), float(value)      # the range is checked with the configuration
+        return name.strip(), float(value)  # the range is checked with the configuration
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MODALITY=HZ, got {text!r}") from None
 
@@ -44,157 +55,318 @@ def _rate(text: str) -> tuple[str, float]:
 def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--dataset", help="dataset adapter: wesad (default) | drivedb | csv")
-    d.add_argument("--labels", metavar="FILE",
-                   help="segments CSV (drivedb, csv; default: the one found beside the data)")
-    d.add_argument("--modalities", nargs="+", metavar="M",
-                   help="e.g. chest.ECG chest.EDA (wesad default); drivedb: ecg hand_gsr (default); "
-                        "csv: the [signals] of dataset.toml (default: all)")
-    d.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (default: all found)")
-    d.add_argument("--task", nargs="+" if benchmark else None,
-                   help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
-                        "(default) | drive2; csv: from dataset.toml"
-                        + ("; several run one after the other" if benchmark else ""))
-    d.add_argument("--window", type=float,
-                   help="window length in seconds (default 10; 60 for --model features)")
-    d.add_argument("--stride", type=float, help="stride of evaluation windows in seconds (default 10)")
-    d.add_argument("--train-stride", type=float, help="stride of training windows in seconds (default 5)")
+    d.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="segments CSV (drivedb, csv; default: the one found beside the data)",
+    )
+    d.add_argument(
+        "--modalities",
+        nargs="+",
+        metavar="M",
+        help="e.g. chest.ECG chest.EDA (wesad default); drivedb: ecg hand_gsr (default); "
+        "csv: the [signals] of dataset.toml (default: all)",
+    )
+    d.add_argument(
+        "--subjects", nargs="+", metavar="S", help="only these subjects (default: all found)"
+    )
+    d.add_argument(
+        "--task",
+        nargs="+" if benchmark else None,
+        help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
+        "(default) | drive2; csv: from dataset.toml"
+        + ("; several run one after the other" if benchmark else ""),
+    )
+    d.add_argument(
+        "--window",
+        type=float,
+        help="window length in seconds (default 10; 60 for --model features)",
+    )
+    d.add_argument(
+        "--stride", type=float, help="stride of evaluation windows in seconds (default 10)"
+    )
+    d.add_argument(
+        "--train-stride", type=float, help="stride of training windows in seconds (default 5)"
+    )
     d.add_argument("--rates", nargs="+", type=_rate, metavar="M=HZ", help="target-rate overrides")
-    d.add_argument("--max-gap", type=float, help="longest NaN gap in seconds that is interpolated (default 1)")
-    d.add_argument("--normalize", choices=NORMALIZE_MODES,
-                   help="z-score statistics of each subject: its whole recording (default), a "
-                        "calibration part of it, or causal running statistics (as a stream)")
-    d.add_argument("--calibration-minutes", type=float, metavar="MIN",
-                   help="--normalize calibration: minutes of the calibration part (default 5)")
-    d.add_argument("--calibration-label", metavar="LABEL",
-                   help="--normalize calibration: calibrate on the first minutes of this label's "
-                        "segment (e.g. baseline; windows overlapping it are then neither "
-                        "trained on nor scored) instead of "
-                        "the recording start")
-    d.add_argument("--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)")
+    d.add_argument(
+        "--max-gap", type=float, help="longest NaN gap in seconds that is interpolated (default 1)"
+    )
+    d.add_argument(
+        "--normalize",
+        choices=NORMALIZE_MODES,
+        help="z-score statistics of each subject: its whole recording (default), a "
+        "calibration part of it, or causal running statistics (as a stream)",
+    )
+    d.add_argument(
+        "--calibration-minutes",
+        type=float,
+        metavar="MIN",
+        help="--normalize calibration: minutes of the calibration part (default 5)",
+    )
+    d.add_argument(
+        "--calibration-label",
+        metavar="LABEL",
+        help="--normalize calibration: calibrate on the first minutes of this label's "
+        "segment (e.g. baseline; windows overlapping it are then neither "
+        "trained on nor scored) instead of "
+        "the recording start",
+    )
+    d.add_argument(
+        "--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)"
+    )
     d.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     m = p.add_argument_group("model")
     if not benchmark:
         m.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (default attentive)")
-    m.add_argument("--features-model", choices=FEATURES_MODELS,
-                   help="classifier of the 'features' model: rf (default) | lda | adaboost")
+    m.add_argument(
+        "--features-model",
+        choices=FEATURES_MODELS,
+        help="classifier of the 'features' model: rf (default) | lda | adaboost",
+    )
     m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
-    m.add_argument("--stem-stride", type=int, metavar="S",
-                   help="stride of the strided stem of long streams (default from the preset; "
-                        "1: none)")
-    m.add_argument("--connections", type=_int_list, metavar="1,2,3",
-                   help="blocks after which streams connect (default 1,2,3); '' for none")
+    m.add_argument(
+        "--stem-stride",
+        type=int,
+        metavar="S",
+        help="stride of the strided stem of long streams (default from the preset; 1: none)",
+    )
+    m.add_argument(
+        "--connections",
+        type=_int_list,
+        metavar="1,2,3",
+        help="blocks after which streams connect (default 1,2,3); '' for none",
+    )
     m.add_argument("--direction", help="both (default) | a2b | b2a (a = first modality)")
     m.add_argument("--gate", help="attention gate: sigmoid (default) | softmax")
     m.add_argument("--dropout", type=float)
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
-    t.add_argument("--epoch-fraction", type=float, metavar="F",
-                   help="share of the training windows drawn at random per epoch (default 0.5)")
+    t.add_argument(
+        "--epoch-fraction",
+        type=float,
+        metavar="F",
+        help="share of the training windows drawn at random per epoch (default 0.5)",
+    )
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
-    t.add_argument("--min-epochs", type=int,
-                   help="warm-up epochs, never selected nor stopped in (default 4)")
-    t.add_argument("--val-subjects", type=int, help="inner validation subjects per fold (default 2)")
+    t.add_argument(
+        "--min-epochs", type=int, help="warm-up epochs, never selected nor stopped in (default 4)"
+    )
+    t.add_argument(
+        "--val-subjects", type=int, help="inner validation subjects per fold (default 2)"
+    )
     if benchmark:
-        t.add_argument("--seeds", type=int, default=1, metavar="K",
-                       help="repeat every configuration with seeds 0..K-1 (default 1)")
+        t.add_argument(
+            "--seeds",
+            type=int,
+            default=1,
+            metavar="K",
+            help="repeat every configuration with seeds 0..K-1 (default 1)",
+        )
     else:
         t.add_argument("--seed", type=int)
-    t.add_argument("--jobs", type=int, metavar="N",
-                   help="train the folds of a configuration in N worker processes with one "
-                        "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
-                        "in this process with torch's threads; CUDA always uses 1)")
+    t.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="train the folds of a configuration in N worker processes with one "
+        "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
+        "in this process with torch's threads; CUDA always uses 1)",
+    )
     t.add_argument("--device", help="cpu (default) | cuda | auto")
-    t.add_argument("--precision", help="auto (default: bf16 where the CPU or GPU computes it, "
-                                       "else fp32 on CPU, fp16 on CUDA) | fp32 | bf16 | fp16 "
-                                       "(CUDA only)")
+    t.add_argument(
+        "--precision",
+        help="auto (default: bf16 where the CPU or GPU computes it, "
+        "else fp32 on CPU, fp16 on CUDA) | fp32 | bf16 | fp16 "
+        "(CUDA only)",
+    )
     r = p.add_argument_group("fusion recipe (fusion models)")
-    r.add_argument("--aux-heads", action=argparse.BooleanOptionalAction, default=None,
-                   help="a linear head per stream, trained with its own loss")
-    r.add_argument("--aux-weight", type=float, metavar="W",
-                   help="weight of each per-stream head's loss (with --aux-heads)")
-    r.add_argument("--aux-detach", action=argparse.BooleanOptionalAction, default=None,
-                   help="per-stream heads learn from the streams' features without training "
-                        "the streams (they only serve --output)")
-    r.add_argument("--gblend", action=argparse.BooleanOptionalAction, default=None,
-                   help="weight the heads' losses by how they generalise on the inner "
-                        "validation subjects (gradient blending)")
-    r.add_argument("--output", choices=("fused", "mean", "val", "blend"),
-                   help="prediction of a model with per-stream heads: the fused head, the mean "
-                        "of all heads, the mix best on inner validation, or the blending weights")
-    r.add_argument("--modality-dropout", type=float, metavar="P",
-                   help="share of training windows that lose one random stream")
-    r.add_argument("--ogm-alpha", type=float, metavar="A",
-                   help="OGM-GE gradient modulation of the dominant stream (0: off)")
-    r.add_argument("--augment", type=float, metavar="S",
-                   help="strength of physiological augmentation of training windows (0: off)")
-    r.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=None,
-                   help="train each stream alone first, then fine-tune the fused model")
-    r.add_argument("--warm-lr-factor", type=float, metavar="F",
-                   help="learning-rate factor of warm-started streams")
-    r.add_argument("--swa", action=argparse.BooleanOptionalAction, default=None,
-                   help="average the weights of the epochs after the warm-up")
-    r.add_argument("--ensemble", type=int, metavar="K",
-                   help="train K networks with different seeds and average them")
-    r.add_argument("--pretrain-epochs", type=int, metavar="N",
-                   help="contrastive pretraining of the streams on the unlabelled time of each "
-                        "fold's training subjects, N epochs (0: off)")
-    r.add_argument("--transductive", action=argparse.BooleanOptionalAction, default=None,
-                   help="pretraining also reads the test subject's unlabelled signal (recorded "
-                        "as transductive in the results)")
-    r.add_argument("--init", metavar="DIR",
-                   help="start the streams from the encoders of 'xmodal pretrain --out DIR'")
+    r.add_argument(
+        "--aux-heads",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a linear head per stream, trained with its own loss",
+    )
+    r.add_argument(
+        "--aux-weight",
+        type=float,
+        metavar="W",
+        help="weight of each per-stream head's loss (with --aux-heads)",
+    )
+    r.add_argument(
+        "--aux-detach",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="per-stream heads learn from the streams' features without training "
+        "the streams (they only serve --output)",
+    )
+    r.add_argument(
+        "--gblend",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="weight the heads' losses by how they generalise on the inner "
+        "validation subjects (gradient blending)",
+    )
+    r.add_argument(
+        "--output",
+        choices=("fused", "mean", "val", "blend"),
+        help="prediction of a model with per-stream heads: the fused head, the mean "
+        "of all heads, the mix best on inner validation, or the blending weights",
+    )
+    r.add_argument(
+        "--modality-dropout",
+        type=float,
+        metavar="P",
+        help="share of training windows that lose one random stream",
+    )
+    r.add_argument(
+        "--ogm-alpha",
+        type=float,
+        metavar="A",
+        help="OGM-GE gradient modulation of the dominant stream (0: off)",
+    )
+    r.add_argument(
+        "--augment",
+        type=float,
+        metavar="S",
+        help="strength of physiological augmentation of training windows (0: off)",
+    )
+    r.add_argument(
+        "--warm-start",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train each stream alone first, then fine-tune the fused model",
+    )
+    r.add_argument(
+        "--warm-lr-factor",
+        type=float,
+        metavar="F",
+        help="learning-rate factor of warm-started streams",
+    )
+    r.add_argument(
+        "--swa",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average the weights of the epochs after the warm-up",
+    )
+    r.add_argument(
+        "--ensemble",
+        type=int,
+        metavar="K",
+        help="train K networks with different seeds and average them",
+    )
+    r.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        metavar="N",
+        help="contrastive pretraining of the streams on the unlabelled time of each "
+        "fold's training subjects, N epochs (0: off)",
+    )
+    r.add_argument(
+        "--transductive",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="pretraining also reads the test subject's unlabelled signal (recorded "
+        "as transductive in the results)",
+    )
+    r.add_argument(
+        "--init",
+        metavar="DIR",
+        help="start the streams from the encoders of 'xmodal pretrain --out DIR'",
+    )
     e = p.add_argument_group("evaluation")
-    e.add_argument("--protocol", help="loso (default; leave-one-record-out for drivedb) | kfold | "
-                                      "holdout (with --test) | kfold-windows (window-level, "
-                                      "subjects mixed: subject-dependent, for comparison only)")
-    e.add_argument("--test", nargs="+", metavar="SUBJECT",
-                   help="test subjects (records) of --protocol holdout")
-    e.add_argument("--folds", type=int, help="number of folds for kfold and kfold-windows "
-                                             "(default 5)")
+    e.add_argument(
+        "--protocol",
+        help="loso (default; leave-one-record-out for drivedb) | kfold | "
+        "holdout (with --test) | kfold-windows (window-level, "
+        "subjects mixed: subject-dependent, for comparison only)",
+    )
+    e.add_argument(
+        "--test", nargs="+", metavar="SUBJECT", help="test subjects (records) of --protocol holdout"
+    )
+    e.add_argument(
+        "--folds", type=int, help="number of folds for kfold and kfold-windows (default 5)"
+    )
     x = p.add_argument_group("execution (never changes results)")
-    x.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="local (default): this machine, --jobs worker processes; ray: every fold "
-                        "is a Ray task on a Ray cluster (pip install 'xmodal[ray]')")
-    x.add_argument("--address", help="address of a running Ray cluster (default $RAY_ADDRESS; "
-                                     "neither: a local Ray instance for this command)")
-    x.add_argument("--cpus-per-task", type=float, metavar="N",
-                   help="CPUs (and torch threads) a Ray fold task declares (default 1)")
-    x.add_argument("--gpus-per-task", type=float, metavar="N",
-                   help="GPUs a Ray fold task declares (default 1 with --device cuda, else 0)")
+    x.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default): this machine, --jobs worker processes; ray: every fold "
+        "is a Ray task on a Ray cluster (pip install 'xmodal[ray]')",
+    )
+    x.add_argument(
+        "--address",
+        help="address of a running Ray cluster (default $RAY_ADDRESS; "
+        "neither: a local Ray instance for this command)",
+    )
+    x.add_argument(
+        "--cpus-per-task",
+        type=float,
+        metavar="N",
+        help="CPUs (and torch threads) a Ray fold task declares (default 1)",
+    )
+    x.add_argument(
+        "--gpus-per-task",
+        type=float,
+        metavar="N",
+        help="GPUs a Ray fold task declares (default 1 with --device cuda, else 0)",
+    )
     p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
 
 
 _FLAG_TO_KEY = {
-    "dataset": ("data", "dataset"), "modalities": ("data", "modalities"),
-    "subjects": ("data", "subjects"), "task": ("data", "task"), "window": ("data", "window"),
-    "stride": ("data", "stride"), "train_stride": ("data", "train_stride"),
-    "max_gap": ("data", "max_gap"), "cache_dir": ("data", "cache_dir"),
-    "normalize": ("data", "normalize"), "calibration_minutes": ("data", "calibration_minutes"),
+    "dataset": ("data", "dataset"),
+    "modalities": ("data", "modalities"),
+    "subjects": ("data", "subjects"),
+    "task": ("data", "task"),
+    "window": ("data", "window"),
+    "stride": ("data", "stride"),
+    "train_stride": ("data", "train_stride"),
+    "max_gap": ("data", "max_gap"),
+    "cache_dir": ("data", "cache_dir"),
+    "normalize": ("data", "normalize"),
+    "calibration_minutes": ("data", "calibration_minutes"),
     "calibration_label": ("data", "calibration_label"),
-    "model": ("model", "name"), "preset": ("model", "preset"),
+    "model": ("model", "name"),
+    "preset": ("model", "preset"),
     "stem_stride": ("model", "stem_stride"),
     "features_model": ("model", "features_model"),
-    "connections": ("model", "connections"), "direction": ("model", "direction"),
-    "gate": ("model", "gate"), "dropout": ("model", "dropout"),
-    "epochs": ("training", "epochs"), "epoch_fraction": ("training", "epoch_fraction"),
+    "connections": ("model", "connections"),
+    "direction": ("model", "direction"),
+    "gate": ("model", "gate"),
+    "dropout": ("model", "dropout"),
+    "epochs": ("training", "epochs"),
+    "epoch_fraction": ("training", "epoch_fraction"),
     "batch_size": ("training", "batch_size"),
-    "lr": ("training", "lr"), "patience": ("training", "patience"),
+    "lr": ("training", "lr"),
+    "patience": ("training", "patience"),
     "min_epochs": ("training", "min_epochs"),
-    "val_subjects": ("training", "val_subjects"), "seed": ("training", "seed"),
-    "device": ("training", "device"), "precision": ("training", "precision"),
+    "val_subjects": ("training", "val_subjects"),
+    "seed": ("training", "seed"),
+    "device": ("training", "device"),
+    "precision": ("training", "precision"),
     "protocol": ("evaluation", "protocol"),
-    "folds": ("evaluation", "folds"), "test": ("evaluation", "test_subjects"),
-    "aux_heads": ("model", "aux_heads"), "output": ("model", "output"),
-    "ensemble": ("model", "ensemble"), "aux_weight": ("training", "aux_weight"),
-    "gblend": ("training", "gblend"), "aux_detach": ("training", "aux_detach"),
+    "folds": ("evaluation", "folds"),
+    "test": ("evaluation", "test_subjects"),
+    "aux_heads": ("model", "aux_heads"),
+    "output": ("model", "output"),
+    "ensemble": ("model", "ensemble"),
+    "aux_weight": ("training", "aux_weight"),
+    "gblend": ("training", "gblend"),
+    "aux_detach": ("training", "aux_detach"),
     "modality_dropout": ("training", "modality_dropout"),
-    "ogm_alpha": ("training", "ogm_alpha"), "augment": ("training", "augment"),
-    "warm_start": ("training", "warm_start"), "warm_lr_factor": ("training", "warm_lr_factor"),
-    "swa": ("training", "swa"), "pretrain_epochs": ("training", "pretrain_epochs"),
-    "transductive": ("training", "transductive"), "init": ("training", "init"),
+    "ogm_alpha": ("training", "ogm_alpha"),
+    "augment": ("training", "augment"),
+    "warm_start": ("training", "warm_start"),
+    "warm_lr_factor": ("training", "warm_lr_factor"),
+    "swa": ("training", "swa"),
+    "pretrain_epochs": ("training", "pretrain_epochs"),
+    "transductive": ("training", "transductive"),
+    "init": ("training", "init"),
 }
 
 
@@ -216,8 +388,11 @@ def config_from_args(args: argparse.Namespace, between: dict | None = None) -> R
         raw.setdefault("data", {})["labels"] = str(Path(args.labels).resolve())
     raw.setdefault("data", {})["path"] = str(Path(args.data).resolve())
     config = config.updated(raw, source="command line")
-    window_given = (args.window is not None or "window" in (between or {}).get("data", {})
-                    or (args.config and "window" in read_toml(args.config).get("data", {})))
+    window_given = (
+        args.window is not None
+        or "window" in (between or {}).get("data", {})
+        or (args.config and "window" in read_toml(args.config).get("data", {}))
+    )
     if config.model.name == "features" and not window_given:
         config = config.updated({"data": {"window": FEATURES_WINDOW}}, source="features default")
     return _resolve_dataset_defaults(config, args)
@@ -231,14 +406,17 @@ def _resolve_dataset_defaults(config: RunConfig, args: argparse.Namespace) -> Ru
     from xmodal.data.datasets import get_task, resolve_data_defaults, validate_modalities
 
     data = config.data
-    if data.dataset == DataConfig.dataset:   # the configuration's defaults are its own: nothing
-        return config                        # to resolve, names are checked with each run
+    if data.dataset == DataConfig.dataset:  # the configuration's defaults are its own: nothing
+        return config  # to resolve, names are checked with each run
     if getattr(args, "modalities", None):
         validate_modalities(data.dataset, data.modalities, data.path)
     if getattr(args, "task", None):
         get_task(data.task, data.dataset, data.path)
-    data = resolve_data_defaults(data, explicit_modalities=bool(getattr(args, "modalities", None)),
-                                 explicit_task=bool(getattr(args, "task", None)))
+    data = resolve_data_defaults(
+        data,
+        explicit_modalities=bool(getattr(args, "modalities", None)),
+        explicit_task=bool(getattr(args, "task", None)),
+    )
     return dataclasses.replace(config, data=data)
 
 
@@ -247,9 +425,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.subjects < 1 or args.minutes <= 0:
         raise ConfigError("--subjects must be >= 1 and --minutes > 0")
-    written = simulate_wesad(Path(args.out), subjects=args.subjects, minutes=args.minutes,
-                             seed=args.seed, coupled=args.coupled,
-                             uninformative=args.uninformative or ())
+    written = simulate_wesad(
+        Path(args.out),
+        subjects=args.subjects,
+        minutes=args.minutes,
+        seed=args.seed,
+        coupled=args.coupled,
+        uninformative=args.uninformative or (),
+    )
     print(f"wrote {len(written)} synthetic WESAD subjects ({', '.join(written)}) to {args.out}")
     return 0
 
@@ -280,8 +463,9 @@ def _backend(args: argparse.Namespace, config: RunConfig):
         gpus = 1.0 if str(config.training.device).startswith("cuda") else 0.0
     for flag, value in (("--cpus-per-task", cpus), ("--gpus-per-task", gpus)):
         if not math.isfinite(value) or value < 0 or (flag == "--cpus-per-task" and value == 0):
-            raise ConfigError(f"{flag} must be a finite number {'> 0' if 'cpus' in flag else '>= 0'}, "
-                              f"got {value}")
+            raise ConfigError(
+                f"{flag} must be a finite number {'> 0' if 'cpus' in flag else '>= 0'}, got {value}"
+            )
     return RayBackend(address=args.address, cpus_per_task=cpus, gpus_per_task=gpus)
 
 
@@ -293,9 +477,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     with _backend(args, config) as backend:
-        results = run_experiment(config, Path(args.out), Progress(quiet=args.quiet),
-                                 final=getattr(args, "final", False), jobs=_jobs(args),
-                                 backend=backend)
+        results = run_experiment(
+            config,
+            Path(args.out),
+            Progress(quiet=args.quiet),
+            final=getattr(args, "final", False),
+            jobs=_jobs(args),
+            backend=backend,
+        )
     write_run_outputs(Path(args.out))
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
@@ -309,12 +498,18 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     epochs = args.pretrain_epochs if args.pretrain_epochs is not None else 10
     with _backend(args, config) as backend:
-        record = pretrain_to_folder(config, Path(args.out), epochs,
-                                    on_subject=Progress(quiet=args.quiet).subject,
-                                    backend=backend)
-    print(f"pretrained {', '.join(record['modalities'])} encoders on {record['n_windows']} "
-          f"windows of {len(record['subjects'])} subjects ({', '.join(record['subjects'])}), "
-          f"final loss {record['losses'][-1]:.3f}; wrote {args.out}/encoders.pt, pretrain.json")
+        record = pretrain_to_folder(
+            config,
+            Path(args.out),
+            epochs,
+            on_subject=Progress(quiet=args.quiet).subject,
+            backend=backend,
+        )
+    print(
+        f"pretrained {', '.join(record['modalities'])} encoders on {record['n_windows']} "
+        f"windows of {len(record['subjects'])} subjects ({', '.join(record['subjects'])}), "
+        f"final loss {record['losses'][-1]:.3f}; wrote {args.out}/encoders.pt, pretrain.json"
+    )
     return 0
 
 
@@ -330,17 +525,26 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     config = config_from_args(args, between=study.base)
     progress = Progress(quiet=args.quiet)
     with _backend(args, config) as backend:
-        state = run_benchmark(config, Path(args.out), study=study, only=args.only or (),
-                              tasks=tasks, seeds=args.seeds, jobs=_jobs(args), progress=progress,
-                              command=sys.argv, after_run=write_run_outputs, backend=backend)
+        state = run_benchmark(
+            config,
+            Path(args.out),
+            study=study,
+            only=args.only or (),
+            tasks=tasks,
+            seeds=args.seeds,
+            jobs=_jobs(args),
+            progress=progress,
+            command=sys.argv,
+            after_run=write_run_outputs,
+            backend=backend,
+        )
     write_report(Path(args.out))
     progress.line(benchmark_summary(state, Path(args.out)))
     mine = [e for e in state.get("entries", []) if e.get("status") in ("done", "failed")]
     if mine and all(e["status"] == "failed" for e in mine):
         first = (str(mine[0].get("error")).strip().splitlines() or ["?"])[0]
         runs = "the only run" if len(mine) == 1 else f"all {len(mine)} runs"
-        raise XmodalError(f"{runs} failed (first: {first}); see "
-                          f"{args.out}/benchmark.json")
+        raise XmodalError(f"{runs} failed (first: {first}); see {args.out}/benchmark.json")
     return 0
 
 
@@ -357,13 +561,16 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from xmodal.data.survey import format_survey, survey_dataset
 
     dataset = (get_adapter(args.dataset) if args.dataset else detect_adapter(args.data)).name
-    surveys = survey_dataset(dataset, Path(args.data), args.modalities or (), args.subjects or (),
-                             args.labels)
+    surveys = survey_dataset(
+        dataset, Path(args.data), args.modalities or (), args.subjects or (), args.labels
+    )
     print(format_survey(dataset, args.data, surveys))
     failed = [s.subject for s in surveys if s.error]
     if failed:
-        raise XmodalError(f"{len(failed)} of {len(surveys)} subjects could not be read "
-                          f"({', '.join(failed)}); see the report above")
+        raise XmodalError(
+            f"{len(failed)} of {len(surveys)} subjects could not be read "
+            f"({', '.join(failed)}); see the report above"
+        )
     return 0
 
 
@@ -392,16 +599,25 @@ def _add_inference_commands(sub) -> None:
     p.add_argument("run", help="run folder of 'xmodal train'")
     p.add_argument("--format", default="onnx", choices=("onnx", "torchscript"))
     p.add_argument("--out", required=True, help="output file")
-    p.add_argument("--ensemble", action="store_true", help="export the fold ensemble even "
-                   "when the run has a final model")
-    p.add_argument("--attention", action="store_true",
-                   help="also output the attention weights (attentive models)")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="export the fold ensemble even when the run has a final model",
+    )
+    p.add_argument(
+        "--attention",
+        action="store_true",
+        help="also output the attention weights (attentive models)",
+    )
     p.set_defaults(func=commands.cmd_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="xmodal", description="Emotion recognition from wearable physiology "
-                     "with attentive cross-modal connections.")
+    parser = _Parser(
+        prog="xmodal",
+        description="Emotion recognition from wearable physiology "
+        "with attentive cross-modal connections.",
+    )
     parser.add_argument("--version", action="version", version=f"xmodal {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -410,52 +626,87 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=int, default=6)
     p.add_argument("--minutes", type=float, default=20.0, help="length of each recording")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--coupled", action="store_true",
-                   help="classes separable only from ECG and EDA together")
-    p.add_argument("--uninformative", nargs="+", metavar="MODALITY",
-                   help="modalities that carry no class information: rendered from "
-                        "class-independent physiology on a schedule unrelated to the labels; "
-                        "the others stay as without this option (e.g. chest.ECG; valid: "
-                        "chest.ACC, chest.ECG, chest.EMG, chest.EDA, chest.Temp, chest.Resp, "
-                        "wrist.ACC, wrist.BVP, wrist.EDA, wrist.TEMP; not with --coupled)")
+    p.add_argument(
+        "--coupled", action="store_true", help="classes separable only from ECG and EDA together"
+    )
+    p.add_argument(
+        "--uninformative",
+        nargs="+",
+        metavar="MODALITY",
+        help="modalities that carry no class information: rendered from "
+        "class-independent physiology on a schedule unrelated to the labels; "
+        "the others stay as without this option (e.g. chest.ECG; valid: "
+        "chest.ACC, chest.ECG, chest.EMG, chest.EDA, chest.Temp, chest.Resp, "
+        "wrist.ACC, wrist.BVP, wrist.EDA, wrist.TEMP; not with --coupled)",
+    )
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("train", help="train and evaluate a model (leave-one-subject-out by default)")
+    p = sub.add_parser(
+        "train", help="train and evaluate a model (leave-one-subject-out by default)"
+    )
     p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
     p.add_argument("--out", required=True, help="run folder for results, checkpoints and plots")
     _add_train_options(p)
-    p.add_argument("--final", action="store_true",
-                   help="after the folds, train one model on all subjects into RUN/final/")
+    p.add_argument(
+        "--final",
+        action="store_true",
+        help="after the folds, train one model on all subjects into RUN/final/",
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("pretrain", help="self-supervised pretraining of the streams on the "
-                       "unlabelled time of a dataset (cross-modal contrastive)")
+    p = sub.add_parser(
+        "pretrain",
+        help="self-supervised pretraining of the streams on the "
+        "unlabelled time of a dataset (cross-modal contrastive)",
+    )
     p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
-    p.add_argument("--out", required=True, help="folder for encoders.pt and pretrain.json "
-                   "(then: xmodal train --init DIR)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for encoders.pt and pretrain.json (then: xmodal train --init DIR)",
+    )
     _add_train_options(p)
     p.set_defaults(func=cmd_pretrain)
 
-    p = sub.add_parser("benchmark", help="the paper's comparison: train every configuration of "
-                       "a study, then table.md/.csv and report.md/.html")
+    p = sub.add_parser(
+        "benchmark",
+        help="the paper's comparison: train every configuration of "
+        "a study, then table.md/.csv and report.md/.html",
+    )
     p.add_argument("data", help="dataset folder (WESAD: S2/S2.pkl, ...)")
-    p.add_argument("--out", required=True, help="benchmark folder: runs/<configuration>/, tables, report")
-    p.add_argument("--study", default="paper", help="paper (default) or FILE.toml with "
-                   "[[configuration]] tables")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="only these configurations (a "
-                   "configuration name, or a model name for its default configuration)")
+    p.add_argument(
+        "--out", required=True, help="benchmark folder: runs/<configuration>/, tables, report"
+    )
+    p.add_argument(
+        "--study",
+        default="paper",
+        help="paper (default) or FILE.toml with [[configuration]] tables",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="only these configurations (a "
+        "configuration name, or a model name for its default configuration)",
+    )
     _add_train_options(p, benchmark=True)
     p.set_defaults(func=cmd_benchmark)
 
-    p = sub.add_parser("report", help="rewrite report.md/.html (and tables) of a benchmark folder "
-                       "or a run folder from its saved results, without training")
+    p = sub.add_parser(
+        "report",
+        help="rewrite report.md/.html (and tables) of a benchmark folder "
+        "or a run folder from its saved results, without training",
+    )
     p.add_argument("path", help="benchmark folder (xmodal benchmark --out) or run folder")
     p.set_defaults(func=cmd_report)
 
     _add_inference_commands(sub)
 
-    p = sub.add_parser("datasets", help="describe a data folder: subjects, modalities, rates, "
-                       "durations, labels, signal problems (no training)")
+    p = sub.add_parser(
+        "datasets",
+        help="describe a data folder: subjects, modalities, rates, "
+        "durations, labels, signal problems (no training)",
+    )
     p.add_argument("data", help="data folder (WESAD root, drivedb records, csv dataset folder)")
     p.add_argument("--dataset", help="wesad | drivedb | csv (default: guessed from the folder)")
     p.add_argument("--labels", metavar="FILE", help="segments CSV (drivedb, csv)")
@@ -488,7 +739,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except XmodalError as exc:
             sys.stderr.write(f"xmodal: error: {exc}\n")
             return 2
-        except BrokenPipeError:                  # e.g. `xmodal train ... | head`: results are written
+        except BrokenPipeError:  # e.g. `xmodal train ... | head`: results are written
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except OSError as exc:

@@ -6,9 +6,10 @@ import dataclasses
 import math
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from xmodal.errors import ConfigError
 
@@ -17,8 +18,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-MODEL_NAMES = ("attentive", "cross", "late-fusion", "early-fusion", "score-fusion", "single",
-               "features")
+MODEL_NAMES = (
+    "attentive",
+    "cross",
+    "late-fusion",
+    "early-fusion",
+    "score-fusion",
+    "single",
+    "features",
+)
 
 #: the models that are neural networks (everything but the classical ``features`` baseline)
 NETWORK_NAMES = tuple(n for n in MODEL_NAMES if n != "features")
@@ -36,16 +44,36 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the default: compact's widths behind a stride-8 stem (a 256-Hz ECG stream runs its
     # blocks at 32 steps/s; 64-Hz BVP gets stride 4, see blocks.adapt_stem) with kernels of 8,
     # ~6x fewer FLOPs than compact
-    "efficient": {"widths": (16, 32, 64), "kernels": (8, 8, 8), "pool_size": 8,
-                  "pool_stride": 4, "stem_stride": 8},
-    "compact": {"widths": (16, 32, 64), "kernels": (16, 8, 8), "pool_size": 8, "pool_stride": 4,
-                "stem_stride": 1},
+    "efficient": {
+        "widths": (16, 32, 64),
+        "kernels": (8, 8, 8),
+        "pool_size": 8,
+        "pool_stride": 4,
+        "stem_stride": 8,
+    },
+    "compact": {
+        "widths": (16, 32, 64),
+        "kernels": (16, 8, 8),
+        "pool_size": 8,
+        "pool_stride": 4,
+        "stem_stride": 1,
+    },
     # the paper's stream (after Sarkar & Etemad): 32/64/128 filters, kernels 32/16/8
-    "paper": {"widths": (32, 64, 128), "kernels": (32, 16, 8), "pool_size": 8, "pool_stride": 2,
-              "stem_stride": 1},
+    "paper": {
+        "widths": (32, 64, 128),
+        "kernels": (32, 16, 8),
+        "pool_size": 8,
+        "pool_stride": 2,
+        "stem_stride": 1,
+    },
     # narrower, short kernels, same stem as efficient: the cheapest preset
-    "fast": {"widths": (8, 16, 32), "kernels": (8, 8, 8), "pool_size": 8, "pool_stride": 4,
-             "stem_stride": 4},
+    "fast": {
+        "widths": (8, 16, 32),
+        "kernels": (8, 8, 8),
+        "pool_size": 8,
+        "pool_stride": 4,
+        "stem_stride": 4,
+    },
 }
 DEFAULT_PRESET = "efficient"
 
@@ -70,19 +98,19 @@ class DataConfig:
     path: str = ""
     dataset: str = "wesad"
     modalities: tuple[str, ...] = ("chest.ECG", "chest.EDA")
-    subjects: tuple[str, ...] = ()          # empty: every subject found
+    subjects: tuple[str, ...] = ()  # empty: every subject found
     task: str = "3class"
-    window: float = 10.0                    # seconds
-    stride: float = 10.0                    # seconds, evaluation windows
-    train_stride: float = 5.0               # seconds, training windows (overlap augments)
-    rates: dict[str, float] = field(default_factory=dict)   # per-modality target-rate overrides
-    max_gap: float = 1.0                    # seconds of NaN/inf repaired by interpolation
-    cache_dir: str = ""                     # empty: $XMODAL_CACHE or ~/.cache/xmodal
+    window: float = 10.0  # seconds
+    stride: float = 10.0  # seconds, evaluation windows
+    train_stride: float = 5.0  # seconds, training windows (overlap augments)
+    rates: dict[str, float] = field(default_factory=dict)  # per-modality target-rate overrides
+    max_gap: float = 1.0  # seconds of NaN/inf repaired by interpolation
+    cache_dir: str = ""  # empty: $XMODAL_CACHE or ~/.cache/xmodal
     use_cache: bool = True
-    labels: str = ""                        # segments CSV (drivedb, csv); empty: found beside the data
-    normalize: str = "recording"            # recording | calibration | running (NORMALIZE_MODES)
-    calibration_minutes: float = 5.0        # length of the calibration part (calibration)
-    calibration_label: str = ""             # calibrate on this label's first segment; empty: start
+    labels: str = ""  # segments CSV (drivedb, csv); empty: found beside the data
+    normalize: str = "recording"  # recording | calibration | running (NORMALIZE_MODES)
+    calibration_minutes: float = 5.0  # length of the calibration part (calibration)
+    calibration_label: str = ""  # calibrate on this label's first segment; empty: start
 
 
 @dataclass
@@ -91,24 +119,24 @@ class ModelConfig:
 
     name: str = "attentive"
     preset: str = DEFAULT_PRESET
-    widths: tuple[int, ...] = ()            # empty: from preset
-    kernels: tuple[int, ...] = ()           # empty: from preset
-    pool_size: int = 0                      # 0: from preset
-    pool_stride: int = 0                    # 0: from preset
-    stem_stride: int = 0                    # 0: from preset; 1: no stem
+    widths: tuple[int, ...] = ()  # empty: from preset
+    kernels: tuple[int, ...] = ()  # empty: from preset
+    pool_size: int = 0  # 0: from preset
+    pool_stride: int = 0  # 0: from preset
+    stem_stride: int = 0  # 0: from preset; 1: no stem
     convs_per_block: int = 2
     batch_norm: bool = True
     dropout: float = 0.3
-    connections: tuple[int, ...] = (1, 2, 3)   # blocks after which streams connect (1-based)
-    direction: str = "both"                 # both | a2b | b2a
-    gate: str = "sigmoid"                   # sigmoid | softmax (over channels)
+    connections: tuple[int, ...] = (1, 2, 3)  # blocks after which streams connect (1-based)
+    direction: str = "both"  # both | a2b | b2a
+    gate: str = "sigmoid"  # sigmoid | softmax (over channels)
     head_hidden: int = 64
-    features_model: str = "rf"              # model 'features': rf | lda | adaboost
-    aux_heads: bool = False                 # a linear head per stream (fusion models)
-    output: str = "fused"                   # fused | mean | val | blend (see OUTPUT_MODES)
-    ensemble: int = 3                       # members trained with different seeds, averaged
+    features_model: str = "rf"  # model 'features': rf | lda | adaboost
+    aux_heads: bool = False  # a linear head per stream (fusion models)
+    output: str = "fused"  # fused | mean | val | blend (see OUTPUT_MODES)
+    ensemble: int = 3  # members trained with different seeds, averaged
 
-    def resolved(self) -> "ModelConfig":
+    def resolved(self) -> ModelConfig:
         """Return a copy with preset values filled in and everything validated."""
         if self.name not in MODEL_NAMES:
             raise ConfigError(f"unknown model {self.name!r}; valid: {', '.join(MODEL_NAMES)}")
@@ -129,8 +157,10 @@ class ModelConfig:
             raise ConfigError(f"widths {out.widths} and kernels {out.kernels} differ in length")
         bad = [k for k in out.connections if not 1 <= k <= len(out.widths)]
         if bad:
-            raise ConfigError(f"connection after block {bad[0]} but the streams have "
-                              f"{len(out.widths)} blocks (valid: 1..{len(out.widths)})")
+            raise ConfigError(
+                f"connection after block {bad[0]} but the streams have "
+                f"{len(out.widths)} blocks (valid: 1..{len(out.widths)})"
+            )
         if out.direction not in ("both", "a2b", "b2a"):
             raise ConfigError(f"unknown direction {out.direction!r}; valid: both, a2b, b2a")
         if out.gate not in ("sigmoid", "softmax"):
@@ -138,13 +168,17 @@ class ModelConfig:
         if out.output not in OUTPUT_MODES:
             raise ConfigError(f"unknown output {out.output!r}; valid: {', '.join(OUTPUT_MODES)}")
         if out.output != "fused" and not out.aux_heads:
-            raise ConfigError(f"output {out.output!r} mixes the per-stream heads: it needs "
-                              f"aux_heads (--aux-heads)")
+            raise ConfigError(
+                f"output {out.output!r} mixes the per-stream heads: it needs "
+                f"aux_heads (--aux-heads)"
+            )
         if out.ensemble < 1:
             raise ConfigError(f"ensemble must be at least 1, got {out.ensemble}")
         if out.features_model not in FEATURES_MODELS:
-            raise ConfigError(f"unknown features model {out.features_model!r}; valid: "
-                              f"{', '.join(FEATURES_MODELS)}")
+            raise ConfigError(
+                f"unknown features model {out.features_model!r}; valid: "
+                f"{', '.join(FEATURES_MODELS)}"
+            )
         return out
 
 
@@ -153,40 +187,40 @@ class TrainConfig:
     """Optimisation, early stopping and reproducibility."""
 
     epochs: int = 20
-    epoch_fraction: float = 0.5             # share of the training windows drawn per epoch
+    epoch_fraction: float = 0.5  # share of the training windows drawn per epoch
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-2
-    patience: int = 5                       # epochs without validation improvement
-    min_epochs: int = 4                     # warm-up: not selected, no early stop before
-    val_subjects: int = 2                   # inner validation subjects per fold
+    patience: int = 5  # epochs without validation improvement
+    min_epochs: int = 4  # warm-up: not selected, no early stop before
+    val_subjects: int = 2  # inner validation subjects per fold
     seed: int = 0
-    device: str = "cpu"                     # cpu | cuda | auto
-    threads: int = 0                        # 0: torch default (reproducible); N; -1: auto (idle CPUs)
-    amp: bool = True                        # false: precision auto means fp32
-    precision: str = "auto"                 # auto | fp32 | bf16 | fp16 (see PRECISIONS)
+    device: str = "cpu"  # cpu | cuda | auto
+    threads: int = 0  # 0: torch default (reproducible); N; -1: auto (idle CPUs)
+    amp: bool = True  # false: precision auto means fp32
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see PRECISIONS)
     # the fusion recipe (each an option; see xmodal.training.recipe)
-    aux_weight: float = 0.0                 # weight of each per-stream head's loss (aux_heads)
-    gblend: bool = False                    # per-head loss weights from inner validation
-    aux_detach: bool = False                # per-stream heads learn without training the streams
-    modality_dropout: float = 0.3           # share of training windows that lose one stream
-    ogm_alpha: float = 0.0                  # OGM-GE gradient modulation strength (0: off)
-    augment: float = 1.0                    # physiological augmentation strength (0: off)
-    warm_start: bool = False                # streams first trained alone, then fused
-    warm_lr_factor: float = 0.3             # learning-rate factor of warm-started streams
-    swa: bool = False                       # average the weights of the epochs after warm-up
-    pretrain_epochs: int = 0                # in-fold contrastive pretraining epochs (0: off)
-    transductive: bool = False              # pretraining also reads the test subject's signal
-    init: str = ""                          # folder of `xmodal pretrain`: initial encoders
+    aux_weight: float = 0.0  # weight of each per-stream head's loss (aux_heads)
+    gblend: bool = False  # per-head loss weights from inner validation
+    aux_detach: bool = False  # per-stream heads learn without training the streams
+    modality_dropout: float = 0.3  # share of training windows that lose one stream
+    ogm_alpha: float = 0.0  # OGM-GE gradient modulation strength (0: off)
+    augment: float = 1.0  # physiological augmentation strength (0: off)
+    warm_start: bool = False  # streams first trained alone, then fused
+    warm_lr_factor: float = 0.3  # learning-rate factor of warm-started streams
+    swa: bool = False  # average the weights of the epochs after warm-up
+    pretrain_epochs: int = 0  # in-fold contrastive pretraining epochs (0: off)
+    transductive: bool = False  # pretraining also reads the test subject's signal
+    init: str = ""  # folder of `xmodal pretrain`: initial encoders
 
 
 @dataclass
 class EvalConfig:
     """The evaluation protocol."""
 
-    protocol: str = "loso"                  # loso | kfold | holdout | kfold-windows
-    folds: int = 5                          # for kfold and kfold-windows
-    test_subjects: tuple[str, ...] = ()     # for holdout: the test subjects (records)
+    protocol: str = "loso"  # loso | kfold | holdout | kfold-windows
+    folds: int = 5  # for kfold and kfold-windows
+    test_subjects: tuple[str, ...] = ()  # for holdout: the test subjects (records)
 
 
 @dataclass
@@ -200,23 +234,29 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists), suitable for TOML and JSON."""
+
         def clean(value: Any) -> Any:
             if isinstance(value, tuple):
                 return [clean(v) for v in value]
             if isinstance(value, dict):
                 return {k: clean(v) for k, v in value.items()}
             return value
-        return {sec.name: {f.name: clean(getattr(getattr(self, sec.name), f.name))
-                           for f in fields(getattr(self, sec.name))}
-                for sec in fields(self)}
+
+        return {
+            sec.name: {
+                f.name: clean(getattr(getattr(self, sec.name), f.name))
+                for f in fields(getattr(self, sec.name))
+            }
+            for sec in fields(self)
+        }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> "RunConfig":
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
         """Build from nested dicts; unknown sections or keys raise a ConfigError."""
         config = cls()
         return config.updated(raw, source)
 
-    def updated(self, raw: dict[str, Any], source: str = "config") -> "RunConfig":
+    def updated(self, raw: dict[str, Any], source: str = "config") -> RunConfig:
         """Return a copy with the values in ``raw`` (nested by section) applied.
 
         The values set are checked by :func:`validate_values`; an out-of-range one is a
@@ -227,8 +267,9 @@ class RunConfig:
         checked: list[tuple[str, str]] = []
         for sec_name, values in raw.items():
             if sec_name not in sections:
-                raise ConfigError(f"{source}: unknown section [{sec_name}]; "
-                                  f"valid: {', '.join(sections)}")
+                raise ConfigError(
+                    f"{source}: unknown section [{sec_name}]; valid: {', '.join(sections)}"
+                )
             if not isinstance(values, dict):
                 raise ConfigError(f"{source}: [{sec_name}] must be a table")
             section = getattr(new, sec_name)
@@ -236,9 +277,12 @@ class RunConfig:
             changes = {}
             for key, value in values.items():
                 if key not in known:
-                    raise ConfigError(f"{source}: unknown key {key!r} in [{sec_name}]; "
-                                      f"valid: {', '.join(known)}")
-                changes[key] = _coerce(value, getattr(section, key), f"{source}: [{sec_name}] {key}")
+                    raise ConfigError(
+                        f"{source}: unknown key {key!r} in [{sec_name}]; valid: {', '.join(known)}"
+                    )
+                changes[key] = _coerce(
+                    value, getattr(section, key), f"{source}: [{sec_name}] {key}"
+                )
             setattr(new, sec_name, dataclasses.replace(section, **changes))
             checked.extend((sec_name, key) for key in changes)
         validate_values(new, source, checked)
@@ -265,7 +309,9 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
                 raise TypeError
             return type(default)(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{where}: cannot use {value!r} (expected {type(default).__name__})") from None
+        raise ConfigError(
+            f"{where}: cannot use {value!r} (expected {type(default).__name__})"
+        ) from None
     return value
 
 
@@ -286,10 +332,18 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 LEGACY_VALUES: dict[str, dict[str, Any]] = {
     "data": {"normalize": "recording"},
     "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
-    "training": {"aux_weight": 0.0, "aux_detach": False, "gblend": False,
-                 "modality_dropout": 0.0, "ogm_alpha": 0.0, "augment": 0.0,
-                 "warm_start": False, "swa": False, "pretrain_epochs": 0,
-                 "precision": "fp32"},
+    "training": {
+        "aux_weight": 0.0,
+        "aux_detach": False,
+        "gblend": False,
+        "modality_dropout": 0.0,
+        "ogm_alpha": 0.0,
+        "augment": 0.0,
+        "warm_start": False,
+        "swa": False,
+        "pretrain_epochs": 0,
+        "precision": "fp32",
+    },
 }
 
 
@@ -347,14 +401,17 @@ class ValueRange(NamedTuple):
             return False
         if not math.isfinite(value):
             return False
-        if self.lower is not None and (value < self.lower or
-                                       (value == self.lower and not self.inclusive[0])):
+        if self.lower is not None and (
+            value < self.lower or (value == self.lower and not self.inclusive[0])
+        ):
             return False
-        return self.upper is None or value < self.upper or (value == self.upper
-                                                            and self.inclusive[1])
+        return (
+            self.upper is None or value < self.upper or (value == self.upper and self.inclusive[1])
+        )
 
     def describe(self) -> str:
         """E.g. ``"an integer >= 1"``, ``"a number in [0, 1)"``, ``"integers >= 1"``."""
+
         def num(x: float) -> str:
             return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
@@ -362,8 +419,10 @@ class ValueRange(NamedTuple):
         low, high = self.inclusive
         if self.lower is not None and self.upper is not None:
             noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a number")
-            return (f"{noun} in {'[' if low else '('}{num(self.lower)}, {num(self.upper)}"
-                    f"{']' if high else ')'}")
+            return (
+                f"{noun} in {'[' if low else '('}{num(self.lower)}, {num(self.upper)}"
+                f"{']' if high else ')'}"
+            )
         if self.lower is not None:
             return f"{noun} {'>=' if low else '>'} {num(self.lower)}"
         if self.upper is not None:
@@ -387,7 +446,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
     ("data", "calibration_minutes"): _above(0, inclusive=False),
     ("model", "widths"): _above(1, "ints"),
     ("model", "kernels"): _above(1, "ints"),
-    ("model", "pool_size"): _above(0, "int"),           # 0: from the preset
+    ("model", "pool_size"): _above(0, "int"),  # 0: from the preset
     ("model", "pool_stride"): _above(0, "int"),
     ("model", "stem_stride"): _above(0, "int"),
     ("model", "convs_per_block"): _above(1, "int"),
@@ -396,14 +455,14 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
     ("model", "ensemble"): _above(1, "int"),
     ("training", "epochs"): _above(1, "int"),
     ("training", "epoch_fraction"): ValueRange("float", 0, 1, (False, True)),
-    ("training", "batch_size"): _above(2, "int"),       # batch norm needs two windows
+    ("training", "batch_size"): _above(2, "int"),  # batch norm needs two windows
     ("training", "lr"): _above(0, inclusive=False),
     ("training", "weight_decay"): _above(0),
     ("training", "patience"): _above(0, "int"),
     ("training", "min_epochs"): _above(0, "int"),
     ("training", "val_subjects"): _above(0, "int"),
-    ("training", "seed"): ValueRange("int", 0, 2**32 - 1),   # numpy and scikit-learn seeds
-    ("training", "threads"): _above(-1, "int"),         # -1: auto, 0: torch's default
+    ("training", "seed"): ValueRange("int", 0, 2**32 - 1),  # numpy and scikit-learn seeds
+    ("training", "threads"): _above(-1, "int"),  # -1: auto, 0: torch's default
     ("training", "aux_weight"): _above(0),
     ("training", "modality_dropout"): ValueRange("float", 0, 1, (True, False)),
     ("training", "ogm_alpha"): _above(0),
@@ -429,8 +488,9 @@ def check_device(name: str, where: str = "device") -> str:
     return name
 
 
-def validate_values(config: RunConfig, source: str = "config",
-                    keys: Sequence[tuple[str, str]] | None = None) -> None:
+def validate_values(
+    config: RunConfig, source: str = "config", keys: Sequence[tuple[str, str]] | None = None
+) -> None:
     """Check settings against :data:`VALUE_RANGES`, :data:`VALUE_CHOICES` and the device's form.
 
     Parameters
@@ -448,22 +508,30 @@ def validate_values(config: RunConfig, source: str = "config",
         The first value out of range; the message names the option (command line) or
         ``[section] key`` (files), the allowed range and the value.
     """
-    wanted = (list(VALUE_RANGES) + list(VALUE_CHOICES) + [("training", "device")]
-              if keys is None else list(keys))
+    wanted = (
+        list(VALUE_RANGES) + list(VALUE_CHOICES) + [("training", "device")]
+        if keys is None
+        else list(keys)
+    )
     for section, key in wanted:
         part = getattr(config, section, None)
         if part is None or not hasattr(part, key):
             continue
         value = getattr(part, key)
-        label = (f"{source}: --{key.replace('_', '-')}" if source == COMMAND_LINE
-                 else f"{source}: [{section}] {key}")
+        label = (
+            f"{source}: --{key.replace('_', '-')}"
+            if source == COMMAND_LINE
+            else f"{source}: [{section}] {key}"
+        )
         if (section, key) == ("training", "device"):
             check_device(value, label)
             continue
         if (section, key) in VALUE_CHOICES:
             if value not in VALUE_CHOICES[section, key]:
-                raise ConfigError(f"{label}: unknown value {value!r}; valid: "
-                                  f"{', '.join(VALUE_CHOICES[section, key])}")
+                raise ConfigError(
+                    f"{label}: unknown value {value!r}; valid: "
+                    f"{', '.join(VALUE_CHOICES[section, key])}"
+                )
             continue
         allowed = VALUE_RANGES.get((section, key))
         if allowed is None:
@@ -471,12 +539,14 @@ def validate_values(config: RunConfig, source: str = "config",
         if allowed.kind == "rates":
             for name, rate in dict(value).items():
                 if not allowed.allows(rate):
-                    raise ConfigError(f"{label} {name} must be {allowed.describe()} Hz, "
-                                      f"got {rate!r}")
+                    raise ConfigError(
+                        f"{label} {name} must be {allowed.describe()} Hz, got {rate!r}"
+                    )
         elif allowed.kind == "ints":
             bad = [v for v in value if not allowed.allows(v)]
             if bad:
-                raise ConfigError(f"{label} must be {allowed.describe()}, got {bad[0]!r} in "
-                                  f"{list(value)}")
+                raise ConfigError(
+                    f"{label} must be {allowed.describe()}, got {bad[0]!r} in {list(value)}"
+                )
         elif not allowed.allows(value):
             raise ConfigError(f"{label} must be {allowed.describe()}, got {value!r}")

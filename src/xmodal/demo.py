@@ -28,22 +28,34 @@ DEMO_MODALITIES = ("chest.ECG", "chest.EDA")
 
 def demo_study() -> Study:
     """The configurations the demo compares."""
-    configs = [Configuration("attentive", {"model": {"name": "attentive"}}),
-               Configuration("late-fusion", {"model": {"name": "late-fusion"}})]
+    configs = [
+        Configuration("attentive", {"model": {"name": "attentive"}}),
+        Configuration("late-fusion", {"model": {"name": "late-fusion"}}),
+    ]
     for modality in DEMO_MODALITIES:
-        configs.append(Configuration(f"single-{modality}", {
-            "data": {"modalities": [modality]}, "model": {"name": "single"}}))
-    configs.append(Configuration("features", {"model": {"name": "features"},
-                                              "data": {"window": FEATURES_WINDOW}}))
+        configs.append(
+            Configuration(
+                f"single-{modality}",
+                {"data": {"modalities": [modality]}, "model": {"name": "single"}},
+            )
+        )
+    configs.append(
+        Configuration(
+            "features", {"model": {"name": "features"}, "data": {"window": FEATURES_WINDOW}}
+        )
+    )
     return Study("demo", configurations=configs)
 
 
 def demo_base(data: Path, cache: Path) -> RunConfig:
     """Base configuration of every demo run (defaults, one inner validation subject)."""
-    return RunConfig(data=DataConfig(path=str(data), modalities=DEMO_MODALITIES, task="3class",
-                                     cache_dir=str(cache)),
-                     training=TrainConfig(val_subjects=1),
-                     evaluation=EvalConfig(protocol="loso"))
+    return RunConfig(
+        data=DataConfig(
+            path=str(data), modalities=DEMO_MODALITIES, task="3class", cache_dir=str(cache)
+        ),
+        training=TrainConfig(val_subjects=1),
+        evaluation=EvalConfig(protocol="loso"),
+    )
 
 
 def run_demo(out: Path, quiet: bool = False) -> str:
@@ -56,19 +68,28 @@ def run_demo(out: Path, quiet: bool = False) -> str:
         progress.line(f"simulating {DEMO_SUBJECTS} subjects x {DEMO_MINUTES:g} min into {data}")
         simulate_wesad(data, subjects=DEMO_SUBJECTS, minutes=DEMO_MINUTES, seed=0)
     base = demo_base(data.resolve(), (out / "cache").resolve())
-    state = run_benchmark(base, out, study=demo_study(), seeds=DEMO_SEEDS, jobs=default_jobs(),
-                          progress=progress, command=["xmodal", "demo", "--out", str(out)],
-                          after_run=write_run_outputs)
+    state = run_benchmark(
+        base,
+        out,
+        study=demo_study(),
+        seeds=DEMO_SEEDS,
+        jobs=default_jobs(),
+        progress=progress,
+        command=["xmodal", "demo", "--out", str(out)],
+        after_run=write_run_outputs,
+    )
     write_report(out)
     progress.line(benchmark_summary(state, out))
     table = (out / "table.md").read_text(encoding="utf-8")
     elapsed = time.perf_counter() - start
-    text = (f"# xmodal demo\n\nSynthetic WESAD-format data, {DEMO_SUBJECTS} subjects x "
-            f"{DEMO_MINUTES:g} min, chest ECG + EDA, task 3class (baseline/stress/amusement), "
-            f"leave-one-subject-out with one inner validation subject per fold, "
-            f"{DEMO_SEEDS} seeds.\n\n{table}\n\nTotal time {elapsed:.0f} s. Each run folder under "
-            f"runs/ holds results.json, predictions.csv, config.toml, fold checkpoints and "
-            f"plots; report.html shows the figures.\n")
+    text = (
+        f"# xmodal demo\n\nSynthetic WESAD-format data, {DEMO_SUBJECTS} subjects x "
+        f"{DEMO_MINUTES:g} min, chest ECG + EDA, task 3class (baseline/stress/amusement), "
+        f"leave-one-subject-out with one inner validation subject per fold, "
+        f"{DEMO_SEEDS} seeds.\n\n{table}\n\nTotal time {elapsed:.0f} s. Each run folder under "
+        f"runs/ holds results.json, predictions.csv, config.toml, fold checkpoints and "
+        f"plots; report.html shows the figures.\n"
+    )
     atomic_write_text(out / "demo.md", text)
     print(table)
     print(f"\nwrote {out}/demo.md, table.md, report.html and runs/*/ in {elapsed:.0f} s")

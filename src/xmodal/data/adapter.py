@@ -52,8 +52,14 @@ class DatasetAdapter(ABC):
         """
 
     @abstractmethod
-    def load(self, file: Path, modalities: Sequence[str], subject: str,
-             root: Path | None = None, labels: Path | None = None) -> Recording:
+    def load(
+        self,
+        file: Path,
+        modalities: Sequence[str],
+        subject: str,
+        root: Path | None = None,
+        labels: Path | None = None,
+    ) -> Recording:
         """Load the requested modalities of one subject's file (see :meth:`find_subjects`).
 
         Parameters
@@ -102,14 +108,22 @@ class DatasetAdapter(ABC):
         valid = self.modalities(path)
         unknown = [m for m in modalities if m not in valid]
         if unknown:
-            raise ConfigError(f"unknown modality {unknown[0]!r} for dataset {self.name!r}; valid: "
-                              f"{', '.join(valid)}")
+            raise ConfigError(
+                f"unknown modality {unknown[0]!r} for dataset {self.name!r}; valid: "
+                f"{', '.join(valid)}"
+            )
 
-    def load_present(self, file: Path, subject: str, root: Path | None = None,
-                     labels: Path | None = None) -> Recording:
+    def load_present(
+        self, file: Path, subject: str, root: Path | None = None, labels: Path | None = None
+    ) -> Recording:
         """Load every modality the file holds (for ``xmodal datasets``; default: all offered)."""
-        return self.load(file, self.modalities(root if root is not None else file), subject,
-                         root=root, labels=labels)
+        return self.load(
+            file,
+            self.modalities(root if root is not None else file),
+            subject,
+            root=root,
+            labels=labels,
+        )
 
     def label_names(self, path: Path | None = None) -> dict[int, str]:
         """Raw label code -> name, for reports (default: the classes of the default task)."""

@@ -13,9 +13,10 @@ Raw label codes in a :class:`Recording` are ``class index + 1``; 0 is unlabelled
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +27,14 @@ from xmodal.data.segments import read_segments, segments_to_labels
 from xmodal.data.tasks import Task
 from xmodal.errors import ConfigError, DataError
 
-__all__ = ["SPEC_NAME", "CsvSpec", "CsvAdapter", "load_spec", "find_csv_subjects",
-           "load_csv_subject"]
+__all__ = [
+    "SPEC_NAME",
+    "CsvSpec",
+    "CsvAdapter",
+    "load_spec",
+    "find_csv_subjects",
+    "load_csv_subject",
+]
 
 SPEC_NAME = "dataset.toml"
 #: label samples per second when labels come from a segments file
@@ -62,7 +69,7 @@ class CsvSpec:
     label_column: str | None = None
     segments: Path | None = None
     classes: tuple[str, ...] = ()
-    values: dict[str, int] = field(default_factory=dict)     # raw value text -> code (>= 1)
+    values: dict[str, int] = field(default_factory=dict)  # raw value text -> code (>= 1)
     ignore: frozenset[str] = frozenset()
     tasks: dict[str, Task] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
@@ -89,8 +96,10 @@ def _spec_path(path: Path | str) -> Path:
     else:
         spec = path.parent / SPEC_NAME
     if not spec.is_file():
-        raise DataError(f"{path}: no {SPEC_NAME} found (a csv dataset is a folder with one file "
-                        f"per subject plus {SPEC_NAME}; see README)")
+        raise DataError(
+            f"{path}: no {SPEC_NAME} found (a csv dataset is a folder with one file "
+            f"per subject plus {SPEC_NAME}; see README)"
+        )
     return spec
 
 
@@ -119,8 +128,12 @@ def load_spec(path: Path | str) -> CsvSpec:
     if rate is not None and time_column is not None:
         raise DataError(f"{where}: give either rate or time_column, not both")
     if rate is not None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 \
-                or not np.isfinite(rate):
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float))
+            or not rate > 0
+            or not np.isfinite(rate)
+        ):
             raise DataError(f"{where}: rate must be a positive number of Hz, got {rate!r}")
         rate = float(rate)
     if time_column is not None and (not isinstance(time_column, str) or not time_column):
@@ -128,30 +141,40 @@ def load_spec(path: Path | str) -> CsvSpec:
 
     signals_raw = raw.get("signals")
     if not isinstance(signals_raw, dict) or not signals_raw:
-        raise DataError(f"{where}: missing [signals] table (modality = \"column\")")
+        raise DataError(f'{where}: missing [signals] table (modality = "column")')
     signals: dict[str, tuple[str, ...]] = {}
     for name, value in signals_raw.items():
         if not _NAME_RE.match(name):
-            raise DataError(f"{where}: [signals] {name!r} is not a valid modality name "
-                            "(letters, digits, _ . -; starting with a letter)")
+            raise DataError(
+                f"{where}: [signals] {name!r} is not a valid modality name "
+                "(letters, digits, _ . -; starting with a letter)"
+            )
         if isinstance(value, dict):
             extra = [k for k in value if k != "column"]
             if extra:
-                raise DataError(f"{where}: [signals] {name}: unknown key {extra[0]!r}; valid: column")
+                raise DataError(
+                    f"{where}: [signals] {name}: unknown key {extra[0]!r}; valid: column"
+                )
             value = value.get("column")
         columns = [value] if isinstance(value, str) else value
-        if not isinstance(columns, list) or not columns or \
-                not all(isinstance(c, str) and c for c in columns):
-            raise DataError(f"{where}: [signals] {name}: expected a column name or a list of "
-                            f"column names, got {value!r}")
+        if (
+            not isinstance(columns, list)
+            or not columns
+            or not all(isinstance(c, str) and c for c in columns)
+        ):
+            raise DataError(
+                f"{where}: [signals] {name}: expected a column name or a list of "
+                f"column names, got {value!r}"
+            )
         signals[name] = tuple(columns)
 
-    spec = CsvSpec(spec_path, str(raw.get("name", spec_path.parent.name)), rate, time_column,
-                   signals)
+    spec = CsvSpec(
+        spec_path, str(raw.get("name", spec_path.parent.name)), rate, time_column, signals
+    )
     _parse_labels(spec, raw.get("labels"), raw.get("tasks"), where)
     files = raw.get("files", {})
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise DataError(f"{where}: [files] must map subject = \"file\"")
+        raise DataError(f'{where}: [files] must map subject = "file"')
     spec.files = {str(s): (spec.root / f).resolve() for s, f in files.items()}
     return spec
 
@@ -165,7 +188,9 @@ def _parse_labels(spec: CsvSpec, labels: Any, tasks: Any, where: str) -> None:
         raise DataError(f"{where}: [labels] must be a table")
     unknown = [k for k in labels if k not in _LABEL_KEYS]
     if unknown:
-        raise DataError(f"{where}: [labels] unknown key {unknown[0]!r}; valid: {', '.join(_LABEL_KEYS)}")
+        raise DataError(
+            f"{where}: [labels] unknown key {unknown[0]!r}; valid: {', '.join(_LABEL_KEYS)}"
+        )
     column, segments = labels.get("column"), labels.get("segments")
     if (column is None) == (segments is None):
         raise DataError(f"{where}: [labels] needs exactly one of column = NAME or segments = FILE")
@@ -178,14 +203,19 @@ def _parse_labels(spec: CsvSpec, labels: Any, tasks: Any, where: str) -> None:
             raise DataError(f"{where}: [labels] segments must be a file name")
         spec.segments = (spec.root / segments).resolve()
     classes = labels.get("classes")
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes):
+    if (
+        not isinstance(classes, list)
+        or not classes
+        or not all(isinstance(c, str) and c for c in classes)
+    ):
         raise DataError(f"{where}: [labels] classes must be a non-empty list of class names")
     if len(set(classes)) != len(classes):
         raise DataError(f"{where}: [labels] classes lists a class twice: {classes}")
     values = labels.get("values", classes)
     if not isinstance(values, list) or len(values) != len(classes):
-        raise DataError(f"{where}: [labels] values must list one raw value per class "
-                        f"({len(classes)} classes)")
+        raise DataError(
+            f"{where}: [labels] values must list one raw value per class ({len(classes)} classes)"
+        )
     texts = [_value_text(v) for v in values]
     if len(set(texts)) != len(texts):
         raise DataError(f"{where}: [labels] values lists a value twice: {values}")
@@ -197,8 +227,11 @@ def _parse_labels(spec: CsvSpec, labels: Any, tasks: Any, where: str) -> None:
     spec.ignore = frozenset(_value_text(v) for v in ignore) - set(spec.values)
 
     task_name = labels.get("task", "all")
-    spec.tasks = {str(task_name): Task(str(task_name), tuple(classes),
-                                       {i + 1: i for i in range(len(classes))})}
+    spec.tasks = {
+        str(task_name): Task(
+            str(task_name), tuple(classes), {i + 1: i for i in range(len(classes))}
+        )
+    }
     if tasks is None:
         return
     if not isinstance(tasks, dict):
@@ -215,8 +248,10 @@ def _parse_labels(spec: CsvSpec, labels: Any, tasks: Any, where: str) -> None:
                 raise DataError(f"{where}: [tasks.{name}] {cls}: expected a list of classes")
             for member in members:
                 if member not in classes:
-                    raise DataError(f"{where}: [tasks.{name}] {cls}: unknown class {member!r}; "
-                                    f"valid: {', '.join(classes)}")
+                    raise DataError(
+                        f"{where}: [tasks.{name}] {cls}: unknown class {member!r}; "
+                        f"valid: {', '.join(classes)}"
+                    )
                 code = classes.index(member) + 1
                 if code in mapping:
                     raise DataError(f"{where}: [tasks.{name}]: class {member!r} is used twice")
@@ -224,8 +259,9 @@ def _parse_labels(spec: CsvSpec, labels: Any, tasks: Any, where: str) -> None:
         spec.tasks[name] = Task(name, tuple(table), mapping)
 
 
-def find_csv_subjects(path: Path | str, subjects: Sequence[str] = (),
-                      spec: CsvSpec | None = None) -> dict[str, Path]:
+def find_csv_subjects(
+    path: Path | str, subjects: Sequence[str] = (), spec: CsvSpec | None = None
+) -> dict[str, Path]:
     """Subject -> data file: the ``[files]`` table, else every ``.csv``/``.parquet`` beside the TOML."""
     spec = spec or load_spec(path)
     if spec.files:
@@ -235,8 +271,11 @@ def find_csv_subjects(path: Path | str, subjects: Sequence[str] = (),
                 raise DataError(f"{spec.path}: [files] {subject}: {file} not found")
     else:
         skip = {spec.segments} if spec.segments else set()
-        found = {p.stem: p for p in sorted(spec.root.iterdir())
-                 if p.suffix.lower() in _SUFFIXES and p.is_file() and p.resolve() not in skip}
+        found = {
+            p.stem: p
+            for p in sorted(spec.root.iterdir())
+            if p.suffix.lower() in _SUFFIXES and p.is_file() and p.resolve() not in skip
+        }
     if not found:
         raise DataError(f"{spec.root}: no .csv or .parquet file beside {SPEC_NAME}")
     wanted = list(dict.fromkeys(str(s) for s in subjects))
@@ -251,7 +290,9 @@ def _columns(file: Path, where: str) -> list[str]:
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise DataError(f"{where}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+            raise DataError(
+                f"{where}: reading Parquet needs pyarrow (pip install pyarrow)"
+            ) from None
         try:
             return list(pq.read_schema(file).names)
         except Exception as exc:
@@ -272,6 +313,7 @@ def _read_table(file: Path, columns: list[str], label_column: str | None, where:
     try:
         if file.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
+
             frame = pq.read_table(file, columns=columns).to_pandas()
         else:
             dtype = {label_column: str} if label_column else None
@@ -291,13 +333,20 @@ def _numeric(frame, column: str, where: str) -> np.ndarray:
     bad = np.isnan(values) & raw.notna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{where}: column {column!r} holds non-numeric value {raw.iloc[i]!r} at "
-                        f"data row {i + 1}")
+        raise DataError(
+            f"{where}: column {column!r} holds non-numeric value {raw.iloc[i]!r} at "
+            f"data row {i + 1}"
+        )
     return values
 
 
-def load_csv_subject(path: Path | str, modalities: Sequence[str], subject: str | None = None,
-                     spec: CsvSpec | None = None, labels: Path | str | None = None) -> Recording:
+def load_csv_subject(
+    path: Path | str,
+    modalities: Sequence[str],
+    subject: str | None = None,
+    spec: CsvSpec | None = None,
+    labels: Path | str | None = None,
+) -> Recording:
     """Load one subject's file with the requested modalities (all signals when empty).
 
     Parameters
@@ -318,8 +367,9 @@ def load_csv_subject(path: Path | str, modalities: Sequence[str], subject: str |
     modalities = list(modalities) or list(spec.signals)
     unknown = [m for m in modalities if m not in spec.signals]
     if unknown:
-        raise ConfigError(f"unknown modality {unknown[0]!r} in {spec.path}; valid: "
-                          f"{', '.join(spec.signals)}")
+        raise ConfigError(
+            f"unknown modality {unknown[0]!r} in {spec.path}; valid: {', '.join(spec.signals)}"
+        )
     present = _columns(path, where)
     needed = [c for m in modalities for c in spec.signals[m]]
     if spec.time_column:
@@ -337,17 +387,23 @@ def load_csv_subject(path: Path | str, modalities: Sequence[str], subject: str |
     if spec.time_column:
         t = _numeric(frame, spec.time_column, where)
         if n < 2:
-            raise DataError(f"{where}: one row only: cannot derive a rate from {spec.time_column!r}")
+            raise DataError(
+                f"{where}: one row only: cannot derive a rate from {spec.time_column!r}"
+            )
         if not np.isfinite(t).all():
             i = int(np.argmax(~np.isfinite(t)))
-            raise DataError(f"{where}: time column {spec.time_column!r} is empty or not finite at "
-                            f"data row {i + 1}")
+            raise DataError(
+                f"{where}: time column {spec.time_column!r} is empty or not finite at "
+                f"data row {i + 1}"
+            )
         steps = np.diff(t)
         if (steps <= 0).any():
             i = int(np.argmax(steps <= 0)) + 1
-            raise DataError(f"{where}: time column {spec.time_column!r} is not increasing at data "
-                            f"row {i + 1} ({t[i - 1]:g} then {t[i]:g})")
-        rate = float(f"{1.0 / float(np.median(steps)):.6g}")   # 99.9999997 -> 100
+            raise DataError(
+                f"{where}: time column {spec.time_column!r} is not increasing at data "
+                f"row {i + 1} ({t[i - 1]:g} then {t[i]:g})"
+            )
+        rate = float(f"{1.0 / float(np.median(steps)):.6g}")  # 99.9999997 -> 100
         step = 1.0 / rate
         t = t - t[0]
         if np.abs(steps - step).max() > _JITTER * step:
@@ -360,8 +416,9 @@ def load_csv_subject(path: Path | str, modalities: Sequence[str], subject: str |
         if grid is not None:
             data = np.stack([np.interp(grid, times, data[:, k]) for k in range(data.shape[1])], 1)
         if np.isnan(data).all():
-            raise DataError(f"{where}: signal {modality} ({', '.join(spec.signals[modality])}) "
-                            "holds no numbers")
+            raise DataError(
+                f"{where}: signal {modality} ({', '.join(spec.signals[modality])}) holds no numbers"
+            )
         signals[modality] = Signal(np.ascontiguousarray(data, dtype=np.float32), float(rate))
 
     label_array, label_rate = None, None
@@ -381,16 +438,25 @@ def load_csv_subject(path: Path | str, modalities: Sequence[str], subject: str |
                     if _value_text(seg.label) in spec.ignore:
                         code = 0
                     else:
-                        raise DataError(f"{segments_file}: subject {subject}, segment {seg.name!r}: "
-                                        f"unknown label {seg.label!r}; classes: "
-                                        f"{', '.join(spec.values)}")
+                        raise DataError(
+                            f"{segments_file}: subject {subject}, segment {seg.name!r}: "
+                            f"unknown label {seg.label!r}; classes: "
+                            f"{', '.join(spec.values)}"
+                        )
                 codes.append(code)
             duration = (len(grid) if grid is not None else n) / rate
-            label_array = segments_to_labels(rows, codes, duration, SEGMENT_LABEL_RATE,
-                                             f"{segments_file} (subject {subject})")
+            label_array = segments_to_labels(
+                rows, codes, duration, SEGMENT_LABEL_RATE, f"{segments_file} (subject {subject})"
+            )
             label_rate = SEGMENT_LABEL_RATE
-    return Recording(subject=subject, signals=signals, labels=label_array, label_rate=label_rate,
-                     source=path, dataset="csv")
+    return Recording(
+        subject=subject,
+        signals=signals,
+        labels=label_array,
+        label_rate=label_rate,
+        source=path,
+        dataset="csv",
+    )
 
 
 def _label_codes(column, spec: CsvSpec, where: str) -> np.ndarray:
@@ -399,16 +465,18 @@ def _label_codes(column, spec: CsvSpec, where: str) -> np.ndarray:
 
     values = column.to_numpy(dtype=object)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    lookup = np.zeros(len(uniques) + 1, dtype=np.int16)   # last entry: the NA sentinel -1
+    lookup = np.zeros(len(uniques) + 1, dtype=np.int16)  # last entry: the NA sentinel -1
     for k, value in enumerate(uniques):
         text = _value_text(value)
         if text == "" or text in spec.ignore:
             continue
         if text not in spec.values:
             row = int(np.argmax(codes == k)) + 1
-            raise DataError(f"{where}: label column {spec.label_column!r} holds unknown value "
-                            f"{value!r} at data row {row}; valid: {', '.join(spec.values)} "
-                            "(add it to [labels] ignore to treat it as unlabelled)")
+            raise DataError(
+                f"{where}: label column {spec.label_column!r} holds unknown value "
+                f"{value!r} at data row {row}; valid: {', '.join(spec.values)} "
+                "(add it to [labels] ignore to treat it as unlabelled)"
+            )
         lookup[k] = spec.values[text]
     out = lookup[codes]
     if out.max(initial=0) > 127:
@@ -430,32 +498,43 @@ class CsvAdapter(DatasetAdapter):
     def find_subjects(self, path: Path, subjects: Sequence[str] = ()) -> dict[str, Path]:
         return find_csv_subjects(Path(path), tuple(subjects))
 
-    def load(self, file: Path, modalities: Sequence[str], subject: str,
-             root: Path | None = None, labels: Path | None = None) -> Recording:
+    def load(
+        self,
+        file: Path,
+        modalities: Sequence[str],
+        subject: str,
+        root: Path | None = None,
+        labels: Path | None = None,
+    ) -> Recording:
         """Load one file; ``root`` is where ``dataset.toml`` is (default: beside ``file``)."""
         spec = load_spec(root if root else file)
         return load_csv_subject(Path(file), tuple(modalities), subject, spec, labels or None)
 
-    def load_present(self, file: Path, subject: str, root: Path | None = None,
-                     labels: Path | None = None) -> Recording:
+    def load_present(
+        self, file: Path, subject: str, root: Path | None = None, labels: Path | None = None
+    ) -> Recording:
         return self.load(file, (), subject, root, labels)
 
     def modalities(self, path: Path | None = None) -> tuple[str, ...]:
         """The ``[signals]`` of ``dataset.toml`` (so ``path`` is needed)."""
         if not path:
-            raise ConfigError("the modalities of a csv dataset come from its dataset.toml: give "
-                              "the data path")
+            raise ConfigError(
+                "the modalities of a csv dataset come from its dataset.toml: give the data path"
+            )
         return tuple(load_spec(path).signals)
 
     def tasks(self, path: Path | None = None) -> dict[str, Task]:
         """The ``[labels]`` task and the ``[tasks.NAME]`` of ``dataset.toml``."""
         if not path:
-            raise ConfigError("the tasks of a csv dataset come from its dataset.toml: give the "
-                              "data path")
+            raise ConfigError(
+                "the tasks of a csv dataset come from its dataset.toml: give the data path"
+            )
         spec = load_spec(path)
         if not spec.tasks:
-            raise ConfigError(f"{spec.path}: no [labels] table, so no task: the dataset can be "
-                              "inspected and predicted on, not trained on")
+            raise ConfigError(
+                f"{spec.path}: no [labels] table, so no task: the dataset can be "
+                "inspected and predicted on, not trained on"
+            )
         return spec.tasks
 
     def label_names(self, path: Path | None = None) -> dict[int, str]:

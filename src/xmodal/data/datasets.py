@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from xmodal.config import DataConfig
 from xmodal.data.recording import Recording
@@ -28,8 +28,9 @@ def available_modalities(dataset: str, path: str | Path | None = None) -> tuple[
     return get_adapter(dataset).modalities(Path(path) if path else None)
 
 
-def validate_modalities(dataset: str, modalities: Sequence[str],
-                        path: str | Path | None = None) -> None:
+def validate_modalities(
+    dataset: str, modalities: Sequence[str], path: str | Path | None = None
+) -> None:
     """Raise ConfigError for modality names the dataset does not have (listing the valid ones)."""
     get_adapter(dataset).validate_modalities(modalities, Path(path) if path else None)
 
@@ -39,8 +40,9 @@ def default_modalities(dataset: str, path: str | Path | None = None) -> tuple[st
     return get_adapter(dataset).default_modalities(Path(path) if path else None)
 
 
-def dataset_tasks(dataset: str = DEFAULT_DATASET, path: str | Path | None = None
-                  ) -> dict[str, Task]:
+def dataset_tasks(
+    dataset: str = DEFAULT_DATASET, path: str | Path | None = None
+) -> dict[str, Task]:
     """Tasks of ``dataset`` by name (a ``csv`` dataset's come from its dataset.toml)."""
     return get_adapter(dataset).tasks(Path(path) if path else None)
 
@@ -64,12 +66,15 @@ def get_task(name: str, dataset: str = DEFAULT_DATASET, path: str | Path | None 
     """
     tasks = dataset_tasks(dataset, path)
     if name not in tasks:
-        raise ConfigError(f"unknown task {name!r} for dataset {dataset!r}; valid: {', '.join(tasks)}")
+        raise ConfigError(
+            f"unknown task {name!r} for dataset {dataset!r}; valid: {', '.join(tasks)}"
+        )
     return tasks[name]
 
 
-def resolve_data_defaults(data: DataConfig, explicit_modalities: bool = False,
-                          explicit_task: bool = False) -> DataConfig:
+def resolve_data_defaults(
+    data: DataConfig, explicit_modalities: bool = False, explicit_task: bool = False
+) -> DataConfig:
     """Return a DataConfig whose default modalities/task are replaced by the dataset's own.
 
     Modalities (task) still equal to the DataConfig defaults (the WESAD ones), not given
@@ -89,7 +94,7 @@ def resolve_data_defaults(data: DataConfig, explicit_modalities: bool = False,
         try:
             tasks = adapter.tasks(path)
         except ConfigError:
-            tasks = {}              # an unlabelled dataset: no task to choose
+            tasks = {}  # an unlabelled dataset: no task to choose
         if tasks and data.task not in tasks:
             changes["task"] = adapter.default_task(path)
     return dataclasses.replace(data, **changes) if changes else data
@@ -100,8 +105,14 @@ def find_subjects(dataset: str, path: str | Path, subjects: Sequence[str] = ()) 
     return get_adapter(dataset).find_subjects(Path(path), tuple(subjects))
 
 
-def load_recording(dataset: str, path: str | Path, modalities: Sequence[str], subject: str,
-                   root: str | Path | None = None, labels: str | Path | None = None) -> Recording:
+def load_recording(
+    dataset: str,
+    path: str | Path,
+    modalities: Sequence[str],
+    subject: str,
+    root: str | Path | None = None,
+    labels: str | Path | None = None,
+) -> Recording:
     """Load the requested modalities of one subject's file.
 
     Parameters
@@ -111,9 +122,13 @@ def load_recording(dataset: str, path: str | Path, modalities: Sequence[str], su
     labels : Path, optional
         A segments file (drivedb, csv) replacing the one found beside the data.
     """
-    return get_adapter(dataset).load(Path(path), tuple(modalities), subject,
-                                     root=Path(root) if root else None,
-                                     labels=Path(labels) if labels else None)
+    return get_adapter(dataset).load(
+        Path(path),
+        tuple(modalities),
+        subject,
+        root=Path(root) if root else None,
+        labels=Path(labels) if labels else None,
+    )
 
 
 def _identity(path: Path) -> str:

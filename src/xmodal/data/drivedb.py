@@ -17,8 +17,8 @@ unlabelled (for prediction).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -28,9 +28,18 @@ from xmodal.data.segments import Segment, read_segments, segments_to_labels
 from xmodal.data.tasks import Task
 from xmodal.errors import ConfigError, DataError
 
-__all__ = ["DRIVEDB_MODALITIES", "DRIVEDB_LABELS", "DRIVEDB_TASKS", "LABEL_RATE",
-           "DrivedbAdapter", "normalise_name", "find_drivedb_records", "drivedb_signals",
-           "find_segments", "load_drivedb_record"]
+__all__ = [
+    "DRIVEDB_MODALITIES",
+    "DRIVEDB_LABELS",
+    "DRIVEDB_TASKS",
+    "LABEL_RATE",
+    "DrivedbAdapter",
+    "normalise_name",
+    "find_drivedb_records",
+    "drivedb_signals",
+    "find_segments",
+    "load_drivedb_record",
+]
 
 #: modality names of the published records (the headers' names, normalised)
 DRIVEDB_MODALITIES = ("ecg", "emg", "foot_gsr", "hand_gsr", "hr", "resp")
@@ -93,8 +102,9 @@ def find_drivedb_records(root: Path | str, records: Sequence[str] = ()) -> dict[
     wanted = list(dict.fromkeys(str(r).strip() for r in records))
     for name in wanted:
         if name not in found:
-            raise DataError(f"{root}: record {name} not found (found: "
-                            f"{', '.join(sorted(found, key=_natural))})")
+            raise DataError(
+                f"{root}: record {name} not found (found: {', '.join(sorted(found, key=_natural))})"
+            )
     names = wanted or list(found)
     return {name: found[name] for name in sorted(names, key=_natural)}
 
@@ -105,7 +115,9 @@ def _read_header(header: Path):
     try:
         return wfdb.rdheader(str(header.with_suffix("")))
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed headers
-        raise DataError(f"{header}: not a readable WFDB header ({type(exc).__name__}: {exc})") from None
+        raise DataError(
+            f"{header}: not a readable WFDB header ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def drivedb_signals(header: Path | str) -> dict[str, tuple[int, float]]:
@@ -131,8 +143,9 @@ def drivedb_signals(header: Path | str) -> dict[str, tuple[int, float]]:
     return out
 
 
-def find_segments(record: str, folder: Path, labels: Path | str | None = None
-                  ) -> tuple[list[Segment], Path | None]:
+def find_segments(
+    record: str, folder: Path, labels: Path | str | None = None
+) -> tuple[list[Segment], Path | None]:
     """Segments of ``record`` from ``labels`` or, when None, from a segments CSV beside it.
 
     Looks for ``<record>_segments.csv`` and then every ``*segments*.csv`` in ``folder``; the
@@ -159,14 +172,20 @@ def _codes(segments: list[Segment], where: Path) -> list[int]:
     for seg in segments:
         code = _LABEL_CODES.get(seg.label.strip().lower())
         if code is None:
-            raise DataError(f"{where}: record {seg.record}, segment {seg.name!r}: unknown "
-                            f"stress_level {seg.label!r} (valid: 0 rest, 1 highway, 2 city)")
+            raise DataError(
+                f"{where}: record {seg.record}, segment {seg.name!r}: unknown "
+                f"stress_level {seg.label!r} (valid: 0 rest, 1 highway, 2 city)"
+            )
         codes.append(code)
     return codes
 
 
-def load_drivedb_record(path: Path | str, modalities: Sequence[str], record: str | None = None,
-                        labels: Path | str | None = None) -> Recording:
+def load_drivedb_record(
+    path: Path | str,
+    modalities: Sequence[str],
+    record: str | None = None,
+    labels: Path | str | None = None,
+) -> Recording:
     """Load the requested modalities of one drivedb record at their native rates.
 
     Parameters
@@ -194,16 +213,18 @@ def load_drivedb_record(path: Path | str, modalities: Sequence[str], record: str
     available = drivedb_signals(header)
     missing = [m for m in modalities if m not in available]
     if missing:
-        raise ConfigError(f"{header} (record {record}): no signal {missing[0]!r}; valid: "
-                          f"{', '.join(available)}")
+        raise ConfigError(
+            f"{header} (record {record}): no signal {missing[0]!r}; valid: {', '.join(available)}"
+        )
     if not modalities:
         raise ConfigError("no modality given")
     channels = [available[m][0] for m in modalities]
     try:
         rec = wfdb.rdrecord(str(header.with_suffix("")), channels=channels, smooth_frames=False)
     except Exception as exc:
-        raise DataError(f"{header} (record {record}): cannot read signals "
-                        f"({type(exc).__name__}: {exc})") from None
+        raise DataError(
+            f"{header} (record {record}): cannot read signals ({type(exc).__name__}: {exc})"
+        ) from None
     signals: dict[str, Signal] = {}
     for modality, x in zip(modalities, rec.e_p_signal):
         rate = available[modality][1]
@@ -216,11 +237,17 @@ def load_drivedb_record(path: Path | str, modalities: Sequence[str], record: str
     label_array = None
     if segments:
         where = f"{seg_file} (record {record})"
-        label_array = segments_to_labels(segments, _codes(segments, seg_file), duration,
-                                         LABEL_RATE, where)
-    return Recording(subject=record, signals=signals, labels=label_array,
-                     label_rate=LABEL_RATE if label_array is not None else None,
-                     source=header, dataset="drivedb")
+        label_array = segments_to_labels(
+            segments, _codes(segments, seg_file), duration, LABEL_RATE, where
+        )
+    return Recording(
+        subject=record,
+        signals=signals,
+        labels=label_array,
+        label_rate=LABEL_RATE if label_array is not None else None,
+        source=header,
+        dataset="drivedb",
+    )
 
 
 class DrivedbAdapter(DatasetAdapter):
@@ -237,12 +264,19 @@ class DrivedbAdapter(DatasetAdapter):
     def find_subjects(self, path: Path, subjects: Sequence[str] = ()) -> dict[str, Path]:
         return find_drivedb_records(Path(path), tuple(subjects))
 
-    def load(self, file: Path, modalities: Sequence[str], subject: str,
-             root: Path | None = None, labels: Path | None = None) -> Recording:
+    def load(
+        self,
+        file: Path,
+        modalities: Sequence[str],
+        subject: str,
+        root: Path | None = None,
+        labels: Path | None = None,
+    ) -> Recording:
         return load_drivedb_record(Path(file), tuple(modalities), subject, labels or None)
 
-    def load_present(self, file: Path, subject: str, root: Path | None = None,
-                     labels: Path | None = None) -> Recording:
+    def load_present(
+        self, file: Path, subject: str, root: Path | None = None, labels: Path | None = None
+    ) -> Recording:
         return self.load(file, list(drivedb_signals(file)), subject, root, labels)
 
     def modalities(self, path: Path | None = None) -> tuple[str, ...]:
@@ -270,5 +304,8 @@ class DrivedbAdapter(DatasetAdapter):
         """``--labels``, the segments CSVs and the records' ``.dat`` files beside the records."""
         root = Path(path)
         folder = root if root.is_dir() else root.parent
-        return (super().label_files(path, labels) + sorted(folder.glob("*segments*.csv"))
-                + sorted(folder.glob("*.dat")))
+        return (
+            super().label_files(path, labels)
+            + sorted(folder.glob("*segments*.csv"))
+            + sorted(folder.glob("*.dat"))
+        )

@@ -34,8 +34,15 @@ def signal_kind(modality: str) -> str:
     ``"chest.ECG"`` -> ``"ecg"``; ``"wrist.TEMP"`` -> ``"temp"``; ``"hand_gsr"`` -> ``"eda"``.
     """
     name = modality.split(".")[-1].lower()
-    aliases = {"gsr": "eda", "hand_gsr": "eda", "foot_gsr": "eda", "resp": "resp",
-               "rsp": "resp", "ppg": "bvp", "hr": "hr"}
+    aliases = {
+        "gsr": "eda",
+        "hand_gsr": "eda",
+        "foot_gsr": "eda",
+        "resp": "resp",
+        "rsp": "resp",
+        "ppg": "bvp",
+        "hr": "hr",
+    }
     return aliases.get(name, name)
 
 
@@ -43,8 +50,7 @@ def validate_wesad_modalities(modalities: list[str] | tuple[str, ...]) -> None:
     """Raise a ConfigError naming the valid WESAD modalities if one is unknown or repeated."""
     unknown = [m for m in modalities if m not in WESAD_MODALITIES]
     if unknown:
-        raise ConfigError(
-            f"unknown modality {unknown[0]!r}; valid: {', '.join(WESAD_MODALITIES)}")
+        raise ConfigError(f"unknown modality {unknown[0]!r}; valid: {', '.join(WESAD_MODALITIES)}")
     if len(set(modalities)) != len(modalities):
         raise ConfigError(f"modality listed twice in {list(modalities)}")
     if not modalities:

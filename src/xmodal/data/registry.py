@@ -53,8 +53,9 @@ class Registry:
         try:
             return self._adapters[name]
         except (KeyError, TypeError):
-            raise ConfigError(f"unknown dataset {name!r}; valid: {', '.join(self._adapters)}") \
-                from None
+            raise ConfigError(
+                f"unknown dataset {name!r}; valid: {', '.join(self._adapters)}"
+            ) from None
 
     def detect(self, path: str | Path) -> DatasetAdapter:
         """The adapter recognising ``path`` (see the class docstring for the order)."""

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -63,8 +64,10 @@ class _Global:
 
     def __call__(self, *args: Any) -> Any:
         if self._func is None:
-            raise _Refused(f"a call of {self.qualname} (allowed only as the first argument "
-                           "of numpy's _reconstruct)")
+            raise _Refused(
+                f"a call of {self.qualname} (allowed only as the first argument "
+                "of numpy's _reconstruct)"
+            )
         return self._func(*args)
 
     def __setstate__(self, state: Any) -> None:
@@ -87,8 +90,7 @@ def _check_dtype_spec(name: str, spec: Any) -> None:
 
 def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
     if subtype is not _NDARRAY:
-        raise _Refused(f"numpy _reconstruct of {subtype!r} (only numpy.ndarray is "
-                       "allowed)")
+        raise _Refused(f"numpy _reconstruct of {subtype!r} (only numpy.ndarray is allowed)")
     if not isinstance(shape, tuple) or not all(isinstance(s, int) for s in shape):
         raise _Refused("numpy _reconstruct with a non-integer shape")
     _check_dtype_spec("numpy _reconstruct", dtype)
@@ -124,8 +126,12 @@ def _frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
 
 def _codecs_encode(text: Any, encoding: Any = "utf-8", *errors: Any) -> bytes:
     # Python 3 writes ``bytes`` in protocol <= 2 as ``_codecs.encode(str, 'latin1')``.
-    if (not isinstance(text, str) or not isinstance(encoding, str)
-            or encoding.lower() not in _LATIN1 or errors not in ((), ("strict",))):
+    if (
+        not isinstance(text, str)
+        or not isinstance(encoding, str)
+        or encoding.lower() not in _LATIN1
+        or errors not in ((), ("strict",))
+    ):
         raise _Refused("_codecs.encode with arguments other than (str, 'latin1')")
     return text.encode("latin1")
 
@@ -160,7 +166,7 @@ del _name, _func, _modules, _module, _stand_in
 class _RefuseBuffers:
     """Iterator handed to the unpickler as ``buffers``: any out-of-band buffer is refused."""
 
-    def __iter__(self) -> "_RefuseBuffers":
+    def __iter__(self) -> _RefuseBuffers:
         return self
 
     def __next__(self) -> Any:
@@ -221,12 +227,15 @@ def load_pickle(path: Path | str) -> object:
         except _Refused as e:
             raise UnsafePickleError(
                 f"{path}: unsafe pickle, refused {e}; only numpy arrays and builtin "
-                "containers may be loaded") from None
+                "containers may be loaded"
+            ) from None
         except XmodalError:
             raise
         except MemoryError:
-            raise DataError(f"{path}: out of memory while unpickling (corrupt length field or "
-                            "file too large for this machine)") from None
+            raise DataError(
+                f"{path}: out of memory while unpickling (corrupt length field or "
+                "file too large for this machine)"
+            ) from None
         except RecursionError:
             raise DataError(f"{path}: truncated or corrupt pickle (nested too deeply)") from None
         except Exception as e:  # EOFError, UnpicklingError, ValueError, TypeError, ...

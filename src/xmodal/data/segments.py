@@ -65,8 +65,9 @@ def read_segments(path: Path | str) -> list[Segment]:
         for name in options:
             if name in header:
                 return header.index(name)
-        raise DataError(f"{path}: missing column {' or '.join(options)} (header: "
-                        f"{','.join(header)})")
+        raise DataError(
+            f"{path}: missing column {' or '.join(options)} (header: {','.join(header)})"
+        )
 
     i_rec, i_lab = column(_RECORD_COLUMNS), column(_LABEL_COLUMNS)
     i_start, i_end = column(("start_s",)), column(("end_s",))
@@ -78,11 +79,15 @@ def read_segments(path: Path | str) -> list[Segment]:
         try:
             start, end = float(row[i_start]), float(row[i_end])
         except ValueError:
-            raise DataError(f"{path}: row {line}: start_s/end_s must be numbers, got "
-                            f"{row[i_start]!r}, {row[i_end]!r}") from None
+            raise DataError(
+                f"{path}: row {line}: start_s/end_s must be numbers, got "
+                f"{row[i_start]!r}, {row[i_end]!r}"
+            ) from None
         if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end <= start:
-            raise DataError(f"{path}: row {line}: segment {start:g}..{end:g} s is empty or "
-                            "negative (need 0 <= start_s < end_s)")
+            raise DataError(
+                f"{path}: row {line}: segment {start:g}..{end:g} s is empty or "
+                "negative (need 0 <= start_s < end_s)"
+            )
         label = row[i_lab].strip()
         if not label:
             raise DataError(f"{path}: row {line}: empty label")
@@ -91,8 +96,9 @@ def read_segments(path: Path | str) -> list[Segment]:
     return out
 
 
-def segments_to_labels(segments: list[Segment], codes: list[int], duration: float,
-                       label_rate: float, where: str) -> np.ndarray:
+def segments_to_labels(
+    segments: list[Segment], codes: list[int], duration: float, label_rate: float, where: str
+) -> np.ndarray:
     """Label codes at ``label_rate`` over ``duration`` seconds; 0 outside every segment.
 
     Parameters
@@ -119,11 +125,15 @@ def segments_to_labels(segments: list[Segment], codes: list[int], duration: floa
     for i in order:
         seg = segments[i]
         if seg.start >= duration or seg.end > duration + tolerance:
-            raise DataError(f"{where}: segment {seg.name!r} ({seg.start:g}-{seg.end:g} s) lies "
-                            f"beyond the end of the record ({duration:.1f} s)")
+            raise DataError(
+                f"{where}: segment {seg.name!r} ({seg.start:g}-{seg.end:g} s) lies "
+                f"beyond the end of the record ({duration:.1f} s)"
+            )
         if previous is not None and seg.start < previous.end - 1e-6:
-            raise DataError(f"{where}: segments {previous.name!r} and {seg.name!r} overlap "
-                            f"({previous.start:g}-{previous.end:g} s and {seg.start:g}-{seg.end:g} s)")
+            raise DataError(
+                f"{where}: segments {previous.name!r} and {seg.name!r} overlap "
+                f"({previous.start:g}-{previous.end:g} s and {seg.start:g}-{seg.end:g} s)"
+            )
         begin = int(round(seg.start * label_rate))
         end = min(int(round(seg.end * label_rate)), n)
         labels[begin:end] = codes[i]

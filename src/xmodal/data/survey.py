@@ -7,9 +7,9 @@ clipping (many samples exactly at the signal's extreme value, the mark of a satu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -77,8 +77,10 @@ def signal_problems(x: np.ndarray, rate: float, kind: str = "") -> list[str]:
         if bad.any():
             starts, lengths = _runs(bad)
             k = int(np.argmax(lengths))
-            out.append(f"{tag}{int(bad.sum())} NaN/inf samples in {len(starts)} run{'s' if len(starts) != 1 else ''} (longest "
-                       f"{lengths[k] / rate:.1f} s at {starts[k] / rate:.1f} s)")
+            out.append(
+                f"{tag}{int(bad.sum())} NaN/inf samples in {len(starts)} run{'s' if len(starts) != 1 else ''} (longest "
+                f"{lengths[k] / rate:.1f} s at {starts[k] / rate:.1f} s)"
+            )
         finite = v[~bad]
         if finite.size == 0:
             out.append(f"{tag}no finite sample")
@@ -86,22 +88,26 @@ def signal_problems(x: np.ndarray, rate: float, kind: str = "") -> list[str]:
         if np.ptp(finite) == 0:
             out.append(f"{tag}flat: constant {finite[0]:g} over the whole recording")
             continue
-        same = np.concatenate([[False], v[1:] == v[:-1]])   # sample equals its predecessor
+        same = np.concatenate([[False], v[1:] == v[:-1]])  # sample equals its predecessor
         starts, lengths = _runs(same)
-        lengths = lengths + 1                                # the run's first sample too
+        lengths = lengths + 1  # the run's first sample too
         long = lengths >= FLAT_SECONDS * rate
         if kind in STEADY_KINDS:
             long[:] = False
         if long.any():
             k = int(np.argmax(np.where(long, lengths, 0)))
-            out.append(f"{tag}flat line: {int(lengths[long].sum()) / rate:.1f} s in "
-                       f"{int(long.sum())} run{'s' if long.sum() != 1 else ''} of >= {FLAT_SECONDS:g} s (longest "
-                       f"{lengths[k] / rate:.1f} s at {(starts[k] - 1) / rate:.1f} s)")
+            out.append(
+                f"{tag}flat line: {int(lengths[long].sum()) / rate:.1f} s in "
+                f"{int(long.sum())} run{'s' if long.sum() != 1 else ''} of >= {FLAT_SECONDS:g} s (longest "
+                f"{lengths[k] / rate:.1f} s at {(starts[k] - 1) / rate:.1f} s)"
+            )
         for name, extreme in (("max", finite.max()), ("min", finite.min())):
             count = int((finite == extreme).sum())
             if count >= max(CLIP_MIN_SAMPLES, CLIP_FRACTION * finite.size):
-                out.append(f"{tag}clipped? {count} samples ({100 * count / finite.size:.1f} %) at "
-                           f"the {name} value {extreme:g}")
+                out.append(
+                    f"{tag}clipped? {count} samples ({100 * count / finite.size:.1f} %) at "
+                    f"the {name} value {extreme:g}"
+                )
     return out
 
 
@@ -109,20 +115,32 @@ def survey_recording(recording: Recording, names: dict[int, str]) -> SubjectSurv
     """Describe one loaded recording."""
     out = SubjectSurvey(recording.subject, str(recording.source))
     for name, sig in recording.signals.items():
-        out.modalities.append(ModalitySurvey(name, sig.rate, sig.n_channels, sig.duration,
-                                             signal_problems(sig.data, sig.rate,
-                                                             signal_kind(name))))
+        out.modalities.append(
+            ModalitySurvey(
+                name,
+                sig.rate,
+                sig.n_channels,
+                sig.duration,
+                signal_problems(sig.data, sig.rate, signal_kind(name)),
+            )
+        )
     if recording.labels is not None and recording.label_rate:
         out.label_rate = recording.label_rate
         counts = np.bincount(recording.labels.astype(np.int64))
         for code in np.flatnonzero(counts):
-            out.label_seconds[names.get(int(code), f"code {code}")] = counts[code] / recording.label_rate
+            out.label_seconds[names.get(int(code), f"code {code}")] = (
+                counts[code] / recording.label_rate
+            )
     return out
 
 
-def survey_dataset(dataset: str, path: str | Path, modalities: Sequence[str] = (),
-                   subjects: Sequence[str] = (), labels: str | Path | None = None
-                   ) -> list[SubjectSurvey]:
+def survey_dataset(
+    dataset: str,
+    path: str | Path,
+    modalities: Sequence[str] = (),
+    subjects: Sequence[str] = (),
+    labels: str | Path | None = None,
+) -> list[SubjectSurvey]:
     """Load every subject (all modalities unless given) and describe it; errors are recorded.
 
     Raises
@@ -137,8 +155,10 @@ def survey_dataset(dataset: str, path: str | Path, modalities: Sequence[str] = (
         valid = adapter.modalities(path)
         unknown = [m for m in modalities if m not in valid]
         if unknown:
-            raise ConfigError(f"unknown modality {unknown[0]!r} for dataset {dataset!r}; valid: "
-                              f"{', '.join(valid)}")
+            raise ConfigError(
+                f"unknown modality {unknown[0]!r} for dataset {dataset!r}; valid: "
+                f"{', '.join(valid)}"
+            )
     labels = Path(labels) if labels else None
     out = []
     for subject, file in files.items():
@@ -162,15 +182,19 @@ def format_survey(dataset: str, path: str | Path, surveys: list[SubjectSurvey]) 
     """The report ``xmodal datasets`` prints."""
     adapter = get_adapter(dataset)
     unit = adapter.unit
-    lines = [f"{dataset} dataset at {path}: {len(surveys)} "
-             f"{unit}{'s' if len(surveys) != 1 else ''} "
-             f"({', '.join(s.subject for s in surveys)})"]
+    lines = [
+        f"{dataset} dataset at {path}: {len(surveys)} "
+        f"{unit}{'s' if len(surveys) != 1 else ''} "
+        f"({', '.join(s.subject for s in surveys)})"
+    ]
     data_path = Path(path) if path else None
     try:
         tasks = adapter.tasks(data_path)
-        lines.append("tasks: " + "; ".join(f"{t.name} ({', '.join(t.classes)})"
-                                           for t in tasks.values())
-                     + f" [default: {adapter.default_task(data_path)}]")
+        lines.append(
+            "tasks: "
+            + "; ".join(f"{t.name} ({', '.join(t.classes)})" for t in tasks.values())
+            + f" [default: {adapter.default_task(data_path)}]"
+        )
     except ConfigError as exc:
         lines.append(f"tasks: none ({exc})")
     n_problems = 0
@@ -190,8 +214,10 @@ def format_survey(dataset: str, path: str | Path, surveys: list[SubjectSurvey]) 
             lines.append("  labels: none (usable for prediction only)")
         else:
             total = sum(s.label_seconds.values())
-            parts = ", ".join(f"{name} {_minutes(sec)} ({100 * sec / total:.0f} %)"
-                              for name, sec in s.label_seconds.items())
+            parts = ", ".join(
+                f"{name} {_minutes(sec)} ({100 * sec / total:.0f} %)"
+                for name, sec in s.label_seconds.items()
+            )
             lines.append(f"  labels ({s.label_rate:g} Hz): {parts}")
         problems = s.problems
         n_problems += len(problems)
@@ -202,6 +228,7 @@ def format_survey(dataset: str, path: str | Path, surveys: list[SubjectSurvey]) 
             lines.append("  problems: none")
     errors = sum(1 for s in surveys if s.error)
     lines.append("")
-    lines.append(f"{len(surveys) - errors} of {len(surveys)} readable, {n_problems} signal "
-                 f"problems found")
+    lines.append(
+        f"{len(surveys) - errors} of {len(surveys)} readable, {n_problems} signal problems found"
+    )
     return "\n".join(lines)

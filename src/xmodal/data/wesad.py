@@ -11,21 +11,25 @@ file is parsed. NaN and inf are left in place for preprocessing to repair or rej
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from xmodal.data.adapter import DatasetAdapter
-from xmodal.data.modalities import (LABEL_RATE, WESAD_LABELS, WESAD_MODALITIES,
-                                    validate_wesad_modalities)
+from xmodal.data.modalities import (
+    LABEL_RATE,
+    WESAD_LABELS,
+    WESAD_MODALITIES,
+    validate_wesad_modalities,
+)
 from xmodal.data.recording import Recording, Signal
 from xmodal.data.safe_pickle import load_pickle
 from xmodal.data.tasks import Task
 from xmodal.errors import DataError
 
-__all__ = ["WESAD_TASKS", "WesadAdapter", "find_wesad_subjects", "load_wesad_subject",
-           "load_wesad"]
+__all__ = ["WESAD_TASKS", "WesadAdapter", "find_wesad_subjects", "load_wesad_subject", "load_wesad"]
 
 _SUBJECT_RE = re.compile(r"^[Ss](\d+)$")
 
@@ -33,8 +37,9 @@ _SUBJECT_RE = re.compile(r"^[Ss](\d+)$")
 WESAD_TASKS: dict[str, Task] = {
     "binary": Task("binary", ("non-stress", "stress"), {1: 0, 3: 0, 2: 1}),
     "3class": Task("3class", ("baseline", "stress", "amusement"), {1: 0, 2: 1, 3: 2}),
-    "4class": Task("4class", ("baseline", "stress", "amusement", "meditation"),
-                   {1: 0, 2: 1, 3: 2, 4: 3}),
+    "4class": Task(
+        "4class", ("baseline", "stress", "amusement", "meditation"), {1: 0, 2: 1, 3: 2, 4: 3}
+    ),
 }
 #: modalities and task used when none are given
 WESAD_DEFAULT_MODALITIES = ("chest.ECG", "chest.EDA")
@@ -120,29 +125,38 @@ def find_wesad_subjects(root: Path | str, subjects: Sequence[str] = ()) -> dict[
                 elif name not in found:
                     without_pkl[name] = pkl
         for entry in entries:  # flat layout: root/S2.pkl (a folder S2/S2.pkl wins)
-            if (entry.is_file() and entry.suffix.lower() == ".pkl"
-                    and _subject_number(entry.stem) is not None):
+            if (
+                entry.is_file()
+                and entry.suffix.lower() == ".pkl"
+                and _subject_number(entry.stem) is not None
+            ):
                 name = _normalise_subject(entry.stem)
                 if name not in found:
                     found[name] = entry
                     without_pkl.pop(name, None)
         if not found and not without_pkl:
-            raise DataError(f"{root}: no WESAD subject found (expected folders S<number> "
-                            "holding S<number>.pkl, e.g. S2/S2.pkl)")
+            raise DataError(
+                f"{root}: no WESAD subject found (expected folders S<number> "
+                "holding S<number>.pkl, e.g. S2/S2.pkl)"
+            )
 
     if wanted:
         for name in wanted:
             if name in without_pkl:
-                raise DataError(f"{without_pkl[name].parent}: subject folder without its "
-                                f"pickle {without_pkl[name].name}")
+                raise DataError(
+                    f"{without_pkl[name].parent}: subject folder without its "
+                    f"pickle {without_pkl[name].name}"
+                )
             if name not in found:
                 listed = ", ".join(sorted(found, key=_sort_key)) or "none"
                 raise DataError(f"{root}: subject {name} not found (found: {listed})")
         selected = {name: found[name] for name in wanted}
     else:
         for name in sorted(without_pkl, key=_sort_key):
-            raise DataError(f"{without_pkl[name].parent}: subject folder without its "
-                            f"pickle {without_pkl[name].name}")
+            raise DataError(
+                f"{without_pkl[name].parent}: subject folder without its "
+                f"pickle {without_pkl[name].name}"
+            )
         selected = found
     return {name: selected[name] for name in sorted(selected, key=_sort_key)}
 
@@ -176,8 +190,9 @@ def _as_dict(value: Any, where: str, key: str) -> dict[str, Any]:
 
 def _check_array(value: Any, where: str, key: str) -> np.ndarray:
     if not isinstance(value, np.ndarray):
-        raise DataError(f"{where}: {key} is a {type(value).__name__}, expected a numeric "
-                        "numpy array")
+        raise DataError(
+            f"{where}: {key} is a {type(value).__name__}, expected a numeric numpy array"
+        )
     if value.dtype.kind not in "biuf":
         raise DataError(f"{where}: {key} has dtype {value.dtype}, expected a numeric array")
     if value.size == 0:
@@ -195,8 +210,10 @@ def _labels(value: Any, where: str) -> np.ndarray:
         bad = ~np.isfinite(labels) | (labels != np.round(labels))
         if bad.any():
             i = int(np.argmax(bad))
-            raise DataError(f"{where}: label holds non-integer value {float(labels[i]):g} at sample "
-                            f"{i} (t = {i / LABEL_RATE:.3f} s)")
+            raise DataError(
+                f"{where}: label holds non-integer value {float(labels[i]):g} at sample "
+                f"{i} (t = {i / LABEL_RATE:.3f} s)"
+            )
     lo, hi = labels.min(), labels.max()
     if lo < 0 or hi > MAX_LABEL:
         bad_value = lo if lo < 0 else hi
@@ -204,8 +221,9 @@ def _labels(value: Any, where: str) -> np.ndarray:
     return labels.astype(np.int8)
 
 
-def load_wesad_subject(path: Path | str, modalities: Sequence[str],
-                       subject: str | None = None) -> Recording:
+def load_wesad_subject(
+    path: Path | str, modalities: Sequence[str], subject: str | None = None
+) -> Recording:
     """Load one WESAD subject's pickle, keeping only the requested modalities.
 
     Parameters
@@ -252,8 +270,10 @@ def load_wesad_subject(path: Path | str, modalities: Sequence[str],
 
 def _parse(obj: Any, path: Path, modalities: list[str], subject: str | None) -> Recording:
     if not isinstance(obj, dict):
-        raise DataError(f"{path}: top level is a {type(obj).__name__}, expected the WESAD "
-                        "dict with keys signal, label, subject")
+        raise DataError(
+            f"{path}: top level is a {type(obj).__name__}, expected the WESAD "
+            "dict with keys signal, label, subject"
+        )
     top = _as_dict(obj, str(path), "top level")
     if subject is None:
         stored = _text(top.get("subject"))
@@ -278,10 +298,8 @@ def _parse(obj: Any, path: Path, modalities: list[str], subject: str | None) -> 
                 devices[device] = _as_dict(signal[device], where, f"signal/{device}")
             if key not in devices[device]:
                 present = ", ".join(str(k) for k in devices[device]) or "none"
-                raise DataError(f"{where}: missing key signal/{device}/{key} "
-                                f"(present: {present})")
-            raw[modality] = _check_array(devices[device][key], where,
-                                          _key(modality))
+                raise DataError(f"{where}: missing key signal/{device}/{key} (present: {present})")
+            raw[modality] = _check_array(devices[device][key], where, _key(modality))
         labels = _labels(top["label"], where)
     finally:
         # Drop every reference the pickle holds except the requested arrays (in ``raw``), so
@@ -304,25 +322,34 @@ def _parse(obj: Any, path: Path, modalities: list[str], subject: str | None) -> 
         n = x.shape[0]
         if modality.startswith("chest."):
             if n != n_labels:
-                raise DataError(f"{where}: {key} has {n} samples but label has {n_labels} "
-                                f"(chest signals share the {LABEL_RATE:g} Hz label time base)")
+                raise DataError(
+                    f"{where}: {key} has {n} samples but label has {n_labels} "
+                    f"(chest signals share the {LABEL_RATE:g} Hz label time base)"
+                )
         else:
             seconds = n / rate
             tolerance = max(WRIST_TOLERANCE_S, WRIST_TOLERANCE_FRAC * label_seconds)
             if abs(seconds - label_seconds) > tolerance:
-                raise DataError(f"{where}: {key} lasts {seconds:.1f} s ({n} samples at "
-                                f"{rate:g} Hz) but label lasts {label_seconds:.1f} s "
-                                f"({n_labels} samples at {LABEL_RATE:g} Hz)")
+                raise DataError(
+                    f"{where}: {key} lasts {seconds:.1f} s ({n} samples at "
+                    f"{rate:g} Hz) but label lasts {label_seconds:.1f} s "
+                    f"({n_labels} samples at {LABEL_RATE:g} Hz)"
+                )
         data = np.array(x, dtype=np.float32, order="C", copy=True)
         del x  # the float64 original is freed here (the pickle no longer holds it)
         signals[modality] = Signal(data=data, rate=float(rate))
 
-    return Recording(subject=subject, signals=signals, labels=labels, label_rate=LABEL_RATE,
-                     source=path, dataset="wesad")
+    return Recording(
+        subject=subject,
+        signals=signals,
+        labels=labels,
+        label_rate=LABEL_RATE,
+        source=path,
+        dataset="wesad",
+    )
 
 
-def load_wesad(root: Path | str, modalities: Sequence[str],
-               subjects: Sequence[str] = ()):
+def load_wesad(root: Path | str, modalities: Sequence[str], subjects: Sequence[str] = ()):
     """Yield the requested subjects' recordings one at a time (see :func:`find_wesad_subjects`).
 
     Only one subject's full pickle is in memory at any moment.
@@ -350,8 +377,10 @@ def load_wesad_present(path: Path | str, subject: str | None = None) -> Recordin
             if isinstance(entry, dict) and key in _as_dict(entry, str(path), f"signal/{device}"):
                 present.append(modality)
         if not present:
-            raise DataError(f"{path} (subject {subject or path.stem}): no known signal under "
-                            f"signal/chest or signal/wrist (valid: {', '.join(WESAD_MODALITIES)})")
+            raise DataError(
+                f"{path} (subject {subject or path.stem}): no known signal under "
+                f"signal/chest or signal/wrist (valid: {', '.join(WESAD_MODALITIES)})"
+            )
         return _parse(obj, path, present, subject)
     finally:
         del obj
@@ -369,19 +398,29 @@ class WesadAdapter(DatasetAdapter):
             return path.suffix.lower() == ".pkl"
         if not path.is_dir():
             return False
-        return any(_subject_number(p.stem if p.is_file() else p.name) is not None
-                   and (p.is_dir() or p.suffix.lower() == ".pkl") for p in path.iterdir())
+        return any(
+            _subject_number(p.stem if p.is_file() else p.name) is not None
+            and (p.is_dir() or p.suffix.lower() == ".pkl")
+            for p in path.iterdir()
+        )
 
     def find_subjects(self, path: Path, subjects: Sequence[str] = ()) -> dict[str, Path]:
         return find_wesad_subjects(Path(path), tuple(subjects))
 
-    def load(self, file: Path, modalities: Sequence[str], subject: str,
-             root: Path | None = None, labels: Path | None = None) -> Recording:
+    def load(
+        self,
+        file: Path,
+        modalities: Sequence[str],
+        subject: str,
+        root: Path | None = None,
+        labels: Path | None = None,
+    ) -> Recording:
         """Load one pickle (``root`` and ``labels`` are not used: labels are in the pickle)."""
         return load_wesad_subject(Path(file), tuple(modalities), subject)
 
-    def load_present(self, file: Path, subject: str, root: Path | None = None,
-                     labels: Path | None = None) -> Recording:
+    def load_present(
+        self, file: Path, subject: str, root: Path | None = None, labels: Path | None = None
+    ) -> Recording:
         return load_wesad_present(file, subject)
 
     def modalities(self, path: Path | None = None) -> tuple[str, ...]:

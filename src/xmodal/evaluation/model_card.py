@@ -22,17 +22,23 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
     """The fusion-recipe settings of a run in words (from its recorded configuration)."""
     parts = []
     if model.get("aux_heads"):
-        parts.append(f"per-stream heads (loss weight {training.get('aux_weight')}"
-                     f"{', gradient blending' if training.get('gblend') else ''}; output "
-                     f"`{model.get('output')}`)")
-    for key, text in (("modality_dropout", "modality dropout {}"), ("ogm_alpha", "OGM-GE alpha {}"),
-                      ("augment", "augmentation strength {}"),
-                      ("pretrain_epochs", "in-fold contrastive pretraining, {} epochs")):
+        parts.append(
+            f"per-stream heads (loss weight {training.get('aux_weight')}"
+            f"{', gradient blending' if training.get('gblend') else ''}; output "
+            f"`{model.get('output')}`)"
+        )
+    for key, text in (
+        ("modality_dropout", "modality dropout {}"),
+        ("ogm_alpha", "OGM-GE alpha {}"),
+        ("augment", "augmentation strength {}"),
+        ("pretrain_epochs", "in-fold contrastive pretraining, {} epochs"),
+    ):
         if training.get(key):
             parts.append(text.format(training[key]))
     if training.get("warm_start"):
-        parts.append(f"unimodal warm start (stream learning-rate factor "
-                     f"{training.get('warm_lr_factor')})")
+        parts.append(
+            f"unimodal warm start (stream learning-rate factor {training.get('warm_lr_factor')})"
+        )
     if training.get("swa"):
         parts.append("weight averaging")
     if training.get("init"):
@@ -48,16 +54,24 @@ def _preprocessing(results: dict, data: dict) -> list[str]:
     """The cleaning and resampling lines, from the settings the run recorded."""
     pre = results.get("preprocessing")
     if not pre:
-        return [("- Cleaning (zero-phase Butterworth filters) and polyphase resampling to the "
-                 "rates above: settings n/a (not recorded in this run's results.json).")]
+        return [
+            (
+                "- Cleaning (zero-phase Butterworth filters) and polyphase resampling to the "
+                "rates above: settings n/a (not recorded in this run's results.json)."
+            )
+        ]
     ecg = pre.get("ecg_band") or (None, None)
     bands = {k: tuple(v) for k, v in (pre.get("bands") or {}).items()}
-    cleaning = (f"- Cleaning with zero-phase Butterworth filters: ECG band-pass {_hz(ecg[0])}-"
-                f"{_hz(ecg[1])} Hz, EDA low-pass {_hz(pre.get('eda_highcut'))} Hz, other kinds "
-                f"{bands} (edges in Hz).")
-    resampling = (f"- Polyphase resampling to the rates above (defaults per kind "
-                  f"{pre.get('target_rates')}, never upsampled in training; overrides "
-                  f"{data.get('rates') or 'none'}).")
+    cleaning = (
+        f"- Cleaning with zero-phase Butterworth filters: ECG band-pass {_hz(ecg[0])}-"
+        f"{_hz(ecg[1])} Hz, EDA low-pass {_hz(pre.get('eda_highcut'))} Hz, other kinds "
+        f"{bands} (edges in Hz)."
+    )
+    resampling = (
+        f"- Polyphase resampling to the rates above (defaults per kind "
+        f"{pre.get('target_rates')}, never upsampled in training; overrides "
+        f"{data.get('rates') or 'none'})."
+    )
     return [cleaning, resampling]
 
 
@@ -73,14 +87,18 @@ def _normalization(data: dict) -> str:
     """What the run's normalisation mode did, in words."""
     mode = data.get("normalize", "recording")
     if mode == "calibration":
-        part = (f"the first {data.get('calibration_minutes')} min of the "
-                f"'{data['calibration_label']}' segment, whose windows are not used"
-                if data.get("calibration_label") else
-                f"the first {data.get('calibration_minutes')} min of the recording")
+        part = (
+            f"the first {data.get('calibration_minutes')} min of the "
+            f"'{data['calibration_label']}' segment, whose windows are not used"
+            if data.get("calibration_label")
+            else f"the first {data.get('calibration_minutes')} min of the recording"
+        )
         return f"per-subject z-scoring with the statistics of {part}."
     if mode == "running":
-        return ("causal: each window cleaned from raw samples with a context margin and "
-                "z-scored with the running statistics of the subject's windows so far.")
+        return (
+            "causal: each window cleaned from raw samples with a context margin and "
+            "z-scored with the running statistics of the subject's windows so far."
+        )
     return "per-subject z-scoring with the statistics of each subject's whole recording."
 
 
@@ -102,14 +120,21 @@ def model_card(results: dict) -> str:
         f"`{model.get('gate')}`), {results.get('n_parameters', 'n/a')} parameters.",
         f"- Classes ({len(results.get('classes', []))}): {', '.join(results.get('classes', []))}.",
         f"- Training recipe: {_recipe(model, training, results)}.",
-        ("- Classical baseline: hand-crafted window features + scikit-learn "
-         f"`{model.get('features_model')}`; fitted estimators are not saved (parameters and "
-         "feature importances per fold in `folds/*/features_model.json`); `xmodal predict` does "
-         "not apply." if results.get("model") == "features" else
-         "- Weights: one checkpoint per fold (`folds/*/model.pt`)"
-        + (f" and a final model on all subjects (`final/model.pt`, {final['epochs']} epochs = "
-           f"{final['epoch_rule']})." if final else "; no final model (`xmodal train --final` "
-           "adds one). Prediction then averages the fold models.")),
+        (
+            "- Classical baseline: hand-crafted window features + scikit-learn "
+            f"`{model.get('features_model')}`; fitted estimators are not saved (parameters and "
+            "feature importances per fold in `folds/*/features_model.json`); `xmodal predict` does "
+            "not apply."
+            if results.get("model") == "features"
+            else "- Weights: one checkpoint per fold (`folds/*/model.pt`)"
+            + (
+                f" and a final model on all subjects (`final/model.pt`, {final['epochs']} epochs = "
+                f"{final['epoch_rule']})."
+                if final
+                else "; no final model (`xmodal train --final` "
+                "adds one). Prediction then averages the fold models."
+            )
+        ),
         "",
         "## Data",
         f"- Dataset: {results.get('dataset')} at `{data.get('path', '')}`.",

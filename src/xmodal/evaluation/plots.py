@@ -32,8 +32,15 @@ def plot_confusion_matrix(cm, classes, path: Path, title: str = "") -> None:
     im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center",
-                    color="white" if norm[i, j] > 0.6 else "black", fontsize=9)
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}\n({int(cm[i, j])})",
+                ha="center",
+                va="center",
+                color="white" if norm[i, j] > 0.6 else "black",
+                fontsize=9,
+            )
     ax.set_xticks(range(k), classes, rotation=30, ha="right")
     ax.set_yticks(range(k), classes)
     ax.set_xlabel("predicted")
@@ -43,7 +50,9 @@ def plot_confusion_matrix(cm, classes, path: Path, title: str = "") -> None:
     save_figure(fig, path)
 
 
-def plot_subject_scores(per_subject: dict, path: Path, title: str = "", chance: float | None = None) -> None:
+def plot_subject_scores(
+    per_subject: dict, path: Path, title: str = "", chance: float | None = None
+) -> None:
     """Macro-F1 and accuracy per test subject."""
     subjects = list(per_subject)
     f1 = [per_subject[s]["macro_f1"] for s in subjects]
@@ -99,7 +108,7 @@ def plot_attention(attention: dict, classes, path: Path, title: str = "") -> Non
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("position in window (fraction)")
         ax.set_ylabel("attention")
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title or "attention weights per class (test windows)")
@@ -113,15 +122,21 @@ def write_run_plots(out: Path, results: dict, records: list[dict]) -> list[Path]
     classes = results["classes"]
     name = f"{results['model']} | {results['task']} | {results['protocol']}"
     written = [out / "confusion_matrix.png", out / "per_subject.png", out / "training_curves.png"]
-    plot_confusion_matrix(results["pooled"]["confusion_matrix"], classes, written[0],
-                          f"{name}: pooled confusion matrix")
-    plot_subject_scores(results["per_subject"], written[1], f"{name}: held-out subjects",
-                        chance=1.0 / len(classes))
+    plot_confusion_matrix(
+        results["pooled"]["confusion_matrix"],
+        classes,
+        written[0],
+        f"{name}: pooled confusion matrix",
+    )
+    plot_subject_scores(
+        results["per_subject"], written[1], f"{name}: held-out subjects", chance=1.0 / len(classes)
+    )
     plot_training_curves(records, written[2])
     attention = next((r["attention"] for r in records if r.get("attention")), None)
     if attention:
         written.append(out / "attention.png")
         subject = ",".join(next(r for r in records if r.get("attention"))["test_subjects"])
-        plot_attention(attention, classes, written[-1],
-                       f"{name}: attention per class, test subject {subject}")
+        plot_attention(
+            attention, classes, written[-1], f"{name}: attention per class, test subject {subject}"
+        )
     return written

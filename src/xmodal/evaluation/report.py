@@ -24,18 +24,26 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal.evaluation.statistics import PairedComparison, mean_over_seeds, paired_comparison
 from xmodal.errors import DataError
+from xmodal.evaluation.statistics import PairedComparison, mean_over_seeds, paired_comparison
 from xmodal.files import atomic_write_text, read_json
 
-METRICS = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"),
-           ("balanced_accuracy", "balanced accuracy"))
+METRICS = (
+    ("macro_f1", "macro-F1"),
+    ("accuracy", "accuracy"),
+    ("balanced_accuracy", "balanced accuracy"),
+)
 #: columns where lower is better
-COSTS = (("n_parameters", "parameters"), ("flops_per_window", "FLOPs / window"),
-         ("train_s", "train s"))
-SUBJECT_DEPENDENT_NOTE = ("SUBJECT-DEPENDENT: window-level k-fold, windows of every subject in "
-                          "training and test; not comparable with subject-independent (LOSO) "
-                          "results")
+COSTS = (
+    ("n_parameters", "parameters"),
+    ("flops_per_window", "FLOPs / window"),
+    ("train_s", "train s"),
+)
+SUBJECT_DEPENDENT_NOTE = (
+    "SUBJECT-DEPENDENT: window-level k-fold, windows of every subject in "
+    "training and test; not comparable with subject-independent (LOSO) "
+    "results"
+)
 #: models that are the paper's proposal; every other configuration is a baseline
 PROPOSED = ("attentive", "cross")
 #: paired references of the Δ columns: key, label in the table
@@ -59,8 +67,8 @@ class Row:
     note: str = ""
     runs: list[Path] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
-    values: dict = field(default_factory=dict)       # metric -> (mean, std) over folds x seeds
-    costs: dict = field(default_factory=dict)        # cost -> value or None
+    values: dict = field(default_factory=dict)  # metric -> (mean, std) over folds x seeds
+    costs: dict = field(default_factory=dict)  # cost -> value or None
     subject_dependent: bool = False
     transductive: bool = False
     best: list[str] = field(default_factory=list)
@@ -86,11 +94,14 @@ def _fill(row: Row) -> None:
     first = row.results[0]
     row.model, row.modalities = first["model"], first["modalities"]
     # recorded at training time; runs written before results.json carried them show n/a
-    row.costs = {"n_parameters": first.get("n_parameters"),
-                 "flops_per_window": first.get("flops_per_window"),
-                 "train_s": float(np.mean([r["timing"]["train_s"] for r in row.results]))}
-    row.subject_dependent = any(r.get("subject_dependent") or r["protocol"] == "kfold-windows"
-                                for r in row.results)
+    row.costs = {
+        "n_parameters": first.get("n_parameters"),
+        "flops_per_window": first.get("flops_per_window"),
+        "train_s": float(np.mean([r["timing"]["train_s"] for r in row.results])),
+    }
+    row.subject_dependent = any(
+        r.get("subject_dependent") or r["protocol"] == "kfold-windows" for r in row.results
+    )
     row.subject_scores = {key: mean_over_seeds(row.results, key) for key, _ in METRICS}
     row.transductive = any(r.get("transductive") for r in row.results)
 
@@ -103,13 +114,29 @@ def collect(path: Path) -> tuple[list[Row], dict]:
         entries = state["entries"]
     elif (path / "results.json").exists():
         res = read_json(path / "results.json")
-        state = {"command": [], "study": "single run", "tasks": [res["task"]], "seeds": 1,
-                 "base_config": res["config"], "single_run": True}
-        entries = [{"configuration": path.name, "task": res["task"], "seed": res["seed"],
-                    "status": "done", "error": "", "note": "", "run": "."}]
+        state = {
+            "command": [],
+            "study": "single run",
+            "tasks": [res["task"]],
+            "seeds": 1,
+            "base_config": res["config"],
+            "single_run": True,
+        }
+        entries = [
+            {
+                "configuration": path.name,
+                "task": res["task"],
+                "seed": res["seed"],
+                "status": "done",
+                "error": "",
+                "note": "",
+                "run": ".",
+            }
+        ]
     else:
-        raise DataError(f"{path}: neither a benchmark folder (benchmark.json) nor a run folder "
-                        f"(results.json)")
+        raise DataError(
+            f"{path}: neither a benchmark folder (benchmark.json) nor a run folder (results.json)"
+        )
     rows: dict[tuple[str, str], Row] = {}
     for e in entries:
         row = rows.setdefault((e["task"], e["configuration"]), Row(e["task"], e["configuration"]))
@@ -135,8 +162,13 @@ def collect(path: Path) -> tuple[list[Row], dict]:
 def _paired(a: Row, b: Row, key: str = "macro_f1") -> PairedComparison | None:
     """``a - b`` per subject (scores averaged over seeds); None without common subjects."""
     try:
-        return paired_comparison(a.subject_scores.get(key, {}), b.subject_scores.get(key, {}),
-                                 n_boot=N_BOOT, seed=BOOT_SEED, confidence=CONFIDENCE)
+        return paired_comparison(
+            a.subject_scores.get(key, {}),
+            b.subject_scores.get(key, {}),
+            n_boot=N_BOOT,
+            seed=BOOT_SEED,
+            confidence=CONFIDENCE,
+        )
     except ValueError:
         return None
 
@@ -146,9 +178,13 @@ def references(rows: list[Row]) -> dict[str, Row | None]:
     of equal ones), and the ``features`` configuration (the one named ``features``, else the
     best ``features`` row); None where the task has no such finished row."""
     feats = [r for r in rows if r.ok and r.model == "features"]
-    return {"best_single": _best(rows, lambda r: r.model == "single"),
-            "features": (next((r for r in feats if r.name == "features"), None)
-                         or _best(rows, lambda r: r.model == "features"))}
+    return {
+        "best_single": _best(rows, lambda r: r.model == "single"),
+        "features": (
+            next((r for r in feats if r.name == "features"), None)
+            or _best(rows, lambda r: r.model == "features")
+        ),
+    }
 
 
 def _compare(rows: list[Row]) -> None:
@@ -165,8 +201,9 @@ def _compare(rows: list[Row]) -> None:
 
 def _leader(rows: list[Row], key: str) -> tuple[Row, Row, PairedComparison | None] | None:
     """Highest row of a metric column, the runner-up and their paired comparison."""
-    ranked = sorted((r for r in rows if r.ok and r.values[key][0] is not None),
-                    key=lambda r: -r.values[key][0])
+    ranked = sorted(
+        (r for r in rows if r.ok and r.values[key][0] is not None), key=lambda r: -r.values[key][0]
+    )
     if len(ranked) < 2:
         return None
     top, runner = ranked[0], ranked[1]
@@ -208,21 +245,32 @@ def _delta_cell(row: Row, kind: str) -> str:
         return "reference"
     if comp is None:
         return "n/a (no common subject)"
-    n_max = max(len(row.subject_scores.get("macro_f1", {})),
-                len(ref.subject_scores.get("macro_f1", {})))
+    n_max = max(
+        len(row.subject_scores.get("macro_f1", {})), len(ref.subject_scores.get("macro_f1", {}))
+    )
     return comp.format() + (f" n={comp.n}" if comp.n < n_max else "")
 
 
 def _cells(row: Row, kinds=()) -> list[str]:
     def mark(key: str, text: str) -> str:
         return f"**{text}**" if key in row.best else text
-    label = (row.name + (" (subject-dependent)" if row.subject_dependent else "")
-             + (" (transductive: pretrained on the test subjects' unlabelled signal)"
-                if row.transductive else ""))
+
+    label = (
+        row.name
+        + (" (subject-dependent)" if row.subject_dependent else "")
+        + (
+            " (transductive: pretrained on the test subjects' unlabelled signal)"
+            if row.transductive
+            else ""
+        )
+    )
     if not row.ok:
         n = len(METRICS) + len(kinds) + len(COSTS)
-        return ([label, row.model or "-", " ".join(row.modalities) or "-", "failed"]
-                + ["-"] * (n - 1) + [f"{row.status}: {row.error}".replace("|", "/")])
+        return (
+            [label, row.model or "-", " ".join(row.modalities) or "-", "failed"]
+            + ["-"] * (n - 1)
+            + [f"{row.status}: {row.error}".replace("|", "/")]
+        )
     cells = [label, row.model, " ".join(row.modalities)]
     for key, _ in METRICS:
         m, s = row.values[key]
@@ -231,22 +279,33 @@ def _cells(row: Row, kinds=()) -> list[str]:
     for key, _ in COSTS:
         cells.append(mark(key, _fmt_cost(key, row.costs.get(key))))
     n_seeds = len(row.results)
-    cells.append(("ok" + (f", {n_seeds} seeds" if n_seeds > 1 else "")
-                  + (f"; {row.note}" if row.note else "")).replace("|", "/"))
+    cells.append(
+        (
+            "ok"
+            + (f", {n_seeds} seeds" if n_seeds > 1 else "")
+            + (f"; {row.note}" if row.note else "")
+        ).replace("|", "/")
+    )
     return cells
 
 
-HEADER = (["configuration", "model", "modalities"] + [f"{label} (mean ± std)" for _, label in METRICS]
-          + [label for _, label in COSTS] + ["status"])
+HEADER = (
+    ["configuration", "model", "modalities"]
+    + [f"{label} (mean ± std)" for _, label in METRICS]
+    + [label for _, label in COSTS]
+    + ["status"]
+)
 
 
 def header(kinds=()) -> list[str]:
     """Columns of a task's table with the Δ columns of the given reference keys."""
     labels = dict(REFERENCES)
     level = f"{CONFIDENCE:.0%}"
-    return (HEADER[:3 + len(METRICS)]
-            + [f"Δ macro-F1 vs {labels[k]} [{level} CI] (p)" for k in kinds]
-            + HEADER[3 + len(METRICS):])
+    return (
+        HEADER[: 3 + len(METRICS)]
+        + [f"Δ macro-F1 vs {labels[k]} [{level} CI] (p)" for k in kinds]
+        + HEADER[3 + len(METRICS) :]
+    )
 
 
 def _protocol_line(rows: list[Row]) -> str:
@@ -254,11 +313,18 @@ def _protocol_line(rows: list[Row]) -> str:
     if res is None:
         return "no finished run"
     n_folds = len(res["folds"])
-    modes = sorted({r.results[0].get("config", {}).get("data", {}).get("normalize", "recording")
-                    for r in rows if r.results})
-    text = (f"protocol {res['protocol']} ({n_folds} folds), dataset {res['dataset']}, classes "
-            f"{', '.join(res['classes'])}, normalisation {'/'.join(modes)}; mean ± std over folds"
-            + (" and seeds" if any(len(r.results) > 1 for r in rows) else ""))
+    modes = sorted(
+        {
+            r.results[0].get("config", {}).get("data", {}).get("normalize", "recording")
+            for r in rows
+            if r.results
+        }
+    )
+    text = (
+        f"protocol {res['protocol']} ({n_folds} folds), dataset {res['dataset']}, classes "
+        f"{', '.join(res['classes'])}, normalisation {'/'.join(modes)}; mean ± std over folds"
+        + (" and seeds" if any(len(r.results) > 1 for r in rows) else "")
+    )
     if any(r.subject_dependent for r in rows):
         text = f"**{SUBJECT_DEPENDENT_NOTE}.** " + text
     return text
@@ -277,18 +343,26 @@ def _footnote(rows: list[Row], kinds: list[str]) -> str:
     if kinds:
         names = "; ".join(
             f"{dict(REFERENCES)[k]}: `{refs[k].name}`"
-            + (f" (highest mean macro-F1, {refs[k].values['macro_f1'][0]:.3f}, of the `single` "
-               f"rows)" if k == "best_single" else "") for k in kinds)
+            + (
+                f" (highest mean macro-F1, {refs[k].values['macro_f1'][0]:.3f}, of the `single` "
+                f"rows)"
+                if k == "best_single"
+                else ""
+            )
+            for k in kinds
+        )
         parts.append(
             f"Δ: paired macro-F1 difference to the reference (this configuration minus the "
             f"reference) over the held-out subjects both scored ({n_subj} here; `n=` where a "
             f"pair shares fewer), "
             f"each subject's score first averaged over seeds; mean difference, {level} bootstrap "
             f"percentile interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and "
-            f"two-sided Wilcoxon signed-rank p. References: {names}.")
+            f"two-sided Wilcoxon signed-rank p. References: {names}."
+        )
     if sum(r.ok for r in rows) < 2:
-        return " ".join(parts + ["**Bold**: the lowest costs; one configuration, no metric "
-                                 "comparison."])
+        return " ".join(
+            parts + ["**Bold**: the lowest costs; one configuration, no metric comparison."]
+        )
     marks = []
     for key, label in METRICS:
         lead = _leader(rows, key)
@@ -296,15 +370,23 @@ def _footnote(rows: list[Row], kinds: list[str]) -> str:
             marks.append(f"{label}: no runner-up, no mark")
             continue
         top, runner, comp = lead
-        verdict = "bold" if top.best.count(key) else (
-            "tie, no mark" if comp is None and np.isclose(top.values[key][0],
-                                                          runner.values[key][0])
-            else "not resolved, no mark")
+        verdict = (
+            "bold"
+            if top.best.count(key)
+            else (
+                "tie, no mark"
+                if comp is None and np.isclose(top.values[key][0], runner.values[key][0])
+                else "not resolved, no mark"
+            )
+        )
         marks.append(f"{label}: `{top.name}` − `{runner.name}` {_fmt_comp(comp)}, {verdict}")
-    parts.append(f"**Bold** in a metric column: the highest value, only where its paired "
-                 f"difference to the runner-up is resolved ({level} interval above 0 and Wilcoxon "
-                 f"p below {1 - CONFIDENCE:.2f}). "
-                 + "; ".join(marks) + ". Costs: the lowest value in bold (no test).")
+    parts.append(
+        f"**Bold** in a metric column: the highest value, only where its paired "
+        f"difference to the runner-up is resolved ({level} interval above 0 and Wilcoxon "
+        f"p below {1 - CONFIDENCE:.2f}). "
+        + "; ".join(marks)
+        + ". Costs: the lowest value in bold (no test)."
+    )
     return " ".join(parts)
 
 
@@ -318,8 +400,9 @@ def per_subject_table(rows: list[Row], key: str = "macro_f1") -> str:
     for s in subjects:
         vals = [r.subject_scores[key].get(s) for r in ok]
         out.append(f"| {s} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals) + " |")
-    means = [np.mean(list(r.subject_scores[key].values())) if r.subject_scores[key] else None
-             for r in ok]
+    means = [
+        np.mean(list(r.subject_scores[key].values())) if r.subject_scores[key] else None for r in ok
+    ]
     out.append("| mean | " + " | ".join("-" if m is None else f"{m:.3f}" for m in means) + " |")
     return "\n".join(out)
 
@@ -331,37 +414,72 @@ def markdown_tables(rows: list[Row]) -> str:
         refs = references(mine)
         kinds = [k for k, _ in REFERENCES if refs[k] is not None]
         head = header(kinds)
-        out += [f"### Task {task}", "", _protocol_line(mine), "",
-                "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += [
+            f"### Task {task}",
+            "",
+            _protocol_line(mine),
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
         out += ["| " + " | ".join(_cells(r, kinds)) + " |" for r in mine]
         out += ["", _footnote(mine, kinds), ""]
         subj = per_subject_table(mine)
         if subj:
-            out += [f"#### Per-subject macro-F1, task {task}", "",
-                    "Macro-F1 on each held-out subject, mean over seeds; last row: mean over "
-                    "subjects.", "", subj, ""]
+            out += [
+                f"#### Per-subject macro-F1, task {task}",
+                "",
+                "Macro-F1 on each held-out subject, mean over seeds; last row: mean over subjects.",
+                "",
+                subj,
+                "",
+            ]
     return "\n".join(out)
 
 
 def table_csv(rows: list[Row]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    head = ["task", "configuration", "model", "modalities", "protocol", "subject_dependent",
-            "status", "error", "n_seeds", "n_folds"]
+    head = [
+        "task",
+        "configuration",
+        "model",
+        "modalities",
+        "protocol",
+        "subject_dependent",
+        "status",
+        "error",
+        "n_seeds",
+        "n_folds",
+    ]
     for key, _ in METRICS:
         head += [f"{key}_mean", f"{key}_std"]
     head += ["n_subjects"]
     for kind, _ in REFERENCES:
-        head += [f"vs_{kind}", f"delta_vs_{kind}", f"delta_vs_{kind}_ci_low",
-                 f"delta_vs_{kind}_ci_high", f"delta_vs_{kind}_p", f"delta_vs_{kind}_n",
-                 f"delta_vs_{kind}_resolved"]
+        head += [
+            f"vs_{kind}",
+            f"delta_vs_{kind}",
+            f"delta_vs_{kind}_ci_low",
+            f"delta_vs_{kind}_ci_high",
+            f"delta_vs_{kind}_p",
+            f"delta_vs_{kind}_n",
+            f"delta_vs_{kind}_resolved",
+        ]
     head += [k for k, _ in COSTS] + ["best", "note", "runs"]
     w.writerow(head)
     for r in rows:
-        line = [r.task, r.name, r.model, " ".join(r.modalities),
-                r.results[0]["protocol"] if r.results else "", int(r.subject_dependent),
-                r.status, r.error, len(r.results),
-                sum(len(x["folds"]) for x in r.results)]
+        line = [
+            r.task,
+            r.name,
+            r.model,
+            " ".join(r.modalities),
+            r.results[0]["protocol"] if r.results else "",
+            int(r.subject_dependent),
+            r.status,
+            r.error,
+            len(r.results),
+            sum(len(x["folds"]) for x in r.results),
+        ]
         for key, _ in METRICS:
             m, s = r.values.get(key, (None, None))
             line += ["" if m is None else f"{m:.6f}", "" if s is None else f"{s:.6f}"]
@@ -372,9 +490,14 @@ def table_csv(rows: list[Row]) -> str:
             if c is None:
                 line += [""] * 6
             else:
-                line += [f"{c.mean_difference:.6f}"] + [
-                    f"{v:.6f}" if math.isfinite(v) else "" for v in (c.ci_low, c.ci_high, c.p_value)
-                ] + [c.n, int(c.resolved)]
+                line += (
+                    [f"{c.mean_difference:.6f}"]
+                    + [
+                        f"{v:.6f}" if math.isfinite(v) else ""
+                        for v in (c.ci_low, c.ci_high, c.p_value)
+                    ]
+                    + [c.n, int(c.resolved)]
+                )
         line += ["" if not _finite(r.costs.get(k)) else r.costs[k] for k, _ in COSTS]
         line += [";".join(r.best), r.note, ";".join(str(p.name) for p in r.runs)]
         w.writerow(line)
@@ -390,15 +513,23 @@ def per_subject_csv(rows: list[Row]) -> str:
         if not r.ok:
             continue
         for s in dict.fromkeys(s for scores in r.subject_scores.values() for s in scores):
-            n_seeds = sum(1 for res in r.results
-                          if _finite((res.get("per_subject") or {}).get(s, {}).get("macro_f1")))
-            w.writerow([r.task, r.name, r.model, s, n_seeds]
-                       + ["" if s not in r.subject_scores[k] else f"{r.subject_scores[k][s]:.6f}"
-                          for k, _ in METRICS])
+            n_seeds = sum(
+                1
+                for res in r.results
+                if _finite((res.get("per_subject") or {}).get(s, {}).get("macro_f1"))
+            )
+            w.writerow(
+                [r.task, r.name, r.model, s, n_seeds]
+                + [
+                    "" if s not in r.subject_scores[k] else f"{r.subject_scores[k][s]:.6f}"
+                    for k, _ in METRICS
+                ]
+            )
     return buf.getvalue()
 
 
 # ---- figures --------------------------------------------------------------------------------
+
 
 def _bar_chart(rows: list[Row], path: Path, title: str) -> None:
     from xmodal.evaluation.plots import plt, save_figure
@@ -406,7 +537,9 @@ def _bar_chart(rows: list[Row], path: Path, title: str) -> None:
     ok = [r for r in rows if r.ok]
     means = [r.values["macro_f1"][0] or 0 for r in ok]
     stds = [r.values["macro_f1"][1] or 0 for r in ok]
-    colors = ["C3" if r.model in PROPOSED else ("C2" if r.model == "features" else "C0") for r in ok]
+    colors = [
+        "C3" if r.model in PROPOSED else ("C2" if r.model == "features" else "C0") for r in ok
+    ]
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(ok) + 2), 3.8))
     x = np.arange(len(ok))
     ax.bar(x, means, yerr=stds, color=colors, capsize=3)
@@ -431,8 +564,11 @@ def _heatmap(rows: list[Row], path: Path, title: str) -> None:
     grid = np.full((len(ok), len(subjects)), np.nan)
     for i, r in enumerate(ok):
         for j, s in enumerate(subjects):
-            vals = [res["per_subject"][s]["macro_f1"] for res in r.results
-                    if s in res.get("per_subject", {}) and _finite(res["per_subject"][s]["macro_f1"])]
+            vals = [
+                res["per_subject"][s]["macro_f1"]
+                for res in r.results
+                if s in res.get("per_subject", {}) and _finite(res["per_subject"][s]["macro_f1"])
+            ]
             if vals:
                 grid[i, j] = np.mean(vals)
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(subjects) + 3), max(3, 0.32 * len(ok) + 1.5)))
@@ -441,8 +577,15 @@ def _heatmap(rows: list[Row], path: Path, title: str) -> None:
         for i in range(len(ok)):
             for j in range(len(subjects)):
                 if np.isfinite(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if grid[i, j] < 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{grid[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if grid[i, j] < 0.5 else "black",
+                    )
     ax.set_xticks(range(len(subjects)), subjects, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(ok)), [r.name for r in ok], fontsize=8)
     ax.set_title(title, fontsize=10)
@@ -471,6 +614,7 @@ def _attention_example(row: Row) -> tuple[dict, str] | None:
 
 # ---- the document ---------------------------------------------------------------------------
 
+
 def _blocks(rows: list[Row], state: dict, figdir: Path, root: Path) -> list[tuple]:
     from xmodal.evaluation.plots import plot_attention, plot_confusion_matrix
 
@@ -478,10 +622,19 @@ def _blocks(rows: list[Row], state: dict, figdir: Path, root: Path) -> list[tupl
     if any(r.subject_dependent for r in rows):
         blocks.append(("p", f"**{SUBJECT_DEPENDENT_NOTE}.**"))
     failed = [r for r in rows if r.status == "failed"]
-    blocks.append(("p", f"{len([r for r in rows if r.ok])} configurations finished, "
-                        f"{len(failed)} failed" + (f"; wall time of the last invocation "
-                                                    f"{state['wall_s']:.0f} s" if state.get('wall_s') else "")
-                        + ". Tables also in `table.md`, `table.csv` and `per_subject.csv`."))
+    blocks.append(
+        (
+            "p",
+            f"{len([r for r in rows if r.ok])} configurations finished, "
+            f"{len(failed)} failed"
+            + (
+                f"; wall time of the last invocation {state['wall_s']:.0f} s"
+                if state.get("wall_s")
+                else ""
+            )
+            + ". Tables also in `table.md`, `table.csv` and `per_subject.csv`.",
+        )
+    )
     blocks.append(("md", markdown_tables(rows)))
     figdir.mkdir(parents=True, exist_ok=True)
     for task in dict.fromkeys(r.task for r in rows):
@@ -491,21 +644,39 @@ def _blocks(rows: list[Row], state: dict, figdir: Path, root: Path) -> list[tupl
         tag = " (subject-dependent)" if any(r.subject_dependent for r in mine) else ""
         blocks.append(("h2", f"Task {task}{tag}"))
         f = figdir / f"macro_f1_{task}.png"
-        _bar_chart(mine, f, f"macro-F1 per configuration, task {task}{tag} (red: cross-modal, "
-                            f"green: classical features, blue: other baselines)")
-        blocks.append(("img", f, "Macro-F1 per configuration; error bars: std over folds (and seeds)."))
+        _bar_chart(
+            mine,
+            f,
+            f"macro-F1 per configuration, task {task}{tag} (red: cross-modal, "
+            f"green: classical features, blue: other baselines)",
+        )
+        blocks.append(
+            ("img", f, "Macro-F1 per configuration; error bars: std over folds (and seeds).")
+        )
         deep = _best(mine, lambda r: r.model != "features")
-        base = _best(mine, lambda r: r.model not in PROPOSED and r is not deep)
-        for label, row, stem in (("best deep model", deep, "best_deep"),
-                                 ("best baseline", base, "best_baseline")):
+        base = _best(mine, lambda r, deep=deep: r.model not in PROPOSED and r is not deep)
+        for label, row, stem in (
+            ("best deep model", deep, "best_deep"),
+            ("best baseline", base, "best_baseline"),
+        ):
             if row is None:
                 continue
             f = figdir / f"confusion_{stem}_{task}.png"
-            plot_confusion_matrix(_pooled_cm(row), row.results[0]["classes"], f,
-                                  f"{label}: {row.name} ({task}{tag}), pooled")
-            blocks.append(("img", f, f"Pooled confusion matrix of the {label} `{row.name}` "
-                                     f"(mean macro-F1 {row.values['macro_f1'][0]:.3f}; baselines: "
-                                     f"every configuration without cross-modal connections)."))
+            plot_confusion_matrix(
+                _pooled_cm(row),
+                row.results[0]["classes"],
+                f,
+                f"{label}: {row.name} ({task}{tag}), pooled",
+            )
+            blocks.append(
+                (
+                    "img",
+                    f,
+                    f"Pooled confusion matrix of the {label} `{row.name}` "
+                    f"(mean macro-F1 {row.values['macro_f1'][0]:.3f}; baselines: "
+                    f"every configuration without cross-modal connections).",
+                )
+            )
         f = figdir / f"per_subject_{task}.png"
         _heatmap(mine, f, f"per-subject macro-F1, task {task}{tag}")
         blocks.append(("img", f, "Macro-F1 on each held-out subject (configurations × subjects)."))
@@ -513,21 +684,42 @@ def _blocks(rows: list[Row], state: dict, figdir: Path, root: Path) -> list[tupl
         example = _attention_example(att) if att else None
         if example:
             f = figdir / f"attention_{task}.png"
-            plot_attention(example[0], att.results[0]["classes"], f,
-                           f"{att.name}: attention per class, test subject {example[1]}")
-            blocks.append(("img", f, f"Attention weights of the best attentive model `{att.name}` "
-                                     f"(mean over channels), averaged per class over the window, "
-                                     f"on the test windows of subject {example[1]}."))
+            plot_attention(
+                example[0],
+                att.results[0]["classes"],
+                f,
+                f"{att.name}: attention per class, test subject {example[1]}",
+            )
+            blocks.append(
+                (
+                    "img",
+                    f,
+                    f"Attention weights of the best attentive model `{att.name}` "
+                    f"(mean over channels), averaged per class over the window, "
+                    f"on the test windows of subject {example[1]}.",
+                )
+            )
     blocks.append(("h2", "Command and configuration"))
     if state.get("command"):
         blocks.append(("code", "xmodal " + " ".join(_quote(a) for a in state["command"][1:])))
-    blocks.append(("p", "Base configuration (every configuration applies its changes to it; "
-                        "each run's full configuration is in `runs/<name>/config.toml`):"))
+    blocks.append(
+        (
+            "p",
+            "Base configuration (every configuration applies its changes to it; "
+            "each run's full configuration is in `runs/<name>/config.toml`):",
+        )
+    )
     blocks.append(("code", _toml(state.get("base_config", {}))))
     if state.get("configurations"):
         blocks.append(("p", "Configurations of the study (changes to the base):"))
-        blocks.append(("code", "\n".join(f"{c['name']}: {json.dumps(c['overrides'])}"
-                                         for c in state["configurations"])))
+        blocks.append(
+            (
+                "code",
+                "\n".join(
+                    f"{c['name']}: {json.dumps(c['overrides'])}" for c in state["configurations"]
+                ),
+            )
+        )
     for r in failed:
         blocks.append(("p", f"`{r.name}` ({r.task}) failed: {r.error}"))
     return blocks
@@ -540,8 +732,9 @@ def _quote(arg: str) -> str:
 def _toml(d: dict) -> str:
     try:
         import tomli_w
+
         return tomli_w.dumps(d)
-    except Exception:          # noqa: BLE001
+    except Exception:  # noqa: BLE001
         return json.dumps(d, indent=2)
 
 
@@ -578,7 +771,9 @@ def _md_table_html(text: str) -> str:
             if set(line) <= set("|-"):
                 continue
             if not in_table:
-                out.append("<table><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in cells) + "</tr>")
+                out.append(
+                    "<table><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in cells) + "</tr>"
+                )
                 in_table = True
             else:
                 out.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells) + "</tr>")
@@ -613,14 +808,20 @@ def _render_html(blocks, title: str) -> str:
             body.append(f"<pre>{html.escape(b[1])}</pre>")
         elif kind == "img":
             data = base64.b64encode(Path(b[1]).read_bytes()).decode("ascii")
-            body.append(f'<figure><img alt="{html.escape(b[2])}" src="data:image/png;base64,'
-                        f'{data}"><figcaption>{_inline(b[2])}</figcaption></figure>')
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-             "padding:3px 6px}img{max-width:100%}pre{background:#f4f4f4;padding:8px;"
-             "overflow-x:auto}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
-            f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+            body.append(
+                f'<figure><img alt="{html.escape(b[2])}" src="data:image/png;base64,'
+                f'{data}"><figcaption>{_inline(b[2])}</figcaption></figure>'
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+        "padding:3px 6px}img{max-width:100%}pre{background:#f4f4f4;padding:8px;"
+        "overflow-x:auto}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write_report(path: Path) -> list[Path]:

@@ -65,16 +65,20 @@ class PairedComparison:
 
         Both are required: with very few subjects the percentile bootstrap is optimistic
         (four subjects that all improve give an interval above 0, yet p = 0.125)."""
-        return bool((self.ci_low > 0 or self.ci_high < 0)       # NaN compares False
-                    and self.p_value < 1 - self.confidence)
+        return bool(
+            (self.ci_low > 0 or self.ci_high < 0)  # NaN compares False
+            and self.p_value < 1 - self.confidence
+        )
 
     def format(self, digits: int = 3) -> str:
         """``+0.042 [+0.010, +0.075] (p=0.031)``; without an interval ``+0.042 (n=1)``."""
         d = f"{self.mean_difference:+.{digits}f}"
         if not math.isfinite(self.ci_low):
             return f"{d} (n={self.n})"
-        return (f"{d} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}] "
-                f"({format_p(self.p_value)})")
+        return (
+            f"{d} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}] "
+            f"({format_p(self.p_value)})"
+        )
 
 
 def format_p(p: float) -> str:
@@ -88,9 +92,14 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v))
 
 
-def paired_comparison(scores_a: Mapping[str, float], scores_b: Mapping[str, float], *,
-                      n_boot: int = 10000, seed: int = 0,
-                      confidence: float = 0.95) -> PairedComparison:
+def paired_comparison(
+    scores_a: Mapping[str, float],
+    scores_b: Mapping[str, float],
+    *,
+    n_boot: int = 10000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> PairedComparison:
     """Compare two configurations on the subjects both scored.
 
     Parameters
@@ -121,12 +130,14 @@ def paired_comparison(scores_a: Mapping[str, float], scores_b: Mapping[str, floa
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
-    subjects = tuple(s for s in scores_a if s in scores_b
-                     and _finite(scores_a[s]) and _finite(scores_b[s]))
+    subjects = tuple(
+        s for s in scores_a if s in scores_b and _finite(scores_a[s]) and _finite(scores_b[s])
+    )
     if not subjects:
         raise ValueError(
             f"no subject scored by both configurations (first: {sorted(map(str, scores_a))}, "
-            f"second: {sorted(map(str, scores_b))}); a paired comparison needs common subjects")
+            f"second: {sorted(map(str, scores_b))}); a paired comparison needs common subjects"
+        )
     d = np.array([float(scores_a[s]) - float(scores_b[s]) for s in subjects])
     d[np.abs(d) < ZERO_TOLERANCE] = 0.0
     n = len(d)
@@ -136,19 +147,21 @@ def paired_comparison(scores_a: Mapping[str, float], scores_b: Mapping[str, floa
     else:
         lo, hi = _bootstrap_interval(d, n_boot, seed, confidence)
         p = _wilcoxon_p(d)
-    return PairedComparison(subjects, tuple(float(x) for x in d), mean, lo, hi, float(confidence),
-                            p, int(n_boot))
+    return PairedComparison(
+        subjects, tuple(float(x) for x in d), mean, lo, hi, float(confidence), p, int(n_boot)
+    )
 
 
-def _bootstrap_interval(d: np.ndarray, n_boot: int, seed: int,
-                        confidence: float) -> tuple[float, float]:
+def _bootstrap_interval(
+    d: np.ndarray, n_boot: int, seed: int, confidence: float
+) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     n = len(d)
     batch = max(1, _BATCH_ELEMENTS // n)
     means = np.empty(n_boot)
     for start in range(0, n_boot, batch):
         k = min(batch, n_boot - start)
-        means[start:start + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
+        means[start : start + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
     alpha = (1.0 - confidence) / 2
     lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
@@ -160,7 +173,7 @@ def _wilcoxon_p(d: np.ndarray) -> float:
     if not np.any(d):
         return 1.0
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")        # small-sample / zero-handling notices
+        warnings.simplefilter("ignore")  # small-sample / zero-handling notices
         p = float(wilcoxon(d, alternative="two-sided").pvalue)
     return p if math.isfinite(p) else 1.0
 
@@ -189,8 +202,10 @@ def mean_over_seeds(results: Iterable[Mapping], metric: str = "macro_f1") -> dic
     results = list(results)
     tasks = {r.get("task") for r in results}
     if len(tasks) > 1:
-        raise ValueError(f"results of different tasks ({', '.join(sorted(map(str, tasks)))}) "
-                         f"cannot be averaged over seeds")
+        raise ValueError(
+            f"results of different tasks ({', '.join(sorted(map(str, tasks)))}) "
+            f"cannot be averaged over seeds"
+        )
     values: dict[str, list[float]] = {}
     for res in results:
         for subject, scores in (res.get("per_subject") or {}).items():

@@ -13,19 +13,22 @@ def format_results(results: dict) -> str:
     """A short human-readable summary of one run's results.json."""
     mods = "+".join(results["modalities"])
     norm = results.get("config", {}).get("data", {}).get("normalize", "recording")
-    lines = [f"{results['model']} | {results['task']} {results['classes']} | "
-             f"{results['protocol']} ({len(results['folds'])} folds) | {mods} | "
-             f"normalize {norm}",
-             f"{'':14}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
+    lines = [
+        f"{results['model']} | {results['task']} {results['classes']} | "
+        f"{results['protocol']} ({len(results['folds'])} folds) | {mods} | "
+        f"normalize {norm}",
+        f"{'':14}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}",
+    ]
     m, s, p = results["mean"], results["std"], results["pooled"]
     keys = ("accuracy", "macro_f1", "balanced_accuracy")
     lines.append(f"{'mean ± std':14}" + "".join(f"{_pm(m[k], s[k]):>16}" for k in keys))
     lines.append(f"{'pooled':14}" + "".join(f"{p[k]:>16.3f}" for k in keys))
     per = results.get("per_subject", {})
     if per:
-        lines.append("per subject macro-F1: " + "  ".join(
-            f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items()))
+        lines.append(
+            "per subject macro-F1: "
+            + "  ".join(f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items())
+        )
     if results.get("transductive"):
         lines.append("transductive: pretraining read the test subjects' unlabelled signal")
     return "\n".join(lines)
-

@@ -6,9 +6,11 @@ the command line does not load torch before it needs it.
 
 from __future__ import annotations
 
-_EXPORTS = {"Predictor": "xmodal.inference.predictor",
-            "StreamingPredictor": "xmodal.inference.streaming",
-            "PredictionTable": "xmodal.inference.table"}
+_EXPORTS = {
+    "Predictor": "xmodal.inference.predictor",
+    "StreamingPredictor": "xmodal.inference.streaming",
+    "PredictionTable": "xmodal.inference.table",
+}
 
 __all__ = list(_EXPORTS)
 
@@ -16,5 +18,6 @@ __all__ = list(_EXPORTS)
 def __getattr__(name: str):
     if name in _EXPORTS:
         import importlib
+
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'xmodal.inference' has no attribute {name!r}")

@@ -35,16 +35,22 @@ class Explanation:
         pred = self.table.proba.argmax(axis=1)
         out = {}
         for key, course in self.courses.items():
-            out[key] = [course[pred == c].mean(axis=0).tolist() if (pred == c).any() else None
-                        for c in range(len(self.table.classes))]
+            out[key] = [
+                course[pred == c].mean(axis=0).tolist() if (pred == c).any() else None
+                for c in range(len(self.table.classes))
+            ]
         return out
 
     def to_dict(self) -> dict:
-        return {"classes": list(self.table.classes), "t_start": self.table.t_start.tolist(),
-                "predicted": self.table.predicted.tolist(),
-                "mean_attention": {k: v.mean(axis=1).round(6).tolist()
-                                   for k, v in self.courses.items()},
-                "by_predicted_class": self.by_class()}
+        return {
+            "classes": list(self.table.classes),
+            "t_start": self.table.t_start.tolist(),
+            "predicted": self.table.predicted.tolist(),
+            "mean_attention": {
+                k: v.mean(axis=1).round(6).tolist() for k, v in self.courses.items()
+            },
+            "by_predicted_class": self.by_class(),
+        }
 
 
 def _resample_rows(x: np.ndarray, points: int) -> np.ndarray:
@@ -53,14 +59,22 @@ def _resample_rows(x: np.ndarray, points: int) -> np.ndarray:
     return np.stack([np.interp(grid, src, row) for row in x]) if len(x) else np.zeros((0, points))
 
 
-def explain(predictor: Predictor, signals: dict, rates: dict, hop: float | None = None,
-            normalization: str | None = None, stats: dict | None = None,
-            context: float = DEFAULT_CONTEXT, labels: np.ndarray | None = None,
-            label_rate: float | None = None) -> Explanation:
+def explain(
+    predictor: Predictor,
+    signals: dict,
+    rates: dict,
+    hop: float | None = None,
+    normalization: str | None = None,
+    stats: dict | None = None,
+    context: float = DEFAULT_CONTEXT,
+    labels: np.ndarray | None = None,
+    label_rate: float | None = None,
+) -> Explanation:
     """Predictions and attention courses of every window (ConfigError without attention);
     ``normalization`` None: the run's (see :meth:`Predictor.predict`)."""
-    plan, inputs = predictor.windows(signals, rates, hop, normalization, stats, context, labels,
-                                     label_rate)
+    plan, inputs = predictor.windows(
+        signals, rates, hop, normalization, stats, context, labels, label_rate
+    )
     proba, maps = predictor.attention(inputs)
     t_start = np.arange(len(proba)) * plan.hop
     table = PredictionTable(predictor.classes, t_start, t_start + predictor.window, proba)

@@ -26,8 +26,8 @@ import io
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,8 +52,10 @@ class ExportModule(nn.Module):
             with torch.no_grad():
                 _, attn = self.members[0].forward_with_attention(*self.members[0].example_inputs(2))
             if not attn:
-                raise ConfigError(f"model {type(self.members[0]).__name__} has no attention "
-                                  f"weights to export (only 'attentive' has)")
+                raise ConfigError(
+                    f"model {type(self.members[0]).__name__} has no attention "
+                    f"weights to export (only 'attentive' has)"
+                )
             self.attention_keys = list(attn)
 
     def forward(self, *xs: Tensor):
@@ -73,8 +75,9 @@ class ExportModule(nn.Module):
             logits = torch.logsumexp(torch.stack(logps), dim=0) - math.log(len(self.members))
         if not self.with_attention:
             return logits
-        mean_maps = [torch.stack([m[i] for m in maps]).mean(dim=0)
-                     for i in range(len(self.attention_keys))]
+        mean_maps = [
+            torch.stack([m[i] for m in maps]).mean(dim=0) for i in range(len(self.attention_keys))
+        ]
         return (logits, *mean_maps)
 
 
@@ -83,8 +86,13 @@ def output_names(module: ExportModule) -> list[str]:
     return ["logits"] + [f"attention:{k}" for k in module.attention_keys]
 
 
-def export_models(models: Sequence[XModalModel], path: str | Path, fmt: str = "onnx",
-                  attention: bool = False, metadata: dict | None = None) -> Path:
+def export_models(
+    models: Sequence[XModalModel],
+    path: str | Path,
+    fmt: str = "onnx",
+    attention: bool = False,
+    metadata: dict | None = None,
+) -> Path:
     """Write ``models`` (one, or an ensemble) to ``path`` as ONNX or TorchScript.
 
     Parameters
@@ -107,9 +115,14 @@ def export_models(models: Sequence[XModalModel], path: str | Path, fmt: str = "o
     example = first.example_inputs(2)
     inputs = list(first.modalities)
     outputs = output_names(module)
-    meta = {"classes": None, **(metadata or {}), "modalities": inputs,
-            "input_shapes": {m: list(s) for m, s in first.input_shapes.items()},
-            "outputs": outputs, "n_models": len(module.members)}
+    meta = {
+        "classes": None,
+        **(metadata or {}),
+        "modalities": inputs,
+        "input_shapes": {m: list(s) for m, s in first.input_shapes.items()},
+        "outputs": outputs,
+        "n_models": len(module.members),
+    }
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -123,12 +136,20 @@ def export_models(models: Sequence[XModalModel], path: str | Path, fmt: str = "o
         try:
             import onnx
         except ImportError:
-            raise ConfigError("ONNX export needs the 'onnx' package: pip install "
-                              "'xmodal[export]'") from None
+            raise ConfigError(
+                "ONNX export needs the 'onnx' package: pip install 'xmodal[export]'"
+            ) from None
         buf = io.BytesIO()
-        torch.onnx.export(module, example, buf, dynamo=False, input_names=inputs,
-                          output_names=outputs, opset_version=OPSET,
-                          dynamic_axes={n: {0: "batch"} for n in inputs + outputs})
+        torch.onnx.export(
+            module,
+            example,
+            buf,
+            dynamo=False,
+            input_names=inputs,
+            output_names=outputs,
+            opset_version=OPSET,
+            dynamic_axes={n: {0: "batch"} for n in inputs + outputs},
+        )
         proto = onnx.load_from_string(buf.getvalue())
         entry = proto.metadata_props.add()
         entry.key, entry.value = "xmodal", json.dumps(meta)
@@ -136,12 +157,22 @@ def export_models(models: Sequence[XModalModel], path: str | Path, fmt: str = "o
     return path
 
 
-def export_run(run: str | Path, path: str | Path, fmt: str = "onnx", ensemble: bool = False,
-               attention: bool = False) -> Path:
+def export_run(
+    run: str | Path,
+    path: str | Path,
+    fmt: str = "onnx",
+    ensemble: bool = False,
+    attention: bool = False,
+) -> Path:
     """Export the model a :class:`~xmodal.inference.predictor.Predictor` of ``run`` uses."""
     from xmodal.inference.predictor import Predictor
 
     predictor = Predictor.from_run(run, ensemble=ensemble)
-    meta = {"classes": list(predictor.classes), "rates": predictor.rates,
-            "window_s": predictor.window, "source": predictor.source, "run": str(Path(run))}
+    meta = {
+        "classes": list(predictor.classes),
+        "rates": predictor.rates,
+        "window_s": predictor.window,
+        "source": predictor.source,
+        "run": str(Path(run)),
+    }
     return export_models(predictor.models, path, fmt, attention, meta)

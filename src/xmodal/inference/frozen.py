@@ -23,6 +23,6 @@ def freeze_for_cpu(model: XModalModel) -> torch.jit.ScriptModule:
     model = model.eval()
     example = tuple(model.example_inputs(2))
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")                 # TracerWarnings, jit deprecation notes
+        warnings.simplefilter("ignore")  # TracerWarnings, jit deprecation notes
         traced = torch.jit.trace(model, example, check_trace=False)
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced))

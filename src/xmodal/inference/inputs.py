@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -48,8 +48,9 @@ def parse_mapping(text: str, flag: str) -> dict[str, str]:
     return out
 
 
-def read_plain_csv(path: str | Path, modalities: Sequence[str], columns: dict[str, str],
-                   rates: dict[str, str]) -> InputRecording:
+def read_plain_csv(
+    path: str | Path, modalities: Sequence[str], columns: dict[str, str], rates: dict[str, str]
+) -> InputRecording:
     """Columns of a CSV file with a header row (one sample per row) as the given modalities.
 
     Raises
@@ -63,8 +64,9 @@ def read_plain_csv(path: str | Path, modalities: Sequence[str], columns: dict[st
     path = Path(path)
     for m in modalities:
         if m not in columns:
-            raise ConfigError(f"--columns has no column for {m} (the model needs "
-                              f"{', '.join(modalities)})")
+            raise ConfigError(
+                f"--columns has no column for {m} (the model needs {', '.join(modalities)})"
+            )
         if m not in rates:
             raise ConfigError(f"--rates has no rate for {m}")
     try:
@@ -72,8 +74,10 @@ def read_plain_csv(path: str | Path, modalities: Sequence[str], columns: dict[st
     except ValueError:
         raise ConfigError(f"--rates: not a number in {rates}") from None
     if len(set(values.values())) > 1:
-        raise ConfigError(f"a plain CSV holds one sample of every column per row, so all rates "
-                          f"must be equal; got {values}")
+        raise ConfigError(
+            f"a plain CSV holds one sample of every column per row, so all rates "
+            f"must be equal; got {values}"
+        )
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -84,21 +88,30 @@ def read_plain_csv(path: str | Path, modalities: Sequence[str], columns: dict[st
     index = {}
     for m in modalities:
         if columns[m] not in header:
-            raise DataError(f"{path}: no column {columns[m]!r} for {m} "
-                            f"(columns: {', '.join(header)})")
+            raise DataError(
+                f"{path}: no column {columns[m]!r} for {m} (columns: {', '.join(header)})"
+            )
         index[m] = header.index(columns[m])
     used = sorted(set(index.values()))
     try:
-        data = np.loadtxt(path, delimiter=",", skiprows=1, usecols=used, dtype=np.float64,
-                          ndmin=2, encoding="utf-8-sig")
+        data = np.loadtxt(
+            path,
+            delimiter=",",
+            skiprows=1,
+            usecols=used,
+            dtype=np.float64,
+            ndmin=2,
+            encoding="utf-8-sig",
+        )
     except ValueError as exc:
         raise DataError(f"{path}: non-numeric value ({exc})") from None
     signals = {m: data[:, used.index(index[m])][:, None].astype(np.float32) for m in modalities}
     return InputRecording(path.stem, signals, values)
 
 
-def read_dataset_input(path: str | Path, modalities: Sequence[str],
-                       dataset: str | None = None) -> InputRecording:
+def read_dataset_input(
+    path: str | Path, modalities: Sequence[str], dataset: str | None = None
+) -> InputRecording:
     """One recording through the dataset adapters (:mod:`xmodal.data.registry`).
 
     ``dataset`` defaults to the adapter recognising the path; the input must hold exactly
@@ -112,9 +125,16 @@ def read_dataset_input(path: str | Path, modalities: Sequence[str],
     adapter = get_adapter(dataset) if dataset is not None else detect_adapter(path)
     found = adapter.find_subjects(path)
     if len(found) != 1:
-        raise DataError(f"{path}: holds {len(found)} recordings ({', '.join(found)}); pass one "
-                        f"subject's folder or file")
+        raise DataError(
+            f"{path}: holds {len(found)} recordings ({', '.join(found)}); pass one "
+            f"subject's folder or file"
+        )
     subject, file = next(iter(found.items()))
     rec = adapter.load(file, tuple(modalities), subject, root=path)
-    return InputRecording(subject, {m: s.data for m, s in rec.signals.items()},
-                          {m: s.rate for m, s in rec.signals.items()}, rec.labels, rec.label_rate)
+    return InputRecording(
+        subject,
+        {m: s.data for m, s in rec.signals.items()},
+        {m: s.rate for m, s in rec.signals.items()},
+        rec.labels,
+        rec.label_rate,
+    )

@@ -23,8 +23,9 @@ def _shade(ax, segments) -> None:
         ax.axvspan(start, end, color=f"C{c}", alpha=0.12, lw=0)
 
 
-def plot_predictions(signals: dict, rates: dict, table: PredictionTable, path: Path,
-                     title: str = "", segments=None) -> None:
+def plot_predictions(
+    signals: dict, rates: dict, table: PredictionTable, path: Path, title: str = "", segments=None
+) -> None:
     """Signals on top (one panel per modality), class probabilities over time below.
 
     Parameters
@@ -33,8 +34,13 @@ def plot_predictions(signals: dict, rates: dict, table: PredictionTable, path: P
         True labelled segments, shaded in the class's colour in every panel.
     """
     mods = list(signals)
-    fig, axes = plt.subplots(len(mods) + 1, 1, figsize=(12, 1.6 * len(mods) + 3), sharex=True,
-                             gridspec_kw={"height_ratios": [1] * len(mods) + [2]})
+    fig, axes = plt.subplots(
+        len(mods) + 1,
+        1,
+        figsize=(12, 1.6 * len(mods) + 3),
+        sharex=True,
+        gridspec_kw={"height_ratios": [1] * len(mods) + [2]},
+    )
     for ax, m in zip(axes, mods):
         x = np.asarray(signals[m])
         x = x[:, 0] if x.ndim == 2 else x
@@ -58,27 +64,59 @@ def plot_predictions(signals: dict, rates: dict, table: PredictionTable, path: P
     save_figure(fig, Path(path), dpi=90)
 
 
-def plot_attention_over_time(t_start: np.ndarray, window: float, courses: dict,
-                             table: PredictionTable, path: Path, title: str = "") -> None:
+def plot_attention_over_time(
+    t_start: np.ndarray,
+    window: float,
+    courses: dict,
+    table: PredictionTable,
+    path: Path,
+    title: str = "",
+) -> None:
     """One heatmap per connection: rows = position in the window, columns = windows over time;
     colour = attention weight averaged over channels. A strip on top shows the predicted class."""
     keys = list(courses)
-    fig, axes = plt.subplots(len(keys) + 1, 1, figsize=(12, 1.3 * len(keys) + 1.5), sharex=True,
-                             gridspec_kw={"height_ratios": [0.4] + [1] * len(keys)})
+    fig, axes = plt.subplots(
+        len(keys) + 1,
+        1,
+        figsize=(12, 1.3 * len(keys) + 1.5),
+        sharex=True,
+        gridspec_kw={"height_ratios": [0.4] + [1] * len(keys)},
+    )
     pred = table.proba.argmax(axis=1)
     extent = (float(t_start[0]), float(t_start[-1] + window), 0, 1) if len(t_start) else None
-    axes[0].imshow(pred[None, :], aspect="auto", cmap="tab10", vmin=0, vmax=9, extent=extent,
-                   interpolation="nearest")
+    axes[0].imshow(
+        pred[None, :],
+        aspect="auto",
+        cmap="tab10",
+        vmin=0,
+        vmax=9,
+        extent=extent,
+        interpolation="nearest",
+    )
     axes[0].set_yticks([])
     axes[0].set_title(title or "attention per connection over the recording", fontsize=10)
     axes[0].set_ylabel("pred.", fontsize=8)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=plt.cm.tab10(c)) for c in range(len(table.classes))]
-    axes[0].legend(handles, table.classes, fontsize=7, ncol=len(table.classes),
-                   loc="lower right", bbox_to_anchor=(1, 1.0))
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=plt.cm.tab10(c)) for c in range(len(table.classes))
+    ]
+    axes[0].legend(
+        handles,
+        table.classes,
+        fontsize=7,
+        ncol=len(table.classes),
+        loc="lower right",
+        bbox_to_anchor=(1, 1.0),
+    )
     for ax, key in zip(axes[1:], keys):
-        course = courses[key]                       # (n_windows, L)
-        im = ax.imshow(course.T, aspect="auto", origin="lower", cmap="viridis", extent=extent,
-                       interpolation="nearest")
+        course = courses[key]  # (n_windows, L)
+        im = ax.imshow(
+            course.T,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            extent=extent,
+            interpolation="nearest",
+        )
         ax.set_ylabel(key.replace("->", "->\n"), fontsize=7)
         ax.set_yticks([0, 1], ["start", "end"], fontsize=6)
         fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
@@ -89,5 +127,9 @@ def plot_attention_over_time(t_start: np.ndarray, window: float, courses: dict,
 
 def plot_attention_by_class(summary: dict, classes, path: Path, title: str = "") -> None:
     """Mean attention over the window per predicted class (the training run's attention plot)."""
-    plot_attention(summary, list(classes), Path(path),
-                   title or "attention per predicted class (mean over windows and channels)")
+    plot_attention(
+        summary,
+        list(classes),
+        Path(path),
+        title or "attention per predicted class (mean over windows and channels)",
+    )

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -47,13 +47,16 @@ def load_run(path: str | Path) -> tuple[RunConfig, dict]:
     """``config.toml`` and ``results.json`` of a finished run folder."""
     path = Path(path)
     if not (path / "results.json").is_file() or not (path / "config.toml").is_file():
-        raise DataError(f"{path}: not a finished run folder (needs config.toml and results.json; "
-                        f"train with 'xmodal train DATA --out {path}')")
+        raise DataError(
+            f"{path}: not a finished run folder (needs config.toml and results.json; "
+            f"train with 'xmodal train DATA --out {path}')"
+        )
     return load_run_config(path / "config.toml"), read_json(path / "results.json")
 
 
-def checkpoint_paths(path: str | Path, ensemble: bool = False,
-                     fold: str | None = None) -> tuple[str, list[Path]]:
+def checkpoint_paths(
+    path: str | Path, ensemble: bool = False, fold: str | None = None
+) -> tuple[str, list[Path]]:
     """``("final", [final/model.pt])`` when present (and not ``ensemble``), else the folds';
     with ``fold`` that fold's model only (``("fold", [folds/<fold>/model.pt])``)."""
     path = Path(path)
@@ -98,9 +101,18 @@ class Predictor:
         normalisation at ``rates``.
     """
 
-    def __init__(self, models: Sequence[XModalModel], classes: Sequence[str], rates: dict,
-                 window: float, hop: float, max_gap: float = 1.0, source: str = "model",
-                 optimize: bool = True, preprocessor: Preprocessor | None = None) -> None:
+    def __init__(
+        self,
+        models: Sequence[XModalModel],
+        classes: Sequence[str],
+        rates: dict,
+        window: float,
+        hop: float,
+        max_gap: float = 1.0,
+        source: str = "model",
+        optimize: bool = True,
+        preprocessor: Preprocessor | None = None,
+    ) -> None:
         if not models:
             raise ConfigError("a Predictor needs at least one model")
         self.models = [m.eval() for m in models]
@@ -115,12 +127,12 @@ class Predictor:
         self.optimize = bool(optimize)
         self._runners: list | None = None
         base = preprocessor or Preprocessor(max_gap=self.max_gap)
-        self.preprocessor = dataclasses.replace(base, rates=dict(self.rates),
-                                                max_gap=self.max_gap)
+        self.preprocessor = dataclasses.replace(base, rates=dict(self.rates), max_gap=self.max_gap)
 
     @classmethod
-    def from_run(cls, path: str | Path, ensemble: bool = False, device: str = "cpu",
-                 fold: str | None = None) -> "Predictor":
+    def from_run(
+        cls, path: str | Path, ensemble: bool = False, device: str = "cpu", fold: str | None = None
+    ) -> Predictor:
         """Load a run folder (see the module docstring for which weights are used).
 
         Checkpoints are read with ``torch.load(..., weights_only=True)``: a state_dict of
@@ -128,12 +140,14 @@ class Predictor:
         """
         from xmodal.training.trainer import resolve_device
 
-        device = resolve_device(device)          # unknown device or no CUDA: ConfigError
+        device = resolve_device(device)  # unknown device or no CUDA: ConfigError
         config, results = load_run(path)
         if config.model.name == "features":
-            raise ConfigError(f"{path}: a 'features' run (hand-crafted features + scikit-learn) "
-                              "keeps no fitted model; predict, explain and export need a run of "
-                              "a network (attentive, cross, late-fusion, ...)")
+            raise ConfigError(
+                f"{path}: a 'features' run (hand-crafted features + scikit-learn) "
+                "keeps no fitted model; predict, explain and export need a run of "
+                "a network (attentive, cross, late-fusion, ...)"
+            )
         source, paths = checkpoint_paths(path, ensemble, fold)
         shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
         classes = results["classes"]
@@ -147,40 +161,60 @@ class Predictor:
                 lines = [ln.strip() for ln in str(exc).strip().splitlines()[:2]]
                 first = " ".join(lines)[:160] if lines else type(exc).__name__
                 trained = results.get("xmodal_version")
-                hint = (f"; trained with xmodal {trained}, this is {__version__}, whose preset "
-                        f"may build another architecture" if trained and trained != __version__
-                        else "")
+                hint = (
+                    f"; trained with xmodal {trained}, this is {__version__}, whose preset "
+                    f"may build another architecture"
+                    if trained and trained != __version__
+                    else ""
+                )
                 raise DataError(f"{p}: cannot load checkpoint ({first}){hint}") from None
             models.append(model.to(device).eval())
         rates = results["windows"]["rates"]
-        return cls(models, classes, rates, config.data.window, config.data.stride,
-                   config.data.max_gap, source, preprocessor=Preprocessor.of(config.data, rates))
+        return cls(
+            models,
+            classes,
+            rates,
+            config.data.window,
+            config.data.stride,
+            config.data.max_gap,
+            source,
+            preprocessor=Preprocessor.of(config.data, rates),
+        )
 
     # ---- inputs ------------------------------------------------------------------------------
 
     def _check(self, signals: dict, rates: dict) -> tuple[dict, dict]:
         missing = [m for m in self.modalities if m not in signals]
         if missing:
-            raise DataError(f"missing modality {missing[0]} (the model needs "
-                            f"{', '.join(self.modalities)}; got {', '.join(signals) or 'none'})")
+            raise DataError(
+                f"missing modality {missing[0]} (the model needs "
+                f"{', '.join(self.modalities)}; got {', '.join(signals) or 'none'})"
+            )
         no_rate = [m for m in self.modalities if m not in rates]
         if no_rate:
             raise DataError(f"{no_rate[0]}: no sampling rate given")
         data = {m: as_sample_array(m, signals[m], self.input_shapes[m][0]) for m in self.modalities}
         return data, {m: check_rate(m, rates[m]) for m in self.modalities}
 
-    def plan(self, rates: dict, hop: float | None = None,
-             context: float = DEFAULT_CONTEXT) -> WindowPlan:
+    def plan(
+        self, rates: dict, hop: float | None = None, context: float = DEFAULT_CONTEXT
+    ) -> WindowPlan:
         """The :class:`WindowPlan` for inputs at ``rates``."""
         hop = self.hop if hop is None else float(hop)
         if not math.isfinite(hop) or hop <= 0:
             raise ConfigError(f"hop must be a positive number of seconds, got {hop!r}")
         if not math.isfinite(context) or context < 0:
             raise ConfigError(f"context must be a finite number of seconds >= 0, got {context!r}")
-        return WindowPlan({m: float(rates[m]) for m in self.modalities}, dict(self.rates),
-                          {m: self.input_shapes[m][1] for m in self.modalities},
-                          {m: self.input_shapes[m][0] for m in self.modalities},
-                          self.window, hop, float(context), self.max_gap)
+        return WindowPlan(
+            {m: float(rates[m]) for m in self.modalities},
+            dict(self.rates),
+            {m: self.input_shapes[m][1] for m in self.modalities},
+            {m: self.input_shapes[m][0] for m in self.modalities},
+            self.window,
+            hop,
+            float(context),
+            self.max_gap,
+        )
 
     def calibrate(self, signals: dict, rates: dict) -> dict:
         """Normalisation statistics of a recording, preprocessed as in training (gap repair,
@@ -196,15 +230,17 @@ class Predictor:
             x = signal_fill_gaps(data[m], rates[m], self.max_gap, m)
             x = signal_resample(signal_clean(x, rates[m], signal_kind(m)), rates[m], self.rates[m])
             stats = ChannelStats.of(x.T)
-            zscore(x[:1].T, stats.mean, stats.std, m, strict=True)   # flat: DataError
+            zscore(x[:1].T, stats.mean, stats.std, m, strict=True)  # flat: DataError
             out[m] = stats.to_dict()
         return out
 
     def normalizer(self, normalization: str, stats: dict | None = None) -> Normalizer:
         """A fresh :class:`Normalizer` for a policy (see :mod:`xmodal.signals.normalize`)."""
         if normalization not in POLICIES:
-            raise ConfigError(f"normalisation {normalization!r} works on whole recordings only "
-                              f"(Predictor.predict); per window: {', '.join(POLICIES)}")
+            raise ConfigError(
+                f"normalisation {normalization!r} works on whole recordings only "
+                f"(Predictor.predict); per window: {', '.join(POLICIES)}"
+            )
         return Normalizer(normalization, stats)
 
     # ---- models ------------------------------------------------------------------------------
@@ -227,12 +263,15 @@ class Predictor:
         if n == 0:
             return np.zeros((0, len(self.classes)))
         device = next(self.models[0].parameters()).device
-        xs = [torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device)
-              for m in self.modalities]
+        xs = [
+            torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device) for m in self.modalities
+        ]
         total = None
         for model in self._inference_models(device):
-            parts = [torch.softmax(model(*[x[i:i + batch_size] for x in xs]).double(), dim=1)
-                     for i in range(0, n, batch_size)]
+            parts = [
+                torch.softmax(model(*[x[i : i + batch_size] for x in xs]).double(), dim=1)
+                for i in range(0, n, batch_size)
+            ]
             p = torch.cat(parts).cpu().numpy()
             total = p if total is None else total + p
         return total / len(self.models)
@@ -248,19 +287,22 @@ class Predictor:
         """
         n = len(next(iter(inputs.values())))
         device = next(self.models[0].parameters()).device
-        xs = [torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device)
-              for m in self.modalities]
+        xs = [
+            torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device) for m in self.modalities
+        ]
         proba, maps = None, {}
         for model in self.models:
             probs, attn = [], {}
             for i in range(0, n, batch_size):
-                logits, a = model.forward_with_attention(*[x[i:i + batch_size] for x in xs])
+                logits, a = model.forward_with_attention(*[x[i : i + batch_size] for x in xs])
                 probs.append(torch.softmax(logits.double(), dim=1).cpu())
                 for key, value in a.items():
                     attn.setdefault(key, []).append(value.float().cpu())
             if not attn:
-                raise ConfigError(f"model {type(model).__name__} has no attention weights; "
-                                  f"only 'attentive' runs can be explained")
+                raise ConfigError(
+                    f"model {type(model).__name__} has no attention weights; "
+                    f"only 'attentive' runs can be explained"
+                )
             p = torch.cat(probs).numpy()
             proba = p if proba is None else proba + p
             for key, parts in attn.items():
@@ -276,10 +318,17 @@ class Predictor:
         """The normalisation the run was trained with (the default of :meth:`predict`)."""
         return self.preprocessor.normalize
 
-    def windows(self, signals: dict, rates: dict, hop: float | None = None,
-                normalization: str | None = None, stats: dict | None = None,
-                context: float = DEFAULT_CONTEXT, labels: np.ndarray | None = None,
-                label_rate: float | None = None) -> tuple[WindowPlan, dict]:
+    def windows(
+        self,
+        signals: dict,
+        rates: dict,
+        hop: float | None = None,
+        normalization: str | None = None,
+        stats: dict | None = None,
+        context: float = DEFAULT_CONTEXT,
+        labels: np.ndarray | None = None,
+        label_rate: float | None = None,
+    ) -> tuple[WindowPlan, dict]:
         """Model inputs ``{modality: (n_windows, C, T)}`` of a whole recording.
 
         ``recording`` and ``calibration`` process the whole recording as training does
@@ -294,41 +343,59 @@ class Predictor:
         """
         normalization = self.normalization if normalization is None else normalization
         if normalization not in NORMALIZATIONS:
-            raise ConfigError(f"unknown normalisation {normalization!r}; valid: "
-                              f"{', '.join(NORMALIZATIONS)}")
+            raise ConfigError(
+                f"unknown normalisation {normalization!r}; valid: {', '.join(NORMALIZATIONS)}"
+            )
         data, rates = self._check(signals, rates)
         plan = self.plan(rates, hop, context)
-        for m in self.modalities:      # one clear error for long NaN runs, before any window
+        for m in self.modalities:  # one clear error for long NaN runs, before any window
             if not np.isfinite(data[m]).all():
                 signal_fill_gaps(data[m], rates[m], self.max_gap, m)
         if normalization in ("recording", "calibration"):
-            inputs = self._whole_recording_inputs(data, rates, plan.hop, normalization,
-                                                  labels, label_rate)
+            inputs = self._whole_recording_inputs(
+                data, rates, plan.hop, normalization, labels, label_rate
+            )
             n = len(next(iter(inputs.values())))
         else:
             n = plan.n_windows({m: len(data[m]) for m in self.modalities})
         if n == 0:
             have = min(len(data[m]) / rates[m] for m in self.modalities)
-            raise DataError(f"recording too short: {have:.1f} s, one {self.window:g}-s window "
-                            f"needs {plan.min_duration():.1f} s of every modality")
+            raise DataError(
+                f"recording too short: {have:.1f} s, one {self.window:g}-s window "
+                f"needs {plan.min_duration():.1f} s of every modality"
+            )
         if normalization in ("recording", "calibration"):
             return plan, inputs
         return plan, stream_inputs(plan, data, self.normalizer(normalization, stats))
 
-    def _whole_recording_inputs(self, data: dict, rates: dict, hop: float, normalization: str,
-                                labels: np.ndarray | None, label_rate: float | None) -> dict:
+    def _whole_recording_inputs(
+        self,
+        data: dict,
+        rates: dict,
+        hop: float,
+        normalization: str,
+        labels: np.ndarray | None,
+        label_rate: float | None,
+    ) -> dict:
         """Windows cut from the whole cleaned and z-scored recording (training's path)."""
-        rec = Recording("input", {m: Signal(data[m], rates[m]) for m in self.modalities},
-                        labels, label_rate)
+        rec = Recording(
+            "input", {m: Signal(data[m], rates[m]) for m in self.modalities}, labels, label_rate
+        )
         pre = dataclasses.replace(self.preprocessor, normalize=normalization)
-        prepared = dataclasses.replace(pre.normalized(pre.clean(rec)), labels=None,
-                                       label_rate=None)
+        prepared = dataclasses.replace(pre.normalized(pre.clean(rec)), labels=None, label_rate=None)
         return make_windows(prepared, None, self.window, hop, keep_unlabelled=True).inputs
 
-    def predict(self, signals: dict, rates: dict, hop: float | None = None,
-                normalization: str | None = None, stats: dict | None = None,
-                context: float = DEFAULT_CONTEXT, labels: np.ndarray | None = None,
-                label_rate: float | None = None) -> PredictionTable:
+    def predict(
+        self,
+        signals: dict,
+        rates: dict,
+        hop: float | None = None,
+        normalization: str | None = None,
+        stats: dict | None = None,
+        context: float = DEFAULT_CONTEXT,
+        labels: np.ndarray | None = None,
+        label_rate: float | None = None,
+    ) -> PredictionTable:
         """Per-window predictions for one recording.
 
         Parameters
@@ -357,15 +424,24 @@ class Predictor:
         PredictionTable
             ``t_start``, ``t_end``, ``predicted``, ``p_<class>`` per window.
         """
-        plan, inputs = self.windows(signals, rates, hop, normalization, stats, context, labels,
-                                    label_rate)
+        plan, inputs = self.windows(
+            signals, rates, hop, normalization, stats, context, labels, label_rate
+        )
         n = len(next(iter(inputs.values())))
         t_start = np.arange(n) * plan.hop
-        return PredictionTable(self.classes, t_start, t_start + self.window,
-                               self.predict_proba(inputs))
+        return PredictionTable(
+            self.classes, t_start, t_start + self.window, self.predict_proba(inputs)
+        )
 
-    def stream(self, rates: dict, hop: float | None = None, normalization: str = "running",
-               stats: dict | None = None, context: float = DEFAULT_CONTEXT):
+    def stream(
+        self,
+        rates: dict,
+        hop: float | None = None,
+        normalization: str = "running",
+        stats: dict | None = None,
+        context: float = DEFAULT_CONTEXT,
+    ):
         """A :class:`~xmodal.inference.streaming.StreamingPredictor` for inputs at ``rates``."""
         from xmodal.inference.streaming import StreamingPredictor
+
         return StreamingPredictor(self, rates, hop, normalization, stats, context)

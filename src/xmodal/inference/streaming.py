@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal.errors import ConfigError, DataError
-from xmodal.signals.normalize import Normalizer
 from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, as_sample_array, check_rate
+from xmodal.signals.normalize import Normalizer
 
 
 class StreamingPredictor:
@@ -49,13 +49,21 @@ class StreamingPredictor:
     >>> rows = stream.push("chest.ECG", ecg_chunk)     # PredictionTable, often empty
     """
 
-    def __init__(self, predictor, rates: dict, hop: float | None = None,
-                 normalization: str = "running", stats: dict | None = None,
-                 context: float = DEFAULT_CONTEXT) -> None:
+    def __init__(
+        self,
+        predictor,
+        rates: dict,
+        hop: float | None = None,
+        normalization: str = "running",
+        stats: dict | None = None,
+        context: float = DEFAULT_CONTEXT,
+    ) -> None:
         if normalization in ("recording", "calibration"):
-            raise ConfigError(f"normalisation {normalization!r} needs the whole recording; a "
-                              "stream can use 'running', 'window' or 'fixed' (with stats from "
-                              "Predictor.calibrate)")
+            raise ConfigError(
+                f"normalisation {normalization!r} needs the whole recording; a "
+                "stream can use 'running', 'window' or 'fixed' (with stats from "
+                "Predictor.calibrate)"
+            )
         self.predictor = predictor
         missing = [m for m in predictor.modalities if m not in rates]
         if missing:
@@ -66,8 +74,9 @@ class StreamingPredictor:
         self.classes = predictor.classes
         self._channels = {m: predictor.input_shapes[m][0] for m in predictor.modalities}
         # buffer of each modality: samples [start, start + length) in absolute sample indices
-        self._buf = {m: np.zeros((self._span(m), c), dtype=np.float32)
-                     for m, c in self._channels.items()}
+        self._buf = {
+            m: np.zeros((self._span(m), c), dtype=np.float32) for m, c in self._channels.items()
+        }
         self._start = {m: 0 for m in self._channels}
         self._length = {m: 0 for m in self._channels}
         self.next_window = 0
@@ -94,14 +103,14 @@ class StreamingPredictor:
         drop = min(max(0, need - self._start[m]), self._length[m])
         buf, n = self._buf[m], self._length[m]
         if drop:
-            buf[:n - drop] = buf[drop:n]
+            buf[: n - drop] = buf[drop:n]
             self._start[m] += drop
             n -= drop
         if n + len(x) > len(buf):
             grown = np.zeros((max(2 * len(buf), n + len(x)), buf.shape[1]), dtype=np.float32)
             grown[:n] = buf[:n]
             self._buf[m] = buf = grown
-        buf[n:n + len(x)] = x
+        buf[n : n + len(x)] = x
         self._length[m] = n + len(x)
 
     def _ready(self) -> list[dict]:
@@ -112,7 +121,7 @@ class StreamingPredictor:
             segments = {}
             for m in self._channels:
                 a, b = self.plan.segment(k, m)
-                segments[m] = self._buf[m][a - self._start[m]:b - self._start[m]]
+                segments[m] = self._buf[m][a - self._start[m] : b - self._start[m]]
             out.append(self.plan.process(k, segments, self.normalizer))
             self.next_window += 1
         return out
@@ -122,8 +131,9 @@ class StreamingPredictor:
         if not windows:
             return PredictionTable(self.classes, t_start, t_start, np.zeros((0, len(self.classes))))
         inputs = {m: np.stack([w[m] for w in windows]) for m in self._channels}
-        return PredictionTable(self.classes, t_start, t_start + self.plan.window,
-                               self.predictor.predict_proba(inputs))
+        return PredictionTable(
+            self.classes, t_start, t_start + self.plan.window, self.predictor.predict_proba(inputs)
+        )
 
     def push(self, modality: str, samples) -> PredictionTable:
         """Add samples ``(n,)`` or ``(n, channels)`` of one modality; return new predictions.
@@ -133,13 +143,15 @@ class StreamingPredictor:
         channel count, or a NaN/inf run longer than ``max_gap`` in a window.
         """
         if modality not in self._channels:
-            raise DataError(f"unknown modality {modality!r} for this stream "
-                            f"(expected {', '.join(self._channels)})")
+            raise DataError(
+                f"unknown modality {modality!r} for this stream "
+                f"(expected {', '.join(self._channels)})"
+            )
         x = as_sample_array(modality, samples, self._channels[modality])
         step = max(1, int(round(self.plan.hop * self.plan.native_rates[modality])))
         first, windows = self.next_window, []
         for i in range(0, len(x), step):
-            self._append(modality, x[i:i + step])
+            self._append(modality, x[i : i + step])
             windows.extend(self._ready())
         return self._emit(first, windows)
 

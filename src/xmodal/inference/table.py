@@ -48,8 +48,11 @@ class PredictionTable:
     @property
     def predicted(self) -> np.ndarray:
         """Predicted class name of every window."""
-        return np.asarray(self.classes, dtype=object)[self.proba.argmax(axis=1)] \
-            if len(self) else np.zeros(0, dtype=object)
+        return (
+            np.asarray(self.classes, dtype=object)[self.proba.argmax(axis=1)]
+            if len(self)
+            else np.zeros(0, dtype=object)
+        )
 
     @property
     def columns(self) -> list[str]:
@@ -67,14 +70,15 @@ class PredictionTable:
         raise KeyError(f"no column {column!r}; columns: {', '.join(self.columns)}")
 
     @staticmethod
-    def concat(tables: list["PredictionTable"], classes=()) -> "PredictionTable":
+    def concat(tables: list[PredictionTable], classes=()) -> PredictionTable:
         """Rows of several tables with the same classes, in order."""
         classes = tables[0].classes if tables else tuple(classes)
-        return PredictionTable(classes,
-                               np.concatenate([t.t_start for t in tables]) if tables else [],
-                               np.concatenate([t.t_end for t in tables]) if tables else [],
-                               np.concatenate([t.proba for t in tables]) if tables
-                               else np.zeros((0, len(classes))))
+        return PredictionTable(
+            classes,
+            np.concatenate([t.t_start for t in tables]) if tables else [],
+            np.concatenate([t.t_end for t in tables]) if tables else [],
+            np.concatenate([t.proba for t in tables]) if tables else np.zeros((0, len(classes))),
+        )
 
     def to_dict(self) -> dict[str, list]:
         """``{column: list of values}``."""
@@ -94,9 +98,15 @@ class PredictionTable:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """JSON ``{"classes": [...], "rows": [{column: value}, ...]}``; written to ``path`` if given."""
-        rows = [{"t_start": round(float(s), 6), "t_end": round(float(e), 6), "predicted": name,
-                 **{f"p_{c}": round(float(v), 6) for c, v in zip(self.classes, p)}}
-                for s, e, name, p in zip(self.t_start, self.t_end, self.predicted, self.proba)]
+        rows = [
+            {
+                "t_start": round(float(s), 6),
+                "t_end": round(float(e), 6),
+                "predicted": name,
+                **{f"p_{c}": round(float(v), 6) for c, v in zip(self.classes, p)},
+            }
+            for s, e, name, p in zip(self.t_start, self.t_end, self.predicted, self.proba)
+        ]
         text = json.dumps({"classes": list(self.classes), "rows": rows}, indent=1)
         if path is not None:
             atomic_write_text(Path(path), text + "\n")

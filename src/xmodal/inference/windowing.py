@@ -17,8 +17,15 @@ __all__ = ["DEFAULT_CONTEXT", "MIN_RATES", "WindowPlan", "as_sample_array", "che
 
 #: lowest usable input rate per signal kind (Hz): below it the signal cannot carry what the
 #: model was trained on (e.g. QRS complexes need ~50 Hz)
-MIN_RATES: dict[str, float] = {"ecg": 50.0, "bvp": 16.0, "emg": 100.0, "resp": 2.0,
-                               "eda": 1.0, "temp": 0.5, "acc": 4.0}
+MIN_RATES: dict[str, float] = {
+    "ecg": 50.0,
+    "bvp": 16.0,
+    "emg": 100.0,
+    "resp": 2.0,
+    "eda": 1.0,
+    "temp": 0.5,
+    "acc": 4.0,
+}
 
 
 def check_rate(modality: str, rate: float) -> float:
@@ -31,8 +38,10 @@ def check_rate(modality: str, rate: float) -> float:
         raise DataError(f"{modality}: rate must be a positive number of Hz, got {rate!r}")
     lowest = MIN_RATES.get(signal_kind(modality), 0.0)
     if value < lowest:
-        raise DataError(f"{modality}: rate {value:g} Hz is below the lowest usable rate for "
-                        f"{signal_kind(modality).upper()} ({lowest:g} Hz); wrong --rates?")
+        raise DataError(
+            f"{modality}: rate {value:g} Hz is below the lowest usable rate for "
+            f"{signal_kind(modality).upper()} ({lowest:g} Hz); wrong --rates?"
+        )
     return value
 
 
@@ -42,6 +51,8 @@ def as_sample_array(modality: str, x, channels: int) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] != channels:
-        raise DataError(f"{modality}: expected samples of shape (n,{' ' if channels == 1 else ''}"
-                        f"{channels}), got {np.shape(x)}")
+        raise DataError(
+            f"{modality}: expected samples of shape (n,{' ' if channels == 1 else ''}"
+            f"{channels}), got {np.shape(x)}"
+        )
     return arr

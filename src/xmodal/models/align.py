@@ -78,8 +78,7 @@ class Align(nn.Module):
         self.source_length = int(source_length)
         self.target_length = int(target_length)
         self.identity = self.source_length == self.target_length
-        matrix = None if self.identity else alignment_matrix(self.source_length,
-                                                             self.target_length)
+        matrix = None if self.identity else alignment_matrix(self.source_length, self.target_length)
         # derived from the lengths, so not saved in state_dict
         self.register_buffer("matrix", matrix, persistent=False)
 

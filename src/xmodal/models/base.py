@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -31,8 +31,10 @@ def validate_input_shapes(input_shapes: Mapping[str, Sequence[int]]) -> dict[str
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ConfigError(f"{name}: input shape must be two positive integers "
-                              f"(n_channels, n_times), got {shape!r}")
+            raise ConfigError(
+                f"{name}: input shape must be two positive integers "
+                f"(n_channels, n_times), got {shape!r}"
+            )
         shapes[name] = (int(dims[0]), int(dims[1]))
     return shapes
 
@@ -40,8 +42,9 @@ def validate_input_shapes(input_shapes: Mapping[str, Sequence[int]]) -> dict[str
 def validate_n_outputs(n_outputs: int) -> int:
     """Check that ``n_outputs`` is an integer of at least 2 (one logit per class)."""
     if isinstance(n_outputs, bool) or not isinstance(n_outputs, int) or n_outputs < 2:
-        raise ConfigError(f"n_outputs must be an integer >= 2 (number of classes), "
-                          f"got {n_outputs!r}")
+        raise ConfigError(
+            f"n_outputs must be an integer >= 2 (number of classes), got {n_outputs!r}"
+        )
     return n_outputs
 
 
@@ -87,19 +90,27 @@ class XModalModel(nn.Module):
 
     def _check_inputs(self, xs: Sequence[Tensor]) -> None:
         if len(xs) != len(self.modalities):
-            raise ShapeError(f"expected {len(self.modalities)} input(s) "
-                             f"({', '.join(self.modalities)}), got {len(xs)}")
+            raise ShapeError(
+                f"expected {len(self.modalities)} input(s) "
+                f"({', '.join(self.modalities)}), got {len(xs)}"
+            )
         for name, x in zip(self.modalities, xs):
             channels, times = self.input_shapes[name]
             if not isinstance(x, Tensor):
-                raise ShapeError(f"{name}: expected a tensor of shape (batch, {channels}, "
-                                 f"{times}), got {type(x).__name__}")
+                raise ShapeError(
+                    f"{name}: expected a tensor of shape (batch, {channels}, "
+                    f"{times}), got {type(x).__name__}"
+                )
             if x.dim() != 3:
-                raise ShapeError(f"{name}: expected a 3-D input (batch, {channels}, {times}), "
-                                 f"got {x.dim()}-D shape {tuple(x.shape)}")
+                raise ShapeError(
+                    f"{name}: expected a 3-D input (batch, {channels}, {times}), "
+                    f"got {x.dim()}-D shape {tuple(x.shape)}"
+                )
             if x.shape[1] != channels or x.shape[2] != times:
-                raise ShapeError(f"{name}: expected input of shape (batch, {channels}, {times}), "
-                                 f"got {tuple(x.shape)}")
+                raise ShapeError(
+                    f"{name}: expected input of shape (batch, {channels}, {times}), "
+                    f"got {tuple(x.shape)}"
+                )
 
     def forward(self, *xs: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Logits (batch, n_outputs) from one input per modality."""
@@ -109,8 +120,9 @@ class XModalModel(nn.Module):
         """Logits and attention weights keyed ``"source->target@block"`` (empty by default)."""
         return self(*xs), {}
 
-    def compute_loss(self, xs: Sequence[Tensor], y: Tensor,
-                     criterion: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+    def compute_loss(
+        self, xs: Sequence[Tensor], y: Tensor, criterion: Callable[[Tensor, Tensor], Tensor]
+    ) -> Tensor:
         """Training loss of a batch; by default ``criterion(self(*xs), y)``."""
         return criterion(self(*xs), y)
 
@@ -122,5 +134,6 @@ class XModalModel(nn.Module):
         """Zero inputs of the expected shapes (for tracing and export), on the model's device."""
         param = next(self.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-        return tuple(torch.zeros(batch_size, c, t, device=device)
-                     for c, t in self.input_shapes.values())
+        return tuple(
+            torch.zeros(batch_size, c, t, device=device) for c, t in self.input_shapes.values()
+        )

@@ -9,8 +9,8 @@ length or failing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -67,8 +67,9 @@ def adapt_kernel(kernel: int, length: int) -> int:
     return min(kernel, max(3, length // 2))
 
 
-def adapt_pool(length: int, size: int, stride: int,
-               min_length: int = MIN_LENGTH) -> tuple[int, int]:
+def adapt_pool(
+    length: int, size: int, stride: int, min_length: int = MIN_LENGTH
+) -> tuple[int, int]:
     """Adapt max-pooling to an input of ``length`` steps.
 
     The configured ``(size, stride)`` is kept whenever it leaves at least ``min_length`` steps.
@@ -105,8 +106,14 @@ def stem_length(n_times: int, stride: int) -> int:
     return -(-int(n_times) // int(stride))
 
 
-def plan_stream(n_times: int, widths: Sequence[int], kernels: Sequence[int], pool_size: int,
-                pool_stride: int, min_length: int = MIN_LENGTH) -> list[BlockPlan]:
+def plan_stream(
+    n_times: int,
+    widths: Sequence[int],
+    kernels: Sequence[int],
+    pool_size: int,
+    pool_stride: int,
+    min_length: int = MIN_LENGTH,
+) -> list[BlockPlan]:
     """Plan the blocks of a stream for inputs of ``n_times`` steps.
 
     Block by block, with ``L`` the length reaching the block: the kernel becomes
@@ -133,11 +140,14 @@ def plan_stream(n_times: int, widths: Sequence[int], kernels: Sequence[int], poo
     if n_times < 1:
         raise ValueError(f"n_times must be positive, got {n_times}")
     if len(widths) != len(kernels) or not widths:
-        raise ValueError(f"need as many widths as kernels (at least one), got "
-                         f"{tuple(widths)} and {tuple(kernels)}")
+        raise ValueError(
+            f"need as many widths as kernels (at least one), got "
+            f"{tuple(widths)} and {tuple(kernels)}"
+        )
     if any(w < 1 for w in widths) or any(k < 1 for k in kernels):
-        raise ValueError(f"widths and kernels must be positive, got {tuple(widths)}, "
-                         f"{tuple(kernels)}")
+        raise ValueError(
+            f"widths and kernels must be positive, got {tuple(widths)}, {tuple(kernels)}"
+        )
     if min_length < 1:
         raise ValueError(f"min_length must be positive, got {min_length}")
     plans = []
@@ -145,8 +155,9 @@ def plan_stream(n_times: int, widths: Sequence[int], kernels: Sequence[int], poo
     for width, kernel in zip(widths, kernels):
         size, stride = adapt_pool(length, pool_size, pool_stride, min_length)
         out = _pool_out(length, size, stride) if size else length
-        plans.append(BlockPlan(int(width), adapt_kernel(int(kernel), length), size, stride,
-                               length, out))
+        plans.append(
+            BlockPlan(int(width), adapt_kernel(int(kernel), length), size, stride, length, out)
+        )
         length = out
     return plans
 
@@ -155,12 +166,14 @@ class SameConv1d(nn.Conv1d):
     """``Conv1d`` with 'same' padding done explicitly (extra padding on the right for even
     kernels, as ``nn.Conv1d(padding='same')``), which traces and exports everywhere."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 bias: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True
+    ) -> None:
         total = kernel_size - 1
         left, right = total // 2, total - total // 2
-        super().__init__(in_channels, out_channels, kernel_size,
-                         padding=left if left == right else 0, bias=bias)
+        super().__init__(
+            in_channels, out_channels, kernel_size, padding=left if left == right else 0, bias=bias
+        )
         self.extra_pad = (0, 0) if left == right else (left, right)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -193,8 +206,9 @@ class StridedStem(nn.Module):
         BatchNorm1d after the conv (the conv then has no bias).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int,
-                 batch_norm: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, batch_norm: bool = True
+    ) -> None:
         super().__init__()
         if stride < 2:
             raise ValueError(f"stem stride must be at least 2, got {stride}")
@@ -203,8 +217,9 @@ class StridedStem(nn.Module):
         # pad by kernel - 1 in all, centred like a 'same' conv: ceil(L / stride) output steps
         total = kernel - self.stride
         self.pad = (total // 2, total - total // 2 + self.stride - 1)
-        layers: list[nn.Module] = [nn.Conv1d(in_channels, out_channels, kernel, self.stride,
-                                             bias=not batch_norm)]
+        layers: list[nn.Module] = [
+            nn.Conv1d(in_channels, out_channels, kernel, self.stride, bias=not batch_norm)
+        ]
         if batch_norm:
             layers.append(nn.BatchNorm1d(out_channels))
         layers.append(nn.ReLU(inplace=True))
@@ -232,8 +247,16 @@ class ConvBlock(nn.Module):
         Insert BatchNorm1d after each conv (the conv then has no bias).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, pool_size: int,
-                 pool_stride: int, convs_per_block: int = 2, batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        pool_size: int,
+        pool_stride: int,
+        convs_per_block: int = 2,
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         if convs_per_block < 1:
             raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
@@ -284,10 +307,18 @@ class StreamEncoder(nn.Module):
         Time steps and channels after each block.
     """
 
-    def __init__(self, n_channels: int, n_times: int, widths: Sequence[int],
-                 kernels: Sequence[int], pool_size: int, pool_stride: int,
-                 convs_per_block: int = 2, batch_norm: bool = True,
-                 stem_stride: int = 1) -> None:
+    def __init__(
+        self,
+        n_channels: int,
+        n_times: int,
+        widths: Sequence[int],
+        kernels: Sequence[int],
+        pool_size: int,
+        pool_stride: int,
+        convs_per_block: int = 2,
+        batch_norm: bool = True,
+        stem_stride: int = 1,
+    ) -> None:
         super().__init__()
         if n_channels < 1:
             raise ValueError(f"n_channels must be positive, got {n_channels}")
@@ -300,17 +331,27 @@ class StreamEncoder(nn.Module):
         self.stem_stride = adapt_stem(self.n_times, stem_stride)
         channels = self.n_channels
         length = self.n_times
-        if self.stem_stride > 1 and len(widths) > 0:      # (empty widths: plan_stream raises)
-            self.stem: nn.Module = StridedStem(channels, int(widths[0]), self.stem_stride,
-                                               batch_norm)
+        if self.stem_stride > 1 and len(widths) > 0:  # (empty widths: plan_stream raises)
+            self.stem: nn.Module = StridedStem(
+                channels, int(widths[0]), self.stem_stride, batch_norm
+            )
             channels, length = int(widths[0]), stem_length(length, self.stem_stride)
         else:
             self.stem = nn.Identity()
         self.plans = plan_stream(length, widths, kernels, pool_size, pool_stride)
         blocks = []
         for plan in self.plans:
-            blocks.append(ConvBlock(channels, plan.width, plan.kernel, plan.pool_size,
-                                    plan.pool_stride, convs_per_block, batch_norm))
+            blocks.append(
+                ConvBlock(
+                    channels,
+                    plan.width,
+                    plan.kernel,
+                    plan.pool_size,
+                    plan.pool_stride,
+                    convs_per_block,
+                    batch_norm,
+                )
+            )
             channels = plan.width
         self.blocks = nn.ModuleList(blocks)
         self.out_lengths = tuple(p.out_length for p in self.plans)
@@ -340,15 +381,18 @@ class ClassifierHead(nn.Module):
         Dropout probability before the last layer.
     """
 
-    def __init__(self, in_features: int, hidden: int, n_outputs: int,
-                 dropout: float = 0.0) -> None:
+    def __init__(self, in_features: int, hidden: int, n_outputs: int, dropout: float = 0.0) -> None:
         super().__init__()
         if hidden < 1:
             raise ValueError(f"head hidden size must be positive, got {hidden}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.layers = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
-                                    nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
+        self.layers = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_outputs),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_features) -> (batch, n_outputs)."""

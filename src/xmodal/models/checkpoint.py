@@ -16,10 +16,13 @@ def _refusal(exc: Exception) -> str:
     text = str(exc)
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
-        return (f"it refers to {found.group(1)}, which a state dict of tensors never does; "
-                f"refused, nothing in it was run")
-    lines = [ln.strip().rstrip(".") for ln in text.splitlines()
-             if ln.strip() and "Unsupported" in ln]
+        return (
+            f"it refers to {found.group(1)}, which a state dict of tensors never does; "
+            f"refused, nothing in it was run"
+        )
+    lines = [
+        ln.strip().rstrip(".") for ln in text.splitlines() if ln.strip() and "Unsupported" in ln
+    ]
     return f"not a PyTorch checkpoint ({lines[0] if lines else type(exc).__name__})"
 
 
@@ -41,23 +44,30 @@ def read_checkpoint(path: Path, device="cpu") -> dict:
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")      # e.g. torch's note on a foreign pickle protocol
+            warnings.simplefilter("ignore")  # e.g. torch's note on a foreign pickle protocol
             state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise DataError(f"{path}: cannot load checkpoint: {_refusal(exc)}") from None
     except (EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot load checkpoint: empty or truncated file "
-                        f"({type(exc).__name__})") from None
+        raise DataError(
+            f"{path}: cannot load checkpoint: empty or truncated file ({type(exc).__name__})"
+        ) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot load checkpoint ({exc.strerror or exc})") from None
-    except Exception as exc:            # torch's zip reader and unpickler raise many kinds
+    except Exception as exc:  # torch's zip reader and unpickler raise many kinds
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        what = ("truncated or corrupt file" if "zip archive" in text or "central directory" in text
-                else f"not a PyTorch checkpoint ({type(exc).__name__}"
-                     f"{': ' + text[:120] if text else ''})")
+        what = (
+            "truncated or corrupt file"
+            if "zip archive" in text or "central directory" in text
+            else f"not a PyTorch checkpoint ({type(exc).__name__}"
+            f"{': ' + text[:120] if text else ''})"
+        )
         raise DataError(f"{path}: cannot load checkpoint: {what}") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
-        raise DataError(f"{path}: cannot load checkpoint: holds a {type(state).__name__}, not "
-                        f"a state dict of tensors")
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise DataError(
+            f"{path}: cannot load checkpoint: holds a {type(state).__name__}, not "
+            f"a state dict of tensors"
+        )
     return state

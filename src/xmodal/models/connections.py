@@ -38,23 +38,35 @@ class CrossModalConnection(nn.Module):
         (:class:`~xmodal.models.align.Align`), else it is computed from the shapes at run time.
     """
 
-    def __init__(self, target_channels: int, source_channels: int, attention: bool = True,
-                 gate: str = "sigmoid", batch_norm: bool = True,
-                 source_length: int | None = None, target_length: int | None = None) -> None:
+    def __init__(
+        self,
+        target_channels: int,
+        source_channels: int,
+        attention: bool = True,
+        gate: str = "sigmoid",
+        batch_norm: bool = True,
+        source_length: int | None = None,
+        target_length: int | None = None,
+    ) -> None:
         super().__init__()
         if target_channels < 1 or source_channels < 1:
-            raise ValueError(f"channels must be positive, got target {target_channels}, "
-                             f"source {source_channels}")
+            raise ValueError(
+                f"channels must be positive, got target {target_channels}, source {source_channels}"
+            )
         if gate not in GATES:
             raise ValueError(f"unknown gate {gate!r}; valid: {', '.join(GATES)}")
         self.target_channels = int(target_channels)
         self.source_channels = int(source_channels)
         self.attention = bool(attention)
         self.gate = gate
-        self.align = (Align(source_length, target_length)
-                      if source_length is not None and target_length is not None else None)
-        layers: list[nn.Module] = [nn.Conv1d(target_channels + source_channels, target_channels,
-                                             1, bias=not batch_norm)]
+        self.align = (
+            Align(source_length, target_length)
+            if source_length is not None and target_length is not None
+            else None
+        )
+        layers: list[nn.Module] = [
+            nn.Conv1d(target_channels + source_channels, target_channels, 1, bias=not batch_norm)
+        ]
         if batch_norm:
             layers.append(nn.BatchNorm1d(target_channels))
         layers.append(nn.ReLU())
@@ -94,4 +106,3 @@ class CrossModalConnection(nn.Module):
 
     def extra_repr(self) -> str:
         return f"attention={self.attention}, gate={self.gate!r}"
-

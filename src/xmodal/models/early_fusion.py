@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -30,26 +30,48 @@ class EarlyFusionNet(XModalModel):
         As for :class:`~xmodal.models.multimodal.CrossModalNet`.
     """
 
-    def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int, *,
-                 common_length: int | None = None,
-                 widths: Sequence[int] = (16, 32, 64), kernels: Sequence[int] = (16, 8, 8),
-                 pool_size: int = 8, pool_stride: int = 4, convs_per_block: int = 2,
-                 batch_norm: bool = True, stem_stride: int = 1, dropout: float = 0.3,
-                 head_hidden: int = 64) -> None:
+    def __init__(
+        self,
+        input_shapes: Mapping[str, Sequence[int]],
+        n_outputs: int,
+        *,
+        common_length: int | None = None,
+        widths: Sequence[int] = (16, 32, 64),
+        kernels: Sequence[int] = (16, 8, 8),
+        pool_size: int = 8,
+        pool_stride: int = 4,
+        convs_per_block: int = 2,
+        batch_norm: bool = True,
+        stem_stride: int = 1,
+        dropout: float = 0.3,
+        head_hidden: int = 64,
+    ) -> None:
         super().__init__(input_shapes, n_outputs)
         if common_length is None:
             common_length = max(t for _, t in self.input_shapes.values())
-        if isinstance(common_length, bool) or int(common_length) != common_length \
-                or common_length < 1:
+        if (
+            isinstance(common_length, bool)
+            or int(common_length) != common_length
+            or common_length < 1
+        ):
             raise ConfigError(f"common_length must be a positive integer, got {common_length!r}")
         self.common_length = int(common_length)
-        self.aligns = nn.ModuleList(Align(t, self.common_length)
-                                    for _, t in self.input_shapes.values())
+        self.aligns = nn.ModuleList(
+            Align(t, self.common_length) for _, t in self.input_shapes.values()
+        )
         n_channels = sum(c for c, _ in self.input_shapes.values())
         try:
-            self.encoder = StreamEncoder(n_channels, self.common_length, widths, kernels,
-                                         pool_size, pool_stride, convs_per_block, batch_norm,
-                                         stem_stride)
+            self.encoder = StreamEncoder(
+                n_channels,
+                self.common_length,
+                widths,
+                kernels,
+                pool_size,
+                pool_stride,
+                convs_per_block,
+                batch_norm,
+                stem_stride,
+            )
         except ValueError as exc:
             raise ConfigError(f"invalid stream settings: {exc}") from None
         self.n_features = self.encoder.n_features

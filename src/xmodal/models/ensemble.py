@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -28,8 +28,9 @@ class SeedEnsemble(XModalModel):
         if len(members) < 2:
             raise ConfigError(f"an ensemble needs at least two members, got {len(members)}")
         first = members[0]
-        if any(m.input_shapes != first.input_shapes or m.n_outputs != first.n_outputs
-               for m in members):
+        if any(
+            m.input_shapes != first.input_shapes or m.n_outputs != first.n_outputs for m in members
+        ):
             raise ConfigError("ensemble members must share input shapes and outputs")
         super().__init__(first.input_shapes, first.n_outputs)
         self.members = nn.ModuleList(members)

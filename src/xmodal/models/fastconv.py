@@ -31,6 +31,8 @@ grad_weight always comes from the native kernel; float32 training is unchanged.
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -46,15 +48,18 @@ LOW_PRECISION_FAST_KERNEL = 16
 #: global switch, on by default; ``XMODAL_FAST_CONV=0`` (or ``fastconv.ENABLED = False``) turns
 #: it off. Gradients differ from the native op only by float32 rounding, so a run is
 #: reproducible either way, but the two paths do not give bit-identical models.
-import os as _os
-
-ENABLED = _os.environ.get("XMODAL_FAST_CONV", "1") != "0"
+ENABLED = os.environ.get("XMODAL_FAST_CONV", "1") != "0"
 
 
 def use_fast_path(x: Tensor, weight: Tensor) -> bool:
     """Whether :class:`SameConv1dFunction` should replace the native convolution here."""
-    if not (ENABLED and x.device.type == "cpu" and torch.is_grad_enabled()
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting()):
+    if not (
+        ENABLED
+        and x.device.type == "cpu"
+        and torch.is_grad_enabled()
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+    ):
         return False
     if torch.is_autocast_enabled("cpu"):
         # bfloat16: only grad_input as a convolution pays off, for wide kernels
@@ -66,8 +71,9 @@ class SameConv1dFunction(torch.autograd.Function):
     """``y = conv1d(pad(x, (left, right)), weight, bias)`` with convolution-based gradients."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, left: int,
-                right: int) -> Tensor:
+    def forward(
+        ctx, x: Tensor, weight: Tensor, bias: Tensor | None, left: int, right: int
+    ) -> Tensor:
         xp = F.pad(x, (left, right)) if left or right else x
         ctx.save_for_backward(xp, weight)
         ctx.pads = (left, right)
@@ -83,15 +89,26 @@ class SameConv1dFunction(torch.autograd.Function):
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             # y[l] = sum_t w[t] x[l + t - left]  =>  gx[m] = sum_s w[k-1-s] gy[m - right + s]
-            gx = F.conv1d(F.pad(grad_out, (k - 1 - left, k - 1 - right)),
-                          weight.flip(-1).transpose(0, 1))
+            gx = F.conv1d(
+                F.pad(grad_out, (k - 1 - left, k - 1 - right)), weight.flip(-1).transpose(0, 1)
+            )
         if ctx.needs_input_grad[1]:
             if k >= WIDE_KERNEL and xp.dtype == torch.float32:
                 gw = F.conv1d(xp.transpose(0, 1), grad_out.transpose(0, 1)).transpose(0, 1)
             else:
                 gw = torch.ops.aten.convolution_backward(
-                    grad_out, xp, weight, None, (1,), (0,), (1,), False, (0,), 1,
-                    (False, True, False))[1]
+                    grad_out,
+                    xp,
+                    weight,
+                    None,
+                    (1,),
+                    (0,),
+                    (1,),
+                    False,
+                    (0,),
+                    1,
+                    (False, True, False),
+                )[1]
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = grad_out.sum(dim=(0, 2))
         return gx, gw, gb, None, None
@@ -108,6 +125,7 @@ def same_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None, left: int, right
     if torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
         with torch.autocast(device, enabled=False):
-            return SameConv1dFunction.apply(x.to(dtype), weight.to(dtype),
-                                            None if bias is None else bias.to(dtype), left, right)
+            return SameConv1dFunction.apply(
+                x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype), left, right
+            )
     return SameConv1dFunction.apply(x, weight, bias, left, right)

@@ -19,9 +19,15 @@ from torch import Tensor, nn
 
 def use_channels_last_pool(x: Tensor) -> bool:
     """Whether :class:`MaxPool1d` should pool ``x`` in the channels-last layout."""
-    return (x.device.type == "cpu" and x.dim() == 3 and torch.is_autocast_enabled("cpu")
-            and torch.is_grad_enabled() and x.requires_grad
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting())
+    return (
+        x.device.type == "cpu"
+        and x.dim() == 3
+        and torch.is_autocast_enabled("cpu")
+        and torch.is_grad_enabled()
+        and x.requires_grad
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+    )
 
 
 class ChannelsLastMaxPool1d(torch.autograd.Function):
@@ -52,5 +58,6 @@ class MaxPool1d(nn.MaxPool1d):
     def forward(self, x: Tensor) -> Tensor:
         if not use_channels_last_pool(x) or self.return_indices or self.ceil_mode:
             return super().forward(x)
-        return ChannelsLastMaxPool1d.apply(x, int(self.kernel_size), int(self.stride),
-                                           int(self.padding), int(self.dilation))
+        return ChannelsLastMaxPool1d.apply(
+            x, int(self.kernel_size), int(self.stride), int(self.padding), int(self.dilation)
+        )

@@ -59,17 +59,38 @@ from xmodal.errors import ConfigError
 from xmodal.files import atomic_write_json
 from xmodal.signals.windows import WindowSet
 
-_IBI_MS = (300.0, 2000.0)           # plausible inter-beat intervals (30-200 bpm)
-_MIN_IBIS = 3                        # fewer intervals: no HRV
-_IBI_RATE = 4.0                      # Hz, interval series resampled for the spectrum
+_IBI_MS = (300.0, 2000.0)  # plausible inter-beat intervals (30-200 bpm)
+_MIN_IBIS = 3  # fewer intervals: no HRV
+_IBI_RATE = 4.0  # Hz, interval series resampled for the spectrum
 _GENERIC = ("mean", "std", "min", "max", "range", "p10", "p90", "slope", "mad_diff")
 _BANDS = {"ulf": (0.0, 0.0033), "vlf": (0.0033, 0.04), "lf": (0.04, 0.15), "hf": (0.15, 0.4)}
-_CARDIAC = ("hr_mean", "hr_std", "ibi_mean", "ibi_std", "nn50", "pnn50", "tinn", "rmssd",
-            *_BANDS, "lf_hf", "lf_norm", "hf_norm")
-_EDA = ("scl_mean", "scl_std", "scr_mean", "scr_std", "scl_corr_t", "scr_count", "scr_amp_sum",
-        "scr_rise_sum", "scr_area_sum")
-_SCR_MIN_AMP = 0.05                  # z units; neurokit2's own threshold is relative to the window
-_FLAT = 1e-6                         # std below which a z-scored window counts as flat
+_CARDIAC = (
+    "hr_mean",
+    "hr_std",
+    "ibi_mean",
+    "ibi_std",
+    "nn50",
+    "pnn50",
+    "tinn",
+    "rmssd",
+    *_BANDS,
+    "lf_hf",
+    "lf_norm",
+    "hf_norm",
+)
+_EDA = (
+    "scl_mean",
+    "scl_std",
+    "scr_mean",
+    "scr_std",
+    "scl_corr_t",
+    "scr_count",
+    "scr_amp_sum",
+    "scr_rise_sum",
+    "scr_area_sum",
+)
+_SCR_MIN_AMP = 0.05  # z units; neurokit2's own threshold is relative to the window
+_FLAT = 1e-6  # std below which a z-scored window counts as flat
 #: what neurokit2 raises on short, flat or peak-less windows (TypeError: "size should be
 #: between 1 and the length of the signal")
 #: key of the feature matrix in ``WindowSet.extras``
@@ -92,9 +113,17 @@ def _generic(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     tc = t - t.mean()
     slope = (x - x.mean(axis=1, keepdims=True)) @ tc / max(float(tc @ tc), 1e-12)
     p10, p90 = np.percentile(x, [10, 90], axis=1)
-    return {"mean": x.mean(1), "std": x.std(1), "min": x.min(1), "max": x.max(1),
-            "range": x.max(1) - x.min(1), "p10": p10, "p90": p90, "slope": slope,
-            "mad_diff": np.abs(np.diff(x, axis=1)).mean(1) * fs}
+    return {
+        "mean": x.mean(1),
+        "std": x.std(1),
+        "min": x.min(1),
+        "max": x.max(1),
+        "range": x.max(1) - x.min(1),
+        "p10": p10,
+        "p90": p90,
+        "slope": slope,
+        "mad_diff": np.abs(np.diff(x, axis=1)).mean(1) * fs,
+    }
 
 
 def _nk_rate(fs: float):
@@ -128,15 +157,15 @@ def _tinn(rri: np.ndarray) -> float:
     apex, top = x[k], float(y[k])
     j = np.arange(len(y))
     left = right = apex
-    if k > 0:      # candidates N = x[i], i < k: q rises linearly from 0 at N to the apex
+    if k > 0:  # candidates N = x[i], i < k: q rises linearly from 0 at N to the apex
         i = np.arange(k)[:, None]
         q = np.where(j[None, :k] >= i, top * (x[None, :k] - x[i]) / (apex - x[i]), 0.0)
         left = float(x[np.argmin(((y[None, :k] - q) ** 2).sum(1))])
-    if k + 1 < len(edges):    # candidates M = edges[m], m > k: q falls from the apex to 0 at M
+    if k + 1 < len(edges):  # candidates M = edges[m], m > k: q falls from the apex to 0 at M
         m = np.arange(k + 1, len(edges))[:, None]
         corner = edges[m]
-        q = np.where(j[None, k + 1:] < m, top * (corner - x[None, k + 1:]) / (corner - apex), 0.0)
-        right = float(edges[k + 1 + np.argmin(((y[None, k + 1:] - q) ** 2).sum(1))])
+        q = np.where(j[None, k + 1 :] < m, top * (corner - x[None, k + 1 :]) / (corner - apex), 0.0)
+        right = float(edges[k + 1 + np.argmin(((y[None, k + 1 :] - q) ** 2).sum(1))])
     return right - left
 
 
@@ -147,11 +176,16 @@ def _hrv_time(rri: np.ndarray, keep: np.ndarray) -> dict[str, float]:
     diff = np.diff(rri)[keep[1:] & keep[:-1]]
     hr = 60000.0 / nn
     nn50 = float(np.sum(np.abs(diff) > 50.0))
-    return {"hr_mean": float(hr.mean()), "hr_std": float(hr.std(ddof=1)),
-            "ibi_mean": float(nn.mean()), "ibi_std": float(nn.std(ddof=1)), "nn50": nn50,
-            "pnn50": 100.0 * nn50 / (len(diff) + 1),
-            "rmssd": float(np.sqrt(np.mean(diff ** 2))) if len(diff) else np.nan,
-            "tinn": _tinn(nn)}
+    return {
+        "hr_mean": float(hr.mean()),
+        "hr_std": float(hr.std(ddof=1)),
+        "ibi_mean": float(nn.mean()),
+        "ibi_std": float(nn.std(ddof=1)),
+        "nn50": nn50,
+        "pnn50": 100.0 * nn50 / (len(diff) + 1),
+        "rmssd": float(np.sqrt(np.mean(diff**2))) if len(diff) else np.nan,
+        "tinn": _tinn(nn),
+    }
 
 
 def _cardiac(nk, x: np.ndarray, fs: float, kind: str) -> list[dict[str, float]]:
@@ -172,14 +206,21 @@ def _cardiac(nk, x: np.ndarray, fs: float, kind: str) -> list[dict[str, float]]:
         t = peaks[1:][keep] / fs
         if t[-1] - t[0] >= _MIN_SPECTRUM_S:
             inside = (grid >= t[0]) & (grid <= t[-1])
-            s = np.interp(grid, t, rri[keep])           # held constant outside the beats
+            s = np.interp(grid, t, rri[keep])  # held constant outside the beats
             s[inside] = CubicSpline(t, rri[keep])(grid[inside])
             series.append(s)
             spans.append(t[-1] - t[0])
             owners.append(w)
     if series:
-        freqs, psd = welch(np.stack(series), fs=_IBI_RATE, window="hann", nperseg=len(grid),
-                           detrend="constant", scaling="density", axis=-1)
+        freqs, psd = welch(
+            np.stack(series),
+            fs=_IBI_RATE,
+            window="hann",
+            nperseg=len(grid),
+            detrend="constant",
+            scaling="density",
+            axis=-1,
+        )
         df = freqs[1] - freqs[0]
         for row, w in enumerate(owners):
             out = rows[w]
@@ -203,8 +244,12 @@ def _eda(nk, x: np.ndarray, fs: float) -> dict[str, float]:
         return out
     scl = parts["EDA_Tonic"].to_numpy(dtype=float)
     scr = parts["EDA_Phasic"].to_numpy(dtype=float)
-    out.update(scl_mean=float(scl.mean()), scl_std=float(scl.std()), scr_mean=float(scr.mean()),
-               scr_std=float(scr.std()))
+    out.update(
+        scl_mean=float(scl.mean()),
+        scl_std=float(scl.std()),
+        scr_mean=float(scr.mean()),
+        scr_std=float(scr.std()),
+    )
     if scl.std() >= _FLAT:
         out["scl_corr_t"] = float(np.corrcoef(scl, np.arange(len(scl)))[0, 1])
     amp = rise = np.zeros(0)
@@ -216,12 +261,16 @@ def _eda(nk, x: np.ndarray, fs: float) -> dict[str, float]:
             info = nk.eda_peaks(smooth, sampling_rate=_nk_rate(fs), method="neurokit")[1]
             amp = np.asarray(info["SCR_Amplitude"], dtype=float)
             rise = np.asarray(info["SCR_RiseTime"], dtype=float)
-        except _NK_ERRORS:          # neurokit2 raises when the window holds no response
+        except _NK_ERRORS:  # neurokit2 raises when the window holds no response
             pass
     ok = np.isfinite(amp) & np.isfinite(rise) & (amp >= _SCR_MIN_AMP)
     amp, rise = amp[ok], rise[ok]
-    out.update(scr_count=float(len(amp)), scr_amp_sum=float(amp.sum()),
-               scr_rise_sum=float(rise.sum()), scr_area_sum=float((amp * rise).sum() / 2.0))
+    out.update(
+        scr_count=float(len(amp)),
+        scr_amp_sum=float(amp.sum()),
+        scr_rise_sum=float(rise.sum()),
+        scr_area_sum=float((amp * rise).sum() / 2.0),
+    )
     return out
 
 
@@ -236,8 +285,9 @@ def feature_names(windows: WindowSet) -> list[str]:
         kind = signal_kind(modality)
         keys = _GENERIC + (_EDA if kind == "eda" else _CARDIAC if kind in ("ecg", "bvp") else ())
         n_channels = windows.inputs[modality].shape[1]
-        names += [f"{_prefix(modality, n_channels, ch)}.{key}"
-                  for ch in range(n_channels) for key in keys]
+        names += [
+            f"{_prefix(modality, n_channels, ch)}.{key}" for ch in range(n_channels) for key in keys
+        ]
     return names
 
 
@@ -256,10 +306,10 @@ def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
                 columns[f"{prefix}.{key}"] = value
             if kind not in ("ecg", "bvp", "eda"):
                 continue
-            import neurokit2 as nk            # here: it takes seconds to import
+            import neurokit2 as nk  # here: it takes seconds to import
 
             with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")    # neurokit2's and numpy's per-window warnings
+                warnings.simplefilter("ignore")  # neurokit2's and numpy's per-window warnings
                 if kind == "eda":
                     keys, rows = _EDA, [_eda(nk, x[i], fs) for i in range(n)]
                 else:
@@ -290,23 +340,32 @@ def make_estimator(name: str, seed: int = 0):
 
     impute = SimpleImputer(strategy="median", keep_empty_features=True)
     if name == "rf":
-        clf = RandomForestClassifier(n_estimators=100, min_samples_split=20, class_weight="balanced",
-                                     random_state=seed, n_jobs=1)
-    elif name == "lda":     # equal class priors: set by fit_predict on the classes it sees
+        clf = RandomForestClassifier(
+            n_estimators=100,
+            min_samples_split=20,
+            class_weight="balanced",
+            random_state=seed,
+            n_jobs=1,
+        )
+    elif name == "lda":  # equal class priors: set by fit_predict on the classes it sees
         # Ledoit-Wolf shrinkage: plain LDA is erratic when windows barely outnumber features
         # (a few subjects); with many windows per feature the shrinkage tends to 0
         lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
         return make_pipeline(impute, StandardScaler(), lda)
     elif name == "adaboost":
-        clf = AdaBoostClassifier(DecisionTreeClassifier(min_samples_split=20, max_depth=3),
-                                 n_estimators=100, random_state=seed)
+        clf = AdaBoostClassifier(
+            DecisionTreeClassifier(min_samples_split=20, max_depth=3),
+            n_estimators=100,
+            random_state=seed,
+        )
     else:
         raise ConfigError(f"unknown features model {name!r}; valid: rf, lda, adaboost")
     return make_pipeline(impute, clf)
 
 
-def fit_classifier(name: str, x_train: np.ndarray, y_train: np.ndarray, n_classes: int,
-                   seed: int = 0):
+def fit_classifier(
+    name: str, x_train: np.ndarray, y_train: np.ndarray, n_classes: int, seed: int = 0
+):
     """Fit the named classifier on the training windows' features; return the fitted pipeline,
     a JSON-able description of it and the fit time in seconds.
 
@@ -328,9 +387,15 @@ def fit_classifier(name: str, x_train: np.ndarray, y_train: np.ndarray, n_classe
         est.fit(x_train, y_train)
     fit_s = time.perf_counter() - start
     clf = est.steps[-1][1]
-    info: dict = {"estimator": type(clf).__name__, "classes_seen": est.classes_.tolist(),
-                  "params": {k: v for k, v in clf.get_params().items()
-                             if isinstance(v, (int, float, str, bool, type(None)))}}
+    info: dict = {
+        "estimator": type(clf).__name__,
+        "classes_seen": est.classes_.tolist(),
+        "params": {
+            k: v
+            for k, v in clf.get_params().items()
+            if isinstance(v, (int, float, str, bool, type(None)))
+        },
+    }
     if hasattr(clf, "feature_importances_"):
         info["feature_importances"] = np.asarray(clf.feature_importances_).round(6).tolist()
     if getattr(clf, "priors", None) is not None:
@@ -348,8 +413,14 @@ def predict_classifier(est, x: np.ndarray, n_classes: int) -> np.ndarray:
     return proba
 
 
-def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                n_classes: int, seed: int = 0) -> tuple[np.ndarray, dict, float]:
+def fit_predict(
+    name: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    n_classes: int,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict, float]:
     """:func:`fit_classifier`, then :func:`predict_classifier` on ``x_test``: test
     probabilities, the description of the fitted model and the fit time in seconds."""
     est, info, fit_s = fit_classifier(name, x_train, y_train, n_classes, seed)
@@ -370,7 +441,7 @@ class FeaturesEstimator:
     """
 
     uses_validation = False
-    parallel_folds = False          # every worker process would extract the features again
+    parallel_folds = False  # every worker process would extract the features again
     final_model = False
     state_files = ("features_model.json",)
     epochs = 1
@@ -393,20 +464,34 @@ class FeaturesEstimator:
         """No network: parameters and FLOPs do not apply (None)."""
         return {"n_parameters": None, "flops_per_window": None}
 
-    def fit(self, train: WindowSet, validation: WindowSet | None = None, *, seed: int = 0,
-            on_epoch=None, unlabelled: WindowSet | None = None) -> dict:
+    def fit(
+        self,
+        train: WindowSet,
+        validation: WindowSet | None = None,
+        *,
+        seed: int = 0,
+        on_epoch=None,
+        unlabelled: WindowSet | None = None,
+    ) -> dict:
         """Fit on ``train`` (``validation`` and ``unlabelled`` are not used); return the fold
         record's training fields."""
         start = time.perf_counter()
         x, names = features_of(train)
-        self._pipeline, info, fit_s = fit_classifier(self.classifier, x, train.labels,
-                                                     len(train.classes), seed=seed)
+        self._pipeline, info, fit_s = fit_classifier(
+            self.classifier, x, train.labels, len(train.classes), seed=seed
+        )
         self._info = {**info, "feature_names": names}
         train_s = time.perf_counter() - start
         if on_epoch is not None:
             on_epoch({"epoch": 1})
-        return {"best_epoch": 0, "epochs_run": 0, "train_s": train_s, "fit_s": fit_s,
-                "windows_per_s": len(train) / max(train_s, 1e-9), "history": []}
+        return {
+            "best_epoch": 0,
+            "epochs_run": 0,
+            "train_s": train_s,
+            "fit_s": fit_s,
+            "windows_per_s": len(train) / max(train_s, 1e-9),
+            "history": [],
+        }
 
     def predict_proba(self, windows: WindowSet) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of ``windows``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -76,22 +76,39 @@ class CrossModalNet(XModalModel):
         only until training sets them).
     """
 
-    def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int, *,
-                 widths: Sequence[int] = (16, 32, 64), kernels: Sequence[int] = (16, 8, 8),
-                 pool_size: int = 8, pool_stride: int = 4, convs_per_block: int = 2,
-                 batch_norm: bool = True, stem_stride: int = 1, dropout: float = 0.3,
-                 connections: Sequence[int] = (1, 2, 3), direction: str = "both",
-                 attention: bool = True, gate: str = "sigmoid", head_hidden: int = 64,
-                 aux_heads: bool = False) -> None:
+    def __init__(
+        self,
+        input_shapes: Mapping[str, Sequence[int]],
+        n_outputs: int,
+        *,
+        widths: Sequence[int] = (16, 32, 64),
+        kernels: Sequence[int] = (16, 8, 8),
+        pool_size: int = 8,
+        pool_stride: int = 4,
+        convs_per_block: int = 2,
+        batch_norm: bool = True,
+        stem_stride: int = 1,
+        dropout: float = 0.3,
+        connections: Sequence[int] = (1, 2, 3),
+        direction: str = "both",
+        attention: bool = True,
+        gate: str = "sigmoid",
+        head_hidden: int = 64,
+        aux_heads: bool = False,
+    ) -> None:
         super().__init__(input_shapes, n_outputs)
         n_blocks = len(widths)
         if len(kernels) != n_blocks or n_blocks == 0:
-            raise ConfigError(f"widths {tuple(widths)} and kernels {tuple(kernels)} must be "
-                              f"non-empty and of equal length")
+            raise ConfigError(
+                f"widths {tuple(widths)} and kernels {tuple(kernels)} must be "
+                f"non-empty and of equal length"
+            )
         bad = [k for k in connections if not 1 <= k <= n_blocks]
         if bad:
-            raise ConfigError(f"connection after block {bad[0]} but the streams have {n_blocks} "
-                              f"blocks (valid: 1..{n_blocks})")
+            raise ConfigError(
+                f"connection after block {bad[0]} but the streams have {n_blocks} "
+                f"blocks (valid: 1..{n_blocks})"
+            )
         if gate not in GATES:
             raise ConfigError(f"unknown gate {gate!r}; valid: {', '.join(GATES)}")
         pairs = connection_pairs(len(self.modalities), direction)
@@ -101,8 +118,19 @@ class CrossModalNet(XModalModel):
         self.gate = gate
         try:
             self.encoders = nn.ModuleList(
-                StreamEncoder(c, t, widths, kernels, pool_size, pool_stride, convs_per_block,
-                              batch_norm, stem_stride) for c, t in self.input_shapes.values())
+                StreamEncoder(
+                    c,
+                    t,
+                    widths,
+                    kernels,
+                    pool_size,
+                    pool_stride,
+                    convs_per_block,
+                    batch_norm,
+                    stem_stride,
+                )
+                for c, t in self.input_shapes.values()
+            )
         except ValueError as exc:
             raise ConfigError(f"invalid stream settings: {exc}") from None
         # connections[b] holds the connections after block b (0-based), in the order of
@@ -115,10 +143,17 @@ class CrossModalNet(XModalModel):
             modules, keys = [], []
             for src, tgt in block_pairs:
                 es, et = self.encoders[src], self.encoders[tgt]
-                modules.append(CrossModalConnection(
-                    et.out_channels[b], es.out_channels[b], attention=attention, gate=gate,
-                    batch_norm=batch_norm, source_length=es.out_lengths[b],
-                    target_length=et.out_lengths[b]))
+                modules.append(
+                    CrossModalConnection(
+                        et.out_channels[b],
+                        es.out_channels[b],
+                        attention=attention,
+                        gate=gate,
+                        batch_norm=batch_norm,
+                        source_length=es.out_lengths[b],
+                        target_length=et.out_lengths[b],
+                    )
+                )
                 keys.append(f"{self.modalities[src]}->{self.modalities[tgt]}@{b + 1}")
             self.connections.append(nn.ModuleList(modules))
             self.connection_keys.append(keys)
@@ -127,8 +162,9 @@ class CrossModalNet(XModalModel):
         self.head = ClassifierHead(self.n_features, head_hidden, self.n_outputs, dropout)
         self.aux_heads: nn.ModuleList | None = None
         if aux_heads and len(self.encoders) > 1:
-            self.aux_heads = nn.ModuleList(nn.Linear(e.n_features, self.n_outputs)
-                                           for e in self.encoders)
+            self.aux_heads = nn.ModuleList(
+                nn.Linear(e.n_features, self.n_outputs) for e in self.encoders
+            )
             weights = torch.zeros(len(self.encoders) + 1)
             weights[0] = 1.0
             self.register_buffer("output_weights", weights)
@@ -148,8 +184,9 @@ class CrossModalNet(XModalModel):
             start += enc.n_features
         return out
 
-    def _stream_features(self, xs: Sequence[Tensor], attention: dict[str, Tensor] | None,
-                         keep: Tensor | None = None) -> list[Tensor]:
+    def _stream_features(
+        self, xs: Sequence[Tensor], attention: dict[str, Tensor] | None, keep: Tensor | None = None
+    ) -> list[Tensor]:
         """Pooled features (batch, C) of every stream. ``keep`` (batch, n_streams) of 0/1 drops
         streams per sample (modality dropout): a dropped stream sends nothing through the
         connections, so the others see only their own signal and each other."""
@@ -161,8 +198,9 @@ class CrossModalNet(XModalModel):
             if len(conns) == 0:
                 continue
             new = list(hs)
-            for conn, (src, tgt), key in zip(conns, self.connection_index[b],
-                                             self.connection_keys[b]):
+            for conn, (src, tgt), key in zip(
+                conns, self.connection_index[b], self.connection_keys[b]
+            ):
                 update, a = conn.delta(hs[tgt], hs[src])
                 if keep is not None:
                     update = update * keep[:, src, None, None]
@@ -186,8 +224,9 @@ class CrossModalNet(XModalModel):
         log_w = torch.log(self.output_weights.clamp_min(1e-12)).to(logp.dtype)
         return torch.logsumexp(logp + log_w[:, None, None], dim=0)
 
-    def head_logits(self, *xs: Tensor, keep: Tensor | None = None,
-                    detach_aux: bool = False) -> list[Tensor]:
+    def head_logits(
+        self, *xs: Tensor, keep: Tensor | None = None, detach_aux: bool = False
+    ) -> list[Tensor]:
         """Logits of the fused head and, with ``aux_heads``, of each stream's own head.
 
         ``keep`` (batch, n_streams) drops streams per sample in the fused head and the
@@ -197,8 +236,7 @@ class CrossModalNet(XModalModel):
         feats = self._stream_features(xs, None, keep)
         out = [self._fused(feats, keep)]
         if self.aux_heads is not None:
-            out += [head(f.detach() if detach_aux else f)
-                    for head, f in zip(self.aux_heads, feats)]
+            out += [head(f.detach() if detach_aux else f) for head, f in zip(self.aux_heads, feats)]
         return out
 
     def embedding(self, *xs: Tensor) -> Tensor:

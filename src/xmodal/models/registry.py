@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from xmodal.config import MODEL_NAMES, ModelConfig
 from xmodal.errors import ConfigError
@@ -21,15 +21,20 @@ def check_modality_count(name: str, modalities: Sequence[str]) -> None:
     names = " ".join(modalities)
     if name == "single":
         if len(modalities) != 1:
-            raise ConfigError(f"model 'single' takes exactly one modality, got "
-                              f"{len(modalities)}: {names}; use a fusion model or pick one")
+            raise ConfigError(
+                f"model 'single' takes exactly one modality, got "
+                f"{len(modalities)}: {names}; use a fusion model or pick one"
+            )
     elif len(modalities) < 2:
-        raise ConfigError(f"model {name!r} fuses modalities and needs at least two, got "
-                          f"{len(modalities)} ({names}); use --model single for one")
+        raise ConfigError(
+            f"model {name!r} fuses modalities and needs at least two, got "
+            f"{len(modalities)} ({names}); use --model single for one"
+        )
 
 
-def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
-                n_outputs: int) -> XModalModel:
+def build_model(
+    config: ModelConfig, input_shapes: Mapping[str, Sequence[int]], n_outputs: int
+) -> XModalModel:
     """Network named by ``config.name`` for the given inputs.
 
     Parameters
@@ -57,28 +62,45 @@ def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]],
     shapes = validate_input_shapes(input_shapes)
     validate_n_outputs(n_outputs)
     if cfg.name == "features":
-        raise ConfigError("model 'features' is the scikit-learn baseline, not a network "
-                          "(see xmodal.models.features); it has no build_model")
+        raise ConfigError(
+            "model 'features' is the scikit-learn baseline, not a network "
+            "(see xmodal.models.features); it has no build_model"
+        )
     check_modality_count(cfg.name, list(shapes))
     if cfg.name in ("attentive", "cross") and not cfg.connections:
-        raise ConfigError(f"model {cfg.name!r} needs at least one connection block "
-                          f"(connections is empty); use 'late-fusion' for none")
-    stream = dict(widths=cfg.widths, kernels=cfg.kernels, pool_size=cfg.pool_size,
-                  pool_stride=cfg.pool_stride, convs_per_block=cfg.convs_per_block,
-                  batch_norm=cfg.batch_norm, stem_stride=cfg.stem_stride, dropout=cfg.dropout, head_hidden=cfg.head_hidden)
+        raise ConfigError(
+            f"model {cfg.name!r} needs at least one connection block "
+            f"(connections is empty); use 'late-fusion' for none"
+        )
+    stream = dict(
+        widths=cfg.widths,
+        kernels=cfg.kernels,
+        pool_size=cfg.pool_size,
+        pool_stride=cfg.pool_stride,
+        convs_per_block=cfg.convs_per_block,
+        batch_norm=cfg.batch_norm,
+        stem_stride=cfg.stem_stride,
+        dropout=cfg.dropout,
+        head_hidden=cfg.head_hidden,
+    )
     if cfg.ensemble > 1:
         import dataclasses
 
         member = dataclasses.replace(cfg, ensemble=1)
-        return SeedEnsemble([build_model(member, shapes, n_outputs)
-                             for _ in range(cfg.ensemble)])
+        return SeedEnsemble([build_model(member, shapes, n_outputs) for _ in range(cfg.ensemble)])
     if cfg.name in ("attentive", "cross"):
-        return CrossModalNet(shapes, n_outputs, connections=cfg.connections,
-                             direction=cfg.direction, attention=cfg.name == "attentive",
-                             gate=cfg.gate, aux_heads=cfg.aux_heads, **stream)
+        return CrossModalNet(
+            shapes,
+            n_outputs,
+            connections=cfg.connections,
+            direction=cfg.direction,
+            attention=cfg.name == "attentive",
+            gate=cfg.gate,
+            aux_heads=cfg.aux_heads,
+            **stream,
+        )
     if cfg.name == "late-fusion":
-        return CrossModalNet(shapes, n_outputs, connections=(), aux_heads=cfg.aux_heads,
-                             **stream)
+        return CrossModalNet(shapes, n_outputs, connections=(), aux_heads=cfg.aux_heads, **stream)
     if cfg.name == "single":
         return CrossModalNet(shapes, n_outputs, connections=(), **stream)
     if cfg.name == "early-fusion":

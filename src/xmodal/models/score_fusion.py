@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,14 +33,16 @@ class ScoreFusionNet(XModalModel):
         members have no connections.
     """
 
-    def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int,
-                 **stream_kwargs: Any) -> None:
+    def __init__(
+        self, input_shapes: Mapping[str, Sequence[int]], n_outputs: int, **stream_kwargs: Any
+    ) -> None:
         super().__init__(input_shapes, n_outputs)
         for key in ("connections", "direction", "attention", "gate"):
             stream_kwargs.pop(key, None)
         self.members = nn.ModuleList(
             CrossModalNet({name: shape}, n_outputs, connections=(), **stream_kwargs)
-            for name, shape in self.input_shapes.items())
+            for name, shape in self.input_shapes.items()
+        )
 
     def member_logits(self, *xs: Tensor) -> list[Tensor]:
         """Each member's logits (batch, n_outputs), in modality order."""
@@ -51,8 +54,9 @@ class ScoreFusionNet(XModalModel):
         logp = torch.stack([torch.log_softmax(z, dim=-1) for z in self.member_logits(*xs)])
         return torch.logsumexp(logp, dim=0) - math.log(len(self.members))
 
-    def compute_loss(self, xs: Sequence[Tensor], y: Tensor,
-                     criterion: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+    def compute_loss(
+        self, xs: Sequence[Tensor], y: Tensor, criterion: Callable[[Tensor, Tensor], Tensor]
+    ) -> Tensor:
         """Sum of the members' losses on their own logits."""
         losses = [criterion(z, y) for z in self.member_logits(*xs)]
         return sum(losses[1:], losses[0])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,8 +29,13 @@ def default_cache_dir() -> Path:
 def cache_key(source: Path, params: dict) -> str:
     """Hash of the source file's identity (path, size, mtime) and the preprocessing parameters."""
     stat = Path(source).stat()
-    ident = {"version": CACHE_VERSION, "source": str(Path(source).resolve()),
-             "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "params": params}
+    ident = {
+        "version": CACHE_VERSION,
+        "source": str(Path(source).resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "params": params,
+    }
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -42,8 +47,13 @@ def entry_path(source: Path, params: dict, cache_dir: Path) -> Path:
 def save_preprocessed(path: Path, rec: PreprocessedRecording) -> None:
     """Write atomically as an uncompressed ``.npz`` (no pickles inside)."""
     arrays = {f"signal/{m}": x for m, x in rec.signals.items()}
-    meta = {"subject": rec.subject, "rates": rec.rates, "label_rate": rec.label_rate,
-            "source": rec.source, "modalities": list(rec.signals)}
+    meta = {
+        "subject": rec.subject,
+        "rates": rec.rates,
+        "label_rate": rec.label_rate,
+        "source": rec.source,
+        "modalities": list(rec.signals),
+    }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     if rec.labels is not None:
         arrays["labels"] = rec.labels
@@ -56,12 +66,14 @@ def load_preprocessed(path: Path) -> PreprocessedRecording:
         meta = json.loads(npz["meta"].tobytes().decode())
         signals = {m: npz[f"signal/{m}"] for m in meta["modalities"]}
         labels = npz["labels"] if "labels" in npz.files else None
-    return PreprocessedRecording(meta["subject"], signals, meta["rates"], labels,
-                                 meta["label_rate"], meta["source"])
+    return PreprocessedRecording(
+        meta["subject"], signals, meta["rates"], labels, meta["label_rate"], meta["source"]
+    )
 
 
-def cached(source: Path, params: dict, cache_dir: Path | None,
-           compute: Callable[[], PreprocessedRecording]) -> tuple[PreprocessedRecording, bool]:
+def cached(
+    source: Path, params: dict, cache_dir: Path | None, compute: Callable[[], PreprocessedRecording]
+) -> tuple[PreprocessedRecording, bool]:
     """Return the cached entry for (source, params), computing and storing it on a miss.
 
     Returns
@@ -75,10 +87,10 @@ def cached(source: Path, params: dict, cache_dir: Path | None,
         try:
             return load_preprocessed(path), True
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
-            path.unlink(missing_ok=True)     # a damaged entry is recomputed
+            path.unlink(missing_ok=True)  # a damaged entry is recomputed
     rec = compute()
     try:
         save_preprocessed(path, rec)
     except OSError:
-        pass                                  # a read-only cache only costs speed
+        pass  # a read-only cache only costs speed
     return rec, False

@@ -8,8 +8,13 @@ from xmodal.errors import ConfigError
 from xmodal.signals.filters import signal_filter
 
 
-def ecg_clean(signal: np.ndarray, sampling_rate: float, method: str = "butterworth",
-              lowcut: float = 0.5, highcut: float = 40.0) -> np.ndarray:
+def ecg_clean(
+    signal: np.ndarray,
+    sampling_rate: float,
+    method: str = "butterworth",
+    lowcut: float = 0.5,
+    highcut: float = 40.0,
+) -> np.ndarray:
     """Remove baseline wander and high-frequency noise from an ECG.
 
     Parameters

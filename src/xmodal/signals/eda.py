@@ -8,8 +8,9 @@ from xmodal.errors import ConfigError
 from xmodal.signals.filters import signal_filter
 
 
-def eda_clean(signal: np.ndarray, sampling_rate: float, method: str = "butterworth",
-              highcut: float = 1.5) -> np.ndarray:
+def eda_clean(
+    signal: np.ndarray, sampling_rate: float, method: str = "butterworth", highcut: float = 1.5
+) -> np.ndarray:
     """Low-pass an EDA signal.
 
     Parameters

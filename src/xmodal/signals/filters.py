@@ -12,8 +12,9 @@ _MAX_CUTOFF_FRACTION = 0.45
 
 
 @lru_cache(maxsize=64)
-def _butter_sos(order: int, lowcut: float | None, highcut: float | None,
-                sampling_rate: float) -> np.ndarray:
+def _butter_sos(
+    order: int, lowcut: float | None, highcut: float | None, sampling_rate: float
+) -> np.ndarray:
     """Butterworth second-order sections (cached: per-window prediction designs the same
     filter thousands of times)."""
     if lowcut is not None and highcut is not None:
@@ -26,8 +27,13 @@ def _butter_sos(order: int, lowcut: float | None, highcut: float | None,
     return sos
 
 
-def signal_filter(signal: np.ndarray, sampling_rate: float, lowcut: float | None = None,
-                  highcut: float | None = None, order: int = 4) -> np.ndarray:
+def signal_filter(
+    signal: np.ndarray,
+    sampling_rate: float,
+    lowcut: float | None = None,
+    highcut: float | None = None,
+    order: int = 4,
+) -> np.ndarray:
     """Zero-phase Butterworth band-, high- or low-pass along axis 0.
 
     Parameters
@@ -55,7 +61,9 @@ def signal_filter(signal: np.ndarray, sampling_rate: float, lowcut: float | None
         lowcut = None
     if lowcut is None and highcut is None:
         return np.asarray(signal, dtype=np.float32)
-    sos = _butter_sos(order, lowcut, highcut, float(sampling_rate)).copy()  # scipy wants it writable
+    sos = _butter_sos(
+        order, lowcut, highcut, float(sampling_rate)
+    ).copy()  # scipy wants it writable
     data = np.asarray(signal, dtype=np.float64)
     padlen = 3 * (2 * len(sos) + 1)
     if data.shape[0] <= padlen:

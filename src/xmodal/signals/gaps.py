@@ -9,8 +9,9 @@ import numpy as np
 from xmodal.errors import DataError
 
 
-def signal_fill_gaps(signal: np.ndarray, sampling_rate: float, max_gap: float,
-                     where: str = "signal") -> np.ndarray:
+def signal_fill_gaps(
+    signal: np.ndarray, sampling_rate: float, max_gap: float, where: str = "signal"
+) -> np.ndarray:
     """Linearly interpolate runs of NaN/inf up to ``max_gap`` seconds; reject longer runs.
 
     Parameters
@@ -43,9 +44,13 @@ def signal_fill_gaps(signal: np.ndarray, sampling_rate: float, max_gap: float,
             i = int(np.argmax(ends - starts))
             raise DataError(
                 f"{where}: {longest / sampling_rate:.2f} s of NaN/inf at "
-                f"t={starts[i] / sampling_rate:.1f} s (longest repairable gap: max_gap={max_gap} s)")
+                f"t={starts[i] / sampling_rate:.1f} s (longest repairable gap: max_gap={max_gap} s)"
+            )
         good = np.flatnonzero(~mask)
         out[mask, ch] = np.interp(np.flatnonzero(mask), good, out[good, ch])
-    warnings.warn(f"{where}: repaired {int(bad.any(axis=1).sum())} NaN/inf samples of {n} "
-                  f"by linear interpolation", stacklevel=2)
+    warnings.warn(
+        f"{where}: repaired {int(bad.any(axis=1).sum())} NaN/inf samples of {n} "
+        f"by linear interpolation",
+        stacklevel=2,
+    )
     return out

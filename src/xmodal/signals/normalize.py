@@ -56,20 +56,20 @@ class ChannelStats:
     m2: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
-    def of(cls, x: np.ndarray) -> "ChannelStats":
+    def of(cls, x: np.ndarray) -> ChannelStats:
         """Statistics of ``x`` of shape ``(channels, n)``."""
         x = np.asarray(x, dtype=np.float64)
         mean = x.mean(axis=1)
         return cls(float(x.shape[1]), mean, ((x - mean[:, None]) ** 2).sum(axis=1))
 
-    def merged(self, other: "ChannelStats") -> "ChannelStats":
+    def merged(self, other: ChannelStats) -> ChannelStats:
         """Statistics of the union of both sample sets."""
         if self.n == 0:
             return other
         n = self.n + other.n
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.n / n)
-        m2 = self.m2 + other.m2 + delta ** 2 * (self.n * other.n / n)
+        m2 = self.m2 + other.m2 + delta**2 * (self.n * other.n / n)
         return ChannelStats(n, mean, m2)
 
     @property
@@ -80,7 +80,9 @@ class ChannelStats:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
-def zscore(x: np.ndarray, mean: np.ndarray, std: np.ndarray, where: str, strict: bool) -> np.ndarray:
+def zscore(
+    x: np.ndarray, mean: np.ndarray, std: np.ndarray, where: str, strict: bool
+) -> np.ndarray:
     """``(x - mean) / std`` per channel of ``x`` ``(channels, n)`` as float32.
 
     A flat channel raises DataError when ``strict`` (as in training); otherwise its std is
@@ -122,12 +124,16 @@ class Normalizer:
         """Normalise one window ``(channels, n)`` of ``modality`` (updates running state)."""
         if self.policy in ("fixed", "recording"):
             if modality not in self.stats:
-                raise ConfigError(f"no normalisation statistics for {modality} "
-                                  f"(have: {', '.join(self.stats) or 'none'})")
+                raise ConfigError(
+                    f"no normalisation statistics for {modality} "
+                    f"(have: {', '.join(self.stats) or 'none'})"
+                )
             s = self.stats[modality]
             if len(s["mean"]) != x.shape[0] or len(s["std"]) != x.shape[0]:
-                raise ConfigError(f"{modality}: statistics for {len(s['mean'])} channel(s), "
-                                  f"signal has {x.shape[0]}")
+                raise ConfigError(
+                    f"{modality}: statistics for {len(s['mean'])} channel(s), "
+                    f"signal has {x.shape[0]}"
+                )
             return zscore(x, s["mean"], s["std"], modality, strict=False)
         current = ChannelStats.of(x)
         if self.policy == "running":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from xmodal.config import DataConfig
 from xmodal.data.adapter import DatasetAdapter
@@ -20,36 +20,49 @@ from xmodal.version import __version__
 def preprocess_params(config: DataConfig) -> dict:
     """Everything that affects a cleaned, resampled recording (the cache key's parameters);
     normalisation is applied after the cache and is not part of it."""
-    params = {"dataset": config.dataset, "modalities": list(config.modalities),
-              **Preprocessor(rates=dict(config.rates), max_gap=config.max_gap).cache_params(),
-              "xmodal_version": __version__}
+    params = {
+        "dataset": config.dataset,
+        "modalities": list(config.modalities),
+        **Preprocessor(rates=dict(config.rates), max_gap=config.max_gap).cache_params(),
+        "xmodal_version": __version__,
+    }
     # label files (drivedb segments, a csv dataset.toml) shape the recording too
     params.update(label_sources(config.dataset, config.path, config.labels))
     return params
 
 
 def _load(adapter: DatasetAdapter, config: DataConfig, subject: str, path: Path):
-    return adapter.load(path, tuple(config.modalities), subject,
-                        root=Path(config.path) if config.path else None,
-                        labels=Path(config.labels) if config.labels else None)
+    return adapter.load(
+        path,
+        tuple(config.modalities),
+        subject,
+        root=Path(config.path) if config.path else None,
+        labels=Path(config.labels) if config.labels else None,
+    )
 
 
-def _prepare_one(adapter: DatasetAdapter, config: DataConfig, params: dict,
-                 cache_dir: Path | None, subject: str,
-                 path: Path) -> tuple[PreprocessedRecording, bool]:
+def _prepare_one(
+    adapter: DatasetAdapter,
+    config: DataConfig,
+    params: dict,
+    cache_dir: Path | None,
+    subject: str,
+    path: Path,
+) -> tuple[PreprocessedRecording, bool]:
     """Load and preprocess one subject through the cache: ``(recording, cache_hit)``, the
     recording ready for :func:`windows_of` in the configured normalisation mode."""
     preprocessor = Preprocessor.of(config)
-    if preprocessor.normalize == "running":      # cleaned window by window from raw samples
+    if preprocessor.normalize == "running":  # cleaned window by window from raw samples
         return preprocessor.raw(_load(adapter, config, subject, path)), False
-    cleaned, hit = cached(path, params, cache_dir,
-                          lambda: preprocessor.clean(_load(adapter, config, subject, path)))
+    cleaned, hit = cached(
+        path, params, cache_dir, lambda: preprocessor.clean(_load(adapter, config, subject, path))
+    )
     return preprocessor.normalized(cleaned), hit
 
 
-def prepare_subjects(config: DataConfig,
-                     on_subject: Callable[[str, bool], None] | None = None,
-                     jobs: int = 1) -> dict[str, PreprocessedRecording]:
+def prepare_subjects(
+    config: DataConfig, on_subject: Callable[[str, bool], None] | None = None, jobs: int = 1
+) -> dict[str, PreprocessedRecording]:
     """Load and preprocess every selected subject through the cache.
 
     The cache holds cleaned, resampled signals; the configured normalisation
@@ -81,23 +94,29 @@ def prepare_subjects(config: DataConfig,
     params = preprocess_params(config)
     report = on_subject or (lambda subject, hit: None)
     out: dict[str, PreprocessedRecording] = {}
-    Preprocessor.of(config)           # a bad calibration label fails before any data is read
-    missing = [s for s, path in files.items()
-               if cache_dir is None or not entry_path(path, params, cache_dir).exists()]
+    Preprocessor.of(config)  # a bad calibration label fails before any data is read
+    missing = [
+        s
+        for s, path in files.items()
+        if cache_dir is None or not entry_path(path, params, cache_dir).exists()
+    ]
     if jobs > 1 and len(missing) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(missing)),
-                                   mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=min(jobs, len(missing)), mp_context=multiprocessing.get_context("spawn")
+        )
         try:
-            futures = {pool.submit(_prepare_one, adapter, config, params, cache_dir, s,
-                                   files[s]): s for s in missing}
+            futures = {
+                pool.submit(_prepare_one, adapter, config, params, cache_dir, s, files[s]): s
+                for s in missing
+            }
             for future in as_completed(futures):
                 subject = futures[future]
                 out[subject], hit = future.result()
                 report(subject, hit)
-        finally:            # on an error, do not preprocess the remaining subjects first
+        finally:  # on an error, do not preprocess the remaining subjects first
             pool.shutdown(wait=True, cancel_futures=True)
     for subject, path in files.items():
         if subject not in out:
@@ -106,10 +125,16 @@ def prepare_subjects(config: DataConfig,
     return {subject: out[subject] for subject in files}
 
 
-def windows_of(prepared: dict[str, PreprocessedRecording], task: Task | None, window: float,
-               stride: float, keep_unlabelled: bool = False) -> WindowSet:
+def windows_of(
+    prepared: dict[str, PreprocessedRecording],
+    task: Task | None,
+    window: float,
+    stride: float,
+    keep_unlabelled: bool = False,
+) -> WindowSet:
     """Windows of every prepared subject, concatenated in subject order: the labelled ones, or
     with ``keep_unlabelled`` every window (``task`` None: all labelled -1, for pretraining).
     Each subject's windows are made in its normalisation mode (:func:`recording_windows`)."""
-    return WindowSet.concat([recording_windows(rec, task, window, stride, keep_unlabelled)
-                             for rec in prepared.values()])
+    return WindowSet.concat(
+        [recording_windows(rec, task, window, stride, keep_unlabelled) for rec in prepared.values()]
+    )

@@ -22,13 +22,13 @@ from xmodal.signals.resample import signal_resample
 
 #: default target rate (Hz) per signal kind; a signal is never upsampled to reach it
 TARGET_RATES: dict[str, float] = {
-    "ecg": 256.0,   # QRS detail up to ~40 Hz; the rate of the same lab's ECG work
-    "bvp": 64.0,    # pulse wave content < 8 Hz; Empatica E4 native rate
-    "eda": 16.0,    # skin conductance content < 1.5 Hz; 16 Hz keeps SCR shape (160 samples / 10 s)
-    "resp": 16.0,   # breathing < 1 Hz
-    "emg": 256.0,   # band-limited to 20-120 Hz before resampling
-    "temp": 4.0,    # slow drift
-    "acc": 32.0,    # body movement < 10 Hz; E4 native rate
+    "ecg": 256.0,  # QRS detail up to ~40 Hz; the rate of the same lab's ECG work
+    "bvp": 64.0,  # pulse wave content < 8 Hz; Empatica E4 native rate
+    "eda": 16.0,  # skin conductance content < 1.5 Hz; 16 Hz keeps SCR shape (160 samples / 10 s)
+    "resp": 16.0,  # breathing < 1 Hz
+    "emg": 256.0,  # band-limited to 20-120 Hz before resampling
+    "temp": 4.0,  # slow drift
+    "acc": 32.0,  # body movement < 10 Hz; E4 native rate
 }
 _FALLBACK_RATE = 64.0
 
@@ -49,12 +49,18 @@ EDA_HIGHCUT = 1.5
 
 def preprocessing_defaults() -> dict:
     """Every default that shapes a preprocessed recording (part of the cache key)."""
-    return {"target_rates": dict(TARGET_RATES), "fallback_rate": _FALLBACK_RATE,
-            "bands": {k: list(v) for k, v in BANDS.items()}, "ecg_band": list(ECG_BAND),
-            "eda_highcut": EDA_HIGHCUT}
+    return {
+        "target_rates": dict(TARGET_RATES),
+        "fallback_rate": _FALLBACK_RATE,
+        "bands": {k: list(v) for k, v in BANDS.items()},
+        "ecg_band": list(ECG_BAND),
+        "eda_highcut": EDA_HIGHCUT,
+    }
 
 
-def target_rate(modality: str, native_rate: float, overrides: dict[str, float] | None = None) -> float:
+def target_rate(
+    modality: str, native_rate: float, overrides: dict[str, float] | None = None
+) -> float:
     """Rate a modality is resampled to: the override if given, else the kind's default, never above native."""
     if overrides and modality in overrides:
         return float(overrides[modality])
@@ -71,15 +77,16 @@ def signal_clean(signal: np.ndarray, sampling_rate: float, kind: str) -> np.ndar
     return signal_filter(signal, sampling_rate, lowcut=lowcut, highcut=highcut)
 
 
-def signal_standardize(signal: np.ndarray, where: str = "signal",
-                       span: tuple[int, int] | None = None) -> np.ndarray:
+def signal_standardize(
+    signal: np.ndarray, where: str = "signal", span: tuple[int, int] | None = None
+) -> np.ndarray:
     """Z-score each channel of ``signal`` ``(n, channels)`` as float32.
 
     The statistics come from the whole signal (per-subject normalisation), or from the samples
     ``signal[a:b]`` of ``span = (a, b)`` (a calibration part). A flat channel (zero variance)
     cannot carry information and would divide by zero: DataError.
     """
-    part = signal if span is None else signal[span[0]:span[1]]
+    part = signal if span is None else signal[span[0] : span[1]]
     if part.shape[0] < 2:
         raise DataError(f"{where}: fewer than two samples to compute normalisation statistics")
     mean = part.mean(axis=0, dtype=np.float64)
@@ -138,8 +145,12 @@ class PreprocessedRecording:
         return float(min(durations))
 
 
-def preprocess_recording(recording: Recording, rates: dict[str, float] | None = None,
-                         max_gap: float = 1.0, normalize: bool = True) -> PreprocessedRecording:
+def preprocess_recording(
+    recording: Recording,
+    rates: dict[str, float] | None = None,
+    max_gap: float = 1.0,
+    normalize: bool = True,
+) -> PreprocessedRecording:
     """Repair gaps, clean, resample and z-score every modality of a recording.
 
     Parameters
@@ -169,5 +180,11 @@ def preprocess_recording(recording: Recording, rates: dict[str, float] | None = 
         else:
             out[modality] = resampled.T
         out_rates[modality] = fs
-    return PreprocessedRecording(recording.subject, out, out_rates, recording.labels,
-                                 recording.label_rate, str(recording.source))
+    return PreprocessedRecording(
+        recording.subject,
+        out,
+        out_rates,
+        recording.labels,
+        recording.label_rate,
+        str(recording.source),
+    )

@@ -61,12 +61,17 @@ import numpy as np
 
 from xmodal.config import NORMALIZE_MODES, DataConfig
 from xmodal.data.recording import Recording
-from xmodal.data.tasks import Task
 from xmodal.data.registry import get_adapter
+from xmodal.data.tasks import Task
 from xmodal.errors import ConfigError, DataError
 from xmodal.signals.normalize import Normalizer
-from xmodal.signals.preprocess import (PreprocessedRecording, preprocess_recording,
-                                       preprocessing_defaults, signal_standardize, target_rate)
+from xmodal.signals.preprocess import (
+    PreprocessedRecording,
+    preprocess_recording,
+    preprocessing_defaults,
+    signal_standardize,
+    target_rate,
+)
 from xmodal.signals.window_plan import DEFAULT_CONTEXT, WindowPlan
 from xmodal.signals.windows import WindowSet, label_windows, make_windows
 
@@ -81,12 +86,14 @@ def label_code(dataset: str, name: str, path: str | Path | None = None) -> int:
     try:
         names = get_adapter(dataset).label_names(Path(path) if path else None)
     except (TypeError, AttributeError):
-        raise ConfigError(f"the label names of a {dataset} dataset come from its files: give the "
-                          f"data path") from None
+        raise ConfigError(
+            f"the label names of a {dataset} dataset come from its files: give the data path"
+        ) from None
     codes = {str(v).lower(): int(k) for k, v in names.items()}
     if name.lower() not in codes:
-        raise ConfigError(f"unknown calibration label {name!r} for dataset {dataset!r}; valid: "
-                          f"{', '.join(codes)}")
+        raise ConfigError(
+            f"unknown calibration label {name!r} for dataset {dataset!r}; valid: {', '.join(codes)}"
+        )
     return codes[name.lower()]
 
 
@@ -119,22 +126,31 @@ class Preprocessor:
 
     def __post_init__(self) -> None:
         if self.normalize not in NORMALIZE_MODES:
-            raise ConfigError(f"unknown normalisation {self.normalize!r}; valid: "
-                              f"{', '.join(NORMALIZE_MODES)}")
+            raise ConfigError(
+                f"unknown normalisation {self.normalize!r}; valid: {', '.join(NORMALIZE_MODES)}"
+            )
 
     @classmethod
-    def of(cls, config: DataConfig, rates: dict | None = None) -> "Preprocessor":
+    def of(cls, config: DataConfig, rates: dict | None = None) -> Preprocessor:
         """The preprocessing a data configuration asks for (``rates`` replaces its overrides)."""
         code = None
         if config.normalize == "calibration" and config.calibration_label:
             code = label_code(config.dataset, config.calibration_label, config.path or None)
-        return cls(config.normalize, float(config.calibration_minutes), code,
-                   dict(config.rates if rates is None else rates), float(config.max_gap))
+        return cls(
+            config.normalize,
+            float(config.calibration_minutes),
+            code,
+            dict(config.rates if rates is None else rates),
+            float(config.max_gap),
+        )
 
     def cache_params(self) -> dict:
         """What shapes the cleaned, resampled signals (part of the cache key)."""
-        return {"rates": dict(sorted(self.rates.items())), "max_gap": self.max_gap,
-                "defaults": preprocessing_defaults()}
+        return {
+            "rates": dict(sorted(self.rates.items())),
+            "max_gap": self.max_gap,
+            "defaults": preprocessing_defaults(),
+        }
 
     # ---- whole recordings --------------------------------------------------------------------
 
@@ -142,8 +158,13 @@ class Preprocessor:
         """Gap-repaired, cleaned and resampled signals, not z-scored (what the cache holds)."""
         return preprocess_recording(recording, self.rates, self.max_gap, normalize=False)
 
-    def calibration_span(self, labels: np.ndarray | None, label_rate: float | None,
-                         duration: float, where: str = "recording") -> tuple[float, float]:
+    def calibration_span(
+        self,
+        labels: np.ndarray | None,
+        label_rate: float | None,
+        duration: float,
+        where: str = "recording",
+    ) -> tuple[float, float]:
         """``(start, end)`` seconds of the calibration part of a recording."""
         length = 60.0 * self.calibration_minutes
         if self.calibration_code is None:
@@ -152,8 +173,9 @@ class Preprocessor:
             raise DataError(f"{where}: calibration by a label needs the recording's labels")
         hits = np.flatnonzero(np.asarray(labels) == self.calibration_code)
         if not len(hits):
-            raise DataError(f"{where}: no segment with label code {self.calibration_code} to "
-                            f"calibrate on")
+            raise DataError(
+                f"{where}: no segment with label code {self.calibration_code} to calibrate on"
+            )
         first = int(hits[0])
         after = np.flatnonzero(np.asarray(labels[first:]) != self.calibration_code)
         last = first + (int(after[0]) if len(after) else len(labels) - first)
@@ -163,13 +185,16 @@ class Preprocessor:
     def normalized(self, cleaned: PreprocessedRecording) -> PreprocessedRecording:
         """Z-score the cleaned signals of ``recording`` or ``calibration`` mode."""
         if self.normalize == "running":
-            raise ConfigError("normalisation 'running' works window by window from raw "
-                              "signals: use Preprocessor.prepare")
+            raise ConfigError(
+                "normalisation 'running' works window by window from raw "
+                "signals: use Preprocessor.prepare"
+            )
         span = excluded = None
         where = f"{Path(cleaned.source).name} (subject {cleaned.subject})"
         if self.normalize == "calibration":
-            span = self.calibration_span(cleaned.labels, cleaned.label_rate, cleaned.duration,
-                                         where)
+            span = self.calibration_span(
+                cleaned.labels, cleaned.label_rate, cleaned.duration, where
+            )
             excluded = span if self.calibration_code is not None else None
         signals = {}
         for m, x in cleaned.signals.items():
@@ -181,15 +206,26 @@ class Preprocessor:
     def raw(self, recording: Recording) -> PreprocessedRecording:
         """A recording held raw for the ``running`` mode (windows made by :meth:`windows`)."""
         rates = {m: target_rate(m, s.rate, self.rates) for m, s in recording.signals.items()}
-        signals = {m: dataclasses.replace(s, data=np.asarray(s.data, dtype=np.float32))
-                   for m, s in recording.signals.items()}
+        signals = {
+            m: dataclasses.replace(s, data=np.asarray(s.data, dtype=np.float32))
+            for m, s in recording.signals.items()
+        }
         raw = dataclasses.replace(recording, signals=signals)
-        return PreprocessedRecording(recording.subject, {}, rates, recording.labels,
-                                     recording.label_rate, str(recording.source), raw=raw,
-                                     context=self.context, max_gap=self.max_gap)
+        return PreprocessedRecording(
+            recording.subject,
+            {},
+            rates,
+            recording.labels,
+            recording.label_rate,
+            str(recording.source),
+            raw=raw,
+            context=self.context,
+            max_gap=self.max_gap,
+        )
 
-    def prepare(self, recording: Recording,
-                cleaned: PreprocessedRecording | None = None) -> PreprocessedRecording:
+    def prepare(
+        self, recording: Recording, cleaned: PreprocessedRecording | None = None
+    ) -> PreprocessedRecording:
         """A recording ready to be cut into windows in this mode (``cleaned``: from the cache)."""
         if self.normalize == "running":
             return self.raw(recording)
@@ -197,20 +233,31 @@ class Preprocessor:
 
     # ---- windows -----------------------------------------------------------------------------
 
-    def plan(self, native_rates: dict, model_rates: dict, channels: dict, window: float,
-             hop: float) -> WindowPlan:
+    def plan(
+        self, native_rates: dict, model_rates: dict, channels: dict, window: float, hop: float
+    ) -> WindowPlan:
         """The per-window plan of the streaming path."""
         n_times = {m: int(round(window * model_rates[m])) for m in native_rates}
-        return WindowPlan(dict(native_rates), dict(model_rates), n_times, dict(channels),
-                          float(window), float(hop), float(self.context), float(self.max_gap))
+        return WindowPlan(
+            dict(native_rates),
+            dict(model_rates),
+            n_times,
+            dict(channels),
+            float(window),
+            float(hop),
+            float(self.context),
+            float(self.max_gap),
+        )
 
 
 def stream_inputs(plan: WindowPlan, data: dict, normalizer: Normalizer) -> dict:
     """Model inputs ``{modality: (n_windows, C, T)}`` of every window of raw ``data``
     ``{modality: (n, C) float32}`` processed one by one in time order (the streaming path)."""
     n = plan.n_windows({m: len(data[m]) for m in plan.modalities})
-    inputs = {m: np.empty((n, plan.channels[m], plan.n_times[m]), dtype=np.float32)
-              for m in plan.modalities}
+    inputs = {
+        m: np.empty((n, plan.channels[m], plan.n_times[m]), dtype=np.float32)
+        for m in plan.modalities
+    }
     for k in range(n):
         segments = {}
         for m in plan.modalities:
@@ -221,8 +268,13 @@ def stream_inputs(plan: WindowPlan, data: dict, normalizer: Normalizer) -> dict:
     return inputs
 
 
-def recording_windows(recording: PreprocessedRecording, task: Task | None, window: float,
-                      stride: float, keep_unlabelled: bool = False) -> WindowSet:
+def recording_windows(
+    recording: PreprocessedRecording,
+    task: Task | None,
+    window: float,
+    stride: float,
+    keep_unlabelled: bool = False,
+) -> WindowSet:
     """Windows of one prepared recording (:meth:`Preprocessor.prepare`) every ``stride`` s.
 
     Z-scored signals are cut (:func:`~xmodal.signals.windows.make_windows`), leaving windows
@@ -239,8 +291,13 @@ def recording_windows(recording: PreprocessedRecording, task: Task | None, windo
         return ws if keep_unlabelled else ws.subset(labels >= 0)
     raw = recording.raw
     pre = Preprocessor("running", context=recording.context, max_gap=recording.max_gap)
-    plan = pre.plan({m: s.rate for m, s in raw.signals.items()}, recording.rates,
-                    {m: s.n_channels for m, s in raw.signals.items()}, window, stride)
+    plan = pre.plan(
+        {m: s.rate for m, s in raw.signals.items()},
+        recording.rates,
+        {m: s.n_channels for m, s in raw.signals.items()},
+        window,
+        stride,
+    )
     inputs = stream_inputs(plan, {m: s.data for m, s in raw.signals.items()}, Normalizer("running"))
     n = len(next(iter(inputs.values())))
     starts = np.arange(n) * float(stride)
@@ -248,6 +305,13 @@ def recording_windows(recording: PreprocessedRecording, task: Task | None, windo
         labels = label_windows(recording.labels, recording.label_rate, starts, window, task)
     else:
         labels = np.full(n, -1, dtype=np.int64)
-    ws = WindowSet(inputs, np.full(n, recording.subject), labels, starts.astype(np.float64),
-                   dict(recording.rates), task.classes if task is not None else (), window)
+    ws = WindowSet(
+        inputs,
+        np.full(n, recording.subject),
+        labels,
+        starts.astype(np.float64),
+        dict(recording.rates),
+        task.classes if task is not None else (),
+        window,
+    )
     return ws if keep_unlabelled else ws.subset(labels >= 0)

@@ -93,7 +93,7 @@ class WindowPlan:
             b0 = self.segment(0, m)[1]
             if n_samples[m] < b0:
                 return 0
-            k = int((n_samples[m] - b0) / (self.hop * r)) + 1     # estimate, then correct
+            k = int((n_samples[m] - b0) / (self.hop * r)) + 1  # estimate, then correct
             while k > 0 and self.segment(k - 1, m)[1] > n_samples[m]:
                 k -= 1
             while self.segment(k, m)[1] <= n_samples[m]:
@@ -132,8 +132,8 @@ class WindowPlan:
             resampled = signal_resample(cleaned, r, f)
             first = int(round((t - a / r) * f))
             n = self.n_times[m]
-            if first + n > resampled.shape[0]:      # cannot happen with segment()'s margin
+            if first + n > resampled.shape[0]:  # cannot happen with segment()'s margin
                 raise DataError(f"{where}: segment too short after resampling")
-            window = np.ascontiguousarray(resampled[first:first + n].T, dtype=np.float32)
+            window = np.ascontiguousarray(resampled[first : first + n].T, dtype=np.float32)
             out[m] = normalizer(m, window)
         return out

@@ -56,28 +56,43 @@ class WindowSet:
         """Modality to ``(channels, n_times)``."""
         return {m: (int(x.shape[1]), int(x.shape[2])) for m, x in self.inputs.items()}
 
-    def subset(self, index: np.ndarray) -> "WindowSet":
+    def subset(self, index: np.ndarray) -> WindowSet:
         """Windows selected by a boolean mask or integer index."""
-        return WindowSet({m: x[index] for m, x in self.inputs.items()}, self.subjects[index],
-                         self.labels[index], self.t_start[index], self.rates, self.classes,
-                         self.window, {k: v[index] for k, v in self.extras.items()})
+        return WindowSet(
+            {m: x[index] for m, x in self.inputs.items()},
+            self.subjects[index],
+            self.labels[index],
+            self.t_start[index],
+            self.rates,
+            self.classes,
+            self.window,
+            {k: v[index] for k, v in self.extras.items()},
+        )
 
-    def of_subjects(self, subjects) -> "WindowSet":
+    def of_subjects(self, subjects) -> WindowSet:
         """Windows of the given subjects."""
         return self.subset(np.isin(self.subjects, list(subjects)))
 
     @staticmethod
-    def concat(sets: list["WindowSet"]) -> "WindowSet":
+    def concat(sets: list[WindowSet]) -> WindowSet:
         """Concatenate window sets of the same modalities, rates and task (and the extras
         that every set has)."""
         first = sets[0]
-        extras = {k: np.concatenate([s.extras[k] for s in sets]) for k in first.extras
-                  if all(k in s.extras for s in sets)}
-        return WindowSet({m: np.concatenate([s.inputs[m] for s in sets]) for m in first.inputs},
-                         np.concatenate([s.subjects for s in sets]),
-                         np.concatenate([s.labels for s in sets]),
-                         np.concatenate([s.t_start for s in sets]),
-                         first.rates, first.classes, first.window, extras)
+        extras = {
+            k: np.concatenate([s.extras[k] for s in sets])
+            for k in first.extras
+            if all(k in s.extras for s in sets)
+        }
+        return WindowSet(
+            {m: np.concatenate([s.inputs[m] for s in sets]) for m in first.inputs},
+            np.concatenate([s.subjects for s in sets]),
+            np.concatenate([s.labels for s in sets]),
+            np.concatenate([s.t_start for s in sets]),
+            first.rates,
+            first.classes,
+            first.window,
+            extras,
+        )
 
 
 def window_starts(duration: float, window: float, stride: float) -> np.ndarray:
@@ -88,8 +103,9 @@ def window_starts(duration: float, window: float, stride: float) -> np.ndarray:
     return np.arange(n) * stride
 
 
-def label_windows(labels: np.ndarray, label_rate: float, starts: np.ndarray, window: float,
-                  task: Task) -> np.ndarray:
+def label_windows(
+    labels: np.ndarray, label_rate: float, starts: np.ndarray, window: float, task: Task
+) -> np.ndarray:
     """Class of each window, -1 unless every label sample in it maps to the same task class."""
     classes = task.map_labels(labels)
     begin = np.round(starts * label_rate).astype(np.int64)
@@ -102,8 +118,13 @@ def label_windows(labels: np.ndarray, label_rate: float, starts: np.ndarray, win
     return out
 
 
-def make_windows(recording: PreprocessedRecording, task: Task | None, window: float,
-                 stride: float, keep_unlabelled: bool = False) -> WindowSet:
+def make_windows(
+    recording: PreprocessedRecording,
+    task: Task | None,
+    window: float,
+    stride: float,
+    keep_unlabelled: bool = False,
+) -> WindowSet:
     """Cut a preprocessed recording into windows of ``window`` seconds every ``stride`` seconds.
 
     Parameters
@@ -136,5 +157,12 @@ def make_windows(recording: PreprocessedRecording, task: Task | None, window: fl
         index = first[:, None] + np.arange(n_times)[None, :]
         inputs[modality] = np.ascontiguousarray(data[:, index].transpose(1, 0, 2))
     classes = task.classes if task is not None else ()
-    return WindowSet(inputs, np.full(len(starts), recording.subject), labels,
-                     starts.astype(np.float64), dict(recording.rates), classes, window)
+    return WindowSet(
+        inputs,
+        np.full(len(starts), recording.subject),
+        labels,
+        starts.astype(np.float64),
+        dict(recording.rates),
+        classes,
+        window,
+    )

@@ -17,15 +17,16 @@ jitter σ 0.05, wander amplitude up to 0.1).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 
-def augment_windows(xs: Sequence[Tensor], rates: Sequence[float], strength: float,
-                    generator: torch.Generator) -> list[Tensor]:
+def augment_windows(
+    xs: Sequence[Tensor], rates: Sequence[float], strength: float, generator: torch.Generator
+) -> list[Tensor]:
     """Return augmented copies of one batch of windows (one tensor per modality).
 
     Parameters
@@ -47,23 +48,27 @@ def augment_windows(xs: Sequence[Tensor], rates: Sequence[float], strength: floa
     def uniform(*shape: int) -> Tensor:
         return torch.rand(*shape, generator=generator).to(device)
 
-    shift = (uniform(batch) * 2 - 1) * 0.10 * strength          # share of the window
-    warp = 1.0 + (uniform(batch) * 2 - 1) * 0.05 * strength     # time-scale factor
+    shift = (uniform(batch) * 2 - 1) * 0.10 * strength  # share of the window
+    warp = 1.0 + (uniform(batch) * 2 - 1) * 0.05 * strength  # time-scale factor
     out = []
     for x, rate in zip(xs, rates):
         n, c, t = x.shape
         # shift and warp: sample positions in [-1, 1] (grid_sample, edges repeated)
         pos = torch.linspace(-1.0, 1.0, t, device=device)
         grid_x = pos[None, :] * warp[:, None] + 2 * shift[:, None]
-        grid = torch.stack([grid_x, torch.zeros_like(grid_x)], dim=-1)[:, None]   # (n, 1, t, 2)
-        y = F.grid_sample(x[:, :, None, :].float(), grid, mode="bilinear",
-                          padding_mode="border", align_corners=True)[:, :, 0]
+        grid = torch.stack([grid_x, torch.zeros_like(grid_x)], dim=-1)[:, None]  # (n, 1, t, 2)
+        y = F.grid_sample(
+            x[:, :, None, :].float(),
+            grid,
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=True,
+        )[:, :, 0]
         scale = torch.exp((uniform(n, c, 1) * 2 - 1) * math.log1p(0.2 * strength))
         seconds = torch.arange(t, device=device) / float(rate)
         freq = 0.05 + uniform(n, 1, 1) * 0.45
         phase = uniform(n, 1, 1) * 2 * math.pi
-        wander = 0.1 * strength * uniform(n, c, 1) * torch.sin(2 * math.pi * freq * seconds
-                                                               + phase)
+        wander = 0.1 * strength * uniform(n, c, 1) * torch.sin(2 * math.pi * freq * seconds + phase)
         noise = torch.randn(n, c, t, generator=generator).to(device) * 0.05 * strength
         out.append((y * scale + wander + noise).to(x.dtype))
     return out

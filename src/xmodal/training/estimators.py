@@ -64,9 +64,15 @@ class FoldEstimator(Protocol):
     def complexity(self, input_shapes: dict, n_classes: int) -> dict:
         """``{"n_parameters": ..., "flops_per_window": ...}`` (None where they do not apply)."""
 
-    def fit(self, train: WindowSet, validation: WindowSet | None, *, seed: int,
-            on_epoch: Callable[[dict], None] | None = None,
-            unlabelled: WindowSet | None = None) -> dict:
+    def fit(
+        self,
+        train: WindowSet,
+        validation: WindowSet | None,
+        *,
+        seed: int,
+        on_epoch: Callable[[dict], None] | None = None,
+        unlabelled: WindowSet | None = None,
+    ) -> dict:
         """Fit on the fold's windows; return the fold record's training fields (``best_epoch``,
         ``epochs_run``, ``train_s``, ``windows_per_s``, ``history``, ...)."""
 
@@ -90,18 +96,21 @@ def attention_summary(model, windows: WindowSet, n_classes: int, device) -> dict
     with torch.no_grad():
         xs = [torch.from_numpy(windows.inputs[m]).to(device) for m in windows.modalities]
         for i in range(0, len(windows), 256):
-            _, attn = model.forward_with_attention(*[x[i:i + 256] for x in xs])
-            y = windows.labels[i:i + 256]
+            _, attn = model.forward_with_attention(*[x[i : i + 256] for x in xs])
+            y = windows.labels[i : i + 256]
             for key, a in attn.items():
-                course = a.float().mean(dim=1, keepdim=True)          # (batch, 1, L)
-                course = torch.nn.functional.interpolate(course, size=ATTENTION_POINTS,
-                                                         mode="linear", align_corners=False)
+                course = a.float().mean(dim=1, keepdim=True)  # (batch, 1, L)
+                course = torch.nn.functional.interpolate(
+                    course, size=ATTENTION_POINTS, mode="linear", align_corners=False
+                )
                 course = course[:, 0].cpu().numpy()
                 acc = sums.setdefault(key, np.zeros((n_classes, ATTENTION_POINTS)))
                 np.add.at(acc, y, course)
             counts += np.bincount(y, minlength=n_classes)
-    return {key: [(s / c).tolist() if c else None for s, c in zip(acc, counts)]
-            for key, acc in sums.items()}
+    return {
+        key: [(s / c).tolist() if c else None for s, c in zip(acc, counts)]
+        for key, acc in sums.items()
+    }
 
 
 class NetworkEstimator:
@@ -131,16 +140,31 @@ class NetworkEstimator:
     def complexity(self, input_shapes: dict, n_classes: int) -> dict:
         """Parameters and FLOPs per window of the configured network (freshly built)."""
         net = build_model(self.config.model, input_shapes, n_classes)
-        return {"n_parameters": count_parameters(net),
-                "flops_per_window": flops_per_window(net, input_shapes)}
+        return {
+            "n_parameters": count_parameters(net),
+            "flops_per_window": flops_per_window(net, input_shapes),
+        }
 
-    def fit(self, train: WindowSet, validation: WindowSet | None, *, seed: int,
-            on_epoch: Callable[[dict], None] | None = None,
-            unlabelled: WindowSet | None = None) -> dict:
+    def fit(
+        self,
+        train: WindowSet,
+        validation: WindowSet | None,
+        *,
+        seed: int,
+        on_epoch: Callable[[dict], None] | None = None,
+        unlabelled: WindowSet | None = None,
+    ) -> dict:
         """Build and train the network (see :func:`~xmodal.training.recipe.fit_network`)."""
-        self.model, result = fit_network(self.config, train, validation, len(train.classes),
-                                         train.input_shapes, seed, on_epoch=on_epoch,
-                                         unlabelled=unlabelled)
+        self.model, result = fit_network(
+            self.config,
+            train,
+            validation,
+            len(train.classes),
+            train.input_shapes,
+            seed,
+            on_epoch=on_epoch,
+            unlabelled=unlabelled,
+        )
         return result
 
     def predict_proba(self, windows: WindowSet) -> np.ndarray:
@@ -155,8 +179,11 @@ class NetworkEstimator:
 
     def fold_record(self, test: WindowSet) -> dict:
         """The attention summary on the test windows (:func:`attention_summary`)."""
-        return {"attention": attention_summary(self.model.to(self.device), test,
-                                               len(test.classes), self.device)}
+        return {
+            "attention": attention_summary(
+                self.model.to(self.device), test, len(test.classes), self.device
+            )
+        }
 
 
 #: estimators other than :class:`NetworkEstimator`, by model name

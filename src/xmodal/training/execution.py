@@ -39,8 +39,13 @@ class ExecutionBackend(Protocol):
 
     name: str
 
-    def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
-                 worker_config: RunConfig | None = None) -> Executor:
+    def executor(
+        self,
+        config: RunConfig,
+        windows: RunWindows,
+        progress: Progress,
+        worker_config: RunConfig | None = None,
+    ) -> Executor:
         """An executor for one run's folds."""
 
     def describe(self) -> dict:
@@ -58,17 +63,21 @@ class LocalBackend:
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
 
-    def __enter__(self) -> "LocalBackend":
+    def __enter__(self) -> LocalBackend:
         return self
 
     def __exit__(self, *exc) -> None:
         return None
 
-    def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
-                 worker_config: RunConfig | None = None) -> "LocalExecutor":
+    def executor(
+        self,
+        config: RunConfig,
+        windows: RunWindows,
+        progress: Progress,
+        worker_config: RunConfig | None = None,
+    ) -> LocalExecutor:
         """A :class:`LocalExecutor` with this backend's worker processes."""
-        return LocalExecutor(config, windows, progress, jobs=self.jobs,
-                             worker_config=worker_config)
+        return LocalExecutor(config, windows, progress, jobs=self.jobs, worker_config=worker_config)
 
     def describe(self) -> dict:
         """``{"backend": "local", "jobs": N}``."""
@@ -99,8 +108,14 @@ class LocalExecutor:
         they read); default ``config``.
     """
 
-    def __init__(self, config: RunConfig, windows: RunWindows, progress: Progress | None = None,
-                 jobs: int = 1, worker_config: RunConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        windows: RunWindows,
+        progress: Progress | None = None,
+        jobs: int = 1,
+        worker_config: RunConfig | None = None,
+    ) -> None:
         self.config = config
         self.windows = windows
         self.progress = progress or Progress(quiet=True)
@@ -110,8 +125,12 @@ class LocalExecutor:
         self._pending: list = []
 
     def _in_processes(self, n_tasks: int) -> bool:
-        return (self.jobs > 1 and n_tasks > 1 and estimator_for(self.config).parallel_folds
-                and resolve_device(self.config.training.device).type == "cpu")
+        return (
+            self.jobs > 1
+            and n_tasks > 1
+            and estimator_for(self.config).parallel_folds
+            and resolve_device(self.config.training.device).type == "cpu"
+        )
 
     def submit(self, tasks: Sequence[FoldTask]) -> Iterator[tuple[FoldTask, dict]]:
         """Run ``tasks`` (see :class:`Executor`)."""
@@ -128,10 +147,12 @@ class LocalExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)),
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init,
-                                   initargs=(self.worker_config.to_dict(),))
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(tasks)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(self.worker_config.to_dict(),),
+        )
         try:
             futures = {pool.submit(_worker_fold, task): task for task in tasks}
             self._pending = list(futures)
@@ -162,4 +183,3 @@ def _worker_init(config_dict: dict) -> None:
 
 def _worker_fold(task: FoldTask) -> dict:
     return run_fold(task, _WORKER["config"], _WORKER["windows"], Progress(quiet=True))
-

@@ -48,7 +48,7 @@ def validate_config(config: RunConfig) -> RunConfig:
     For datasets other than WESAD, modalities and task left at the WESAD defaults become the
     dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
     """
-    validate_values(config)                 # also configurations built without updated()
+    validate_values(config)  # also configurations built without updated()
     # unknown device, CUDA without a GPU, or fp16 on a CPU
     training_precision(config.training, resolve_device(config.training.device))
     config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
@@ -57,18 +57,25 @@ def validate_config(config: RunConfig) -> RunConfig:
         raise DataError(f"{d.labels}: labels file not found (--labels)")
     validate_modalities(d.dataset, d.modalities, d.path)
     get_task(d.task, d.dataset, d.path)
-    config.model.resolved()                 # unknown names and inconsistent settings
+    config.model.resolved()  # unknown names and inconsistent settings
     estimator_for(config).check_modalities(d.modalities)
     if config.evaluation.protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {config.evaluation.protocol!r}; valid: "
-                          f"{', '.join(PROTOCOLS)}")
+        raise ConfigError(
+            f"unknown protocol {config.evaluation.protocol!r}; valid: {', '.join(PROTOCOLS)}"
+        )
     if config.evaluation.protocol == "holdout" and not config.evaluation.test_subjects:
         raise ConfigError("protocol 'holdout' needs the test subjects: --test SUBJECT ...")
     return config
 
 
-def train_final(config: RunConfig, train_all: WindowSet, records: list[dict], out: Path,
-                progress: Progress, unlabelled: WindowSet | None = None) -> dict:
+def train_final(
+    config: RunConfig,
+    train_all: WindowSet,
+    records: list[dict],
+    out: Path,
+    progress: Progress,
+    unlabelled: WindowSet | None = None,
+) -> dict:
     """Train one model on every subject into ``out/final/`` (``xmodal train --final``).
 
     Early stopping: no subject is left to validate on, so the final model trains for the median
@@ -77,35 +84,49 @@ def train_final(config: RunConfig, train_all: WindowSet, records: list[dict], ou
     """
     final_dir = out / "final"
     done = estimator_for(config)
-    if (final_dir / "final.json").exists() and all((final_dir / name).exists()
-                                                   for name in done.state_files):
+    if (final_dir / "final.json").exists() and all(
+        (final_dir / name).exists() for name in done.state_files
+    ):
         record = read_json(final_dir / "final.json")
         progress.line(f"final model: done already ({record['epochs']} epochs), skipped")
         return record
     epochs = max(1, int(round(float(np.median([r["best_epoch"] for r in records])))))
     final_config = dataclasses.replace(
-        config, training=dataclasses.replace(config.training, epochs=epochs))
+        config, training=dataclasses.replace(config.training, epochs=epochs)
+    )
     estimator = estimator_for(final_config)
     with torch.random.fork_rng(devices=[]):
         seed = fold_seed(config, FINAL_SEED_INDEX)
         torch.manual_seed(seed)
         progress.fold_start(f"final ({estimator.label}, all subjects)", epochs)
-        result = estimator.fit(train_all, None, seed=seed, on_epoch=progress.epoch,
-                               unlabelled=unlabelled)
+        result = estimator.fit(
+            train_all, None, seed=seed, on_epoch=progress.epoch, unlabelled=unlabelled
+        )
     estimator.save(final_dir)
-    record = {"epochs": epochs, "epoch_rule": "median of the folds' best epochs",
-              "train_subjects": sorted(set(train_all.subjects.tolist())),
-              "n_train_windows": len(train_all), "train_s": result["train_s"]}
+    record = {
+        "epochs": epochs,
+        "epoch_rule": "median of the folds' best epochs",
+        "train_subjects": sorted(set(train_all.subjects.tolist())),
+        "n_train_windows": len(train_all),
+        "train_s": result["train_s"],
+    }
     atomic_write_json(final_dir / "final.json", record)
-    progress.fold_end(f"final: {len(record['train_subjects'])} subjects, {epochs} epochs, "
-                      f"{result['train_s']:.1f}s")
+    progress.fold_end(
+        f"final: {len(record['train_subjects'])} subjects, {epochs} epochs, "
+        f"{result['train_s']:.1f}s"
+    )
     return record
 
 
-def run_experiment(config: RunConfig, out: Path, progress: Progress | None = None,
-                   final: bool = False, jobs: int = 1,
-                   backend: ExecutionBackend | None = None,
-                   fold_overrides: Callable[[Fold], dict] | None = None) -> dict:
+def run_experiment(
+    config: RunConfig,
+    out: Path,
+    progress: Progress | None = None,
+    final: bool = False,
+    jobs: int = 1,
+    backend: ExecutionBackend | None = None,
+    fold_overrides: Callable[[Fold], dict] | None = None,
+) -> dict:
     """Run the configured protocol and write the run files under ``out``; return the results.
 
     Writes ``config.toml``, ``folds/<fold>/fold.json`` with the estimator's state (``model.pt``
@@ -123,8 +144,10 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     config = validate_config(config)
     estimator: FoldEstimator = estimator_for(config)
     if final and not estimator.final_model:
-        raise ConfigError(f"--final trains one network on all subjects; the "
-                          f"{config.model.name!r} model keeps no fitted model")
+        raise ConfigError(
+            f"--final trains one network on all subjects; the "
+            f"{config.model.name!r} model keeps no fitted model"
+        )
     out = Path(out)
     check_resume(out, config)
     task = get_task(config.data.task, config.data.dataset, config.data.path)
@@ -141,16 +164,26 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
     eval_all, train_all = windows.eval, windows.train
     preprocess_s = time.perf_counter() - t0
     if len(eval_all) == 0:
-        raise XmodalError(f"no windows of task {task.name!r} ({', '.join(task.classes)}) in "
-                          f"{config.data.path}: are the labels present?")
-    folds = make_folds(eval_all.subjects, eval_all.labels, config.evaluation.protocol,
-                       config.evaluation.folds, config.training.val_subjects, config.training.seed,
-                       config.evaluation.test_subjects)
+        raise XmodalError(
+            f"no windows of task {task.name!r} ({', '.join(task.classes)}) in "
+            f"{config.data.path}: are the labels present?"
+        )
+    folds = make_folds(
+        eval_all.subjects,
+        eval_all.labels,
+        config.evaluation.protocol,
+        config.evaluation.folds,
+        config.training.val_subjects,
+        config.training.seed,
+        config.evaluation.test_subjects,
+    )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.toml", config_toml(config))
-    progress.line(f"{config.model.name}: {len(eval_all)} windows of {len(np.unique(eval_all.subjects))} "
-                  f"subjects, {len(folds)} folds ({config.evaluation.protocol}), "
-                  f"task {task.name} {list(task.classes)}")
+    progress.line(
+        f"{config.model.name}: {len(eval_all)} windows of {len(np.unique(eval_all.subjects))} "
+        f"subjects, {len(folds)} folds ({config.evaluation.protocol}), "
+        f"task {task.name} {list(task.classes)}"
+    )
     records: dict[int, dict] = {}
     todo = []
     for fold in folds:
@@ -158,22 +191,29 @@ def run_experiment(config: RunConfig, out: Path, progress: Progress | None = Non
         overrides = fold_overrides(fold) if fold_overrides is not None else {}
         if fold_done(folder, estimator, overrides):
             records[fold.index] = read_json(folder / "fold.json")
-            progress.line(f"{fold.name}: done already (macro-F1 "
-                          f"{records[fold.index]['macro_f1']:.3f}), skipped")
+            progress.line(
+                f"{fold.name}: done already (macro-F1 "
+                f"{records[fold.index]['macro_f1']:.3f}), skipped"
+            )
         else:
             todo.append(FoldTask(fold, folder, overrides))
     backend = backend or LocalBackend(jobs)
-    executor = backend.executor(config, windows, progress,
-                                worker_config=dataclasses.replace(config, data=data))
+    executor = backend.executor(
+        config, windows, progress, worker_config=dataclasses.replace(config, data=data)
+    )
     for fold_task, record in executor.submit(todo):
         records[fold_task.fold.index] = record
         progress.fold_end(fold_line(fold_task.fold, record))
     records = [records[fold.index] for fold in folds]
-    final_record = (train_final(config, train_all, records, out, progress, windows.unlabelled)
-                    if final else None)
+    final_record = (
+        train_final(config, train_all, records, out, progress, windows.unlabelled)
+        if final
+        else None
+    )
     complexity = estimator.complexity(eval_all.input_shapes, len(task.classes))
-    results = aggregate(config, task.classes, records, preprocess_s, len(train_all), eval_all,
-                        complexity)
+    results = aggregate(
+        config, task.classes, records, preprocess_s, len(train_all), eval_all, complexity
+    )
     results["execution"] = backend.describe()
     if final_record is not None:
         results["final"] = final_record

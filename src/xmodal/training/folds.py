@@ -70,8 +70,9 @@ def unlabelled_windows(prepared: dict, config: RunConfig) -> WindowSet | None:
     """Every window of every subject, labelled or not (in-fold pretraining), else None."""
     if not in_fold_pretraining(config):
         return None
-    return windows_of(prepared, None, config.data.window, config.data.train_stride,
-                      keep_unlabelled=True)
+    return windows_of(
+        prepared, None, config.data.window, config.data.train_stride, keep_unlabelled=True
+    )
 
 
 def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
@@ -93,17 +94,20 @@ def pretraining_subjects(fold: Fold, config: RunConfig) -> list[str]:
     return subjects
 
 
-def fold_masks(fold: Fold, train_all: WindowSet, eval_all: WindowSet
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def fold_masks(
+    fold: Fold, train_all: WindowSet, eval_all: WindowSet
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Boolean masks: training windows (of ``train_all``), validation and test (of ``eval_all``).
 
     Window-level folds (``kfold-windows``): training windows overlapping a test or validation
     window of the same subject in time are dropped, so no test sample is trained on.
     """
     if fold.test_windows is None:
-        return (np.isin(train_all.subjects, list(fold.train)),
-                np.isin(eval_all.subjects, list(fold.val)) if fold.val else None,
-                np.isin(eval_all.subjects, list(fold.test)))
+        return (
+            np.isin(train_all.subjects, list(fold.train)),
+            np.isin(eval_all.subjects, list(fold.val)) if fold.val else None,
+            np.isin(eval_all.subjects, list(fold.test)),
+        )
     test = np.zeros(len(eval_all), dtype=bool)
     test[list(fold.test_windows)] = True
     val = np.zeros(len(eval_all), dtype=bool)
@@ -134,8 +138,9 @@ def fold_windows(fold: Fold, windows: RunWindows, uses_validation: bool = True) 
     test = windows.eval.subset(test_mask)
     if uses_validation:
         val = windows.eval.subset(val_mask) if val_mask is not None else None
-        return FoldWindows(windows.train.subset(train_mask), val, test, list(fold.train),
-                           list(fold.val))
+        return FoldWindows(
+            windows.train.subset(train_mask), val, test, list(fold.train), list(fold.val)
+        )
     if fold.test_windows is None:
         train = windows.train.subset(train_mask | np.isin(windows.train.subjects, list(fold.val)))
         subjects = list(fold.train) + [s for s in fold.val if s not in fold.train]
@@ -151,8 +156,7 @@ def fold_seed(config: RunConfig, index: int) -> int:
     return config.training.seed * 1009 + index
 
 
-def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows,
-             progress: Progress) -> dict:
+def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: Progress) -> dict:
     """Fit the configured estimator on the fold's training windows (selecting on its
     validation windows), test it, write its state and ``fold.json`` (last: marks it done)."""
     fold = task.fold
@@ -167,25 +171,38 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         progress.fold_start(f"{fold.name} ({estimator.label})", estimator.epochs)
-        fold_unlabelled = (windows.unlabelled.of_subjects(pretraining_subjects(fold, config))
-                           if windows.unlabelled is not None and fold.test_windows is None
-                           else None)
-        result = estimator.fit(train, val, seed=seed, on_epoch=progress.epoch,
-                               unlabelled=fold_unlabelled)
+        fold_unlabelled = (
+            windows.unlabelled.of_subjects(pretraining_subjects(fold, config))
+            if windows.unlabelled is not None and fold.test_windows is None
+            else None
+        )
+        result = estimator.fit(
+            train, val, seed=seed, on_epoch=progress.epoch, unlabelled=fold_unlabelled
+        )
     proba = estimator.predict_proba(test)
     pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
     metrics = classification_metrics(test.labels, pred, test.classes)
     estimator.save(task.folder)
     record = {
-        "index": fold.index, "test_subjects": list(fold.test), "val_subjects": split.val_subjects,
-        "train_subjects": split.train_subjects, "overrides": task.overrides,
+        "index": fold.index,
+        "test_subjects": list(fold.test),
+        "val_subjects": split.val_subjects,
+        "train_subjects": split.train_subjects,
+        "overrides": task.overrides,
         "n_test_windows": len(test),
-        "n_train_windows": len(train), "n_val_windows": len(val) if val is not None else 0,
-        **metrics, **result, **estimator.fold_record(test),
-        "predictions": {"subject": test.subjects.tolist(), "t_start": test.t_start.tolist(),
-                        "true": test.labels.tolist(), "proba": proba.round(6).tolist()},
+        "n_train_windows": len(train),
+        "n_val_windows": len(val) if val is not None else 0,
+        **metrics,
+        **result,
+        **estimator.fold_record(test),
+        "predictions": {
+            "subject": test.subjects.tolist(),
+            "t_start": test.t_start.tolist(),
+            "true": test.labels.tolist(),
+            "proba": proba.round(6).tolist(),
+        },
     }
-    atomic_write_json(task.folder / "fold.json", record)     # written last: marks the fold done
+    atomic_write_json(task.folder / "fold.json", record)  # written last: marks the fold done
     return record
 
 
@@ -193,7 +210,8 @@ def fold_done(folder: Path, estimator: FoldEstimator, overrides: dict | None = N
     """A fold is finished when its fold.json (written last) and the estimator's state exist,
     and it was run with the same per-fold ``overrides``."""
     if not (folder / "fold.json").exists() or not all(
-            (folder / name).exists() for name in estimator.state_files):
+        (folder / name).exists() for name in estimator.state_files
+    ):
         return False
     return read_json(folder / "fold.json").get("overrides", {}) == (overrides or {})
 
@@ -203,6 +221,8 @@ def fold_line(fold: Fold, record: dict) -> str:
     absent = f"; absent: {', '.join(record['classes_absent'])}" if record["classes_absent"] else ""
     test = "windows" if fold.test_windows is not None else ",".join(fold.test)
     val = "windows" if fold.val_windows else (",".join(fold.val) or "-")
-    return (f"{fold.name}: test {test} val {val} | "
-            f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
-            f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}")
+    return (
+        f"{fold.name}: test {test} val {val} | "
+        f"acc {record['accuracy']:.3f} macro-F1 {record['macro_f1']:.3f} | "
+        f"epoch {record['best_epoch']}/{record['epochs_run']} {record['train_s']:.1f}s{absent}"
+    )

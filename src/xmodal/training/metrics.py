@@ -6,8 +6,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
-                           classes: tuple[str, ...] | list[str]) -> dict:
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] | list[str]
+) -> dict:
     """Accuracy, macro-F1, balanced accuracy and the confusion matrix.
 
     Macro-F1 and balanced accuracy average over the classes present in ``y_true`` (and, for F1,
@@ -20,9 +21,14 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
     cm = confusion_matrix(y_true, y_pred, labels=list(range(k)))
     present = [c for c in range(k) if cm[c].sum() > 0]
     if len(y_true) == 0:
-        return {"accuracy": float("nan"), "macro_f1": float("nan"),
-                "balanced_accuracy": float("nan"), "confusion_matrix": cm.tolist(),
-                "classes_absent": list(classes), "n_windows": 0}
+        return {
+            "accuracy": float("nan"),
+            "macro_f1": float("nan"),
+            "balanced_accuracy": float("nan"),
+            "confusion_matrix": cm.tolist(),
+            "classes_absent": list(classes),
+            "n_windows": 0,
+        }
     used = sorted(set(present) | set(np.unique(y_pred).tolist()))
     recalls = [cm[c, c] / cm[c].sum() for c in present]
     return {
@@ -35,7 +41,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
     }
 
 
-def mean_std(values: list[dict], keys=("accuracy", "macro_f1", "balanced_accuracy")) -> tuple[dict, dict]:
+def mean_std(
+    values: list[dict], keys=("accuracy", "macro_f1", "balanced_accuracy")
+) -> tuple[dict, dict]:
     """Mean and (population) standard deviation over folds of each metric, ignoring NaN."""
     mean, std = {}, {}
     for key in keys:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import ContextManager
 
 import torch
 
@@ -61,8 +60,9 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
         raise ConfigError(f"unknown precision {requested!r}; valid: {', '.join(PRECISIONS)}")
     if device.type != "cuda":
         if requested == "fp16":
-            raise ConfigError("precision 'fp16' needs a CUDA device; on the CPU use bf16, fp32 "
-                              "or auto")
+            raise ConfigError(
+                "precision 'fp16' needs a CUDA device; on the CPU use bf16, fp32 or auto"
+            )
         if requested == "auto":
             return "bf16" if cpu_supports_bf16() else "fp32"
         return requested
@@ -71,7 +71,9 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
     return requested
 
 
-def autocast_context(precision: str, device: torch.device | str) -> ContextManager:
+def autocast_context(
+    precision: str, device: torch.device | str
+) -> contextlib.AbstractContextManager:
     """``torch.autocast`` for a resolved ``bf16``/``fp16``; a no-op context for ``fp32``."""
     if precision not in _DTYPES:
         return contextlib.nullcontext()

@@ -46,8 +46,9 @@ class PretrainResult:
 class ContrastiveEncoders(nn.Module):
     """One :class:`StreamEncoder` per modality with a projection head for the contrastive loss."""
 
-    def __init__(self, model: ModelConfig, input_shapes: dict[str, tuple[int, int]],
-                 projection: int = 64) -> None:
+    def __init__(
+        self, model: ModelConfig, input_shapes: dict[str, tuple[int, int]], projection: int = 64
+    ) -> None:
         super().__init__()
         cfg = model.resolved()
         self.modalities = list(input_shapes)
@@ -56,19 +57,31 @@ class ContrastiveEncoders(nn.Module):
         self.encoders = nn.ModuleDict()
         self.projections = nn.ModuleDict()
         for name, (channels, n_times) in input_shapes.items():
-            enc = StreamEncoder(channels, n_times, cfg.widths, cfg.kernels, cfg.pool_size,
-                                cfg.pool_stride, cfg.convs_per_block, cfg.batch_norm,
-                                cfg.stem_stride)
+            enc = StreamEncoder(
+                channels,
+                n_times,
+                cfg.widths,
+                cfg.kernels,
+                cfg.pool_size,
+                cfg.pool_stride,
+                cfg.convs_per_block,
+                cfg.batch_norm,
+                cfg.stem_stride,
+            )
             self.encoders[_key(name)] = enc
             self.projections[_key(name)] = nn.Sequential(
-                nn.Linear(enc.n_features, enc.n_features), nn.ReLU(),
-                nn.Linear(enc.n_features, projection))
+                nn.Linear(enc.n_features, enc.n_features),
+                nn.ReLU(),
+                nn.Linear(enc.n_features, projection),
+            )
         self.log_temperature = nn.Parameter(torch.tensor(float(np.log(1 / 0.1))))
 
     def embed(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Unit-length projected embedding of each modality (batch, projection)."""
-        return [F.normalize(self.projections[_key(m)](self.encoders[_key(m)](x).mean(-1)), dim=1)
-                for m, x in zip(self.modalities, xs)]
+        return [
+            F.normalize(self.projections[_key(m)](self.encoders[_key(m)](x).mean(-1)), dim=1)
+            for m, x in zip(self.modalities, xs)
+        ]
 
     def loss(self, xs: list[torch.Tensor]) -> torch.Tensor:
         """Symmetric InfoNCE over every pair of modalities."""
@@ -84,8 +97,10 @@ class ContrastiveEncoders(nn.Module):
         for i in range(len(zs)):
             for j in range(i + 1, len(zs)):
                 logits = scale * zs[i] @ zs[j].T
-                total = total + (F.cross_entropy(logits, target)
-                                 + F.cross_entropy(logits.T, target)) / 2
+                total = (
+                    total
+                    + (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+                )
                 pairs += 1
         return total / pairs
 
@@ -103,10 +118,18 @@ def _key(modality: str) -> str:
     return modality.replace(".", "_")
 
 
-def contrastive_pretrain(windows: WindowSet, model: ModelConfig, *, epochs: int = 10,
-                         batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
-                         augment: float = 0.5, max_windows: int = 20000,
-                         precision: str = "fp32") -> tuple[ContrastiveEncoders, PretrainResult]:
+def contrastive_pretrain(
+    windows: WindowSet,
+    model: ModelConfig,
+    *,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    augment: float = 0.5,
+    max_windows: int = 20000,
+    precision: str = "fp32",
+) -> tuple[ContrastiveEncoders, PretrainResult]:
     """Pretrain stream encoders on (unlabelled) windows with the cross-modal contrastive loss.
 
     Parameters
@@ -148,7 +171,7 @@ def contrastive_pretrain(windows: WindowSet, model: ModelConfig, *, epochs: int 
         order = torch.randperm(n, generator=generator)[:per_epoch]
         total, count = 0.0, 0
         for i in range(0, per_epoch, batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             if len(idx) < 4:
                 continue
             batch = augment_windows([x[idx] for x in xs], rates, augment, generator)
@@ -161,15 +184,19 @@ def contrastive_pretrain(windows: WindowSet, model: ModelConfig, *, epochs: int 
             total += float(loss.detach()) * len(idx)
             count += len(idx)
         losses.append(total / max(count, 1))
-    result = PretrainResult(losses, n, sorted(set(windows.subjects.tolist())),
-                            time.perf_counter() - start)
+    result = PretrainResult(
+        losses, n, sorted(set(windows.subjects.tolist())), time.perf_counter() - start
+    )
     return net.eval(), result
 
 
 def encoder_state(net: ContrastiveEncoders) -> dict[str, torch.Tensor]:
     """The encoders' weights keyed ``"<modality>/<parameter>"`` (projection heads dropped)."""
-    return {f"{m}/{k}": v.detach().cpu().clone()
-            for m in net.modalities for k, v in net.encoders[_key(m)].state_dict().items()}
+    return {
+        f"{m}/{k}": v.detach().cpu().clone()
+        for m in net.modalities
+        for k, v in net.encoders[_key(m)].state_dict().items()
+    }
 
 
 def load_encoders(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:
@@ -186,17 +213,22 @@ def load_encoders(model: nn.Module, state: dict[str, torch.Tensor], source: str)
         try:
             model.encoders[i].load_state_dict(part)
         except RuntimeError:
-            raise ConfigError(f"{source}: the pretrained {modality} encoder does not fit this "
-                              f"model (another preset, window or sampling rate)") from None
+            raise ConfigError(
+                f"{source}: the pretrained {modality} encoder does not fit this "
+                f"model (another preset, window or sampling rate)"
+            ) from None
         done.append(modality)
     if not done:
-        raise ConfigError(f"{source}: holds no encoder of the model's modalities "
-                          f"({', '.join(getattr(model, 'modalities', []))})")
+        raise ConfigError(
+            f"{source}: holds no encoder of the model's modalities "
+            f"({', '.join(getattr(model, 'modalities', []))})"
+        )
     return done
 
 
-def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
-                       on_subject=None, backend=None) -> dict:
+def pretrain_to_folder(
+    config: RunConfig, out: Path, epochs: int, on_subject=None, backend=None
+) -> dict:
     """``xmodal pretrain``: pretrain on every window of the selected subjects, write ``out``.
 
     Writes ``out/encoders.pt`` (a state dict; load with ``weights_only=True``) and
@@ -211,21 +243,35 @@ def pretrain_to_folder(config: RunConfig, out: Path, epochs: int,
 
     if epochs < 1:
         raise ConfigError(f"--pretrain-epochs must be at least 1, got {epochs}")
-    precision = training_precision(config.training, "cpu")       # fp16: an error, early
+    precision = training_precision(config.training, "cpu")  # fp16: an error, early
     prepared = prepare_subjects(config.data, on_subject=on_subject)
-    windows = windows_of(prepared, None, config.data.window, config.data.train_stride,
-                         keep_unlabelled=True)
+    windows = windows_of(
+        prepared, None, config.data.window, config.data.train_stride, keep_unlabelled=True
+    )
     call = backend.call if backend is not None else (lambda fn, *a, **k: fn(*a, **k))
-    net, result = call(contrastive_pretrain, windows, config.model, epochs=epochs,
-                       seed=config.training.seed, precision=precision)
+    net, result = call(
+        contrastive_pretrain,
+        windows,
+        config.model,
+        epochs=epochs,
+        seed=config.training.seed,
+        precision=precision,
+    )
     out = Path(out)
     save_state_dict(out / ENCODERS_FILE, encoder_state(net))
-    record = {"subjects": result.subjects, "n_windows": result.n_windows,
-              "modalities": list(windows.modalities),
-              "input_shapes": {m: list(s) for m, s in windows.input_shapes.items()},
-              "window": config.data.window, "rates": windows.rates, "epochs": epochs,
-              "losses": [round(v, 5) for v in result.losses], "train_s": result.train_s,
-              "precision": {"requested": config.training.precision, "resolved": precision},
-              "config": config.to_dict(), "xmodal_version": __version__}
+    record = {
+        "subjects": result.subjects,
+        "n_windows": result.n_windows,
+        "modalities": list(windows.modalities),
+        "input_shapes": {m: list(s) for m, s in windows.input_shapes.items()},
+        "window": config.data.window,
+        "rates": windows.rates,
+        "epochs": epochs,
+        "losses": [round(v, 5) for v in result.losses],
+        "train_s": result.train_s,
+        "precision": {"requested": config.training.precision, "resolved": precision},
+        "config": config.to_dict(),
+        "xmodal_version": __version__,
+    }
     atomic_write_json(out / "pretrain.json", record)
     return record

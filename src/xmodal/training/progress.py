@@ -60,8 +60,7 @@ class Progress:
     def tasks_start(self, label: str, total: int) -> None:
         """One bar over tasks that run elsewhere (e.g. folds on a Ray cluster)."""
         if self.bars and total:
-            self._tasks = tqdm(total=total, desc=label, unit="fold", file=self.stream,
-                               leave=False)
+            self._tasks = tqdm(total=total, desc=label, unit="fold", file=self.stream, leave=False)
 
     def task_done(self) -> None:
         if self._tasks is not None:

@@ -45,14 +45,16 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
-        return                               # "auto" and other forms: left to Ray
+        return  # "auto" and other forms: left to Ray
     import socket
 
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise XmodalError(f"Ray: no cluster reachable at {address} "
-                          f"({exc.strerror or exc}); check --address or RAY_ADDRESS") from None
+        raise XmodalError(
+            f"Ray: no cluster reachable at {address} "
+            f"({exc.strerror or exc}); check --address or RAY_ADDRESS"
+        ) from None
 
 
 def _fold_task(config_dict: dict, windows: RunWindows, task: FoldTask, threads: int) -> dict:
@@ -62,8 +64,7 @@ def _fold_task(config_dict: dict, windows: RunWindows, task: FoldTask, threads: 
     torch.set_num_threads(max(1, threads))
     config = RunConfig.from_dict(config_dict)
     with tempfile.TemporaryDirectory(prefix="xmodal-fold-") as scratch:
-        record = run_fold(FoldTask(task.fold, Path(scratch)), config, windows,
-                          Progress(quiet=True))
+        record = run_fold(FoldTask(task.fold, Path(scratch)), config, windows, Progress(quiet=True))
         files = {p.name: p.read_bytes() for p in Path(scratch).iterdir() if p.is_file()}
     return {"record": record, "files": files}
 
@@ -88,9 +89,14 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, cpus_per_task: float = 1.0,
-                 gpus_per_task: float = 0.0, max_retries: int = 3,
-                 num_cpus: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        cpus_per_task: float = 1.0,
+        gpus_per_task: float = 0.0,
+        max_retries: int = 3,
+        num_cpus: int | None = None,
+    ) -> None:
         if not cpus_per_task > 0 or gpus_per_task < 0 or max_retries < 0:
             raise ConfigError("--cpus-per-task must be > 0, --gpus-per-task >= 0")
         self.address = address or os.environ.get("RAY_ADDRESS") or None
@@ -101,13 +107,16 @@ class RayBackend:
         self._ray = None
         self._started = False
 
-    def __enter__(self) -> "RayBackend":
+    def __enter__(self) -> RayBackend:
         ray = _import_ray()
         if not ray.is_initialized():
             import logging
 
-            kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
-                                      "configure_logging": True}
+            kwargs: dict[str, Any] = {
+                "log_to_driver": False,
+                "logging_level": logging.ERROR,
+                "configure_logging": True,
+            }
             if self.address:
                 _check_reachable(self.address)
                 kwargs["address"] = self.address
@@ -117,8 +126,9 @@ class RayBackend:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local instance"
-                raise XmodalError(f"Ray: cannot connect to {where}: "
-                                  f"{str(exc).strip().splitlines()[0]}") from None
+                raise XmodalError(
+                    f"Ray: cannot connect to {where}: {str(exc).strip().splitlines()[0]}"
+                ) from None
             self._started = True
         self._ray = ray
         return self
@@ -130,16 +140,27 @@ class RayBackend:
 
     def describe(self) -> dict:
         """What ``results.json`` records about the execution."""
-        return {"backend": self.name, "address": self.address or "local",
-                "cpus_per_task": self.cpus_per_task, "gpus_per_task": self.gpus_per_task}
+        return {
+            "backend": self.name,
+            "address": self.address or "local",
+            "cpus_per_task": self.cpus_per_task,
+            "gpus_per_task": self.gpus_per_task,
+        }
 
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` as one Ray task with this backend's resources; Ctrl-C
         cancels it."""
         ray = self._connected()
-        ref = ray.remote(fn).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
-                                     max_retries=self.max_retries, retry_exceptions=False
-                                     ).remote(*args, **kwargs)
+        ref = (
+            ray.remote(fn)
+            .options(
+                num_cpus=self.cpus_per_task,
+                num_gpus=self.gpus_per_task,
+                max_retries=self.max_retries,
+                retry_exceptions=False,
+            )
+            .remote(*args, **kwargs)
+        )
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
@@ -156,8 +177,13 @@ class RayBackend:
             raise RuntimeError("RayBackend is used outside its 'with' block")
         return self._ray
 
-    def executor(self, config: RunConfig, windows: RunWindows, progress: Progress,
-                 worker_config: RunConfig | None = None) -> "RayExecutor":
+    def executor(
+        self,
+        config: RunConfig,
+        windows: RunWindows,
+        progress: Progress,
+        worker_config: RunConfig | None = None,
+    ) -> RayExecutor:
         """An executor of one run's folds on the connected cluster."""
         self._connected()
         return RayExecutor(self, config, windows, progress)
@@ -166,8 +192,9 @@ class RayBackend:
 class RayExecutor:
     """Runs a run's fold tasks as Ray tasks (see :class:`~xmodal.training.execution.Executor`)."""
 
-    def __init__(self, backend: RayBackend, config: RunConfig, windows: RunWindows,
-                 progress: Progress) -> None:
+    def __init__(
+        self, backend: RayBackend, config: RunConfig, windows: RunWindows, progress: Progress
+    ) -> None:
         self.backend = backend
         self.config = config
         self.windows = windows
@@ -181,8 +208,12 @@ class RayExecutor:
             return
         ray, b = self.backend._ray, self.backend
         remote = ray.remote(_fold_task).options(
-            name=FOLD_TASK_NAME, num_cpus=b.cpus_per_task, num_gpus=b.gpus_per_task,
-            max_retries=b.max_retries, retry_exceptions=False)
+            name=FOLD_TASK_NAME,
+            num_cpus=b.cpus_per_task,
+            num_gpus=b.gpus_per_task,
+            max_retries=b.max_retries,
+            retry_exceptions=False,
+        )
         windows_ref = ray.put(self.windows)
         config_dict = self.config.to_dict()
         threads = max(1, int(b.cpus_per_task))
@@ -201,8 +232,9 @@ class RayExecutor:
                         raise XmodalError(f"{task.fold.name}: {cause}") from None
                     raise
                 except ray.exceptions.WorkerCrashedError as exc:
-                    raise XmodalError(f"{task.fold.name}: its Ray worker died "
-                                      f"{b.max_retries + 1} times ({exc})") from None
+                    raise XmodalError(
+                        f"{task.fold.name}: its Ray worker died {b.max_retries + 1} times ({exc})"
+                    ) from None
                 _write_fold_files(task.folder, out["files"])
                 self.progress.task_done()
                 yield task, out["record"]
@@ -216,7 +248,7 @@ class RayExecutor:
         for ref in self._pending:
             try:
                 ray.cancel(ref, force=True)
-            except Exception:        # already finished or gone: nothing left to cancel
+            except Exception:  # already finished or gone: nothing left to cancel
                 pass
         self._pending = []
 

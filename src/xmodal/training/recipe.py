@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,8 +33,13 @@ from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
 from xmodal.training.metrics import classification_metrics
-from xmodal.training.pretrain import (ENCODERS_FILE, contrastive_pretrain, encoder_state,
-                                      load_encoders, pretraining_precision)
+from xmodal.training.pretrain import (
+    ENCODERS_FILE,
+    contrastive_pretrain,
+    encoder_state,
+    load_encoders,
+    pretraining_precision,
+)
 from xmodal.training.trainer import TrainResult, head_logits, resolve_device, softmax, train_model
 
 #: grid step of the head mixes tried by ``output = "val"``
@@ -42,24 +47,46 @@ MIX_STEP = 0.25
 
 
 def _modality_subset(windows: WindowSet, modality: str) -> WindowSet:
-    return WindowSet({modality: windows.inputs[modality]}, windows.subjects, windows.labels,
-                     windows.t_start, windows.rates, windows.classes, windows.window)
+    return WindowSet(
+        {modality: windows.inputs[modality]},
+        windows.subjects,
+        windows.labels,
+        windows.t_start,
+        windows.rates,
+        windows.classes,
+        windows.window,
+    )
 
 
-def _warm_start(model: XModalModel, config: RunConfig, train: WindowSet, val: WindowSet | None,
-                n_classes: int, seed: int) -> float:
+def _warm_start(
+    model: XModalModel,
+    config: RunConfig,
+    train: WindowSet,
+    val: WindowSet | None,
+    n_classes: int,
+    seed: int,
+) -> float:
     """Train each stream alone and copy its encoder into ``model``; return the seconds spent."""
     spent = 0.0
-    single = dataclasses.replace(config.model, name="single", aux_heads=False, output="fused",
-                                 ensemble=1)
-    train_cfg = dataclasses.replace(config.training, seed=seed, warm_start=False,
-                                    modality_dropout=0.0, aux_weight=0.0, gblend=False,
-                                    ogm_alpha=0.0, swa=False)
+    single = dataclasses.replace(
+        config.model, name="single", aux_heads=False, output="fused", ensemble=1
+    )
+    train_cfg = dataclasses.replace(
+        config.training,
+        seed=seed,
+        warm_start=False,
+        modality_dropout=0.0,
+        aux_weight=0.0,
+        gblend=False,
+        ogm_alpha=0.0,
+        swa=False,
+    )
     for i, modality in enumerate(model.modalities):
         part = _modality_subset(train, modality)
         alone = build_model(single, part.input_shapes, n_classes)
-        result = train_model(alone, part, _modality_subset(val, modality) if val else None,
-                             train_cfg, n_classes)
+        result = train_model(
+            alone, part, _modality_subset(val, modality) if val else None, train_cfg, n_classes
+        )
         spent += result.train_s
         model.encoders[i].load_state_dict(alone.encoders[0].state_dict())
     return spent
@@ -80,7 +107,7 @@ def _mixes(n_heads: int, step: float = MIX_STEP) -> list[np.ndarray]:
 def choose_mix(logits: list[np.ndarray], labels: np.ndarray, classes) -> np.ndarray:
     """The head mix with the best inner-validation macro-F1 (ties: lower log-loss, then the
     fused head alone, then the grid order)."""
-    probs = np.stack([softmax(z) for z in logits])            # (heads, n, classes)
+    probs = np.stack([softmax(z) for z in logits])  # (heads, n, classes)
     best, best_key = None, None
     for w in _mixes(len(logits)):
         p = np.tensordot(w, probs, axes=1)
@@ -92,8 +119,13 @@ def choose_mix(logits: list[np.ndarray], labels: np.ndarray, classes) -> np.ndar
     return best
 
 
-def _set_output(model: XModalModel, config: RunConfig, val: WindowSet | None,
-                result: TrainResult, n_classes: int) -> list[float] | None:
+def _set_output(
+    model: XModalModel,
+    config: RunConfig,
+    val: WindowSet | None,
+    result: TrainResult,
+    n_classes: int,
+) -> list[float] | None:
     if getattr(model, "aux_heads", None) is None:
         return None
     n_heads = len(model.head_names)
@@ -120,10 +152,16 @@ def read_pretrained(folder: str) -> dict[str, torch.Tensor]:
     return read_checkpoint(path)
 
 
-def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_classes: int,
-                input_shapes: dict, seed: int,
-                on_epoch: Callable[[dict], None] | None = None,
-                unlabelled: WindowSet | None = None) -> tuple[XModalModel, dict]:
+def fit_network(
+    config: RunConfig,
+    train: WindowSet,
+    val: WindowSet | None,
+    n_classes: int,
+    input_shapes: dict,
+    seed: int,
+    on_epoch: Callable[[dict], None] | None = None,
+    unlabelled: WindowSet | None = None,
+) -> tuple[XModalModel, dict]:
     """Build and train the configured network for one fold.
 
     Parameters
@@ -162,35 +200,57 @@ def fit_network(config: RunConfig, train: WindowSet, val: WindowSet | None, n_cl
         pretrained = read_pretrained(config.training.init)
         pretrain_info = {"source": config.training.init}
     elif config.training.pretrain_epochs > 0 and unlabelled is not None and len(unlabelled):
-        net, done = contrastive_pretrain(unlabelled, config.model,
-                                         epochs=config.training.pretrain_epochs,
-                                         seed=config.training.seed + seed,
-                                         precision=pretraining_precision(config.training))
+        net, done = contrastive_pretrain(
+            unlabelled,
+            config.model,
+            epochs=config.training.pretrain_epochs,
+            seed=config.training.seed + seed,
+            precision=pretraining_precision(config.training),
+        )
         pretrained = encoder_state(net)
         warm_s += done.train_s
-        pretrain_info = {"subjects": done.subjects, "n_windows": done.n_windows,
-                         "losses": [round(v, 4) for v in done.losses], "train_s": done.train_s,
-                         "transductive": config.training.transductive}
+        pretrain_info = {
+            "subjects": done.subjects,
+            "n_windows": done.n_windows,
+            "losses": [round(v, 4) for v in done.losses],
+            "train_s": done.train_s,
+            "transductive": config.training.transductive,
+        }
     for k, member in enumerate(members):
-        if k:                                   # members differ in initialisation and seed
+        if k:  # members differ in initialisation and seed
             torch.manual_seed(seed + 7919 * k)
         train_cfg = dataclasses.replace(config.training, seed=config.training.seed + 7919 * k)
         factor = 1.0
         if pretrained is not None and hasattr(member, "encoders"):
             load_encoders(member, pretrained, config.training.init or "in-fold pretraining")
-        if config.training.warm_start and len(member.modalities) > 1 \
-                and hasattr(member, "encoders"):
+        if (
+            config.training.warm_start
+            and len(member.modalities) > 1
+            and hasattr(member, "encoders")
+        ):
             warm_s += _warm_start(member, config, train, val, n_classes, train_cfg.seed)
             factor = config.training.warm_lr_factor
-        result = train_model(member, train, val, train_cfg, n_classes,
-                             on_epoch=on_epoch if k == 0 else None, encoder_lr_factor=factor)
+        result = train_model(
+            member,
+            train,
+            val,
+            train_cfg,
+            n_classes,
+            on_epoch=on_epoch if k == 0 else None,
+            encoder_lr_factor=factor,
+        )
         weights.append(_set_output(member, config, val, result, n_classes))
         results.append(result)
     train_s = warm_s + sum(r.train_s for r in results)
-    info = {"best_epoch": results[0].best_epoch, "epochs_run": results[0].epochs_run,
-            "train_s": train_s, "warm_start_s": warm_s,
-            "windows_per_s": float(np.mean([r.windows_per_s for r in results])),
-            "history": results[0].history, "precision": results[0].precision}
+    info = {
+        "best_epoch": results[0].best_epoch,
+        "epochs_run": results[0].epochs_run,
+        "train_s": train_s,
+        "warm_start_s": warm_s,
+        "windows_per_s": float(np.mean([r.windows_per_s for r in results])),
+        "history": results[0].history,
+        "precision": results[0].precision,
+    }
     if any(w is not None for w in weights):
         info["output_weights"] = weights
     if pretrain_info is not None:

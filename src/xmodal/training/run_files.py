@@ -24,12 +24,38 @@ from xmodal.training.trainer import resolve_device
 from xmodal.version import __version__
 
 #: keys every results.json has; more may be added
-RESULTS_KEYS = ("model", "task", "protocol", "dataset", "modalities", "classes", "seed", "config",
-                "folds", "mean", "std", "pooled", "timing")
+RESULTS_KEYS = (
+    "model",
+    "task",
+    "protocol",
+    "dataset",
+    "modalities",
+    "classes",
+    "seed",
+    "config",
+    "folds",
+    "mean",
+    "std",
+    "pooled",
+    "timing",
+)
 #: keys of each fold record copied into results.json
-FOLD_KEYS = ("index", "test_subjects", "val_subjects", "n_test_windows", "n_train_windows",
-             "n_val_windows", "accuracy", "macro_f1", "balanced_accuracy", "confusion_matrix",
-             "classes_absent", "best_epoch", "epochs_run", "train_s")
+FOLD_KEYS = (
+    "index",
+    "test_subjects",
+    "val_subjects",
+    "n_test_windows",
+    "n_train_windows",
+    "n_val_windows",
+    "accuracy",
+    "macro_f1",
+    "balanced_accuracy",
+    "confusion_matrix",
+    "classes_absent",
+    "best_epoch",
+    "epochs_run",
+    "train_s",
+)
 
 
 def config_toml(config: RunConfig) -> str:
@@ -46,61 +72,105 @@ def check_resume(out: Path, config: RunConfig) -> None:
     new = config.to_dict()
     diff = [f"{sec}.{k}" for sec in new for k in new[sec] if old[sec].get(k) != new[sec][k]]
     if diff:
-        raise XmodalError(f"{out} holds a run with another configuration (differs in "
-                          f"{', '.join(diff[:4])}); choose another --out or delete it")
+        raise XmodalError(
+            f"{out} holds a run with another configuration (differs in "
+            f"{', '.join(diff[:4])}); choose another --out or delete it"
+        )
 
 
-def aggregate(config: RunConfig, classes, records: list[dict], preprocess_s: float,
-              n_train_windows: int, eval_all: WindowSet, complexity: dict) -> dict:
+def aggregate(
+    config: RunConfig,
+    classes,
+    records: list[dict],
+    preprocess_s: float,
+    n_train_windows: int,
+    eval_all: WindowSet,
+    complexity: dict,
+) -> dict:
     """``results.json`` content: the fold records pooled, per subject and over folds.
 
     ``complexity`` holds ``n_parameters`` and ``flops_per_window`` (None for models without a
     network); ``preprocessing`` records the preprocessing defaults the run used.
     """
     y_true = np.concatenate([r["predictions"]["true"] for r in records]).astype(np.int64)
-    proba = np.concatenate([np.asarray(r["predictions"]["proba"], dtype=float).reshape(-1, len(classes))
-                            for r in records])
+    proba = np.concatenate(
+        [
+            np.asarray(r["predictions"]["proba"], dtype=float).reshape(-1, len(classes))
+            for r in records
+        ]
+    )
     subjects = np.concatenate([r["predictions"]["subject"] for r in records])
     y_pred = proba.argmax(1)
     pooled = classification_metrics(y_true, y_pred, classes)
-    per_subject = {s: classification_metrics(y_true[subjects == s], y_pred[subjects == s], classes)
-                   for s in dict.fromkeys(subjects)}
+    per_subject = {
+        s: classification_metrics(y_true[subjects == s], y_pred[subjects == s], classes)
+        for s in dict.fromkeys(subjects)
+    }
     mean, std = mean_std(records)
     train_s = float(sum(r["train_s"] for r in records))
     return {
-        "model": config.model.name, "task": config.data.task,
-        "protocol": config.evaluation.protocol, "dataset": config.data.dataset,
-        "modalities": list(config.data.modalities), "classes": list(classes),
-        "seed": config.training.seed, "config": config.to_dict(),
-        "folds": [{**{k: r[k] for k in FOLD_KEYS},
-                   **({"overrides": r["overrides"]} if r.get("overrides") else {})}
-                  for r in records],
-        "mean": mean, "std": std,
-        "pooled": {k: pooled[k] for k in ("accuracy", "macro_f1", "balanced_accuracy",
-                                           "confusion_matrix", "n_windows")},
-        "per_subject": {s: {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy",
-                                              "n_windows", "classes_absent")}
-                        for s, m in per_subject.items()},
-        "windows": {"n_eval": len(eval_all), "n_train": n_train_windows,
-                    "per_class": {c: int((eval_all.labels == i).sum()) for i, c in enumerate(classes)},
-                    "rates": eval_all.rates, "input_shapes": {m: list(s) for m, s in
-                                                              eval_all.input_shapes.items()}},
+        "model": config.model.name,
+        "task": config.data.task,
+        "protocol": config.evaluation.protocol,
+        "dataset": config.data.dataset,
+        "modalities": list(config.data.modalities),
+        "classes": list(classes),
+        "seed": config.training.seed,
+        "config": config.to_dict(),
+        "folds": [
+            {
+                **{k: r[k] for k in FOLD_KEYS},
+                **({"overrides": r["overrides"]} if r.get("overrides") else {}),
+            }
+            for r in records
+        ],
+        "mean": mean,
+        "std": std,
+        "pooled": {
+            k: pooled[k]
+            for k in ("accuracy", "macro_f1", "balanced_accuracy", "confusion_matrix", "n_windows")
+        },
+        "per_subject": {
+            s: {
+                k: m[k]
+                for k in (
+                    "accuracy",
+                    "macro_f1",
+                    "balanced_accuracy",
+                    "n_windows",
+                    "classes_absent",
+                )
+            }
+            for s, m in per_subject.items()
+        },
+        "windows": {
+            "n_eval": len(eval_all),
+            "n_train": n_train_windows,
+            "per_class": {c: int((eval_all.labels == i).sum()) for i, c in enumerate(classes)},
+            "rates": eval_all.rates,
+            "input_shapes": {m: list(s) for m, s in eval_all.input_shapes.items()},
+        },
         "preprocessing": preprocessing_defaults(),
         "n_parameters": complexity.get("n_parameters"),
         "flops_per_window": complexity.get("flops_per_window"),
         "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
         "transductive": bool(config.training.transductive and in_fold_pretraining(config)),
-        "precision": {"requested": config.training.precision,
-                      "resolved": training_precision(config.training,
-                                                     resolve_device(config.training.device))},
-        "timing": {"preprocess_s": preprocess_s, "train_s": train_s,
-                   "windows_per_s": float(np.mean([r["windows_per_s"] for r in records]))},
+        "precision": {
+            "requested": config.training.precision,
+            "resolved": training_precision(config.training, resolve_device(config.training.device)),
+        },
+        "timing": {
+            "preprocess_s": preprocess_s,
+            "train_s": train_s,
+            "windows_per_s": float(np.mean([r["windows_per_s"] for r in records])),
+        },
         "xmodal_version": __version__,
     }
 
 
-def predictions_csv(subjects, t_start, y_true, y_pred, proba: np.ndarray,
-                    classes: tuple[str, ...] | list[str]) -> str:
+def predictions_csv(
+    subjects, t_start, y_true, y_pred, proba: np.ndarray, classes: tuple[str, ...] | list[str]
+) -> str:
     """CSV text: subject, t_start, true, predicted, one probability column per class (class names)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -113,8 +183,15 @@ def predictions_csv(subjects, t_start, y_true, y_pred, proba: np.ndarray,
 def write_predictions(out: Path, records: list[dict], classes) -> None:
     """``out/predictions.csv``: every test window of every fold."""
     preds = [r["predictions"] for r in records]
-    proba = np.concatenate([np.asarray(p["proba"], dtype=float).reshape(-1, len(classes)) for p in preds])
+    proba = np.concatenate(
+        [np.asarray(p["proba"], dtype=float).reshape(-1, len(classes)) for p in preds]
+    )
     text = predictions_csv(
-        [s for p in preds for s in p["subject"]], [t for p in preds for t in p["t_start"]],
-        [y for p in preds for y in p["true"]], proba.argmax(1), proba, classes)
+        [s for p in preds for s in p["subject"]],
+        [t for p in preds for t in p["t_start"]],
+        [y for p in preds for y in p["true"]],
+        proba.argmax(1),
+        proba,
+        classes,
+    )
     atomic_write_text(out / "predictions.csv", text)

@@ -32,7 +32,11 @@ class Fold:
     def name(self) -> str:
         if self.test_windows is not None:
             return f"fold-{self.index:02d}-windows"
-        return f"fold-{self.index:02d}-" + "-".join(self.test[:3]) + ("-etc" if len(self.test) > 3 else "")
+        return (
+            f"fold-{self.index:02d}-"
+            + "-".join(self.test[:3])
+            + ("-etc" if len(self.test) > 3 else "")
+        )
 
 
 def holdout_split(groups: np.ndarray, test_subjects) -> tuple[np.ndarray, np.ndarray]:
@@ -51,17 +55,22 @@ def holdout_split(groups: np.ndarray, test_subjects) -> tuple[np.ndarray, np.nda
         raise XmodalError("protocol 'holdout' needs the test subjects: --test SUBJECT ...")
     missing = [s for s in test if s not in present]
     if missing:
-        raise XmodalError(f"holdout test subject {missing[0]} has no windows (subjects with "
-                          f"windows: {', '.join(present)})")
+        raise XmodalError(
+            f"holdout test subject {missing[0]} has no windows (subjects with "
+            f"windows: {', '.join(present)})"
+        )
     if set(present) <= set(test):
-        raise XmodalError(f"holdout leaves no training subject: every subject with windows "
-                          f"({', '.join(present)}) is a test subject")
+        raise XmodalError(
+            f"holdout leaves no training subject: every subject with windows "
+            f"({', '.join(present)}) is a test subject"
+        )
     is_test = np.isin(groups, test)
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def outer_splits(groups: np.ndarray, protocol: str = "loso", n_folds: int = 5,
-                 seed: int = 0, test_subjects=()) -> list[tuple[np.ndarray, np.ndarray]]:
+def outer_splits(
+    groups: np.ndarray, protocol: str = "loso", n_folds: int = 5, seed: int = 0, test_subjects=()
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test index pairs over windows grouped by subject (scikit-learn splitters).
 
     Parameters
@@ -78,21 +87,29 @@ def outer_splits(groups: np.ndarray, protocol: str = "loso", n_folds: int = 5,
         return [holdout_split(groups, test_subjects)]
     n_subjects = len(np.unique(groups))
     if n_subjects < 2:
-        raise XmodalError(f"too few subjects for protocol {protocol!r}: only "
-                          f"{', '.join(map(str, np.unique(groups)))} has windows; need at least 2")
+        raise XmodalError(
+            f"too few subjects for protocol {protocol!r}: only "
+            f"{', '.join(map(str, np.unique(groups)))} has windows; need at least 2"
+        )
     x = np.zeros((len(groups), 1))
     if protocol == "loso":
         splitter = LeaveOneGroupOut()
     else:
         if not 2 <= n_folds <= n_subjects:
-            raise XmodalError(f"kfold with {n_folds} folds needs 2..{n_subjects} folds "
-                              f"for {n_subjects} subjects")
+            raise XmodalError(
+                f"kfold with {n_folds} folds needs 2..{n_subjects} folds for {n_subjects} subjects"
+            )
         splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return list(splitter.split(x, groups=groups))
 
 
-def choose_validation_subjects(train_subjects: list[str], subjects: np.ndarray, labels: np.ndarray,
-                               n_val: int, rng: np.random.Generator) -> list[str]:
+def choose_validation_subjects(
+    train_subjects: list[str],
+    subjects: np.ndarray,
+    labels: np.ndarray,
+    n_val: int,
+    rng: np.random.Generator,
+) -> list[str]:
     """Draw ``n_val`` inner validation subjects from the training subjects.
 
     Subjects that have windows of every class present in training are preferred, so that
@@ -107,8 +124,15 @@ def choose_validation_subjects(train_subjects: list[str], subjects: np.ndarray, 
     return sorted(ordered[:n_val], key=_natural_key)
 
 
-def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso", n_folds: int = 5,
-               n_val: int = 2, seed: int = 0, test_subjects=()) -> list[Fold]:
+def make_folds(
+    subjects: np.ndarray,
+    labels: np.ndarray,
+    protocol: str = "loso",
+    n_folds: int = 5,
+    n_val: int = 2,
+    seed: int = 0,
+    test_subjects=(),
+) -> list[Fold]:
     """Folds with disjoint train, inner-validation and test subjects.
 
     Raises
@@ -121,10 +145,13 @@ def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso",
     if protocol == "kfold-windows":
         return window_folds(subjects, labels, n_folds, n_val, seed)
     unique = sorted(np.unique(subjects).tolist(), key=_natural_key)
-    splits = [(sorted(np.unique(subjects[test_idx]).tolist(), key=_natural_key),
-               sorted(np.unique(subjects[train_idx]).tolist(), key=_natural_key))
-              for train_idx, test_idx in outer_splits(subjects, protocol, n_folds, seed,
-                                                          test_subjects)]
+    splits = [
+        (
+            sorted(np.unique(subjects[test_idx]).tolist(), key=_natural_key),
+            sorted(np.unique(subjects[train_idx]).tolist(), key=_natural_key),
+        )
+        for train_idx, test_idx in outer_splits(subjects, protocol, n_folds, seed, test_subjects)
+    ]
     splits.sort(key=lambda split: [_natural_key(s) for s in split[0]])
     folds = []
     for index, (test, pool) in enumerate(splits):
@@ -132,7 +159,8 @@ def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso",
             raise XmodalError(
                 f"too few subjects for protocol {protocol!r}: {len(unique)} subjects with windows "
                 f"({', '.join(unique)}); each fold needs 1 test + {n_val} validation + at least 1 "
-                f"training subject (lower --val-subjects or add subjects)")
+                f"training subject (lower --val-subjects or add subjects)"
+            )
         rng = np.random.default_rng([seed, index])
         val = choose_validation_subjects(pool, subjects, labels, n_val, rng)
         train = [s for s in pool if s not in val]
@@ -140,8 +168,9 @@ def make_folds(subjects: np.ndarray, labels: np.ndarray, protocol: str = "loso",
     return folds
 
 
-def window_folds(subjects: np.ndarray, labels: np.ndarray, n_folds: int = 10, n_val: int = 2,
-                 seed: int = 0) -> list[Fold]:
+def window_folds(
+    subjects: np.ndarray, labels: np.ndarray, n_folds: int = 10, n_val: int = 2, seed: int = 0
+) -> list[Fold]:
     """Window-level stratified K-fold, subjects mixed (``--protocol kfold-windows``).
 
     SUBJECT-DEPENDENT: windows of every subject are in training and test, so scores are far
@@ -154,11 +183,15 @@ def window_folds(subjects: np.ndarray, labels: np.ndarray, n_folds: int = 10, n_
     labels = np.asarray(labels)
     counts = np.bincount(labels[labels >= 0]) if len(labels) else np.zeros(0)
     if n_folds < 2 or len(labels) < n_folds:
-        raise XmodalError(f"kfold-windows needs 2 <= folds <= windows, got {n_folds} folds for "
-                          f"{len(labels)} windows")
+        raise XmodalError(
+            f"kfold-windows needs 2 <= folds <= windows, got {n_folds} folds for "
+            f"{len(labels)} windows"
+        )
     if counts[counts > 0].min(initial=n_folds) < n_folds:
-        raise XmodalError(f"kfold-windows with {n_folds} folds: a class has fewer windows "
-                          f"({int(counts[counts > 0].min())}) than folds")
+        raise XmodalError(
+            f"kfold-windows with {n_folds} folds: a class has fewer windows "
+            f"({int(counts[counts > 0].min())}) than folds"
+        )
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     everyone = tuple(sorted(np.unique(subjects).tolist(), key=_natural_key))
     folds = []
@@ -167,9 +200,16 @@ def window_folds(subjects: np.ndarray, labels: np.ndarray, n_folds: int = 10, n_
         if n_val > 0:
             rng = np.random.default_rng([seed, index])
             val_idx = np.sort(rng.choice(rest, size=max(1, len(rest) // 10), replace=False))
-        folds.append(Fold(index, everyone, everyone if n_val > 0 else (), everyone,
-                          test_windows=tuple(int(i) for i in test_idx),
-                          val_windows=tuple(int(i) for i in val_idx)))
+        folds.append(
+            Fold(
+                index,
+                everyone,
+                everyone if n_val > 0 else (),
+                everyone,
+                test_windows=tuple(int(i) for i in test_idx),
+                val_windows=tuple(int(i) for i in val_idx),
+            )
+        )
     return folds
 
 

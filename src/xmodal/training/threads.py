@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
@@ -32,14 +32,16 @@ def idle_cpus(interval: float = 0.2) -> float | None:
     """CPUs left idle by other processes, from two reads of ``/proc/stat`` ``interval`` s apart
     (this process sleeps meanwhile, so the busy time is everyone else's); None where
     ``/proc/stat`` is unavailable."""
+
     def read() -> tuple[int, int] | None:
         try:
             with open("/proc/stat", encoding="ascii") as fh:
                 fields = [int(v) for v in fh.readline().split()[1:]]
         except (OSError, ValueError):
             return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)      # idle + iowait
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
         return sum(fields[:8]), idle
+
     first = read()
     if first is None:
         return None
@@ -69,6 +71,7 @@ def default_jobs() -> int:
             value = 0
         if value < 1:
             from xmodal.errors import ConfigError
+
             raise ConfigError(f"XMODAL_JOBS must be a positive integer, got {raw!r}")
         return value
     return usable_cpus()
@@ -86,8 +89,11 @@ def training_threads(config_threads: int, device: torch.device) -> Iterator[dict
         if device.type == "cpu":
             if config_threads > 0:
                 torch.set_num_threads(int(config_threads))
-            elif (config_threads < 0 and "OMP_NUM_THREADS" not in os.environ
-                  and torch.get_num_threads() > 1):
+            elif (
+                config_threads < 0
+                and "OMP_NUM_THREADS" not in os.environ
+                and torch.get_num_threads() > 1
+            ):
                 idle = idle_cpus()
                 if idle is not None:
                     torch.set_num_threads(max(1, min(torch.get_num_threads(), int(idle + 0.5))))

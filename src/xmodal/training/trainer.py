@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -28,10 +28,10 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     train_s: float = 0.0
     windows_per_s: float = 0.0
-    threads: int = 0                         # CPU intra-op threads used (see training.threads)
-    amp: bool = False                        # mixed precision (autocast) used
-    precision: str = "fp32"                  # resolved precision: fp32 | bf16 | fp16
-    head_weights: list[float] = field(default_factory=list)   # final loss weight of each head
+    threads: int = 0  # CPU intra-op threads used (see training.threads)
+    amp: bool = False  # mixed precision (autocast) used
+    precision: str = "fp32"  # resolved precision: fp32 | bf16 | fp16
+    head_weights: list[float] = field(default_factory=list)  # final loss weight of each head
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,12 +51,16 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             why = "this torch has no CUDA support" if torch.version.cuda is None else "no GPU found"
-            raise ConfigError(f"device {name!r}: CUDA requested but not available ({why}); "
-                              f"use --device cpu or auto")
+            raise ConfigError(
+                f"device {name!r}: CUDA requested but not available ({why}); "
+                f"use --device cpu or auto"
+            )
         index = int(name.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise ConfigError(f"device {name!r}: no such GPU ({torch.cuda.device_count()} "
-                              f"available: cuda:0..cuda:{torch.cuda.device_count() - 1})")
+            raise ConfigError(
+                f"device {name!r}: no such GPU ({torch.cuda.device_count()} "
+                f"available: cuda:0..cuda:{torch.cuda.device_count() - 1})"
+            )
     return torch.device(name)
 
 
@@ -70,23 +74,32 @@ def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
 
 
 def _tensors(windows: WindowSet, device: torch.device) -> list[torch.Tensor]:
-    if device.type == "cuda":                # pinned host memory: asynchronous copies
-        return [torch.from_numpy(windows.inputs[m]).pin_memory().to(device, non_blocking=True)
-                for m in windows.modalities]
+    if device.type == "cuda":  # pinned host memory: asynchronous copies
+        return [
+            torch.from_numpy(windows.inputs[m]).pin_memory().to(device, non_blocking=True)
+            for m in windows.modalities
+        ]
     return [torch.from_numpy(windows.inputs[m]).to(device) for m in windows.modalities]
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, windows: WindowSet, batch_size: int = 256,
-                   device: torch.device | str = "cpu", precision: str = "fp32") -> np.ndarray:
+def predict_logits(
+    model: nn.Module,
+    windows: WindowSet,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+) -> np.ndarray:
     """Float32 logits ``(n_windows, n_classes)`` of a model in eval mode, computed under the
     autocast of a resolved ``precision`` (see :mod:`xmodal.training.precision`)."""
     device = torch.device(device)
     model.eval()
     xs = _tensors(windows, device)
     with autocast_context(precision, device):
-        out = [model(*[x[i:i + batch_size] for x in xs]).float().cpu()
-               for i in range(0, len(windows), batch_size)]
+        out = [
+            model(*[x[i : i + batch_size] for x in xs]).float().cpu()
+            for i in range(0, len(windows), batch_size)
+        ]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 
@@ -96,9 +109,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, config: TrainConfig,
-                n_classes: int, on_epoch: Callable[[dict], None] | None = None,
-                encoder_lr_factor: float = 1.0) -> TrainResult:
+def train_model(
+    model: nn.Module,
+    train: WindowSet,
+    val: WindowSet | None,
+    config: TrainConfig,
+    n_classes: int,
+    on_epoch: Callable[[dict], None] | None = None,
+    encoder_lr_factor: float = 1.0,
+) -> TrainResult:
     """Fit ``model`` in place (see :func:`_fit`) with the CPU thread count of
     ``config.threads`` (0: torch's default; N; -1: as many as idle CPUs, see
     :mod:`xmodal.training.threads`); the previous thread count is restored afterwards.
@@ -112,8 +131,13 @@ def train_model(model: nn.Module, train: WindowSet, val: WindowSet | None, confi
 
 
 @torch.no_grad()
-def head_logits(model: nn.Module, windows: WindowSet, batch_size: int = 256,
-                device: torch.device | str = "cpu", precision: str = "fp32") -> list[np.ndarray]:
+def head_logits(
+    model: nn.Module,
+    windows: WindowSet,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+) -> list[np.ndarray]:
     """Eval-mode float32 logits of every head of a model with per-stream heads (see
     :meth:`~xmodal.models.multimodal.CrossModalNet.head_logits`), fused head first, under the
     autocast of a resolved ``precision``."""
@@ -121,10 +145,15 @@ def head_logits(model: nn.Module, windows: WindowSet, batch_size: int = 256,
     model.eval()
     xs = _tensors(windows, device)
     with autocast_context(precision, device):
-        parts = [model.head_logits(*[x[i:i + batch_size] for x in xs])
-                 for i in range(0, len(windows), batch_size)]
-    return [torch.cat([p[k] for p in parts]).float().cpu().numpy()
-            for k in range(len(parts[0]))] if parts else []
+        parts = [
+            model.head_logits(*[x[i : i + batch_size] for x in xs])
+            for i in range(0, len(windows), batch_size)
+        ]
+    return (
+        [torch.cat([p[k] for p in parts]).float().cpu().numpy() for k in range(len(parts[0]))]
+        if parts
+        else []
+    )
 
 
 def _drop_mask(batch: int, n_streams: int, p: float, generator: torch.Generator) -> torch.Tensor:
@@ -160,8 +189,9 @@ def _gblend_weights(history: list[list[tuple[float, float]]]) -> list[float]:
 def _ogm_coefficients(aux: list[torch.Tensor], y: torch.Tensor, alpha: float) -> list[float]:
     """OGM-GE (Peng et al., CVPR 2022): ``1 - tanh(alpha * (ratio - 1))`` for a stream whose
     own head is more confident on the true class than the mean of the others, else 1."""
-    scores = [torch.softmax(z.detach().float(), dim=-1).gather(1, y[:, None]).sum().item()
-              for z in aux]
+    scores = [
+        torch.softmax(z.detach().float(), dim=-1).gather(1, y[:, None]).sum().item() for z in aux
+    ]
     coeffs = []
     for m, s in enumerate(scores):
         others = [o for j, o in enumerate(scores) if j != m]
@@ -170,9 +200,15 @@ def _ogm_coefficients(aux: list[torch.Tensor], y: torch.Tensor, alpha: float) ->
     return coeffs
 
 
-def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: TrainConfig,
-         n_classes: int, on_epoch: Callable[[dict], None] | None = None,
-         encoder_lr_factor: float = 1.0) -> TrainResult:
+def _fit(
+    model: nn.Module,
+    train: WindowSet,
+    val: WindowSet | None,
+    config: TrainConfig,
+    n_classes: int,
+    on_epoch: Callable[[dict], None] | None = None,
+    encoder_lr_factor: float = 1.0,
+) -> TrainResult:
     """Fit ``model`` in place; on return it holds the weights of the best validation epoch.
 
     Parameters
@@ -203,21 +239,26 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     weighted_ce = nn.CrossEntropyLoss(weight=class_weights(train.labels, n_classes).to(device))
 
     def criterion(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return weighted_ce(logits.float(), target)      # the loss in float32 under autocast
+        return weighted_ce(logits.float(), target)  # the loss in float32 under autocast
 
     encoders = getattr(model, "encoders", None)
     if encoder_lr_factor != 1.0 and encoders is not None:
         enc_ids = {id(p) for p in encoders.parameters()}
-        groups = [{"params": list(encoders.parameters()), "lr": config.lr * encoder_lr_factor},
-                  {"params": [p for p in model.parameters() if id(p) not in enc_ids]}]
+        groups = [
+            {"params": list(encoders.parameters()), "lr": config.lr * encoder_lr_factor},
+            {"params": [p for p in model.parameters() if id(p) not in enc_ids]},
+        ]
     else:
         groups = [{"params": list(model.parameters())}]
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     # the fusion recipe: per-stream heads and their losses, modality dropout, OGM-GE
     heads = getattr(model, "aux_heads", None) is not None
-    recipe = heads or (config.modality_dropout > 0 and hasattr(model, "head_logits")
-                       and len(getattr(model, "encoders", ())) > 1)
+    recipe = heads or (
+        config.modality_dropout > 0
+        and hasattr(model, "head_logits")
+        and len(getattr(model, "encoders", ())) > 1
+    )
     n_heads = len(model.head_names) if recipe else 1
     loss_weights = [1.0] + [config.aux_weight] * (n_heads - 1)
     if recipe and heads and config.gblend:
@@ -230,7 +271,7 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     y = torch.from_numpy(train.labels).to(device)
     precision = training_precision(config, device)
     autocast = autocast_context(precision, device)
-    scaler = grad_scaler(precision, device)          # loss scaling for fp16 only
+    scaler = grad_scaler(precision, device)  # loss scaling for fp16 only
     n = len(train)
     if not 0.0 < config.epoch_fraction <= 1.0:
         raise ValueError(f"epoch_fraction must be in (0, 1], got {config.epoch_fraction}")
@@ -243,25 +284,29 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.randperm(n, generator=generator)[:per_epoch].to(device)
-        total = torch.zeros((), dtype=torch.float64, device=device)   # no per-batch sync
-        head_sums = torch.zeros(n_heads, dtype=torch.float64, device=device)   # heads only
+        total = torch.zeros((), dtype=torch.float64, device=device)  # no per-batch sync
+        head_sums = torch.zeros(n_heads, dtype=torch.float64, device=device)  # heads only
         for i in range(0, per_epoch, config.batch_size):
-            idx = order[i:i + config.batch_size]
+            idx = order[i : i + config.batch_size]
             if len(idx) < 2 and per_epoch > 1:
-                continue                         # BatchNorm needs two samples
+                continue  # BatchNorm needs two samples
             batch = [x[idx] for x in xs]
             if config.augment > 0:
                 batch = augment_windows(batch, rates, config.augment, generator)
             coeffs = None
             with autocast:
                 if recipe:
-                    keep = (_drop_mask(len(idx), len(batch), config.modality_dropout,
-                                       generator).to(device)
-                            if config.modality_dropout > 0 else None)
+                    keep = (
+                        _drop_mask(len(idx), len(batch), config.modality_dropout, generator).to(
+                            device
+                        )
+                        if config.modality_dropout > 0
+                        else None
+                    )
                     outs = model.head_logits(*batch, keep=keep, detach_aux=config.aux_detach)
                     losses = [criterion(z, y[idx]) for z in outs]
                     loss = sum(w * part for w, part in zip(loss_weights, losses))
-                    if heads:               # per-head training losses (gradient blending)
+                    if heads:  # per-head training losses (gradient blending)
                         head_sums += torch.stack([p.detach() for p in losses]).double() * len(idx)
                     if heads and config.ogm_alpha > 0:
                         coeffs = _ogm_coefficients(outs[1:], y[idx], config.ogm_alpha)
@@ -274,8 +319,9 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
                     for p in enc.parameters():
                         if p.grad is not None:
                             noise = torch.randn(p.grad.shape, generator=generator).to(device)
-                            p.grad.mul_(coeff).add_(noise * (p.grad.std() + 1e-8)
-                                                    if p.grad.numel() > 1 else 0.0)
+                            p.grad.mul_(coeff).add_(
+                                noise * (p.grad.std() + 1e-8) if p.grad.numel() > 1 else 0.0
+                            )
             scaler.step(optimizer)
             scaler.update()
             total += loss.detach().double() * len(idx)
@@ -298,13 +344,17 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
                 for k, v in current.items():
                     if v.is_floating_point():
                         swa_state[k].mul_(swa_count / (swa_count + 1)).add_(
-                            v.detach().float() / (swa_count + 1))
+                            v.detach().float() / (swa_count + 1)
+                        )
             swa_count += 1
         if val is not None and len(val):
             logits = predict_logits(model, val, device=device, precision=precision)
-            val_loss = float(nn.functional.cross_entropy(
-                torch.from_numpy(logits), torch.from_numpy(val.labels)))
-            m = classification_metrics(val.labels, logits.argmax(1), train.classes or range(n_classes))
+            val_loss = float(
+                nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(val.labels))
+            )
+            m = classification_metrics(
+                val.labels, logits.argmax(1), train.classes or range(n_classes)
+            )
             record.update(val_loss=val_loss, val_macro_f1=m["macro_f1"], val_accuracy=m["accuracy"])
             score = (m["macro_f1"], -val_loss)
             if epoch >= min(config.min_epochs, config.epochs) and score > (best[0], -best[1]):
@@ -326,9 +376,16 @@ def _fit(model: nn.Module, train: WindowSet, val: WindowSet | None, config: Trai
     elif best_state is not None:
         model.load_state_dict(best_state)
     elapsed = time.perf_counter() - start
-    return TrainResult(best_epoch, len(history), history, elapsed, seen / max(elapsed, 1e-9),
-                       amp=precision != "fp32", precision=precision,
-                       head_weights=[float(w) for w in loss_weights])
+    return TrainResult(
+        best_epoch,
+        len(history),
+        history,
+        elapsed,
+        seen / max(elapsed, 1e-9),
+        amp=precision != "fp32",
+        precision=precision,
+        head_weights=[float(w) for w in loss_weights],
+    )
 
 
 @torch.no_grad()
@@ -340,11 +397,11 @@ def _recompute_batch_norm(model: nn.Module, xs: list[torch.Tensor], batch_size: 
     saved = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
-        m.momentum = None                    # cumulative average over the pass
+        m.momentum = None  # cumulative average over the pass
     model.train()
     for i in range(0, len(xs[0]), batch_size):
-        if len(xs[0][i:i + batch_size]) > 1:
-            model(*[x[i:i + batch_size] for x in xs])
+        if len(xs[0][i : i + batch_size]) > 1:
+            model(*[x[i : i + batch_size] for x in xs])
     for m, momentum in zip(norms, saved):
         m.momentum = momentum
     model.eval()

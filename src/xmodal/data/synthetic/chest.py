@@ -16,21 +16,23 @@ from xmodal.data.synthetic.waveforms import Upsampler, ar1, bursts, ecg_waves, l
 __all__ = ["chest_acc", "chest_ecg", "chest_eda", "chest_emg", "chest_resp", "chest_temp"]
 
 
-def chest_ecg(lat: Latent, p: dict, rng: np.random.Generator, t: np.ndarray,
-              up: Upsampler) -> tuple[np.ndarray, np.ndarray]:
+def chest_ecg(
+    lat: Latent, p: dict, rng: np.random.Generator, t: np.ndarray, up: Upsampler
+) -> tuple[np.ndarray, np.ndarray]:
     """Chest ECG (mV) and its noise-free beats (for the EMG's crosstalk)."""
     nb = len(lat.beats)
     gain = p["ecg_gain"] * (1 + 0.06 * lat.resp_at_beat) * (1 + rng.normal(0, 0.02, nb))
     amp = np.empty((nb, 5))
-    amp[:, 0] = gain * 1.0                                   # R
-    amp[:, 1] = gain * -0.25                                 # S
-    amp[:, 2] = gain * p["t_wave"] * (1 + rng.normal(0, 0.05, nb))   # T
-    amp[:, 3] = gain * -0.12                                 # Q
-    amp[:, 4] = gain * p["p_wave"] * (1 + rng.normal(0, 0.05, nb))   # P
+    amp[:, 0] = gain * 1.0  # R
+    amp[:, 1] = gain * -0.25  # S
+    amp[:, 2] = gain * p["t_wave"] * (1 + rng.normal(0, 0.05, nb))  # T
+    amp[:, 3] = gain * -0.12  # Q
+    amp[:, 4] = gain * p["p_wave"] * (1 + rng.normal(0, 0.05, nb))  # P
     ecg_clean = ecg_waves(t, CHEST_RATE, lat.beats, amp, lat.rr)
     nc = len(lat.t_c)
-    wander_c = (p["wander"] * (0.5 * np.sin(lat.resp_phase_c) * lat.depth)
-                + ar1(rng, nc, 10.0, p["wander"]))
+    wander_c = p["wander"] * (0.5 * np.sin(lat.resp_phase_c) * lat.depth) + ar1(
+        rng, nc, 10.0, p["wander"]
+    )
     # 50 Hz hum at 700 Hz repeats every 14 samples
     hum = p["powerline"] * np.sin(2 * np.pi * np.arange(14) / 14 + rng.uniform(0, 2 * np.pi))
     n = len(t)
@@ -40,27 +42,37 @@ def chest_ecg(lat: Latent, p: dict, rng: np.random.Generator, t: np.ndarray,
     return ecg, ecg_clean
 
 
-def chest_emg(lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler,
-              ecg_clean: np.ndarray) -> np.ndarray:
+def chest_emg(
+    lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler, ecg_clean: np.ndarray
+) -> np.ndarray:
     """Chest EMG: noise floor + bursts (class-dependent rate) + ECG crosstalk."""
-    emg_env = p["emg_floor"] * (1 + lowpass(bursts(rng, lat.per_seg("emg") / 60.0, (0.3, 2.0),
-                                                   (3.0, 15.0)), 0.1))
+    emg_env = p["emg_floor"] * (
+        1 + lowpass(bursts(rng, lat.per_seg("emg") / 60.0, (0.3, 2.0), (3.0, 15.0)), 0.1)
+    )
     emg = up(emg_env)
     emg *= rng.standard_normal(len(ecg_clean), dtype=np.float32)
     emg += np.float32(0.03) * ecg_clean
     return emg
 
 
-def chest_eda(eda_c: np.ndarray, p: dict, rng: np.random.Generator, up: Upsampler,
-              n: int) -> np.ndarray:
+def chest_eda(
+    eda_c: np.ndarray, p: dict, rng: np.random.Generator, up: Upsampler, n: int
+) -> np.ndarray:
     """Chest EDA at 700 Hz: the skin conductance plus sensor noise."""
     eda = up(eda_c)
     eda += rng.standard_normal(n, dtype=np.float32) * np.float32(p["eda_noise"])
     return eda
 
 
-def chest_resp(lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler,
-               resp_phase: np.ndarray, sin_resp: np.ndarray, depth_t: np.ndarray) -> np.ndarray:
+def chest_resp(
+    lat: Latent,
+    p: dict,
+    rng: np.random.Generator,
+    up: Upsampler,
+    resp_phase: np.ndarray,
+    sin_resp: np.ndarray,
+    depth_t: np.ndarray,
+) -> np.ndarray:
     """Chest respiration belt: breathing wave with a harmonic, depth, drift and noise."""
     resp = np.sin(resp_phase * 2 + np.float32(0.5))
     resp *= np.float32(0.15)
@@ -72,15 +84,20 @@ def chest_resp(lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler,
     return resp
 
 
-def chest_temp(lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler,
-               n: int) -> np.ndarray:
+def chest_temp(lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler, n: int) -> np.ndarray:
     """Chest skin temperature (degC): slow drift plus sensor noise."""
     temp_c = p["temp"] + ar1(rng, len(lat.t_c), 300.0, 0.15)
     return up(temp_c) + rng.standard_normal(n, dtype=np.float32) * np.float32(0.003)
 
 
-def chest_acc(lat: Latent, p: dict, rng: np.random.Generator, up: Upsampler,
-              sin_resp: np.ndarray, depth_t: np.ndarray) -> tuple[np.ndarray, float]:
+def chest_acc(
+    lat: Latent,
+    p: dict,
+    rng: np.random.Generator,
+    up: Upsampler,
+    sin_resp: np.ndarray,
+    depth_t: np.ndarray,
+) -> tuple[np.ndarray, float]:
     """Chest ACC (g), (n, 3): gravity in the current posture, gait, breathing, movement noise;
     also the subject's gait frequency (Hz), shared with the wrist."""
     n = len(sin_resp)

@@ -61,8 +61,14 @@ from xmodal.data.synthetic.wrist import (
 __all__ = ["render"]
 
 
-def render(n: int, segs: Sequence[Segment], table: list[dict], p: dict,
-           rng: np.random.Generator, coupled: bool) -> tuple[dict, dict]:
+def render(
+    n: int,
+    segs: Sequence[Segment],
+    table: list[dict],
+    p: dict,
+    rng: np.random.Generator,
+    coupled: bool,
+) -> tuple[dict, dict]:
     """Chest and wrist signals (unshaped arrays) for ``n`` chest samples driven by ``segs``.
 
     Returns
@@ -89,9 +95,11 @@ def render(n: int, segs: Sequence[Segment], table: list[dict], p: dict,
     del sin_resp, depth_t
 
     lens = {k: int(round(n / CHEST_RATE * r)) for k, r in WRIST_RATES.items()}
-    wrist = {"ACC": wrist_acc(lat, p, rng, lens["ACC"], gait_f),
-             "BVP": wrist_bvp(lat, p, rng, lens["BVP"]),
-             "EDA": wrist_eda(lat, eda_c, p, rng, lens["EDA"]),
-             "TEMP": wrist_temp(lat, wtemp_c, rng, lens["TEMP"])}
+    wrist = {
+        "ACC": wrist_acc(lat, p, rng, lens["ACC"], gait_f),
+        "BVP": wrist_bvp(lat, p, rng, lens["BVP"]),
+        "EDA": wrist_eda(lat, eda_c, p, rng, lens["EDA"]),
+        "TEMP": wrist_temp(lat, wtemp_c, rng, lens["TEMP"]),
+    }
     chest = {"ACC": acc, "ECG": ecg, "EMG": emg, "EDA": eda, "Temp": temp, "Resp": resp}
     return chest, wrist

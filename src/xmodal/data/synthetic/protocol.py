@@ -27,26 +27,46 @@ import numpy as np
 
 from xmodal.errors import ConfigError
 
-__all__ = ["CHEST_RATE", "MODALITIES", "WRIST_RATES", "Segment", "SimulationError",
-           "check_uninformative", "coupled_levels", "decoy_protocol", "label_array",
-           "protocol_segments", "subject_ids"]
+__all__ = [
+    "CHEST_RATE",
+    "MODALITIES",
+    "WRIST_RATES",
+    "Segment",
+    "SimulationError",
+    "check_uninformative",
+    "coupled_levels",
+    "decoy_protocol",
+    "label_array",
+    "protocol_segments",
+    "subject_ids",
+]
 
-CHEST_RATE = 700     # chest signals and labels (Hz)
+CHEST_RATE = 700  # chest signals and labels (Hz)
 WRIST_RATES = {"ACC": 32.0, "BVP": 64.0, "EDA": 4.0, "TEMP": 4.0}  # wrist signals (Hz)
-LATENT_RATE = 20.0   # rate of the latent physiological state (Hz)
-MARGIN_S = 5.0       # the latent state extends this far before 0 and after the end (s)
-GRID_S = 10          # every segment boundary is a multiple of this (seconds)
-MIN_CLASS_S = 60     # every class gets at least this much time
-CHUNK_S = 30         # coupled mode: length of one (ECG level, EDA level) chunk
-DECOY_S = (20.0, 120.0)   # uninformative modalities: range of one decoy state's length (s)
+LATENT_RATE = 20.0  # rate of the latent physiological state (Hz)
+MARGIN_S = 5.0  # the latent state extends this far before 0 and after the end (s)
+GRID_S = 10  # every segment boundary is a multiple of this (seconds)
+MIN_CLASS_S = 60  # every class gets at least this much time
+CHUNK_S = 30  # coupled mode: length of one (ECG level, EDA level) chunk
+DECOY_S = (20.0, 120.0)  # uninformative modalities: range of one decoy state's length (s)
 
 TRANSIENT, BASELINE, STRESS, AMUSEMENT, MEDITATION = 0, 1, 2, 3, 4
 CLASSES = (BASELINE, STRESS, AMUSEMENT, MEDITATION)
 #: coupled mode: class code -> offset c in  e = (h + c) mod 4
 COUPLED_OFFSET = {BASELINE: 0, STRESS: 1, AMUSEMENT: 2, MEDITATION: 3}
 #: modality names the simulator writes (valid for ``uninformative``)
-MODALITIES = ("chest.ACC", "chest.ECG", "chest.EMG", "chest.EDA", "chest.Temp", "chest.Resp",
-              "wrist.ACC", "wrist.BVP", "wrist.EDA", "wrist.TEMP")
+MODALITIES = (
+    "chest.ACC",
+    "chest.ECG",
+    "chest.EMG",
+    "chest.EDA",
+    "chest.Temp",
+    "chest.Resp",
+    "wrist.ACC",
+    "wrist.BVP",
+    "wrist.EDA",
+    "wrist.TEMP",
+)
 
 
 class SimulationError(ConfigError, ValueError):
@@ -58,7 +78,7 @@ class Segment:
     """One stretch of the schedule: a label from ``start_s`` to ``end_s`` seconds."""
 
     label: int
-    name: str        # quest-file name ("Base", "TSST", "Fun", "Medi 1", "Medi 2"; "" = transient)
+    name: str  # quest-file name ("Base", "TSST", "Fun", "Medi 1", "Medi 2"; "" = transient)
     start_s: float
     end_s: float
 
@@ -106,8 +126,10 @@ def protocol_segments(n_samples: int, stress_first: bool) -> list[Segment]:
         mins = np.array([x[4] for x in layout])
     if units < mins.sum():
         need = int(mins.sum()) * GRID_S
-        raise SimulationError(f"minutes={total_s / 60:g} is too short for the protocol: at least "
-                              f"{need} s ({need / 60:.2f} minutes) are needed")
+        raise SimulationError(
+            f"minutes={total_s / 60:g} is too short for the protocol: at least "
+            f"{need} s ({need / 60:.2f} minutes) are needed"
+        )
     alloc = _allocate(units, weights, mins)
     segs, start = [], 0
     for (label, name, *_), u in zip(layout, alloc):
@@ -136,7 +158,7 @@ def _allocate(units: int, weights: np.ndarray, mins: np.ndarray) -> np.ndarray:
     alloc = np.maximum(np.floor(target).astype(int), mins)
     left = units - alloc.sum()
     order = np.argsort(-(target - np.floor(target)), kind="stable")
-    for i in order[:max(left, 0)]:
+    for i in order[: max(left, 0)]:
         alloc[i] += 1
     return alloc
 
@@ -145,12 +167,13 @@ def label_array(segs: Sequence[Segment], n: int) -> np.ndarray:
     """The int32 label of each of ``n`` samples at 700 Hz."""
     labels = np.zeros(n, np.int32)
     for s in segs:
-        labels[int(round(s.start_s * CHEST_RATE)):int(round(s.end_s * CHEST_RATE))] = s.label
+        labels[int(round(s.start_s * CHEST_RATE)) : int(round(s.end_s * CHEST_RATE))] = s.label
     return labels
 
 
-def coupled_levels(rng: np.random.Generator, segs: Sequence[Segment], t_c: np.ndarray,
-                   seg_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coupled_levels(
+    rng: np.random.Generator, segs: Sequence[Segment], t_c: np.ndarray, seg_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """ECG level h and EDA level e (0..3) per latent sample for coupled mode.
 
     Every segment is cut into 30-s chunks starting at the segment start (chunk boundaries lie
@@ -167,7 +190,7 @@ def coupled_levels(rng: np.random.Generator, segs: Sequence[Segment], t_c: np.nd
     """
     h = np.zeros(len(t_c), int)
     e = np.zeros(len(t_c), int)
-    pending: dict[int, list[int]] = {c: [] for c in CLASSES}   # per-class permutation stream
+    pending: dict[int, list[int]] = {c: [] for c in CLASSES}  # per-class permutation stream
     for i, s in enumerate(segs):
         sel = np.flatnonzero(seg_idx == i)
         chunk = np.floor((np.clip(t_c[sel], s.start_s, None) - s.start_s) / CHUNK_S).astype(int)
@@ -203,8 +226,9 @@ def decoy_protocol(rng: np.random.Generator, total_s: float) -> list[Segment]:
     return segs
 
 
-def check_uninformative(uninformative: str | Sequence[str] | None,
-                        coupled: bool) -> tuple[str, ...]:
+def check_uninformative(
+    uninformative: str | Sequence[str] | None, coupled: bool
+) -> tuple[str, ...]:
     """Validated, de-duplicated modality names (a single string is one name).
 
     Raises
@@ -215,9 +239,12 @@ def check_uninformative(uninformative: str | Sequence[str] | None,
     names = (uninformative,) if isinstance(uninformative, str) else tuple(uninformative or ())
     for name in names:
         if name not in MODALITIES:
-            raise SimulationError(f"unknown modality {name!r} for uninformative; valid: "
-                                  f"{', '.join(MODALITIES)}")
+            raise SimulationError(
+                f"unknown modality {name!r} for uninformative; valid: {', '.join(MODALITIES)}"
+            )
     if names and coupled:
-        raise SimulationError("uninformative cannot be combined with coupled: in coupled mode "
-                              "every modality alone already carries no class information")
+        raise SimulationError(
+            "uninformative cannot be combined with coupled: in coupled mode "
+            "every modality alone already carries no class information"
+        )
     return tuple(dict.fromkeys(names))

@@ -47,8 +47,13 @@ def _side_rng(rng: np.random.Generator) -> np.random.Generator:
     return np.random.default_rng(bg.seed_seq.spawn(1)[0])
 
 
-def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: bool,
-              uninformative: tuple[str, ...] = ()) -> tuple[dict, list[Segment], dict]:
+def _simulate(
+    subject: str,
+    minutes: float,
+    rng: np.random.Generator,
+    coupled: bool,
+    uninformative: tuple[str, ...] = (),
+) -> tuple[dict, list[Segment], dict]:
     """The WESAD dict plus the protocol segments and subject metadata."""
     try:
         minutes = float(minutes)
@@ -87,15 +92,24 @@ def _simulate(subject: str, minutes: float, rng: np.random.Generator, coupled: b
         },
         "label": label_array(segs, n),
     }
-    meta = {"stress_first": stress_first, "age": int(rng.integers(21, 36)),
-            "gender": "female" if rng.random() < 0.2 else "male",
-            "height": int(rng.integers(160, 195)), "weight": int(rng.integers(55, 95)),
-            "hand": "left" if rng.random() < 0.1 else "right"}
+    meta = {
+        "stress_first": stress_first,
+        "age": int(rng.integers(21, 36)),
+        "gender": "female" if rng.random() < 0.2 else "male",
+        "height": int(rng.integers(160, 195)),
+        "weight": int(rng.integers(55, 95)),
+        "hand": "left" if rng.random() < 0.1 else "right",
+    }
     return data, segs, meta
 
 
-def simulate_subject(subject: str, minutes: float, rng: np.random.Generator,
-                     coupled: bool = False, uninformative: Sequence[str] = ()) -> dict:
+def simulate_subject(
+    subject: str,
+    minutes: float,
+    rng: np.random.Generator,
+    coupled: bool = False,
+    uninformative: Sequence[str] = (),
+) -> dict:
     """Simulate one subject's recording in WESAD's dict layout.
 
     Parameters
@@ -120,12 +134,17 @@ def simulate_subject(subject: str, minutes: float, rng: np.random.Generator,
         ``{"subject", "signal": {"chest": {...}, "wrist": {...}}, "label"}`` with float64
         arrays of shape (n, 1) / (n, 3) and int32 labels at 700 Hz.
     """
-    return _simulate(subject, minutes, rng, coupled,
-                     check_uninformative(uninformative, coupled))[0]
+    return _simulate(subject, minutes, rng, coupled, check_uninformative(uninformative, coupled))[0]
 
 
-def simulate_wesad(out: Path, subjects: int = 6, minutes: float = 20.0, seed: int = 0,
-                   coupled: bool = False, uninformative: Sequence[str] = ()) -> list[str]:
+def simulate_wesad(
+    out: Path,
+    subjects: int = 6,
+    minutes: float = 20.0,
+    seed: int = 0,
+    coupled: bool = False,
+    uninformative: Sequence[str] = (),
+) -> list[str]:
     """Write ``subjects`` synthetic subjects in the WESAD folder layout under ``out``.
 
     Parameters
@@ -170,6 +189,7 @@ def simulate_wesad(out: Path, subjects: int = 6, minutes: float = 20.0, seed: in
     for sid in ids:
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(sid[1:])]))
         data, segs, meta = _simulate(sid, minutes, rng, coupled, uninformative)
-        write_subject(out, data, segs,
-                      readme_text(sid, meta, seed, minutes, coupled, uninformative))
+        write_subject(
+            out, data, segs, readme_text(sid, meta, seed, minutes, coupled, uninformative)
+        )
     return ids

@@ -13,8 +13,16 @@ from scipy import signal as sps
 
 from xmodal.data.synthetic.protocol import LATENT_RATE
 
-__all__ = ["Upsampler", "ar1", "bateman_kernel", "bursts", "ecg_waves", "gauss", "lowpass",
-           "pulse_waves"]
+__all__ = [
+    "Upsampler",
+    "ar1",
+    "bateman_kernel",
+    "bursts",
+    "ecg_waves",
+    "gauss",
+    "lowpass",
+    "pulse_waves",
+]
 
 _FC = LATENT_RATE
 
@@ -62,8 +70,12 @@ class Upsampler:
         return out
 
 
-def bursts(rng: np.random.Generator, rate_per_s: np.ndarray, dur: tuple[float, float],
-           gain: tuple[float, float]) -> np.ndarray:
+def bursts(
+    rng: np.random.Generator,
+    rate_per_s: np.ndarray,
+    dur: tuple[float, float],
+    gain: tuple[float, float],
+) -> np.ndarray:
     """Sum of boxes (start at Poisson times, random length and height) on the latent grid."""
     n = len(rate_per_s)
     starts = np.flatnonzero(rng.random(n) < rate_per_s / _FC)
@@ -83,8 +95,9 @@ def _beat_index(n: int, rate: float, beats: np.ndarray) -> tuple[np.ndarray, np.
     return nxt - 1, nxt
 
 
-def ecg_waves(t: np.ndarray, rate: float, beats: np.ndarray, amp: np.ndarray,
-              rr: np.ndarray) -> np.ndarray:
+def ecg_waves(
+    t: np.ndarray, rate: float, beats: np.ndarray, amp: np.ndarray, rr: np.ndarray
+) -> np.ndarray:
     """Sum of Gaussian P, Q, R, S, T waves (float32): R/S/T of the previous beat, P/Q/R of the
     next. ``amp`` holds per beat the R, S, T, Q, P amplitudes; P/T offsets and widths scale
     with sqrt(RR)."""
@@ -105,8 +118,9 @@ def ecg_waves(t: np.ndarray, rate: float, beats: np.ndarray, amp: np.ndarray,
     return ecg
 
 
-def pulse_waves(t: np.ndarray, rate: float, pulses: np.ndarray, amp: np.ndarray,
-                rr: np.ndarray) -> np.ndarray:
+def pulse_waves(
+    t: np.ndarray, rate: float, pulses: np.ndarray, amp: np.ndarray, rr: np.ndarray
+) -> np.ndarray:
     """Systolic + dicrotic wave per pulse arrival; pulses k-2..k+1 around each sample."""
     _, nxt = _beat_index(len(t), rate, pulses)
     out = np.zeros(len(t))
