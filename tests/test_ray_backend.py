@@ -58,31 +58,46 @@ def _assert_same_predictions(a: Path, b: Path, tol: float = 1e-5) -> None:
         assert max(abs(u - v) for u, v in zip(x[3:], y[3:])) <= tol
 
 
-def _fold_processes() -> list[int]:
-    """PIDs of Ray workers running a fold task (their process title is ``ray::<task name>``)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            except OSError:
-                continue
-            if title.strip() == f"ray::{FOLD_TASK_NAME}":
-                pids.append(int(entry.name))
-    return pids
-
-
-def _children(pid: int) -> list[int]:
-    out = []
+def _parents() -> dict[int, int]:
+    """Parent PID of every process."""
+    out = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
+            out[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     return out
+
+
+def _children(pid: int) -> list[int]:
+    return [child for child, parent in _parents().items() if parent == pid]
+
+
+def _descendants(pid: int) -> set[int]:
+    parents, found = _parents(), {pid}
+    grew = True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found - {pid}
+
+
+def _fold_processes(driver: int) -> list[int]:
+    """PIDs of the Ray workers of ``driver``'s own Ray instance that run a fold task (their
+    process title is ``ray::<task name>``); other Ray instances (tests in parallel) are not
+    looked at."""
+    pids = []
+    for pid in _descendants(driver):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if title.decode(errors="replace").strip() == f"ray::{FOLD_TASK_NAME}":
+            pids.append(pid)
+    return pids
 
 
 def _alive(pid: int) -> bool:
@@ -97,7 +112,7 @@ def _wait_for_fold_task(proc: subprocess.Popen, timeout: float = 120) -> list[in
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-2000:]
-        pids = _fold_processes()
+        pids = _fold_processes(proc.pid)
         if pids:
             return pids
         time.sleep(0.05)
