@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import warnings
@@ -461,11 +460,6 @@ def _backend(args: argparse.Namespace, config: RunConfig):
     gpus = args.gpus_per_task
     if gpus is None:
         gpus = 1.0 if str(config.training.device).startswith("cuda") else 0.0
-    for flag, value in (("--cpus-per-task", cpus), ("--gpus-per-task", gpus)):
-        if not math.isfinite(value) or value < 0 or (flag == "--cpus-per-task" and value == 0):
-            raise ConfigError(
-                f"{flag} must be a finite number {'> 0' if 'cpus' in flag else '>= 0'}, got {value}"
-            )
     return RayBackend(address=args.address, cpus_per_task=cpus, gpus_per_task=gpus)
 
 

@@ -15,6 +15,7 @@ Ray is an optional dependency (``pip install 'xmodal[ray]'``); it is imported on
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -97,8 +98,12 @@ class RayBackend:
         max_retries: int = 3,
         num_cpus: int | None = None,
     ) -> None:
-        if not cpus_per_task > 0 or gpus_per_task < 0 or max_retries < 0:
-            raise ConfigError("--cpus-per-task must be > 0, --gpus-per-task >= 0")
+        if not (math.isfinite(cpus_per_task) and cpus_per_task > 0):
+            raise ConfigError(f"--cpus-per-task must be a finite number > 0, got {cpus_per_task}")
+        if not (math.isfinite(gpus_per_task) and gpus_per_task >= 0):
+            raise ConfigError(f"--gpus-per-task must be a finite number >= 0, got {gpus_per_task}")
+        if max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.cpus_per_task = float(cpus_per_task)
         self.gpus_per_task = float(gpus_per_task)
