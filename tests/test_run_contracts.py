@@ -16,7 +16,7 @@ from xmodal.training.execution import LocalExecutor
 from xmodal.training.folds import (
     FoldTask,
     RunWindows,
-    fold_done,
+    finished_record,
     fold_windows,
     run_fold,
 )
@@ -103,7 +103,7 @@ def test_any_estimator_runs_through_the_fold_runner(monkeypatch, tmp_path, uses_
     fold = Fold(0, ("S2", "S3"), ("S4",), ("S5",))
     record = run_fold(FoldTask(fold, tmp_path / "f"), RunConfig(), windows, Progress(quiet=True))
     saved = read_json(tmp_path / "f" / "mean.json")
-    assert fold_done(tmp_path / "f", estimator)
+    assert finished_record(tmp_path / "f", estimator) is not None
     assert json.loads((tmp_path / "f" / "fold.json").read_text())["index"] == 0
     n_test = int((windows.eval.subjects == "S5").sum())
     assert record["n_test_windows"] == n_test == len(record["predictions"]["true"])

@@ -26,7 +26,7 @@ from xmodal.signals.pipeline import prepare_subjects
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.execution import ExecutionBackend, LocalBackend
-from xmodal.training.folds import FoldTask, fold_done, fold_line, fold_seed, run_windows
+from xmodal.training.folds import FoldTask, finished_record, fold_line, fold_seed, run_windows
 from xmodal.training.precision import training_precision
 from xmodal.training.progress import Progress
 from xmodal.training.run_files import (
@@ -189,8 +189,9 @@ def run_experiment(
     for fold in folds:
         folder = out / "folds" / fold.name
         overrides = fold_overrides(fold) if fold_overrides is not None else {}
-        if fold_done(folder, estimator, overrides):
-            records[fold.index] = read_json(folder / "fold.json")
+        record = finished_record(folder, estimator, overrides)
+        if record is not None:
+            records[fold.index] = record
             progress.line(
                 f"{fold.name}: done already (macro-F1 "
                 f"{records[fold.index]['macro_f1']:.3f}), skipped"

@@ -206,14 +206,18 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: P
     return record
 
 
-def fold_done(folder: Path, estimator: FoldEstimator, overrides: dict | None = None) -> bool:
-    """A fold is finished when its fold.json (written last) and the estimator's state exist,
-    and it was run with the same per-fold ``overrides``."""
+def finished_record(
+    folder: Path, estimator: FoldEstimator, overrides: dict | None = None
+) -> dict | None:
+    """The record of a finished fold, None if the fold is to run: finished means its fold.json
+    (written last) and the estimator's state exist, and it ran with the same per-fold
+    ``overrides``."""
     if not (folder / "fold.json").exists() or not all(
         (folder / name).exists() for name in estimator.state_files
     ):
-        return False
-    return read_json(folder / "fold.json").get("overrides", {}) == (overrides or {})
+        return None
+    record = read_json(folder / "fold.json")
+    return record if record.get("overrides", {}) == (overrides or {}) else None
 
 
 def fold_line(fold: Fold, record: dict) -> str:
