@@ -18,6 +18,7 @@ from xmodal.signals.ecg import ecg_clean
 from xmodal.signals.eda import eda_clean
 from xmodal.signals.filters import signal_filter
 from xmodal.signals.gaps import signal_fill_gaps
+from xmodal.signals.normalize import zscore
 from xmodal.signals.resample import signal_resample
 
 #: default target rate (Hz) per signal kind; a signal is never upsampled to reach it
@@ -91,9 +92,7 @@ def signal_standardize(
         raise DataError(f"{where}: fewer than two samples to compute normalisation statistics")
     mean = part.mean(axis=0, dtype=np.float64)
     std = part.std(axis=0, dtype=np.float64)
-    if np.any(std < 1e-8 * np.maximum(1.0, np.abs(mean))):
-        raise DataError(f"{where}: flat signal (zero variance), cannot normalise")
-    return ((signal - mean) / std).astype(np.float32)
+    return zscore(signal.T, mean, std, where, strict=True).T
 
 
 @dataclass
