@@ -155,27 +155,40 @@ class RayBackend:
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` as one Ray task with this backend's resources; Ctrl-C
         cancels it."""
-        ray = self._connected()
-        ref = (
-            ray.remote(fn)
-            .options(
-                num_cpus=self.cpus_per_task,
-                num_gpus=self.gpus_per_task,
-                max_retries=self.max_retries,
-                retry_exceptions=False,
-            )
-            .remote(*args, **kwargs)
+        self._connected()
+        ref = self._remote(fn).remote(*args, **kwargs)
+        try:
+            return self._result(ref, "")
+        except BaseException:
+            self._ray.cancel(ref, force=True)
+            raise
+
+    def _remote(self, fn, **options):
+        """``fn`` as a Ray remote function with this backend's resources and retries."""
+        return self._ray.remote(fn).options(
+            num_cpus=self.cpus_per_task,
+            num_gpus=self.gpus_per_task,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+            **options,
         )
+
+    def _result(self, ref, where: str):
+        """The value of a finished task; its XmodalError, or a worker that died every retry,
+        as a one-line XmodalError (``where``: what the task was, e.g. the fold)."""
+        ray = self._ray
+        prefix = f"{where}: " if where else ""
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, XmodalError):
-                raise XmodalError(str(cause)) from None
+                raise XmodalError(f"{prefix}{cause}") from None
             raise
-        except BaseException:
-            ray.cancel(ref, force=True)
-            raise
+        except ray.exceptions.WorkerCrashedError as exc:
+            raise XmodalError(
+                f"{prefix}its Ray worker died {self.max_retries + 1} times ({exc})"
+            ) from None
 
     def _connected(self):
         if self._ray is None:
@@ -212,13 +225,7 @@ class RayExecutor:
         if not tasks:
             return
         ray, b = self.backend._ray, self.backend
-        remote = ray.remote(_fold_task).options(
-            name=FOLD_TASK_NAME,
-            num_cpus=b.cpus_per_task,
-            num_gpus=b.gpus_per_task,
-            max_retries=b.max_retries,
-            retry_exceptions=False,
-        )
+        remote = b._remote(_fold_task, name=FOLD_TASK_NAME)
         windows_ref = ray.put(self.windows)
         config_dict = self.config.to_dict()
         threads = max(1, int(b.cpus_per_task))
@@ -229,17 +236,7 @@ class RayExecutor:
             while self._pending:
                 done, self._pending = ray.wait(self._pending, num_returns=1)
                 task = by_ref[done[0]]
-                try:
-                    out = ray.get(done[0])
-                except ray.exceptions.RayTaskError as exc:
-                    cause = getattr(exc, "cause", None)
-                    if isinstance(cause, XmodalError):
-                        raise XmodalError(f"{task.fold.name}: {cause}") from None
-                    raise
-                except ray.exceptions.WorkerCrashedError as exc:
-                    raise XmodalError(
-                        f"{task.fold.name}: its Ray worker died {b.max_retries + 1} times ({exc})"
-                    ) from None
+                out = b._result(done[0], task.fold.name)
                 _write_fold_files(task.folder, out["files"])
                 self.progress.task_done()
                 yield task, out["record"]
