@@ -288,10 +288,15 @@ def test_pretrain_command_and_init(tiny_wesad, tmp_path, capsys):
     fold = json.loads(next((run / "folds").glob("*/fold.json")).read_text())
     assert fold["pretraining"]["source"] == str(pre)
     assert any(k.startswith("chest.ECG/") for k in state)
+    # S2 and S3 are test subjects of this LOSO run: marked transductive, the subjects named
+    results = json.loads((run / "results.json").read_text())
+    assert results["transductive"] is True
+    assert set(results["transductive_subjects"]) == {"S2", "S3"}
     capsys.readouterr()
     # a file that is not an encoder state: one line, exit 2
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "encoders.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "bad" / "pretrain.json").write_text((pre / "pretrain.json").read_text())
     code = main(
         [
             "train",
@@ -313,6 +318,109 @@ def test_pretrain_command_and_init(tiny_wesad, tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "encoders.pt" in err, err
+
+
+TRAIN_FAST = ["--epochs", "1", "--quiet", "--train-stride", "10", "--jobs", "1"]
+
+
+def test_pretraining_on_every_subject_marks_the_run_transductive(tiny_wesad, tmp_path, capsys):
+    cache = ["--cache-dir", str(tmp_path / "c")]
+    pre = tmp_path / "pre-all"
+    assert (
+        main(
+            [
+                "pretrain",
+                str(tiny_wesad),
+                "--out",
+                str(pre),
+                "--pretrain-epochs",
+                "1",
+                *cache,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    run = tmp_path / "run"
+    train = ["train", str(tiny_wesad), "--val-subjects", "1", *TRAIN_FAST, *cache]
+    assert main([*train, "--out", str(run), "--init", str(pre)]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["transductive"] is True
+    assert results["transductive_subjects"] == ["S2", "S3", "S4", "S5"]
+    assert results["precision"]["test"] == "fp32"
+    assert results["precision"]["validation"] == results["precision"]["resolved"]
+    from xmodal.evaluation.model_card import model_card
+    from xmodal.evaluation.report import collect, markdown_tables
+
+    assert "**transductive**" in model_card(results) and "S2, S3, S4, S5" in model_card(results)
+    table = markdown_tables(collect(run)[0])
+    assert "transductive" in table and "S2, S3, S4, S5" in table
+    # the clean protocol: pretraining leaves out the held-out subject, no inner validation
+    clean = tmp_path / "pre-clean"
+    assert (
+        main(
+            [
+                "pretrain",
+                str(tiny_wesad),
+                "--out",
+                str(clean),
+                "--pretrain-epochs",
+                "1",
+                "--exclude",
+                "S5",
+                *cache,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((clean / "pretrain.json").read_text())["subjects"] == ["S2", "S3", "S4"]
+    held = tmp_path / "held-out"
+    assert (
+        main(
+            [
+                *train[:2],
+                "--protocol",
+                "holdout",
+                "--test",
+                "S5",
+                "--val-subjects",
+                "0",
+                *TRAIN_FAST,
+                *cache,
+                "--out",
+                str(held),
+                "--init",
+                str(clean),
+            ]
+        )
+        == 0
+    )
+    results = json.loads((held / "results.json").read_text())
+    assert results["transductive"] is False and results["transductive_subjects"] == []
+    capsys.readouterr()
+    # an unknown subject to exclude, and a folder without pretrain.json: one line, exit 2
+    assert (
+        main(
+            [
+                "pretrain",
+                str(tiny_wesad),
+                "--out",
+                str(tmp_path / "x"),
+                "--exclude",
+                "S9",
+                *cache,
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "--exclude" in capsys.readouterr().err
+    (tmp_path / "nojson").mkdir()
+    (tmp_path / "nojson" / "encoders.pt").write_bytes((pre / "encoders.pt").read_bytes())
+    assert main([*train, "--out", str(tmp_path / "r3"), "--init", str(tmp_path / "nojson")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pretrain.json" in err, err
 
 
 def test_recipe_run_saves_loads_predicts_and_exports(tiny_wesad, tmp_path):

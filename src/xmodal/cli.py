@@ -498,6 +498,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             epochs,
             on_subject=Progress(quiet=args.quiet).subject,
             backend=backend,
+            exclude=tuple(args.exclude or ()),
         )
     print(
         f"pretrained {', '.join(record['modalities'])} encoders on {record['n_windows']} "
@@ -658,6 +659,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         required=True,
         help="folder for encoders.pt and pretrain.json (then: xmodal train --init DIR)",
+    )
+    p.add_argument(
+        "--exclude",
+        nargs="+",
+        metavar="S",
+        help="leave these subjects out (e.g. the test subjects of a later run; "
+        "--subjects keeps only the listed ones)",
     )
     _add_train_options(p)
     p.set_defaults(func=cmd_pretrain)

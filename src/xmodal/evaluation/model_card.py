@@ -46,7 +46,11 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
     if (model.get("ensemble") or 1) > 1:
         parts.append(f"ensemble of {model['ensemble']} seeds")
     if results.get("transductive"):
-        parts.append("**transductive**: pretraining read the test subjects' unlabelled signal")
+        names = ", ".join(results.get("transductive_subjects") or []) or "n/a"
+        parts.append(
+            "**transductive**: pretraining read the unlabelled signal of evaluated subjects "
+            f"({names})"
+        )
     return "; ".join(parts) if parts else "plain (no fusion remedies)"
 
 

@@ -6,8 +6,9 @@ run folder (``xmodal report RUN``) is reported as a one-row benchmark; its plots
 
 Configurations are compared per held-out subject (:mod:`xmodal.evaluation.statistics`): each
 table has the paired macro-F1 difference to the best single-modality configuration and to the
-``features`` configuration, and a metric's best value is bold only where its paired difference
-to the runner-up is resolved (bootstrap interval above 0 and Wilcoxon p < 0.05).
+``features`` configuration (BCa bootstrap interval, Wilcoxon p Holm-adjusted over the rows of
+the column), and a metric's best value is bold only where its paired difference to the
+runner-up is resolved (bootstrap interval above 0 and Wilcoxon p < 0.05).
 ``per_subject.csv`` and a per-subject table list every subject's scores (mean over seeds).
 """
 
@@ -25,7 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from xmodal.errors import DataError
-from xmodal.evaluation.statistics import PairedComparison, mean_over_seeds, paired_comparison
+from xmodal.evaluation.statistics import (
+    PairedComparison,
+    holm_adjust_comparisons,
+    mean_over_seeds,
+    paired_comparison,
+    smallest_wilcoxon_p,
+)
 from xmodal.files import atomic_write_text, read_json
 
 METRICS = (
@@ -194,9 +201,12 @@ def _compare(rows: list[Row]) -> None:
         for kind, ref in references(mine).items():
             if ref is None:
                 continue
-            for r in mine:
-                if r.ok:
-                    r.vs[kind] = (ref, None if r is ref else _paired(r, ref))
+            others = [r for r in mine if r.ok and r is not ref]
+            # one Δ column is one family: its p-values are Holm-adjusted over the rows
+            comps = holm_adjust_comparisons([_paired(r, ref) for r in others])
+            ref.vs[kind] = (ref, None)
+            for r, comp in zip(others, comps):
+                r.vs[kind] = (ref, comp)
 
 
 def _leader(rows: list[Row], key: str) -> tuple[Row, Row, PairedComparison | None] | None:
@@ -251,6 +261,10 @@ def _delta_cell(row: Row, kind: str) -> str:
     return comp.format() + (f" n={comp.n}" if comp.n < n_max else "")
 
 
+def _transductive_subjects(row: Row) -> list[str]:
+    return list(dict.fromkeys(s for r in row.results for s in r.get("transductive_subjects", [])))
+
+
 def _cells(row: Row, kinds=()) -> list[str]:
     def mark(key: str, text: str) -> str:
         return f"**{text}**" if key in row.best else text
@@ -259,7 +273,8 @@ def _cells(row: Row, kinds=()) -> list[str]:
         row.name
         + (" (subject-dependent)" if row.subject_dependent else "")
         + (
-            " (transductive: pretrained on the test subjects' unlabelled signal)"
+            f" (transductive: pretraining read the unlabelled signal of evaluated subjects "
+            f"{', '.join(_transductive_subjects(row)) or 'n/a'})"
             if row.transductive
             else ""
         )
@@ -355,9 +370,16 @@ def _footnote(rows: list[Row], kinds: list[str]) -> str:
             f"Δ: paired macro-F1 difference to the reference (this configuration minus the "
             f"reference) over the held-out subjects both scored ({n_subj} here; `n=` where a "
             f"pair shares fewer), "
-            f"each subject's score first averaged over seeds; mean difference, {level} bootstrap "
-            f"percentile interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and "
-            f"two-sided Wilcoxon signed-rank p. References: {names}."
+            f"each subject's score first averaged over seeds; mean difference, {level} BCa "
+            f"bootstrap interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and "
+            f"two-sided Wilcoxon signed-rank p, with the Holm-adjusted p over the rows of the "
+            f"column where it differs; a difference is resolved when the interval excludes 0 "
+            f"and the adjusted p is below {1 - CONFIDENCE:.2f}. References: {names}."
+        )
+    if 0 < n_subj <= 6:
+        parts.append(
+            f"With {n_subj} subjects the smallest p the exact Wilcoxon test can give is "
+            f"{smallest_wilcoxon_p(n_subj):.3f} (every subject on the same side)."
         )
     if sum(r.ok for r in rows) < 2:
         return " ".join(

@@ -2,24 +2,33 @@
 
 Every subject is scored by both configurations, so the comparison is paired: the per-subject
 differences carry the evidence, not the two means. :func:`paired_comparison` gives their mean,
-a bootstrap percentile interval of the mean (subjects resampled with replacement) and the
-two-sided Wilcoxon signed-rank p-value. The functions take plain mappings
-``{subject: score}`` (e.g. from ``results.json`` ``per_subject``) and never train anything.
+a bias-corrected and accelerated (BCa) bootstrap interval of the mean
+(:func:`scipy.stats.bootstrap` with ``paired=True``: subjects resampled with replacement) and
+the two-sided Wilcoxon signed-rank p-value. :func:`holm_adjust` adjusts the p-values of the
+rows of one table for multiplicity (Holm's step-down), and a comparison is *resolved* only on
+its adjusted p. :func:`smallest_wilcoxon_p` is the smallest p the exact test can give with
+``n`` subjects (``2 / 2**n``): with six subjects no difference can reach ``p < 0.03``.
+The functions take plain mappings ``{subject: score}`` (e.g. from ``results.json``
+``per_subject``) and never train anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 #: absolute per-subject differences below this count as ties (exact zeros)
 ZERO_TOLERANCE = 1e-12
-#: bootstrap resamples drawn per batch (bounds memory for many subjects)
+#: bootstrap resamples evaluated per batch (bounds memory for many subjects)
 _BATCH_ELEMENTS = 2_000_000
+#: the BCa interval needs at least this many subjects (jackknife acceleration; with two the
+#: resampled means take three values)
+MIN_SUBJECTS_INTERVAL = 3
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,9 @@ class PairedComparison:
     mean_difference : float
         Mean of ``differences``.
     ci_low, ci_high : float
-        Bootstrap percentile interval of the mean difference; NaN with fewer than 2 subjects.
+        BCa bootstrap interval of the mean difference; NaN with fewer than
+        :data:`MIN_SUBJECTS_INTERVAL` subjects; both equal to the mean when every difference is
+        the same (nothing to resample).
     confidence : float
         Level of the interval (e.g. 0.95).
     p_value : float
@@ -43,6 +54,9 @@ class PairedComparison:
         fewer than 2 subjects.
     n_boot : int
         Number of bootstrap resamples.
+    p_adjusted : float
+        ``p_value`` adjusted for the other comparisons of the same table (:func:`holm_adjust`);
+        equal to ``p_value`` for a comparison on its own.
     """
 
     subjects: tuple[str, ...]
@@ -53,6 +67,11 @@ class PairedComparison:
     confidence: float
     p_value: float
     n_boot: int
+    p_adjusted: float = float("nan")
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.p_adjusted) and not math.isnan(self.p_value):
+            object.__setattr__(self, "p_adjusted", self.p_value)
 
     @property
     def n(self) -> int:
@@ -60,25 +79,35 @@ class PairedComparison:
         return len(self.subjects)
 
     @property
-    def resolved(self) -> bool:
-        """The interval excludes 0 and the Wilcoxon test agrees (p < 1 - confidence).
+    def smallest_p(self) -> float:
+        """Smallest two-sided p the exact Wilcoxon test can give with these subjects."""
+        return smallest_wilcoxon_p(self.n)
 
-        Both are required: with very few subjects the percentile bootstrap is optimistic
-        (four subjects that all improve give an interval above 0, yet p = 0.125)."""
+    @property
+    def resolved(self) -> bool:
+        """The interval excludes 0 and the adjusted Wilcoxon p is below ``1 - confidence``.
+
+        Both are required: with very few subjects a bootstrap interval is optimistic (four
+        subjects that all improve give an interval above 0, yet p = 0.125)."""
         return bool(
             (self.ci_low > 0 or self.ci_high < 0)  # NaN compares False
-            and self.p_value < 1 - self.confidence
+            and self.p_adjusted < 1 - self.confidence
         )
 
+    def adjusted(self, p_adjusted: float) -> PairedComparison:
+        """The same comparison with its multiplicity-adjusted p-value."""
+        return dataclasses.replace(self, p_adjusted=float(p_adjusted))
+
     def format(self, digits: int = 3) -> str:
-        """``+0.042 [+0.010, +0.075] (p=0.031)``; without an interval ``+0.042 (n=1)``."""
+        """``+0.042 [+0.010, +0.075] (p=0.031)``, with ``, Holm p=0.093`` when adjusted;
+        without an interval ``+0.042 (n=2, p=0.500)`` or ``+0.042 (n=1)``."""
         d = f"{self.mean_difference:+.{digits}f}"
+        p = format_p(self.p_value)
+        if not math.isclose(self.p_adjusted, self.p_value) and math.isfinite(self.p_adjusted):
+            p += f", Holm {format_p(self.p_adjusted)}"
         if not math.isfinite(self.ci_low):
-            return f"{d} (n={self.n})"
-        return (
-            f"{d} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}] "
-            f"({format_p(self.p_value)})"
-        )
+            return f"{d} (n={self.n})" if self.n < 2 else f"{d} (n={self.n}, {p})"
+        return f"{d} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}] ({p})"
 
 
 def format_p(p: float) -> str:
@@ -86,6 +115,55 @@ def format_p(p: float) -> str:
     if not math.isfinite(p):
         return "p=n/a"
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def smallest_wilcoxon_p(n: int) -> float:
+    """Smallest two-sided p-value of the exact Wilcoxon signed-rank test with ``n`` pairs.
+
+    Every one of the ``n`` differences has the same sign: one of the ``2**n`` equally likely
+    sign patterns under the null hypothesis on each side, so ``p = 2 / 2**n`` (capped at 1).
+    NaN for ``n < 1``.
+    """
+    if n < 1:
+        return float("nan")
+    return min(1.0, 2.0 / 2.0**n)
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (controls the family-wise error).
+
+    The ``m`` finite p-values are sorted ascending, ``p_(k)`` is multiplied by ``m - k + 1``,
+    a running maximum keeps the order, and values are capped at 1. NaN entries (comparisons
+    that could not be made) stay NaN and do not count in ``m``.
+
+    Parameters
+    ----------
+    p_values : sequence of float
+        Raw p-values of the comparisons of one table.
+
+    Returns
+    -------
+    list of float
+        Adjusted p-values in the input order.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = len(idx)
+    if m == 0:
+        return out.tolist()
+    order = idx[np.argsort(p[idx], kind="stable")]
+    steps = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(steps))
+    return out.tolist()
+
+
+def holm_adjust_comparisons(
+    comparisons: Sequence[PairedComparison | None],
+) -> list[PairedComparison | None]:
+    """:func:`holm_adjust` applied to the p-values of comparisons (None entries kept)."""
+    adjusted = holm_adjust([c.p_value if c is not None else math.nan for c in comparisons])
+    return [None if c is None else c.adjusted(a) for c, a in zip(comparisons, adjusted)]
 
 
 def _finite(v) -> bool:
@@ -112,14 +190,15 @@ def paired_comparison(
     seed : int
         Seed of the :func:`numpy.random.default_rng` generator of the bootstrap.
     confidence : float
-        Level of the percentile interval, in (0, 1).
+        Level of the BCa interval, in (0, 1).
 
     Returns
     -------
     PairedComparison
-        Mean difference ``a - b``, its bootstrap interval and the Wilcoxon p-value. With one
-        subject there is neither interval nor p-value (NaN, never resolved); when every
-        difference is zero (below :data:`ZERO_TOLERANCE`) the p-value is 1.0.
+        Mean difference ``a - b``, its BCa bootstrap interval and the Wilcoxon p-value. With
+        one subject there is neither interval nor p-value (NaN, never resolved); with two there
+        is a p-value but no interval; when every difference is the same the interval is that
+        value; when every difference is zero (below :data:`ZERO_TOLERANCE`) the p-value is 1.0.
 
     Raises
     ------
@@ -138,33 +217,51 @@ def paired_comparison(
             f"no subject scored by both configurations (first: {sorted(map(str, scores_a))}, "
             f"second: {sorted(map(str, scores_b))}); a paired comparison needs common subjects"
         )
-    d = np.array([float(scores_a[s]) - float(scores_b[s]) for s in subjects])
-    d[np.abs(d) < ZERO_TOLERANCE] = 0.0
+    a = np.array([float(scores_a[s]) for s in subjects])
+    b = np.array([float(scores_b[s]) for s in subjects])
+    d = a - b
+    zero = np.abs(d) < ZERO_TOLERANCE
+    d[zero] = 0.0
+    b[zero] = a[zero]  # the bootstrap sees the same ties as the test
     n = len(d)
     mean = float(d.mean())
-    if n < 2:
-        lo = hi = p = float("nan")
-    else:
-        lo, hi = _bootstrap_interval(d, n_boot, seed, confidence)
+    lo = hi = p = float("nan")
+    if n >= 2:
         p = _wilcoxon_p(d)
+    if n >= MIN_SUBJECTS_INTERVAL:
+        lo, hi = _bca_interval(a, b, d, n_boot, seed, confidence)
     return PairedComparison(
         subjects, tuple(float(x) for x in d), mean, lo, hi, float(confidence), p, int(n_boot)
     )
 
 
-def _bootstrap_interval(
-    d: np.ndarray, n_boot: int, seed: int, confidence: float
+def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a - b, axis=axis)
+
+
+def _bca_interval(
+    a: np.ndarray, b: np.ndarray, d: np.ndarray, n_boot: int, seed: int, confidence: float
 ) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    n = len(d)
-    batch = max(1, _BATCH_ELEMENTS // n)
-    means = np.empty(n_boot)
-    for start in range(0, n_boot, batch):
-        k = min(batch, n_boot - start)
-        means[start : start + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
+    """BCa interval of ``mean(a - b)`` through :func:`scipy.stats.bootstrap` (paired)."""
+    from scipy.stats import bootstrap
+
+    if np.ptp(d) == 0.0:  # every difference equal: every resample has the same mean
+        return float(d[0]), float(d[0])
+    res = bootstrap(
+        (a, b),
+        _mean_difference,
+        paired=True,
+        vectorized=True,
+        n_resamples=n_boot,
+        batch=max(1, _BATCH_ELEMENTS // len(d)),
+        confidence_level=confidence,
+        method="BCa",
+        rng=np.random.default_rng(seed),
+    )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # scipy's degenerate-data fallback
+        return float("nan"), float("nan")
+    return lo, hi
 
 
 def _wilcoxon_p(d: np.ndarray) -> float:

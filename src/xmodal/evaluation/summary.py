@@ -30,5 +30,8 @@ def format_results(results: dict) -> str:
             + "  ".join(f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items())
         )
     if results.get("transductive"):
-        lines.append("transductive: pretraining read the test subjects' unlabelled signal")
+        names = ", ".join(results.get("transductive_subjects") or []) or "n/a"
+        lines.append(
+            f"transductive: pretraining read the unlabelled signal of evaluated subjects ({names})"
+        )
     return "\n".join(lines)

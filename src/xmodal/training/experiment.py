@@ -28,6 +28,7 @@ from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.execution import ExecutionBackend, LocalBackend
 from xmodal.training.folds import FoldTask, finished_record, fold_line, fold_seed, run_windows
 from xmodal.training.precision import training_precision
+from xmodal.training.pretrain import read_pretrain_record
 from xmodal.training.progress import Progress
 from xmodal.training.run_files import (
     aggregate,
@@ -58,6 +59,8 @@ def validate_config(config: RunConfig) -> RunConfig:
     validate_modalities(d.dataset, d.modalities, d.path)
     get_task(d.task, d.dataset, d.path)
     config.model.resolved()  # unknown names and inconsistent settings
+    if config.training.init:  # the subjects it read decide whether the run is transductive
+        read_pretrain_record(config.training.init)
     estimator_for(config).check_modalities(d.modalities)
     if config.evaluation.protocol not in PROTOCOLS:
         raise ConfigError(

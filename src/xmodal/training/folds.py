@@ -94,6 +94,27 @@ def pretraining_subjects(fold: Fold, config: RunConfig) -> list[str]:
     return subjects
 
 
+def transductive_subjects(config: RunConfig, records: list[dict]) -> list[str]:
+    """Evaluation subjects whose unlabelled signal the run's pretraining read.
+
+    A fold's test and inner-validation subjects count: in-fold pretraining with
+    ``training.transductive`` reads every test subject; encoders from ``--init DIR`` read the
+    subjects listed in ``DIR/pretrain.json``. Empty for an inductive run. ``records`` are the
+    fold records (``test_subjects``, ``val_subjects``); order: the fold order, or that of
+    ``pretrain.json``.
+    """
+    if in_fold_pretraining(config):
+        if not config.training.transductive:
+            return []
+        return list(dict.fromkeys(s for r in records for s in r["test_subjects"]))
+    if not config.training.init:
+        return []
+    from xmodal.training.pretrain import read_pretrain_record
+
+    evaluated = {s for r in records for s in [*r["test_subjects"], *r.get("val_subjects", [])]}
+    return [s for s in read_pretrain_record(config.training.init)["subjects"] if s in evaluated]
+
+
 def fold_masks(
     fold: Fold, train_all: WindowSet, eval_all: WindowSet
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:

@@ -31,6 +31,7 @@ from xmodal.training.precision import autocast_context, training_precision
 
 #: the file of a pretraining folder that holds the encoders' weights
 ENCODERS_FILE = "encoders.pt"
+RECORD_FILE = "pretrain.json"
 
 
 @dataclass
@@ -226,8 +227,40 @@ def load_encoders(model: nn.Module, state: dict[str, torch.Tensor], source: str)
     return done
 
 
+def read_pretrain_record(folder: str | Path) -> dict:
+    """``pretrain.json`` of an ``xmodal pretrain`` folder, with the subjects it read.
+
+    Raises
+    ------
+    ConfigError
+        One line: the file is missing, unreadable, or lists no subjects (a run started from
+        such encoders could not tell whether its test subjects were pretrained on).
+    """
+    from xmodal.files import read_json
+
+    path = Path(folder) / RECORD_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: not found (--init takes a folder written by xmodal pretrain; its "
+            f"pretrain.json lists the subjects the encoders saw)"
+        )
+    try:
+        record = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not readable as JSON ({exc})") from None
+    subjects = record.get("subjects") if isinstance(record, dict) else None
+    if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
+        raise ConfigError(f"{path}: key 'subjects' must be a list of subject names")
+    return record
+
+
 def pretrain_to_folder(
-    config: RunConfig, out: Path, epochs: int, on_subject=None, backend=None
+    config: RunConfig,
+    out: Path,
+    epochs: int,
+    on_subject=None,
+    backend=None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> dict:
     """``xmodal pretrain``: pretrain on every window of the selected subjects, write ``out``.
 
@@ -236,13 +269,27 @@ def pretrain_to_folder(
     read into the loss; the subjects used are recorded so that a later ``train --init`` can
     tell whether its test subjects were among them. With an execution ``backend`` (e.g.
     :class:`~xmodal.training.ray_backend.RayBackend`) the pretraining runs as one task there.
+    ``exclude`` leaves subjects out (``--exclude``, e.g. the subjects a later run tests on).
     """
+    from xmodal.data.datasets import find_subjects
     from xmodal.files import atomic_write_json, save_state_dict
     from xmodal.signals.pipeline import prepare_subjects, windows_of
     from xmodal.version import __version__
 
     if epochs < 1:
         raise ConfigError(f"--pretrain-epochs must be at least 1, got {epochs}")
+    if exclude:
+        found = list(find_subjects(config.data.dataset, config.data.path, config.data.subjects))
+        unknown = [s for s in exclude if s not in found]
+        if unknown:
+            raise ConfigError(
+                f"--exclude: subject {unknown[0]!r} is not in {config.data.path} "
+                f"(subjects: {', '.join(found)})"
+            )
+        kept = [s for s in found if s not in exclude]
+        if not kept:
+            raise ConfigError("--exclude leaves no subject to pretrain on")
+        config = config.updated({"data": {"subjects": kept}}, "--exclude")
     precision = training_precision(config.training, "cpu")  # fp16: an error, early
     prepared = prepare_subjects(config.data, on_subject=on_subject)
     windows = windows_of(
@@ -261,6 +308,7 @@ def pretrain_to_folder(
     save_state_dict(out / ENCODERS_FILE, encoder_state(net))
     record = {
         "subjects": result.subjects,
+        "excluded": list(exclude),
         "n_windows": result.n_windows,
         "modalities": list(windows.modalities),
         "input_shapes": {m: list(s) for m, s in windows.input_shapes.items()},
@@ -273,5 +321,5 @@ def pretrain_to_folder(
         "config": config.to_dict(),
         "xmodal_version": __version__,
     }
-    atomic_write_json(out / "pretrain.json", record)
+    atomic_write_json(out / RECORD_FILE, record)
     return record

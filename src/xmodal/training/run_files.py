@@ -16,7 +16,7 @@ from xmodal.errors import XmodalError
 from xmodal.files import atomic_write_text
 from xmodal.signals.preprocess import preprocessing_defaults
 from xmodal.signals.windows import WindowSet
-from xmodal.training.folds import in_fold_pretraining
+from xmodal.training.folds import transductive_subjects
 from xmodal.training.metrics import classification_metrics, mean_std
 from xmodal.training.precision import training_precision
 from xmodal.training.splits import SUBJECT_DEPENDENT
@@ -92,6 +92,8 @@ def aggregate(
     ``complexity`` holds ``n_parameters`` and ``flops_per_window`` (None for models without a
     network); ``preprocessing`` records the preprocessing defaults the run used.
     """
+    transductive = transductive_subjects(config, records)
+    resolved = training_precision(config.training, resolve_device(config.training.device))
     y_true = np.concatenate([r["predictions"]["true"] for r in records]).astype(np.int64)
     proba = np.concatenate(
         [
@@ -154,10 +156,15 @@ def aggregate(
         "n_parameters": complexity.get("n_parameters"),
         "flops_per_window": complexity.get("flops_per_window"),
         "subject_dependent": config.evaluation.protocol in SUBJECT_DEPENDENT,
-        "transductive": bool(config.training.transductive and in_fold_pretraining(config)),
+        "transductive": bool(transductive),
+        "transductive_subjects": transductive,
         "precision": {
             "requested": config.training.precision,
-            "resolved": training_precision(config.training, resolve_device(config.training.device)),
+            "resolved": resolved,
+            # early stopping and the validation choices run under the training precision;
+            # test probabilities in float32, as `xmodal predict` and exported models compute
+            "validation": resolved,
+            "test": "fp32",
         },
         "timing": {
             "preprocess_s": preprocess_s,
