@@ -23,7 +23,8 @@ Study files (``--study FILE.toml``)::
     data = { modalities = ["chest.ECG"] }
     model = { name = "single" }
 
-The ``paper`` study (:func:`paper_study`) places the directional connections ``a2b``/``b2a``
+A ``[reproduce]`` table (how the repository regenerates a published table from the study) is
+ignored here. The ``paper`` study (:func:`paper_study`) places the directional connections ``a2b``/``b2a``
 at the best single placement among ``attentive-b1..bN``, chosen fold by fold (nested selection,
 :func:`choose_placements`): for each fold, the placement whose ``attentive-bK`` run of the same
 task and seed scored best on that fold's *inner-validation* macro-F1, which never includes the
@@ -73,7 +74,7 @@ def load_study(spec: str) -> Study:
         return Study("paper")
     path = Path(spec)
     raw = read_toml(path, "study file not found (--study paper or FILE.toml)")
-    unknown = set(raw) - {"name", "base", "configuration"}
+    unknown = set(raw) - {"name", "base", "configuration", "reproduce"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown key {sorted(unknown)[0]!r}; valid: name, [base], [[configuration]]"

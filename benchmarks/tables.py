@@ -1,0 +1,272 @@
+"""Renderers of the published tables: compact raw results (``benchmarks/results/*.json``) to
+Markdown.
+
+Every renderer takes the table's options (``[[reproduce.table]]`` of its study file) and the
+compact results that :func:`benchmarks.reproduce.collect` wrote, and returns the Markdown block
+the documentation holds between the table's markers. The statistics are those of
+``xmodal report`` (:mod:`xmodal.evaluation.statistics`): each subject's score is first averaged
+over seeds; a Δ is the paired per-subject difference with its BCa bootstrap interval and
+Wilcoxon p, Holm-adjusted over the rows of its column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from xmodal.evaluation.statistics import (
+    PairedComparison,
+    holm_adjust_comparisons,
+    mean_over_seeds,
+    paired_comparison,
+    smallest_wilcoxon_p,
+)
+
+#: bootstrap settings of every published comparison (fixed: tables are reproducible)
+N_BOOT = 10000
+BOOT_SEED = 0
+CONFIDENCE = 0.95
+
+
+class TableError(ValueError):
+    """The options of a table do not fit its results (unknown configuration, task, ...)."""
+
+
+def runs_of(results: dict, task: str, configuration: str) -> list[dict]:
+    """The finished runs (one per seed) of a configuration and task."""
+    return [
+        r
+        for r in results["runs"]
+        if r["task"] == task and r["configuration"] == configuration and r["status"] == "done"
+    ]
+
+
+def subject_scores(results: dict, task: str, configuration: str, metric: str) -> dict:
+    """``{subject: score}``, each subject's score averaged over the configuration's seeds."""
+    runs = runs_of(results, task, configuration)
+    if not runs:
+        raise TableError(
+            f"no finished run of configuration {configuration!r}, task {task!r} in the results"
+        )
+    return mean_over_seeds(runs, metric)
+
+
+def _mean(scores: dict) -> float:
+    return float(np.mean(list(scores.values()))) if scores else math.nan
+
+
+def _compare(a: dict, b: dict) -> PairedComparison | None:
+    try:
+        return paired_comparison(a, b, n_boot=N_BOOT, seed=BOOT_SEED, confidence=CONFIDENCE)
+    except ValueError:
+        return None
+
+
+def _delta(comp: PairedComparison | None) -> str:
+    if comp is None:
+        return "n/a"
+    return comp.format() + (" **resolved**" if comp.resolved else "")
+
+
+def _pairs(options: dict, key: str) -> list[tuple[str, str]]:
+    """``[[configuration, label], ...]`` of the options (a bare name is its own label)."""
+    out = []
+    for item in options.get(key, []):
+        conf, label = (item, item) if isinstance(item, str) else (item[0], item[1])
+        out.append((str(conf), str(label)))
+    return out
+
+
+def _subjects(results: dict) -> list[str]:
+    return list(dict.fromkeys(s for r in results["runs"] for s in r.get("per_subject", {})))
+
+
+def notes(results: dict, options: dict, subjects: list[str], compared: bool) -> list[str]:
+    """The lines under a table: what Δ means, the smallest p, the data and the results file."""
+    n = len(subjects)
+    seeds = sorted({len(runs_of(results, r["task"], r["configuration"])) for r in results["runs"]})
+    metric = options.get("metric_label", "macro-F1")
+    lines = [
+        f"{metric} per held-out subject, mean over "
+        f"{'/'.join(map(str, seeds))} seed{'s' * (seeds != [1])}, then over the {n} subjects "
+        f"({', '.join(subjects)})."
+    ]
+    if compared:
+        lines.append(
+            f"Δ: paired per-subject difference (row minus reference), {CONFIDENCE:.0%} BCa "
+            f"bootstrap interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and "
+            f"two-sided Wilcoxon p, with the Holm-adjusted p over the rows of the column where "
+            f"it differs; **resolved**: the interval excludes 0 and the adjusted p is below "
+            f"{1 - CONFIDENCE:.2f}."
+            + (
+                f" With {n} subjects the smallest p the exact test can give is "
+                f"{smallest_wilcoxon_p(n):.3f}."
+                if 0 < n <= 6
+                else ""
+            )
+        )
+    if results.get("transductive_subjects"):
+        lines.append(
+            "**Transductive**: pretraining read the unlabelled signal of evaluated subjects "
+            + ", ".join(results["transductive_subjects"])
+            + "."
+        )
+    if results.get("source"):
+        lines.append(f"Data: {results['source']}")
+    machine = results.get("machine") or {}
+    versions = ", ".join(results.get("xmodal_versions", [])) or "n/a"
+    lines.append(
+        f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal {versions}; "
+        f"{machine.get('cpu') or 'machine n/a'}"
+        + (f", load average {machine['load_avg_start']}" if machine.get("load_avg_start") else "")
+        + f"); regenerate with `python -m benchmarks.reproduce {options['name']}`."
+    )
+    return lines
+
+
+def comparison(results: dict, options: dict) -> str:
+    """Rows = configurations, per task: mean score and Δ to each reference.
+
+    Options: ``tasks``, ``rows`` and ``references`` (``[configuration, label]`` pairs),
+    ``metric`` (default ``macro_f1``), ``worst`` (a column with the lowest subject's score).
+    """
+    metric = options.get("metric", "macro_f1")
+    tasks = list(options.get("tasks") or results["tasks"])
+    rows = _pairs(options, "rows")
+    refs = _pairs(options, "references")
+    worst = bool(options.get("worst"))
+    head = [options.get("row_header", "configuration")]
+    for task in tasks:
+        head.append(task)
+        if worst:
+            head.append(f"{task} worst subject")
+        head += [f"Δ vs {label}" for _, label in refs]
+    cells = {conf: [label] for conf, label in rows}
+    for task in tasks:
+        scores = {conf: subject_scores(results, task, conf, metric) for conf, _ in rows}
+        for ref, _ in refs:
+            scores.setdefault(ref, subject_scores(results, task, ref, metric))
+        deltas: dict[str, list[str]] = {conf: [] for conf, _ in rows}
+        for ref, _ in refs:
+            others = [conf for conf, _ in rows if conf != ref]
+            comps = holm_adjust_comparisons([_compare(scores[c], scores[ref]) for c in others])
+            found = dict(zip(others, comps))
+            for conf, _ in rows:
+                deltas[conf].append("–" if conf == ref else _delta(found[conf]))
+        for conf, _ in rows:
+            cells[conf].append(f"{_mean(scores[conf]):.3f}")
+            if worst:
+                low = min(scores[conf], key=scores[conf].get)
+                cells[conf].append(f"{scores[conf][low]:.3f} ({low})")
+            cells[conf] += deltas[conf]
+    lines = _table(head, [cells[conf] for conf, _ in rows])
+    return "\n".join(lines + [""] + notes(results, options, _subjects(results), bool(refs)))
+
+
+def per_subject(results: dict, options: dict) -> str:
+    """Per task: rows = configurations, columns = subjects, mean, Δ to one reference.
+
+    Options: ``tasks`` (with ``task_labels``), ``rows``, ``reference`` (a configuration).
+    """
+    metric = options.get("metric", "macro_f1")
+    rows = _pairs(options, "rows")
+    ref = options.get("reference")
+    labels = options.get("task_labels", {})
+    subjects = _subjects(results)
+    out: list[str] = []
+    for task in options.get("tasks") or results["tasks"]:
+        scores = {conf: subject_scores(results, task, conf, metric) for conf, _ in rows}
+        if ref and ref not in scores:
+            scores[ref] = subject_scores(results, task, ref, metric)
+        head = [options.get("row_header", "configuration"), *subjects, "mean"]
+        found: dict[str, PairedComparison | None] = {}
+        if ref:
+            head.append(f"Δ vs {dict(rows).get(ref, ref)}")
+            others = [conf for conf, _ in rows if conf != ref]
+            comps = holm_adjust_comparisons([_compare(scores[c], scores[ref]) for c in others])
+            found = dict(zip(others, comps))
+        body = []
+        for conf, label in rows:
+            line = [label] + [
+                f"{scores[conf][s]:.3f}" if s in scores[conf] else "-" for s in subjects
+            ]
+            line.append(f"{_mean(scores[conf]):.3f}")
+            if ref:
+                line.append("–" if conf == ref else _delta(found[conf]))
+            body.append(line)
+        out += [f"{labels.get(task, task)}:", ""] + _table(head, body) + [""]
+    return "\n".join(out + notes(results, options, subjects, bool(ref)))
+
+
+def ablation(results: dict, options: dict) -> str:
+    """Rows = configurations, per task: mean score and the worst subject's difference to that
+    subject's best single configuration; seeds; training seconds per run.
+
+    Options: ``tasks``, ``rows`` (default: every configuration in study order), ``singles``
+    (the single-sensor configurations a subject's best is taken from).
+    """
+    metric = options.get("metric", "macro_f1")
+    tasks = list(options.get("tasks") or results["tasks"])
+    rows = _pairs(options, "rows") or [
+        (c, c) for c in dict.fromkeys(r["configuration"] for r in results["runs"])
+    ]
+    singles = list(options.get("singles", []))
+    head = ["configuration"]
+    for task in tasks:
+        head += [f"{task} {options.get('metric_label', 'macro-F1')}"]
+        head += [f"{task} worst Δ"] if singles else []
+    head += ["seeds", f"training s per run ({' / '.join(tasks)})"]
+    body = []
+    for conf, label in rows:
+        line = [label]
+        n_seeds, train_s = [], []
+        for task in tasks:
+            runs = runs_of(results, task, conf)
+            if not runs:
+                line += ["n/a", "n/a"] if singles else ["n/a"]
+                n_seeds.append(0)
+                train_s.append("n/a")
+                continue
+            scores = mean_over_seeds(runs, metric)
+            best = {}
+            for single in singles:
+                for s, v in subject_scores(results, task, single, metric).items():
+                    best[s] = max(best.get(s, -math.inf), v)
+            worst = min((scores[s] - best[s] for s in scores if s in best), default=math.nan)
+            line.append(f"{_mean(scores):.3f}")
+            if singles:
+                line.append(f"{worst:+.3f}" if math.isfinite(worst) else "n/a")
+            n_seeds.append(len(runs))
+            secs = [r["timing"]["train_s"] for r in runs if (r.get("timing") or {}).get("train_s")]
+            train_s.append(f"{np.mean(secs):.0f}" if secs else "n/a")
+        line += ["/".join(map(str, sorted(set(n_seeds)))), " / ".join(train_s)]
+        body.append(line)
+    text = _table(head, body)
+    text += [
+        "",
+        (
+            "Worst Δ: the lowest, over subjects, of the configuration's score minus that "
+            f"subject's best single sensor ({', '.join(f'`{s}`' for s in singles)}). "
+            if singles
+            else ""
+        )
+        + "Training seconds: mean over seeds of one LOSO run (all folds; timings of a shared "
+        "machine are indicative).",
+    ]
+    return "\n".join(text + notes(results, options, _subjects(results), False))
+
+
+def _table(head: list[str], body: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(c.replace("|", "/") for c in line) + " |" for line in body
+    ]
+
+
+#: renderer name (``renderer = ...`` of a table) to function
+RENDERERS: dict[str, Callable[[dict, dict], str]] = {
+    "comparison": comparison,
+    "per-subject": per_subject,
+    "ablation": ablation,
+}

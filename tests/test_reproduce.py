@@ -1,0 +1,181 @@
+"""``python -m benchmarks.reproduce``: the published tables equal their renderers, collect."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import reproduce
+from xmodal.cli import main as xmodal_main
+from xmodal.evaluation.statistics import holm_adjust_comparisons, paired_comparison
+
+TINY = """
+[data]
+train_stride = 10.0
+rates = { "chest.ECG" = 64.0 }
+[model]
+widths = [4, 4, 4]
+kernels = [8, 4, 4]
+head_hidden = 8
+ensemble = 1
+[training]
+epochs = 1
+min_epochs = 1
+val_subjects = 1
+"""
+
+STUDY = """
+name = "tiny"
+
+[[configuration]]
+name = "eda"
+data = { modalities = ["chest.EDA"] }
+model = { name = "single" }
+
+[[configuration]]
+name = "both"
+model = { name = "late-fusion" }
+
+[[configuration]]
+name = "ecg"
+data = { modalities = ["chest.ECG"] }
+model = { name = "single" }
+
+[reproduce]
+data = "external"
+source = "simulated in the test."
+
+[[reproduce.table]]
+name = "tiny"
+renderer = "comparison"
+docs = ["README.md"]
+tasks = ["binary"]
+rows = [["both", "late fusion"], ["eda", "EDA"], ["ecg", "ECG"]]
+references = [["eda", "single EDA"]]
+
+[[reproduce.table]]
+name = "tiny-subjects"
+renderer = "per-subject"
+docs = ["docs/page.md"]
+tasks = ["binary"]
+rows = ["both", "eda", "ecg"]
+reference = "eda"
+"""
+
+
+def test_the_committed_docs_equal_what_the_renderers_make(capsys):
+    """``make test`` runs this: every marked table in README.md and docs/ is regenerated from
+    its committed raw results (no training) and must equal the text in the docs."""
+    assert reproduce.check() == []
+    assert reproduce.main(["--check"]) == 0
+    assert "0 problem(s)" in capsys.readouterr().out
+
+
+def test_every_table_names_a_known_renderer_and_its_study_loads():
+    from xmodal.training.benchmark import load_study
+
+    tables = reproduce.tables()
+    assert {"real-data", "fusion-ablation", "normalisation", "precision-wrist"} <= set(tables)
+    for table in tables.values():
+        assert load_study(str(table.study)).configurations  # xmodal ignores [reproduce]
+        assert table.docs
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A repository root with the tiny study, a README and a docs page with empty blocks."""
+    root = tmp_path / "repo"
+    (root / "benchmarks" / "studies").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "benchmarks" / "studies" / "tiny.toml").write_text(STUDY)
+    (root / "README.md").write_text(
+        "# x\n\nResult:\n\n<!-- reproduce: tiny -->\n<!-- /reproduce: tiny -->\n\nend\n"
+    )
+    (root / "docs" / "page.md").write_text(
+        "<!-- reproduce: tiny-subjects -->\nold\n<!-- /reproduce: tiny-subjects -->\n"
+    )
+    monkeypatch.setattr(reproduce, "ROOT", root)
+    monkeypatch.setattr(reproduce, "STUDIES", root / "benchmarks" / "studies")
+    monkeypatch.setattr(reproduce, "RESULTS", root / "benchmarks" / "results")
+    return root
+
+
+def test_collect_render_write_and_check_a_benchmark(sandbox, tiny_wesad, tmp_path, capsys):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    bench = tmp_path / "bench"
+    args = ["benchmark", str(tiny_wesad), "--out", str(bench), "--quiet"]
+    args += ["--study", str(sandbox / "benchmarks" / "studies" / "tiny.toml")]
+    args += ["--config", str(tmp_path / "tiny.toml"), "--cache-dir", str(tmp_path / "c")]
+    args += ["--task", "binary", "--seeds", "2", "--jobs", "1"]
+    assert xmodal_main(args) == 0
+    # an extra per-run field (e.g. written by another tool) travels into the committed results
+    state = json.loads((bench / "benchmark.json").read_text())
+    state["entries"][0]["wall_s"] = 12.5
+    (bench / "benchmark.json").write_text(json.dumps(state))
+    capsys.readouterr()
+
+    # blocks without results: --check says so
+    assert any("no results for table 'tiny'" in p for p in reproduce.check())
+    assert reproduce.main(["--collect", "tiny", str(bench)]) == 0
+    results = json.loads((sandbox / "benchmarks" / "results" / "tiny.json").read_text())
+    assert results["study"] == "benchmarks/studies/tiny.toml" and results["tasks"] == ["binary"]
+    assert len(results["runs"]) == 6 and results["machine"]["cpu"] is not None
+    assert results["subjects"] == ["S2", "S3", "S4", "S5"] and results["xmodal_versions"]
+    first = results["runs"][0]
+    assert first["extra"] == {"wall_s": 12.5} and first["seed"] == 0
+    assert first["config_changes"]["model"]["name"] == "single"
+    assert set(first["per_subject"]) == {"S2", "S3", "S4", "S5"}
+    assert first["precision"]["test"] == "fp32" and "timing" in first
+    assert not any(p.suffix == ".pt" for p in (sandbox / "benchmarks").rglob("*"))
+
+    assert any("differs from what its renderer makes" in p for p in reproduce.check())
+    assert reproduce.main(["--write", "all"]) == 0
+    assert reproduce.check() == []
+    text = (sandbox / "README.md").read_text()
+    assert text.startswith("# x\n\nResult:\n\n<!-- reproduce: tiny -->\n| configuration |")
+    assert text.endswith("<!-- /reproduce: tiny -->\n\nend\n")
+    assert "smallest p the exact test can give is 0.125" in text  # four subjects
+    assert "Data: simulated in the test." in text and "BCa" in text and "Holm" in text
+
+    # the numbers: means over seeds, then subjects; Δ Holm-adjusted over the column's rows
+    def scores(conf):
+        runs = [r for r in results["runs"] if r["configuration"] == conf]
+        assert len(runs) == 2
+        return {
+            s: np.mean([r["per_subject"][s]["macro_f1"] for r in runs]) for s in results["subjects"]
+        }
+
+    both, eda, ecg = scores("both"), scores("eda"), scores("ecg")
+    comps = holm_adjust_comparisons([paired_comparison(both, eda), paired_comparison(ecg, eda)])
+    line = next(ln for ln in text.splitlines() if ln.startswith("| late fusion |"))
+    assert line.startswith(
+        f"| late fusion | {np.mean(list(both.values())):.3f} | {comps[0].format()}"
+    )
+    assert next(ln for ln in text.splitlines() if ln.startswith("| EDA |")).endswith("| – |")
+    page = (sandbox / "docs" / "page.md").read_text()
+    assert "| configuration | S2 | S3 | S4 | S5 | mean | Δ vs eda |" in page
+
+    # a number changed by hand is found, and a block of an unknown table too
+    (sandbox / "README.md").write_text(
+        text.replace(f"{np.mean(list(both.values())):.3f}", "0.999", 1)
+    )
+    problems = reproduce.check()
+    assert len(problems) == 1 and "README.md: table 'tiny' differs" in problems[0]
+    (sandbox / "docs" / "page.md").write_text(
+        page + "<!-- reproduce: nope -->\n<!-- /reproduce: nope -->\n"
+    )
+    assert any("'nope' names no table" in p for p in reproduce.check())
+    assert reproduce.main(["--check"]) == 1
+
+
+def test_unknown_table_and_missing_folder_are_one_line_errors(sandbox, tmp_path, capsys):
+    assert reproduce.main(["no-such-table"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown table 'no-such-table'" in err
+    assert reproduce.main(["--collect", "tiny", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "benchmark.json: not found" in err
+    assert reproduce.main(["tiny"]) == 2  # external data and no --data
+    assert "pass --data DIR" in capsys.readouterr().err
