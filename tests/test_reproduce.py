@@ -116,8 +116,11 @@ def test_collect_render_write_and_check_a_benchmark(sandbox, tiny_wesad, tmp_pat
     (bench / "benchmark.json").write_text(json.dumps(state))
     capsys.readouterr()
 
-    # blocks without results: --check says so
-    assert any("no results for table 'tiny'" in p for p in reproduce.check())
+    # without results an empty block is pending; one with text is a problem
+    assert reproduce.check() == [
+        "docs/page.md: benchmarks/results/tiny.json: no results for table 'tiny-subjects'; run "
+        "`python -m benchmarks.reproduce tiny-subjects` or --collect a benchmark"
+    ]
     assert reproduce.main(["--collect", "tiny", str(bench)]) == 0
     results = json.loads((sandbox / "benchmarks" / "results" / "tiny.json").read_text())
     assert results["study"] == "benchmarks/studies/tiny.toml" and results["tasks"] == ["binary"]
