@@ -13,6 +13,7 @@
 
     [reproduce]
     data = "wesad-wrist-6"          # how to build the dataset (DATA_RECIPES), or "external"
+                                    # (kind = "bench": python -m benchmarks.run, args its flags)
     source = "..."                  # where the data comes from (printed under the tables)
     args = ["--modalities", "wrist.BVP", "wrist.EDA", "--task", "binary", "--seeds", "3"]
 
@@ -309,6 +310,29 @@ def collect(study: Path, folders: list[Path], machine: dict | None = None) -> di
     }
 
 
+def collect_bench(study: Path, path: Path) -> dict:
+    """Results of a ``kind = "bench"`` study: the ``bench.json`` of ``python -m benchmarks.run``
+    (a file, or a folder holding it)."""
+    path = Path(path)
+    path = path / "bench.json" if path.is_dir() else path
+    if not path.is_file():
+        raise ReproduceError(f"{path}: not found (the --out of python -m benchmarks.run)")
+    from xmodal.version import __version__
+
+    bench = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(bench, dict) or "machine" not in bench:
+        raise ReproduceError(f"{path}: not a bench.json of python -m benchmarks.run")
+    return {
+        "study_name": study.stem,
+        "study": study.relative_to(ROOT).as_posix() if study.is_relative_to(ROOT) else str(study),
+        "kind": "bench",
+        "xmodal_versions": [__version__],
+        "machine": bench["machine"],
+        "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "bench": bench,
+    }
+
+
 def _machine() -> dict:
     from benchmarks.machine import machine_info
 
@@ -363,9 +387,14 @@ def run_study(study: Path, work: Path, data: str | None, extra: list[str]) -> di
     """``xmodal benchmark`` of the study into ``work/bench``; its compact results."""
     from benchmarks.machine import machine_info
 
+    spec = read_study(study)
+    if spec.get("kind") == "bench":
+        cmd = [sys.executable, "-m", "benchmarks.run", "--out", str(work / "bench.json")]
+        print("+", " ".join(cmd + spec.get("args", []) + extra), file=sys.stderr, flush=True)
+        subprocess.run(cmd + spec.get("args", []) + extra, check=True, cwd=ROOT)
+        return collect_bench(study, work / "bench.json")
     machine = machine_info()  # before the run: the load average it started under
     folder = build_data(study, work, data)
-    spec = read_study(study)
     cmd = [
         sys.executable,
         "-m",
@@ -442,7 +471,10 @@ def _main(args: argparse.Namespace) -> int:
         study = known[name].study if name in known else STUDIES / f"{name.replace('-', '_')}.toml"
         if not study.is_file():
             print(f"note: {study.relative_to(ROOT)} not found; collecting without its [reproduce]")
-        path = write_results(study, collect(study, [Path(d) for d in args.collect[1:]]))
+        folders = [Path(d) for d in args.collect[1:]]
+        is_bench = study.is_file() and read_study(study).get("kind") == "bench"
+        results = collect_bench(study, folders[-1]) if is_bench else collect(study, folders)
+        path = write_results(study, results)
         print(f"wrote {path.relative_to(ROOT)}")
         return 0
     if not args.table:

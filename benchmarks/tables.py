@@ -264,9 +264,25 @@ def _table(head: list[str], body: list[list[str]]) -> list[str]:
     ]
 
 
+def bench(results: dict, options: dict) -> str:
+    """The tables of ``python -m benchmarks.run`` (``bench.md``) from its committed ``bench.json``."""
+    from benchmarks.report import markdown
+
+    return "\n".join(
+        [
+            markdown(results["bench"]).strip(),
+            "",
+            f"Raw results: `benchmarks/results/{results['study_name']}.json` (the `bench.json` of "
+            f"xmodal {', '.join(results.get('xmodal_versions', [])) or 'n/a'}); regenerate with "
+            f"`python -m benchmarks.reproduce {options['name']}`.",
+        ]
+    )
+
+
 #: renderer name (``renderer = ...`` of a table) to function
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "comparison": comparison,
     "per-subject": per_subject,
     "ablation": ablation,
+    "bench": bench,
 }

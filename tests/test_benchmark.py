@@ -448,6 +448,13 @@ def test_report_paired_columns_and_resolved_best_marks(tmp_path):
     assert float(att["delta_vs_best_single"]) == pytest.approx(gains.mean() + 0.05)
     assert rows["single-chest.EDA"]["delta_vs_best_single"] == ""  # the reference itself
     assert float(rows["single-chest.ECG"]["delta_vs_best_single"]) == pytest.approx(-0.05)
+    # the p-values of one Δ column are Holm-adjusted over its rows (the reference left out)
+    from xmodal.evaluation.statistics import holm_adjust
+
+    family = ["single-chest.ECG", "single-chest.EDA", "attentive"]
+    raw = [float(rows[n]["delta_vs_features_p"]) for n in family]
+    adjusted = [float(rows[n]["delta_vs_features_p_holm"]) for n in family]
+    assert adjusted == pytest.approx(holm_adjust(raw), abs=1e-5) and adjusted[2] > raw[2]
     # macro-F1: attentive ahead of features on every subject -> bold; accuracy: attentive's
     # lead over features alternates in sign (+0.055 / -0.045) -> not resolved -> no mark
     assert "macro_f1" in att["best"].split(";") and "balanced_accuracy" in att["best"].split(";")

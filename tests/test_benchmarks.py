@@ -88,6 +88,12 @@ def test_benchmark_quick_writes_every_field(tmp_path):
     assert "ratio" in md and "LOSO" in md and "Ray" in md
     for precision in precisions:
         assert f"| paper | {precision} |" in md
+    # committed as the raw results of the performance tables, rendered as bench.md
+    from benchmarks import reproduce
+
+    table = reproduce.tables()["performance"]
+    text = reproduce.render(table, reproduce.collect_bench(table.study, out))
+    assert text.startswith(md.strip()) and "python -m benchmarks.reproduce performance" in text
 
 
 @pytest.mark.parametrize(

@@ -79,8 +79,9 @@ def test_every_table_names_a_known_renderer_and_its_study_loads():
     tables = reproduce.tables()
     assert {"real-data", "fusion-ablation", "normalisation", "precision-wrist"} <= set(tables)
     for table in tables.values():
-        assert load_study(str(table.study)).configurations  # xmodal ignores [reproduce]
         assert table.docs
+        if reproduce.read_study(table.study).get("kind") != "bench":
+            assert load_study(str(table.study)).configurations  # xmodal ignores [reproduce]
 
 
 @pytest.fixture

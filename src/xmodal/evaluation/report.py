@@ -484,6 +484,7 @@ def table_csv(rows: list[Row]) -> str:
             f"delta_vs_{kind}_ci_low",
             f"delta_vs_{kind}_ci_high",
             f"delta_vs_{kind}_p",
+            f"delta_vs_{kind}_p_holm",
             f"delta_vs_{kind}_n",
             f"delta_vs_{kind}_resolved",
         ]
@@ -510,13 +511,13 @@ def table_csv(rows: list[Row]) -> str:
             ref, c = r.vs.get(kind, (None, None))
             line.append(ref.name if ref is not None else "")
             if c is None:
-                line += [""] * 6
+                line += [""] * 7
             else:
                 line += (
                     [f"{c.mean_difference:.6f}"]
                     + [
                         f"{v:.6f}" if math.isfinite(v) else ""
-                        for v in (c.ci_low, c.ci_high, c.p_value)
+                        for v in (c.ci_low, c.ci_high, c.p_value, c.p_adjusted)
                     ]
                     + [c.n, int(c.resolved)]
                 )
