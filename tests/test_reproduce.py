@@ -6,25 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from test_benchmark import TINY  # the tiny network and one-epoch training of those tests
 
 from benchmarks import reproduce
 from xmodal.cli import main as xmodal_main
 from xmodal.evaluation.statistics import holm_adjust_comparisons, paired_comparison
-
-TINY = """
-[data]
-train_stride = 10.0
-rates = { "chest.ECG" = 64.0 }
-[model]
-widths = [4, 4, 4]
-kernels = [8, 4, 4]
-head_hidden = 8
-ensemble = 1
-[training]
-epochs = 1
-min_epochs = 1
-val_subjects = 1
-"""
 
 STUDY = """
 name = "tiny"

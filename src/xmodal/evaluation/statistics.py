@@ -79,11 +79,6 @@ class PairedComparison:
         return len(self.subjects)
 
     @property
-    def smallest_p(self) -> float:
-        """Smallest two-sided p the exact Wilcoxon test can give with these subjects."""
-        return smallest_wilcoxon_p(self.n)
-
-    @property
     def resolved(self) -> bool:
         """The interval excludes 0 and the adjusted Wilcoxon p is below ``1 - confidence``.
 
