@@ -294,6 +294,7 @@ def collect(study: Path, folders: list[Path], machine: dict | None = None) -> di
             hashlib.sha256(study.read_bytes()).hexdigest() if study.is_file() else None
         ),
         "commands": [s.get("command", []) for s in states],
+        "wall_s": [s.get("wall_s") for s in states],
         "tasks": list(dict.fromkeys(t for s in states for t in s.get("tasks", []))),
         "base_config": states[-1].get("base_config", {}) if states else {},
         "source": spec.get("source") or DATA_RECIPES.get(spec.get("data", ""), ("", ""))[1],
@@ -410,6 +411,9 @@ def run_study(study: Path, work: Path, data: str | None, extra: list[str]) -> di
     ]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True)
+    from benchmarks.common import load_avg
+
+    machine["load_avg_end"] = load_avg()
     return collect(study, [work / "bench"], machine)
 
 

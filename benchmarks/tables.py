@@ -120,7 +120,12 @@ def notes(results: dict, options: dict, subjects: list[str], compared: bool) -> 
     lines.append(
         f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal {versions}; "
         f"{machine.get('cpu') or 'machine n/a'}"
-        + (f", load average {machine['load_avg_start']}" if machine.get("load_avg_start") else "")
+        + (
+            f", load average {machine['load_avg_start']} at start"
+            + (f", {machine['load_avg_end']} at end" if machine.get("load_avg_end") else "")
+            if machine.get("load_avg_start")
+            else ""
+        )
         + f"); regenerate with `python -m benchmarks.reproduce {options['name']}`."
     )
     return lines
