@@ -113,10 +113,11 @@ def tables() -> dict[str, Table]:
     for path in sorted(STUDIES.glob("*.toml")):
         for entry in read_study(path).get("table", []):
             entry = dict(entry)
-            name = entry.pop("name")
+            name, renderer = entry.pop("name", None), entry.pop("renderer", None)
+            if not name or not renderer:
+                raise ReproduceError(f"{path}: every [[reproduce.table]] needs name and renderer")
             if name in out:
                 raise ReproduceError(f"{path}: table {name!r} is also in {out[name].study}")
-            renderer = entry.pop("renderer")
             if renderer not in RENDERERS:
                 raise ReproduceError(
                     f"{path}: table {name!r}: unknown renderer {renderer!r} "
