@@ -106,7 +106,13 @@ def test_tiny_training_run_records_precision_and_saves_float32(tiny_wesad, tmp_p
         == 0
     )
     results = json.loads((run / "results.json").read_text())
-    assert results["precision"] == {"requested": precision, "resolved": precision}
+    # early stopping under the training precision, test probabilities in fp32 (as predict)
+    assert results["precision"] == {
+        "requested": precision,
+        "resolved": precision,
+        "validation": precision,
+        "test": "fp32",
+    }
     assert 0.0 <= results["mean"]["macro_f1"] <= 1.0
     state = torch.load(next(run.glob("folds/*/model.pt")), weights_only=True)
     floats = [v for v in state.values() if v.is_floating_point()]
