@@ -646,9 +646,10 @@ class E4Adapter(DatasetAdapter):
     unit = "session"
 
     def detects(self, path: Path) -> bool:
-        """A session (folder or zip with E4 signal files) or a folder holding sessions."""
+        """A session (folder with E4 signal files, or any zip: no other format is zipped) or a
+        folder holding sessions."""
         path = Path(path)
-        if is_e4_session(path):
+        if is_zip(path) or is_e4_session(path):
             return True
         if not path.is_dir():
             return False

@@ -100,21 +100,16 @@ class SessionFiles:
                     f"{self.path}: {pure.name} lies in nested folders ({name}); put one "
                     "session's files at the top of the zip or in one folder"
                 )
-            folder = str(pure.parent)
-            folders.setdefault(folder, name)
-            if pure.name in self._members:
-                other = self._members[pure.name].filename
+            folders.setdefault(str(pure.parent), name)
+            if len(folders) > 1:
+                shown = ", ".join(f"{f}/" if f != "." else "top level" for f in sorted(folders))
                 raise DataError(
-                    f"{self.path}: {pure.name} found twice ({other} and {name}); one zip "
+                    f"{self.path}: session files lie in several folders ({shown}); one zip "
                     "holds one session"
                 )
+            if pure.name in self._members:
+                raise DataError(f"{self.path}: {name} found twice in the zip")
             self._members[pure.name] = info
-        if len(folders) > 1:
-            shown = ", ".join(f"{f}/" if f != "." else "top level" for f in sorted(folders))
-            raise DataError(
-                f"{self.path}: session files lie in several folders ({shown}); one zip "
-                "holds one session"
-            )
 
     def where(self, name: str) -> str:
         """How a file is named in messages: ``folder/EDA.csv`` or ``session.zip:EDA.csv``."""
