@@ -127,9 +127,8 @@ def window_grids(work: Path, task: str, window: float = 10.0, stride: float = 10
                 "per_class": np.bincount(labels, minlength=len(windows.classes)).tolist(),
             }
     for subject, row in out.items():
-        offset = float(sync(subject)["offset_s"])
-        shift = offset % stride
-        row["grid_shift_s"] = min(shift, stride - shift)
+        # WESAD window k starts at E4 time offset + k * stride; E4 windows at j * stride
+        row["grid_shift_s"] = float(sync(subject)["offset_s"]) % stride
     return out
 
 
@@ -223,7 +222,7 @@ def predictions(work: Path, runs: Path, subject: str, plot: Path | None) -> dict
         "same_predicted_class_vs_wesad": float(
             np.mean(wesad["predicted"][wi] == folder["predicted"][ej])
         ),
-        "first_time_start": str(folder["time_start"][0]),
+        "first_rows_zip": (work / f"pred_{subject}_zip.csv").read_text().splitlines()[:2],
     }
 
 
@@ -241,8 +240,12 @@ def markdown(result: dict) -> str:
             f"{row['labels']['different']} of {row['labels']['compared']} | {shift} |"
         )
     for task, w in result.get("windows", {}).items():
-        lines += ["", f"Labelled windows ({task}, 10 s every 10 s): wesad / e4", ""]
-        lines += [f"- {s}: {r['wesad']['windows']} / {r['e4']['windows']}" for s, r in w.items()]
+        lines += ["", f"Labelled windows ({task}, 10 s every 10 s): wesad / e4 (per class)", ""]
+        lines += [
+            f"- {s}: {r['wesad']['windows']} {r['wesad']['per_class']} / {r['e4']['windows']} "
+            f"{r['e4']['per_class']}; E4 grid shifted by {r['grid_shift_s']:g} s"
+            for s, r in w.items()
+        ]
     for task, t in result.get("training", {}).items():
         lines += ["", f"LOSO macro-F1 ({task}):", "", "| subject | wesad | e4 | e4 - wesad |"]
         lines.append("|---|---|---|---|")
@@ -273,14 +276,16 @@ def main(argv: list[str] | None = None) -> dict:
     runs = work / "runs"
     os.environ.setdefault("XMODAL_CACHE", str(work / "cache"))
     build(work)
-    result: dict = {"load_avg": list(os.getloadavg()), "samples": compare_samples(work)}
+    from benchmarks.machine import machine_info
+
+    result: dict = {"machine": machine_info(), "samples": compare_samples(work)}
     result["windows"] = {task: window_grids(work, task) for task in args.tasks or ["binary"]}
     result["training"] = {task: train(work, runs, task) for task in args.tasks}
     if "binary" in args.tasks:
         result["predictions"] = predictions(
             work, runs, args.subject, Path(args.plot) if args.plot else None
         )
-    result["load_avg_end"] = list(os.getloadavg())
+    result["machine"]["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=1, default=float) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
