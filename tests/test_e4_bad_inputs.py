@@ -8,17 +8,14 @@ valid and predicts.
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomli_w
-import torch
+from inference_helpers import fabricate_run
 from test_e4 import START, write_session, write_signal, zip_session
 
-from xmodal import __version__
 from xmodal.cli import main
 from xmodal.config import RunConfig
 
@@ -28,31 +25,16 @@ MODALITIES = ("wrist.ACC", "wrist.BVP", "wrist.EDA")
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A wrist ACC + BVP + EDA run folder with a final model (untrained weights)."""
-    from xmodal.models.registry import build_model
-
-    root = tmp_path_factory.mktemp("run") / "run"
     config = RunConfig()
     config.data.modalities = MODALITIES
     config.data.task = "binary"
-    shapes = {"wrist.ACC": [3, 320], "wrist.BVP": [1, 640], "wrist.EDA": [1, 40]}
-    classes = ["non-stress", "stress"]
-    (root / "final").mkdir(parents=True)
-    (root / "config.toml").write_text(tomli_w.dumps(config.to_dict()))
-    (root / "results.json").write_text(
-        json.dumps(
-            {
-                "classes": classes,
-                "xmodal_version": __version__,
-                "windows": {
-                    "rates": {"wrist.ACC": 32.0, "wrist.BVP": 64.0, "wrist.EDA": 4.0},
-                    "input_shapes": shapes,
-                },
-            }
-        )
+    return fabricate_run(
+        tmp_path_factory.mktemp("run") / "run",
+        config,
+        {"wrist.ACC": [3, 320], "wrist.BVP": [1, 640], "wrist.EDA": [1, 40]},
+        {"wrist.ACC": 32.0, "wrist.BVP": 64.0, "wrist.EDA": 4.0},
+        ["non-stress", "stress"],
     )
-    model = build_model(config.model, {m: tuple(s) for m, s in shapes.items()}, len(classes))
-    torch.save(model.state_dict(), root / "final" / "model.pt")
-    return root
 
 
 def _lines(path: Path) -> list[str]:
