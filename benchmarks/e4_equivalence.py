@@ -115,8 +115,7 @@ def window_grids(work: Path, task: str, window: float = 10.0, stride: float = 10
             dataset=layout,
             modalities=TRAIN_MODALITIES,
             task=task,
-            use_cache=False,
-        )
+        )  # the training runs' cache entries, when present
         windows = windows_of(
             prepare_subjects(config), get_task(task, layout, config.path), window, stride
         )

@@ -25,16 +25,25 @@ def _shade(ax, segments, events=()) -> None:
         ax.axvline(t, color="0.3", lw=0.7, ls="--")
 
 
-def _clock_axis(ax, start_unix: float, timezone: str | None) -> str:
-    """Tick labels in wall-clock time (HH:MM); returns the axis label."""
-    from matplotlib.ticker import FuncFormatter
+#: spacings (s) of wall-clock ticks; the smallest giving at most 10 ticks is used
+CLOCK_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+def _clock_axis(ax, start_unix: float, timezone: str | None, duration: float) -> str:
+    """Ticks at round wall-clock times, labelled HH:MM; returns the axis label."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
 
     from xmodal.data.recording import wall_clock
 
+    day = wall_clock(start_unix, timezone)
+    sign, hours, minutes = day[19:20] or "+", int(day[20:22] or 0), int(day[23:25] or 0)
+    utc_offset = (1 if sign == "+" else -1) * (hours * 3600 + minutes * 60)
+    step = next((s for s in CLOCK_STEPS if duration / s <= 10), CLOCK_STEPS[-1])
+    first = -((start_unix + utc_offset) % step)
+    ax.xaxis.set_major_locator(FixedLocator(np.arange(first, duration + step, step)))
     ax.xaxis.set_major_formatter(
         FuncFormatter(lambda t, _: wall_clock(start_unix + t, timezone)[11:16])
     )
-    day = wall_clock(start_unix, timezone)
     return f"wall-clock time, {day[:10]} (UTC{day[19:] or '+00:00'}; probability at window centre)"
 
 
@@ -88,7 +97,8 @@ def plot_predictions(
     ax.set_ylabel("probability")
     xlabel = "time (s; probability at window centre)"
     if table.start_unix is not None:
-        xlabel = _clock_axis(ax, table.start_unix, table.timezone)
+        duration = max(float(table.t_end.max(initial=0.0)), 1.0)
+        xlabel = _clock_axis(ax, table.start_unix, table.timezone, duration)
     ax.set_xlabel(xlabel)
     ax.legend(fontsize=8, ncol=len(table.classes), loc="upper right")
     marks = ["shaded: true labelled segments"] if segments else []
