@@ -702,7 +702,9 @@ def build_parser() -> argparse.ArgumentParser:
         "durations, labels, signal problems (no training)",
     )
     p.add_argument("data", help="data folder (WESAD root, drivedb records, csv dataset folder)")
-    p.add_argument("--dataset", help="wesad | drivedb | csv | e4 (default: guessed from the folder)")
+    p.add_argument(
+        "--dataset", help="wesad | drivedb | csv | e4 (default: guessed from the folder)"
+    )
     p.add_argument("--labels", metavar="FILE", help="segments CSV (drivedb, csv)")
     p.add_argument("--modalities", nargs="+", metavar="M", help="only these (default: all present)")
     p.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (records)")

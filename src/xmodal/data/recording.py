@@ -81,11 +81,15 @@ class Recording:
         return float(min(durations)) if durations else 0.0
 
 
-def wall_clock(unix: float, timezone: str | None = None, timespec: str = "seconds") -> str:
-    """ISO 8601 time of a unix time, in ``timezone`` (an IANA name) or UTC."""
+def clock_time(unix: float, timezone: str | None = None):
+    """A unix time as an aware ``datetime`` in ``timezone`` (an IANA name) or UTC."""
     from datetime import datetime
     from datetime import timezone as tz
     from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(timezone) if timezone else tz.utc
-    return datetime.fromtimestamp(unix, tz=zone).isoformat(timespec=timespec)
+    return datetime.fromtimestamp(unix, tz=ZoneInfo(timezone) if timezone else tz.utc)
+
+
+def wall_clock(unix: float, timezone: str | None = None, timespec: str = "seconds") -> str:
+    """ISO 8601 time of a unix time, in ``timezone`` (an IANA name) or UTC."""
+    return clock_time(unix, timezone).isoformat(timespec=timespec)

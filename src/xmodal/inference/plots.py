@@ -33,11 +33,10 @@ def _clock_axis(ax, start_unix: float, timezone: str | None, duration: float) ->
     """Ticks at round wall-clock times, labelled HH:MM; returns the axis label."""
     from matplotlib.ticker import FixedLocator, FuncFormatter
 
-    from xmodal.data.recording import wall_clock
+    from xmodal.data.recording import clock_time, wall_clock
 
     day = wall_clock(start_unix, timezone)
-    sign, hours, minutes = day[19:20] or "+", int(day[20:22] or 0), int(day[23:25] or 0)
-    utc_offset = (1 if sign == "+" else -1) * (hours * 3600 + minutes * 60)
+    utc_offset = clock_time(start_unix, timezone).utcoffset().total_seconds()
     step = next((s for s in CLOCK_STEPS if duration / s <= 10), CLOCK_STEPS[-1])
     first = -((start_unix + utc_offset) % step)
     ax.xaxis.set_major_locator(FixedLocator(np.arange(first, duration + step, step)))
