@@ -131,18 +131,24 @@ def window_grids(work: Path, task: str, window: float = 10.0, stride: float = 10
     return out
 
 
-def train(work: Path, runs: Path, task: str) -> dict:
+#: training variants: run-name suffix -> extra ``xmodal train`` options. ``calibration``
+#: z-scores every subject with its first 5 minutes of baseline, the same samples in both
+#: layouts (the default, ``recording``, uses the whole recording, which the E4 layout holds
+#: longer: from the E4's start, not the chest device's)
+VARIANTS = {"": (), "calib": ("--normalize", "calibration", "--calibration-label", "baseline")}
+
+
+def train(work: Path, runs: Path, task: str, variant: str = "") -> dict:
     """LOSO macro-F1 per subject of both layouts (the runs are trained unless finished)."""
     from xmodal.cli import main
 
     scores = {}
     for layout in ("wesad", "e4"):
-        run = runs / f"{layout}_{task}"
+        run = runs / f"{layout}_{task}{'_' + variant if variant else ''}"
         if not (run / "results.json").is_file():
             args = ["train", str(work / layout), "--dataset", layout, "--modalities"]
             args += [*TRAIN_MODALITIES, "--task", task, "--out", str(run), "--quiet"]
-            if layout == "wesad" and task == "binary":
-                args.append("--final")
+            args += VARIANTS[variant]
             code = main(args)
             if code:
                 raise SystemExit(f"training {run} failed ({code})")
@@ -171,10 +177,37 @@ def _per_subject(run: Path) -> dict:
     return out
 
 
-def predictions(work: Path, runs: Path, subject: str, plot: Path | None) -> dict:
-    """One E4 session as folder and zip, and the WESAD-layout subject, through ``predict``."""
+def _predict(run: Path, source: Path, fold: str, csv: Path, *extra: str) -> np.ndarray:
     from xmodal.cli import main
 
+    args = ["predict", str(run), str(source), "--fold", fold, "--hop", "2", "--out", str(csv)]
+    if main([*args, *extra]):
+        raise SystemExit(f"predict on {source} failed")
+    return np.genfromtxt(csv, delimiter=",", names=True, dtype=None, encoding="utf-8")
+
+
+def _same_moments(wesad: np.ndarray, e4: np.ndarray, offset: float) -> dict:
+    """p(stress) of the WESAD windows against the E4 windows starting at the same moment."""
+    index = {round(float(t), 3): i for i, t in enumerate(e4["t_start"])}
+    pairs = [(i, index.get(round(float(t) + offset, 3))) for i, t in enumerate(wesad["t_start"])]
+    wi, ej = np.array([(i, j) for i, j in pairs if j is not None]).T
+    diff = np.abs(wesad["p_stress"][wi] - e4["p_stress"][ej])
+    return {
+        "matched_windows": int(len(wi)),
+        "p_stress_abs_diff": {
+            "max": float(diff.max()),
+            "mean": float(diff.mean()),
+            "median": float(np.median(diff)),
+            "max_after_first_window": float(diff[1:].max()),
+        },
+        "same_predicted_class": float(np.mean(wesad["predicted"][wi] == e4["predicted"][ej])),
+    }
+
+
+def predictions(work: Path, runs: Path, subject: str, plot: Path | None) -> dict:
+    """One E4 session as folder and zip, and the WESAD-layout subject, through ``predict``
+    with the model of the fold that held ``subject`` out, every 2 s (the offsets are even, so
+    the WESAD windows start at moments the E4 windows start too)."""
     run = runs / "wesad_binary"
     fold = next(p.name for p in (run / "folds").iterdir() if p.name.endswith(f"-{subject}"))
     session = work / "e4" / subject
@@ -183,46 +216,29 @@ def predictions(work: Path, runs: Path, subject: str, plot: Path | None) -> dict
     with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in sorted(session.iterdir()):
             zf.write(f, f.name)
-    outs = {}
-    for name, source in (
-        ("folder", session),
-        ("zip", zipped),
-        ("wesad", work / "wesad" / subject),
-    ):
-        csv = work / f"pred_{subject}_{name}.csv"
-        args = ["predict", str(run), str(source), "--fold", fold, "--hop", "2", "--out", str(csv)]
-        if name == "zip" and plot is not None:
-            args += ["--plot", str(plot)]
-        if main(args):
-            raise SystemExit(f"predict on {source} failed")
-        outs[name] = np.genfromtxt(csv, delimiter=",", names=True, dtype=None, encoding="utf-8")
-    folder, zip_, wesad = outs["folder"], outs["zip"], outs["wesad"]
     offset = float(sync(subject)["offset_s"])
-    same_rows = bool(np.array_equal(folder, zip_))
-    # WESAD window at t starts at t + offset in the E4 session (hop 2 s, offset even)
-    index = {round(float(t), 3): i for i, t in enumerate(folder["t_start"])}
-    pairs = [(i, index.get(round(float(t) + offset, 3))) for i, t in enumerate(wesad["t_start"])]
-    pairs = [(i, j) for i, j in pairs if j is not None]
-    wi, ej = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-    diff = np.abs(wesad["p_stress"][wi] - folder["p_stress"][ej])
-    return {
+    plot_args = ["--plot", str(plot)] if plot is not None else []
+    folder = _predict(run, session, fold, work / f"pred_{subject}_folder.csv")
+    zip_ = _predict(run, zipped, fold, work / f"pred_{subject}_zip.csv", *plot_args)
+    wesad = _predict(run, work / "wesad" / subject, fold, work / f"pred_{subject}_wesad.csv")
+    out = {
         "subject": subject,
         "model": f"{run.name}/folds/{fold}",
         "hop_s": 2.0,
-        "windows": {k: int(len(v)) for k, v in outs.items()},
-        "folder_equals_zip": same_rows,
+        "windows": {"folder": len(folder), "zip": len(zip_), "wesad": len(wesad)},
+        "folder_equals_zip": bool(np.array_equal(folder, zip_)),
         "max_abs_diff_folder_zip": float(np.abs(folder["p_stress"] - zip_["p_stress"]).max()),
-        "matched_with_wesad": int(len(pairs)),
-        "p_stress_abs_diff_vs_wesad": {
-            "max": float(diff.max()),
-            "mean": float(diff.mean()),
-            "median": float(np.median(diff)),
-        },
-        "same_predicted_class_vs_wesad": float(
-            np.mean(wesad["predicted"][wi] == folder["predicted"][ej])
-        ),
+        "vs_wesad": {"recording": _same_moments(wesad, folder, offset)},
         "first_rows_zip": (work / f"pred_{subject}_zip.csv").read_text().splitlines()[:2],
     }
+    # per-window z-scoring: each window's input depends on its own samples (and 5 s of context)
+    # only, not on how long the recording is
+    e4_w = _predict(run, zipped, fold, work / "pred_w_e4.csv", "--normalize", "window")
+    wesad_w = _predict(
+        run, work / "wesad" / subject, fold, work / "pred_w_wesad.csv", "--normalize", "window"
+    )
+    out["vs_wesad"]["window"] = _same_moments(wesad_w, e4_w, offset)
+    return out
 
 
 def markdown(result: dict) -> str:
@@ -268,6 +284,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--tasks", nargs="*", default=["binary"], help="tasks to train (none: skip)"
     )
+    parser.add_argument(
+        "--calibration",
+        nargs="*",
+        default=[],
+        help="tasks to train also with --normalize calibration (baseline)",
+    )
     parser.add_argument("--subject", default="S2", help="the session predicted on")
     parser.add_argument("--plot", help="timeline PNG of the zipped session")
     args = parser.parse_args(argv)
@@ -280,6 +302,8 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {"machine": machine_info(), "samples": compare_samples(work)}
     result["windows"] = {task: window_grids(work, task) for task in args.tasks or ["binary"]}
     result["training"] = {task: train(work, runs, task) for task in args.tasks}
+    for task in args.calibration:
+        result["training"][f"{task} calibration"] = train(work, runs, task, "calib")
     if "binary" in args.tasks:
         result["predictions"] = predictions(
             work, runs, args.subject, Path(args.plot) if args.plot else None
