@@ -446,9 +446,7 @@ def find_e4_sessions(path: Path | str, subjects: Sequence[str] = ()) -> dict[str
 def _segments(files: SessionFiles, session: str, labels: Path | None, where_folder: Path):
     """The segments of a session and the file they came from, or ``None``."""
     columns = dict(
-        record_columns=("session", "record", "subject"),
-        label_columns=("label", "condition"),
-        allow_negative=False,
+        record_columns=("session", "record", "subject"), label_columns=("label", "condition")
     )
     if labels is not None:
         rows = read_segments(labels, record_required=False, **columns)

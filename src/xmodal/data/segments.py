@@ -40,7 +40,6 @@ def read_segments(
     record_columns: tuple[str, ...] = _RECORD_COLUMNS,
     label_columns: tuple[str, ...] = _LABEL_COLUMNS,
     record_required: bool = True,
-    allow_negative: bool = False,
 ) -> list[Segment]:
     """Read a segments CSV; raise a one-line DataError naming file, row and column.
 
@@ -56,8 +55,6 @@ def read_segments(
         Accepted names of the record and label columns, the first present is used.
     record_required : bool
         False: a file without a record column is accepted (its segments get record ``""``).
-    allow_negative : bool
-        Accept start times below 0 (times the caller shifts onto its time base).
 
     Returns
     -------
@@ -104,8 +101,7 @@ def read_segments(
                 f"{path}: row {line}: start_s/end_s must be numbers, got "
                 f"{row[i_start]!r}, {row[i_end]!r}"
             ) from None
-        negative = start < 0 and not allow_negative
-        if not (np.isfinite(start) and np.isfinite(end)) or negative or end <= start:
+        if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end <= start:
             raise DataError(
                 f"{path}: row {line}: segment {start:g}..{end:g} s is empty or "
                 "negative (need 0 <= start_s < end_s)"
