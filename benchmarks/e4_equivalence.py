@@ -1,6 +1,7 @@
 """The same real recordings as WESAD pickles and as Empatica E4 exports: same signals, labels, results?
 
-    python -m benchmarks.e4_equivalence --work DIR --out docs/e4-equivalence.json   (repo root)
+    python -m benchmarks.e4_equivalence --work DIR --out benchmarks/results/e4_equivalence.json \
+        --tasks binary 3class --calibration 3class --plot docs/e4_timeline_S2.png   (repo root)
 
 Needs ``../shared/data`` (six real WESAD wrist subjects, S2-S7). In ``DIR`` it
 
@@ -12,7 +13,8 @@ Needs ``../shared/data`` (six real WESAD wrist subjects, S2-S7). In ``DIR`` it
    E4 adapter's 10-Hz label grid;
 3. counts the labelled windows of both layouts and how far their grids lie apart;
 4. trains ``xmodal train`` on both (wrist.BVP + wrist.EDA, LOSO, default recipe; per task of
-   ``--tasks``; an existing run folder resumes) and compares macro-F1 paired per subject;
+   ``--tasks``, and with ``--normalize calibration`` per task of ``--calibration``; an existing
+   run folder resumes) and compares macro-F1 paired per subject;
 5. predicts one E4 session, as a folder and as a zip, with the WESAD-layout run's model of the
    fold that held that subject out, and compares the probabilities with each other and with
    the WESAD-layout recording's at the same moments; writes the timeline plot
