@@ -61,19 +61,33 @@ def tiny_wesad(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def wesad_wrist(shared_data, tmp_path_factory) -> Path:
-    """The three real WESAD wrist subjects, built into the WESAD layout."""
+def _build_real(shared_data: Path, tmp_path_factory, script: str, *sources: Path) -> Path:
+    """Run a build script of ``../shared/data/wesad_wrist`` into a fresh temporary folder
+    (``sources``: folders of subjects to build instead of the script's own S2-S4)."""
     import subprocess
     import sys
 
-    out = tmp_path_factory.mktemp("wesad_wrist")
+    out = tmp_path_factory.mktemp(Path(script).stem)
     subprocess.run(
-        [sys.executable, str(shared_data / "wesad_wrist" / "build_wesad.py"), str(out)],
+        [sys.executable, str(shared_data / "wesad_wrist" / script), str(out), *map(str, sources)],
         check=True,
         capture_output=True,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def wesad_wrist(shared_data, tmp_path_factory) -> Path:
+    """The three real WESAD wrist subjects, built into the WESAD layout."""
+    return _build_real(shared_data, tmp_path_factory, "build_wesad.py")
+
+
+@pytest.fixture(scope="session")
+def e4_wrist(shared_data, tmp_path_factory) -> Path:
+    """The real subject S2 as an Empatica E4 export folder (``build_e4.py``)."""
+    source = tmp_path_factory.mktemp("e4_source")
+    (source / "S2").symlink_to(shared_data / "wesad_wrist" / "S2", target_is_directory=True)
+    return _build_real(shared_data, tmp_path_factory, "build_e4.py", source)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from xmodal.cli import main
@@ -36,3 +37,22 @@ def train_tiny(data: Path, out: Path, *extra: str) -> Path:
     )
     assert code == 0
     return out
+
+
+def fabricate_run(root: Path, config, shapes: dict, rates: dict, classes: list) -> Path:
+    """A run folder as ``xmodal train --final`` writes it, with untrained weights (no training)."""
+    import tomli_w
+    import torch
+
+    from xmodal import __version__
+    from xmodal.models.registry import build_model
+
+    (root / "final").mkdir(parents=True)
+    (root / "config.toml").write_text(tomli_w.dumps(config.to_dict()))
+    windows = {"rates": rates, "input_shapes": shapes}
+    (root / "results.json").write_text(
+        json.dumps({"classes": classes, "xmodal_version": __version__, "windows": windows})
+    )
+    model = build_model(config.model, {m: tuple(s) for m, s in shapes.items()}, len(classes))
+    torch.save(model.state_dict(), root / "final" / "model.pt")
+    return root

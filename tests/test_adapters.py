@@ -36,8 +36,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_recordings"
 
 
 def test_builtin_names_and_lookup():
-    assert adapter_names()[:3] == ("wesad", "drivedb", "csv")
-    for name in ("wesad", "drivedb", "csv"):
+    assert adapter_names()[:4] == ("wesad", "drivedb", "csv", "e4")
+    for name in ("wesad", "drivedb", "csv", "e4"):
         adapter = get_adapter(name)
         assert isinstance(adapter, DatasetAdapter) and adapter.name == name
     assert get_adapter("drivedb").unit == "record" and get_adapter("wesad").unit == "subject"
@@ -49,10 +49,10 @@ def test_builtin_names_and_lookup():
 def test_unknown_name_is_one_line_config_error(capsys):
     with pytest.raises(ConfigError) as err:
         get_adapter("nope")
-    assert str(err.value) == "unknown dataset 'nope'; valid: wesad, drivedb, csv"
+    assert str(err.value) == "unknown dataset 'nope'; valid: wesad, drivedb, csv, e4"
     assert main(["datasets", str(EXAMPLE), "--dataset", "nope"]) == 2
     assert capsys.readouterr().err == (
-        "xmodal: error: unknown dataset 'nope'; valid: wesad, drivedb, csv\n"
+        "xmodal: error: unknown dataset 'nope'; valid: wesad, drivedb, csv, e4\n"
     )
 
 
@@ -62,7 +62,7 @@ def test_register_twice_is_refused_and_registries_are_separate():
         registry.register(get_adapter("csv"))
     registry.register(get_adapter("csv"), replace=True)
     registry.unregister("csv")
-    assert registry.names() == ("wesad", "drivedb")
+    assert registry.names() == ("wesad", "drivedb", "e4")
     assert "csv" in adapter_names()  # the package's registry is untouched
     assert Registry().names() == ()
     with pytest.raises(TypeError):

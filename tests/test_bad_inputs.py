@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tomli_w
 import torch
 from conftest import write_wesad_pickle
+from inference_helpers import fabricate_run
 
-from xmodal import __version__
 from xmodal.cli import main
 from xmodal.config import VALUE_RANGES, RunConfig, validate_values
 from xmodal.errors import ConfigError
@@ -207,30 +206,15 @@ def _torch_bytes(obj) -> bytes:
 @pytest.fixture(scope="module")
 def run(wesad, tmp_path_factory) -> Path:
     """A run folder as ``xmodal train --final`` writes it (untrained weights; no training)."""
-    from xmodal.models.registry import build_model
-
-    root = tmp_path_factory.mktemp("run") / "run"
     config = RunConfig()
     config.data.path = str(wesad)
-    shapes = {"chest.ECG": [1, 2560], "chest.EDA": [1, 160]}
-    classes = ["baseline", "stress", "amusement"]
-    (root / "final").mkdir(parents=True)
-    (root / "config.toml").write_text(tomli_w.dumps(config.to_dict()))
-    (root / "results.json").write_text(
-        json.dumps(
-            {
-                "classes": classes,
-                "xmodal_version": __version__,
-                "windows": {
-                    "rates": {"chest.ECG": 256.0, "chest.EDA": 16.0},
-                    "input_shapes": shapes,
-                },
-            }
-        )
+    return fabricate_run(
+        tmp_path_factory.mktemp("run") / "run",
+        config,
+        {"chest.ECG": [1, 2560], "chest.EDA": [1, 160]},
+        {"chest.ECG": 256.0, "chest.EDA": 16.0},
+        ["baseline", "stress", "amusement"],
     )
-    model = build_model(config.model, {m: tuple(s) for m, s in shapes.items()}, len(classes))
-    torch.save(model.state_dict(), root / "final" / "model.pt")
-    return root
 
 
 def test_the_fabricated_run_loads(run):

@@ -53,7 +53,7 @@ def _rate(text: str) -> tuple[str, float]:
 
 def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", help="dataset adapter: wesad (default) | drivedb | csv")
+    d.add_argument("--dataset", help="dataset adapter: wesad (default) | drivedb | csv | e4")
     d.add_argument(
         "--labels",
         metavar="FILE",
@@ -710,7 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
         "durations, labels, signal problems (no training)",
     )
     p.add_argument("data", help="data folder (WESAD root, drivedb records, csv dataset folder)")
-    p.add_argument("--dataset", help="wesad | drivedb | csv (default: guessed from the folder)")
+    p.add_argument(
+        "--dataset", help="wesad | drivedb | csv | e4 (default: guessed from the folder)"
+    )
     p.add_argument("--labels", metavar="FILE", help="segments CSV (drivedb, csv)")
     p.add_argument("--modalities", nargs="+", metavar="M", help="only these (default: all present)")
     p.add_argument("--subjects", nargs="+", metavar="S", help="only these subjects (records)")

@@ -50,6 +50,15 @@ class Recording:
         Sampling rate of ``labels`` in Hz.
     source : Path
         File the recording was read from (named in error messages).
+    start_unix : float or None
+        Wall-clock time of t = 0 in unix seconds, when the files record it (E4 exports).
+    timezone : str or None
+        IANA time zone of the session (``"Europe/Berlin"``) for wall-clock output; None: UTC.
+    events : tuple of float
+        Marked moments (E4 event-button tags) in seconds on the time base.
+    notes : tuple of str
+        Remarks of the loader about the files (start offsets trimmed, files not used), shown by
+        ``xmodal datasets``.
     """
 
     subject: str
@@ -58,6 +67,10 @@ class Recording:
     label_rate: float | None = None
     source: Path = field(default_factory=Path)
     dataset: str = "wesad"
+    start_unix: float | None = None
+    timezone: str | None = None
+    events: tuple[float, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -66,3 +79,17 @@ class Recording:
         if self.labels is not None and self.label_rate:
             durations.append(len(self.labels) / self.label_rate)
         return float(min(durations)) if durations else 0.0
+
+
+def clock_time(unix: float, timezone: str | None = None):
+    """A unix time as an aware ``datetime`` in ``timezone`` (an IANA name) or UTC."""
+    from datetime import datetime
+    from datetime import timezone as tz
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(unix, tz=ZoneInfo(timezone) if timezone else tz.utc)
+
+
+def wall_clock(unix: float, timezone: str | None = None, timespec: str = "seconds") -> str:
+    """ISO 8601 time of a unix time, in ``timezone`` (an IANA name) or UTC."""
+    return clock_time(unix, timezone).isoformat(timespec=timespec)

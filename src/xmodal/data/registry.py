@@ -1,4 +1,4 @@
-"""Dataset adapters by name: the built-in ones (wesad, drivedb, csv) and any registered later.
+"""Dataset adapters by name: the built-in ones (wesad, drivedb, csv, e4) and any registered later.
 
 ``--dataset NAME`` is looked up with :func:`get_adapter`; a data folder given without it is
 recognised with :func:`detect_adapter`. A new dataset is one module with a
@@ -13,6 +13,7 @@ from pathlib import Path
 from xmodal.data.adapter import DatasetAdapter
 from xmodal.data.csv_dataset import CsvAdapter
 from xmodal.data.drivedb import DrivedbAdapter
+from xmodal.data.e4 import E4Adapter
 from xmodal.data.wesad import WesadAdapter
 from xmodal.errors import ConfigError
 
@@ -67,8 +68,8 @@ class Registry:
 
 
 def builtin_registry() -> Registry:
-    """A registry of the built-in adapters: wesad, drivedb, csv."""
-    return Registry((WesadAdapter(), DrivedbAdapter(), CsvAdapter()))
+    """A registry of the built-in adapters: wesad, drivedb, csv, e4."""
+    return Registry((WesadAdapter(), DrivedbAdapter(), CsvAdapter(), E4Adapter()))
 
 
 #: the registry the package uses (``register`` adds to it)

@@ -34,7 +34,13 @@ class Segment:
     end: float
 
 
-def read_segments(path: Path | str) -> list[Segment]:
+def read_segments(
+    path: Path | str,
+    text: str | None = None,
+    record_columns: tuple[str, ...] = _RECORD_COLUMNS,
+    label_columns: tuple[str, ...] = _LABEL_COLUMNS,
+    record_required: bool = True,
+) -> list[Segment]:
     """Read a segments CSV; raise a one-line DataError naming file, row and column.
 
     Parameters
@@ -42,6 +48,13 @@ def read_segments(path: Path | str) -> list[Segment]:
     path : Path
         CSV with a header holding ``record`` (or ``subject``), ``start_s``, ``end_s`` and
         ``stress_level`` (or ``label`` / ``class``); ``segment`` is optional.
+    text : str, optional
+        The file's content, when it is not read from ``path`` (a member of a zip; ``path``
+        then only names it in messages).
+    record_columns, label_columns : tuple of str
+        Accepted names of the record and label columns, the first present is used.
+    record_required : bool
+        False: a file without a record column is accepted (its segments get record ``""``).
 
     Returns
     -------
@@ -49,13 +62,16 @@ def read_segments(path: Path | str) -> list[Segment]:
         Labels kept as text (the caller maps them to codes).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: segments file not found")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read segments file ({exc})") from None
+    if text is None:
+        if not path.is_file():
+            raise DataError(f"{path}: segments file not found")
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot read segments file ({exc})") from None
+    else:
+        rows = list(csv.reader(text.lstrip("\ufeff").splitlines()))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"{path}: segments file is empty")
@@ -69,7 +85,9 @@ def read_segments(path: Path | str) -> list[Segment]:
             f"{path}: missing column {' or '.join(options)} (header: {','.join(header)})"
         )
 
-    i_rec, i_lab = column(_RECORD_COLUMNS), column(_LABEL_COLUMNS)
+    has_record = any(name in header for name in record_columns)
+    i_rec = column(record_columns) if has_record or record_required else None
+    i_lab = column(label_columns)
     i_start, i_end = column(("start_s",)), column(("end_s",))
     i_name = header.index("segment") if "segment" in header else None
     out = []
@@ -92,7 +110,8 @@ def read_segments(path: Path | str) -> list[Segment]:
         if not label:
             raise DataError(f"{path}: row {line}: empty label")
         name = row[i_name].strip() if i_name is not None else f"row {line}"
-        out.append(Segment(row[i_rec].strip(), name, label, start, end))
+        record = row[i_rec].strip() if i_rec is not None else ""
+        out.append(Segment(record, name, label, start, end))
     return out
 
 

@@ -1,8 +1,10 @@
 """What a data folder holds: subjects, modalities, rates, durations, labels and signal problems.
 
 Backs ``xmodal datasets DATA``; nothing is preprocessed or trained. Problems are reported, not
-repaired: runs of NaN/inf, flat lines (a value repeated for at least :data:`FLAT_SECONDS`) and
-clipping (many samples exactly at the signal's extreme value, the mark of a saturated sensor).
+repaired: runs of NaN/inf, flat lines (a value repeated for at least :data:`FLAT_SECONDS`),
+clipping (many samples exactly at the signal's extreme value, the mark of a saturated sensor) and
+a wrist EDA near zero for minutes (the band off the wrist). Recordings that know their wall-clock
+start (E4 sessions) also show it, their tags and the loader's notes on the files.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from xmodal.data.modalities import signal_kind
-from xmodal.data.recording import Recording
+from xmodal.data.recording import Recording, wall_clock
 from xmodal.data.registry import get_adapter
 from xmodal.errors import ConfigError, XmodalError
 
@@ -23,6 +25,9 @@ FLAT_SECONDS = 5.0
 #: a signal is clipped when this fraction (and at least CLIP_MIN_SAMPLES) sits at its min or max
 CLIP_FRACTION = 0.002
 CLIP_MIN_SAMPLES = 20
+#: a wrist EDA (microsiemens) below this for at least OFF_WRIST_SECONDS: the band off the wrist?
+OFF_WRIST_EDA = 0.02
+OFF_WRIST_SECONDS = 60.0
 
 
 @dataclass
@@ -46,6 +51,9 @@ class SubjectSurvey:
     label_rate: float | None = None
     label_seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    start: str | None = None
+    tags: tuple[float, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def problems(self) -> list[str]:
@@ -64,10 +72,25 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 STEADY_KINDS = ("temp", "acc")
 
 
-def signal_problems(x: np.ndarray, rate: float, kind: str = "") -> list[str]:
+def off_wrist(x: np.ndarray, rate: float) -> str | None:
+    """A wrist EDA (µS) below :data:`OFF_WRIST_EDA` for :data:`OFF_WRIST_SECONDS` or longer."""
+    starts, lengths = _runs(np.asarray(x, dtype=np.float64) < OFF_WRIST_EDA)
+    long = lengths >= OFF_WRIST_SECONDS * rate
+    if not long.any():
+        return None
+    k = int(np.argmax(np.where(long, lengths, 0)))
+    return (
+        f"near zero (< {OFF_WRIST_EDA:g} uS) for {int(lengths[long].sum()) / rate / 60:.1f} min "
+        f"in {int(long.sum())} run{'s' if long.sum() != 1 else ''} (longest "
+        f"{lengths[k] / rate:.0f} s at {starts[k] / rate:.0f} s): band off the wrist?"
+    )
+
+
+def signal_problems(x: np.ndarray, rate: float, kind: str = "", wrist: bool = False) -> list[str]:
     """Problems of one signal ``(n, channels)``: NaN runs, flat lines, clipping, zero variance.
 
-    ``kind`` (``signal_kind`` of the modality) in :data:`STEADY_KINDS` skips the flat-line check.
+    ``kind`` (``signal_kind`` of the modality) in :data:`STEADY_KINDS` skips the flat-line check;
+    a ``wrist`` EDA is also checked for :func:`off_wrist` stretches.
     """
     out: list[str] = []
     for c in range(x.shape[1]):
@@ -108,6 +131,10 @@ def signal_problems(x: np.ndarray, rate: float, kind: str = "") -> list[str]:
                     f"{tag}clipped? {count} samples ({100 * count / finite.size:.1f} %) at "
                     f"the {name} value {extreme:g}"
                 )
+        if kind == "eda" and wrist:
+            found = off_wrist(v, rate)
+            if found:
+                out.append(f"{tag}{found}")
     return out
 
 
@@ -121,9 +148,12 @@ def survey_recording(recording: Recording, names: dict[int, str]) -> SubjectSurv
                 sig.rate,
                 sig.n_channels,
                 sig.duration,
-                signal_problems(sig.data, sig.rate, signal_kind(name)),
+                signal_problems(sig.data, sig.rate, signal_kind(name), name.startswith("wrist.")),
             )
         )
+    if recording.start_unix is not None:
+        out.start = wall_clock(recording.start_unix, recording.timezone)
+    out.tags, out.notes = tuple(recording.events), tuple(recording.notes)
     if recording.labels is not None and recording.label_rate:
         out.label_rate = recording.label_rate
         counts = np.bincount(recording.labels.astype(np.int64))
@@ -167,7 +197,10 @@ def survey_dataset(
                 rec = adapter.load(file, tuple(modalities), subject, root=path, labels=labels)
             else:
                 rec = adapter.load_present(file, subject, root=path, labels=labels)
-            out.append(survey_recording(rec, adapter.label_names(path)))
+            survey = survey_recording(rec, adapter.label_names(path))
+            if rec.subject != subject:  # a session of a subject (E4 subjects.csv)
+                survey.subject = f"{subject} ({rec.subject})"
+            out.append(survey)
             del rec
         except XmodalError as exc:
             out.append(SubjectSurvey(subject, str(file), error=str(exc)))
@@ -206,6 +239,8 @@ def format_survey(dataset: str, path: str | Path, surveys: list[SubjectSurvey]) 
             continue
         duration = min((m.duration for m in s.modalities), default=0.0)
         lines.append(f"{s.subject}  {s.source}  {_minutes(duration)}")
+        if s.start is not None:
+            lines.append(f"  start: {s.start}")
         width = max(len(m.name) for m in s.modalities)
         for m in s.modalities:
             ch = f"{m.channels} channels" if m.channels > 1 else "1 channel"
@@ -219,6 +254,13 @@ def format_survey(dataset: str, path: str | Path, surveys: list[SubjectSurvey]) 
                 for name, sec in s.label_seconds.items()
             )
             lines.append(f"  labels ({s.label_rate:g} Hz): {parts}")
+        if s.start is not None:
+            shown = ", ".join(_minutes(t) for t in s.tags[:6]) + (
+                ", ..." if len(s.tags) > 6 else ""
+            )
+            lines.append(f"  tags: {len(s.tags)}" + (f" at {shown}" if s.tags else ""))
+        for note in s.notes:
+            lines.append(f"  note: {note}")
         problems = s.problems
         n_problems += len(problems)
         if problems:

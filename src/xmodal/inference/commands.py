@@ -39,6 +39,11 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
         help="use the fold models' ensemble even when the run has a final model",
     )
     p.add_argument(
+        "--fold",
+        metavar="NAME",
+        help="only this fold's model, e.g. fold-00-S2 (the one that never saw S2)",
+    )
+    p.add_argument(
         "--normalize",
         default=None,
         choices=("recording", "calibration", "running", "window"),
@@ -99,7 +104,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out must end in .csv or .json, got {out.name!r}")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise ConfigError(f"--plot must end in .png, got {args.plot!r}")
-    predictor = Predictor.from_run(args.run, ensemble=args.ensemble)
+    predictor = Predictor.from_run(args.run, ensemble=args.ensemble, fold=args.fold)
     rec = read_input(args, predictor.modalities)
     table = predictor.predict(
         rec.signals,
@@ -110,6 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         labels=rec.labels,
         label_rate=rec.label_rate,
     )
+    table.start_unix, table.timezone = rec.start_unix, rec.timezone
     if out.suffix.lower() == ".csv":
         table.to_csv(out)
     else:
@@ -125,6 +131,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"{rec.name}: {Path(args.run).name} "
             f"({predictor.source}, {len(predictor.models)} model(s))",
             _segments(rec, Path(args.run)),
+            rec.events,
         )
     counts = {c: int((table.predicted == c).sum()) for c in table.classes}
     print(
@@ -138,7 +145,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from xmodal.inference.plots import plot_attention_by_class, plot_attention_over_time
     from xmodal.inference.predictor import Predictor
 
-    predictor = Predictor.from_run(args.run, ensemble=args.ensemble)
+    predictor = Predictor.from_run(args.run, ensemble=args.ensemble, fold=args.fold)
     rec = read_input(args, predictor.modalities)
     result = explain(
         predictor,

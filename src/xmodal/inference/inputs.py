@@ -26,6 +26,10 @@ class InputRecording:
         Sampling rate per modality in Hz.
     labels, label_rate
         Raw label codes and their rate, when the recording has them (for plots).
+    start_unix, timezone
+        Wall-clock start (unix seconds) and IANA time zone, when the files record them.
+    events : tuple of float
+        Marked moments (E4 tags) in seconds from the start, drawn in plots.
     """
 
     name: str
@@ -33,6 +37,9 @@ class InputRecording:
     rates: dict
     labels: np.ndarray | None = None
     label_rate: float | None = None
+    start_unix: float | None = None
+    timezone: str | None = None
+    events: tuple = ()
 
 
 def parse_mapping(text: str, flag: str) -> dict[str, str]:
@@ -137,4 +144,7 @@ def read_dataset_input(
         {m: s.rate for m, s in rec.signals.items()},
         rec.labels,
         rec.label_rate,
+        rec.start_unix,
+        rec.timezone,
+        tuple(rec.events),
     )

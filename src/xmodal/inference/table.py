@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xmodal.data.recording import wall_clock
 from xmodal.files import atomic_write_text
 
 
@@ -29,12 +30,19 @@ class PredictionTable:
         Window bounds in seconds from the recording (stream) start.
     proba : np.ndarray
         Class probabilities ``(n_windows, n_classes)``; rows sum to 1.
+    start_unix : float, optional
+        Wall-clock time of t = 0 (unix seconds), when the recording knows it: the table then
+        also has the columns ``time_start`` and ``time_end`` (ISO 8601, in ``timezone``).
+    timezone : str, optional
+        IANA time zone of the wall-clock columns (default UTC).
     """
 
     classes: tuple
     t_start: np.ndarray
     t_end: np.ndarray
     proba: np.ndarray
+    start_unix: float | None = None
+    timezone: str | None = None
 
     def __post_init__(self) -> None:
         self.classes = tuple(self.classes)
@@ -56,13 +64,29 @@ class PredictionTable:
 
     @property
     def columns(self) -> list[str]:
-        return ["t_start", "t_end", "predicted"] + [f"p_{c}" for c in self.classes]
+        clock = ["time_start", "time_end"] if self.start_unix is not None else []
+        return ["t_start", "t_end", *clock, "predicted"] + [f"p_{c}" for c in self.classes]
+
+    def _clock(self, seconds: np.ndarray) -> np.ndarray:
+        if self.start_unix is None:
+            raise KeyError("no wall-clock columns: the recording has no start time")
+        return np.asarray(
+            [
+                wall_clock(self.start_unix + float(t), self.timezone, "milliseconds")
+                for t in seconds
+            ],
+            dtype=object,
+        )
 
     def __getitem__(self, column: str) -> np.ndarray:
         if column == "t_start":
             return self.t_start
         if column == "t_end":
             return self.t_end
+        if column == "time_start":
+            return self._clock(self.t_start)
+        if column == "time_end":
+            return self._clock(self.t_end)
         if column == "predicted":
             return self.predicted
         if column.startswith("p_") and column[2:] in self.classes:
@@ -80,6 +104,12 @@ class PredictionTable:
             np.concatenate([t.proba for t in tables]) if tables else np.zeros((0, len(classes))),
         )
 
+    def _clock_pairs(self) -> list[tuple[str, ...]]:
+        """``(time_start, time_end)`` of every row, or ``()`` rows without a start time."""
+        if self.start_unix is None:
+            return [()] * len(self)
+        return list(zip(self._clock(self.t_start), self._clock(self.t_end)))
+
     def to_dict(self) -> dict[str, list]:
         """``{column: list of values}``."""
         return {c: self[c].tolist() for c in self.columns}
@@ -89,8 +119,9 @@ class PredictionTable:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self.columns)
-        for s, e, name, p in zip(self.t_start, self.t_end, self.predicted, self.proba):
-            writer.writerow([f"{s:.3f}", f"{e:.3f}", name] + [f"{v:.6f}" for v in p])
+        clock = self._clock_pairs()
+        for s, e, c, name, p in zip(self.t_start, self.t_end, clock, self.predicted, self.proba):
+            writer.writerow([f"{s:.3f}", f"{e:.3f}", *c, name] + [f"{v:.6f}" for v in p])
         text = buf.getvalue()
         if path is not None:
             atomic_write_text(Path(path), text)
@@ -102,10 +133,13 @@ class PredictionTable:
             {
                 "t_start": round(float(s), 6),
                 "t_end": round(float(e), 6),
+                **dict(zip(("time_start", "time_end"), c)),
                 "predicted": name,
                 **{f"p_{c}": round(float(v), 6) for c, v in zip(self.classes, p)},
             }
-            for s, e, name, p in zip(self.t_start, self.t_end, self.predicted, self.proba)
+            for s, e, c, name, p in zip(
+                self.t_start, self.t_end, self._clock_pairs(), self.predicted, self.proba
+            )
         ]
         text = json.dumps({"classes": list(self.classes), "rows": rows}, indent=1)
         if path is not None:
