@@ -94,6 +94,7 @@ def test_stackable_and_unsupported():
     assert stack_unsupported(members, TrainConfig()) == ""
     assert "swa" in stack_unsupported(members, TrainConfig(swa=True))
     assert "warm_start" in stack_unsupported(members, TrainConfig(warm_start=True))
+    assert stack_unsupported(members, TrainConfig(ogm_alpha=1.0, gblend=True)) == ""
     assert stack_unsupported(members[:1], TrainConfig()) == "a single network"
 
 

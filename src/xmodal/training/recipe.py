@@ -219,9 +219,19 @@ def fit_network(
             "train_s": done.train_s,
             "transductive": config.training.transductive,
         }
-    stacked, how = _stack_plan(members, config, pretrained)
+    stacked, how = _stack_plan(members, config)
     if stacked:
-        return _fit_members_stacked(members, model, config, train, val, n_classes, seed, on_epoch)
+        if pretrained is not None:
+            for member in members:
+                load_encoders(member, pretrained, config.training.init or "in-fold pretraining")
+        model, info = _fit_members_stacked(
+            members, model, config, train, val, n_classes, seed, on_epoch
+        )
+        info["warm_start_s"] = warm_s
+        info["train_s"] += warm_s
+        if pretrain_info is not None:
+            info["pretraining"] = pretrain_info
+        return model, info
     for k, member in enumerate(members):
         if k:  # members differ in initialisation and seed
             torch.manual_seed(seed + 7919 * k)
@@ -259,6 +269,7 @@ def fit_network(
     }
     if how:
         info["members"] = how
+        info["member_epochs"] = [r.epochs_run for r in results]
     if any(w is not None for w in weights):
         info["output_weights"] = weights
     if pretrain_info is not None:
@@ -266,17 +277,13 @@ def fit_network(
     return model, info
 
 
-def _stack_plan(
-    members: list[XModalModel], config: RunConfig, pretrained: dict | None
-) -> tuple[bool, str]:
+def _stack_plan(members: list[XModalModel], config: RunConfig) -> tuple[bool, str]:
     """Whether the members train stacked, and how they train in words (empty: one network)."""
     if len(members) < 2:
         return False, ""
     if not config.training.stack_members:
         return False, "one after another (stack_members off)"
     why = stack_unsupported(members, config.training)
-    if not why and pretrained is not None:
-        why = "pretrained encoders"
     if why:
         return False, f"one after another ({why} not stacked)"
     return True, "stacked"
@@ -313,7 +320,6 @@ def _fit_members_stacked(
         "best_epoch": results[0].best_epoch,
         "epochs_run": results[0].epochs_run,
         "train_s": seconds,
-        "warm_start_s": 0.0,
         "windows_per_s": results[0].windows_per_s,
         "history": results[0].history,
         "precision": results[0].precision,

@@ -53,13 +53,9 @@ def stack_unsupported(members: Sequence[nn.Module], config: TrainConfig) -> str:
     why = stackable(members)
     if why:
         return why
-    options = {
-        "warm_start": config.warm_start,
-        "swa": config.swa,
-        "ogm_alpha": config.ogm_alpha > 0,
-        "gblend": config.gblend,
-        "pretraining": config.pretrain_epochs > 0 or bool(config.init),
-    }
+    # OGM-GE, gradient blending and auxiliary losses act on per-stream heads, which stacked
+    # members do not have (see stackable); pretrained encoders are loaded before stacking
+    options = {"warm_start": config.warm_start, "swa": config.swa}
     used = [name for name, on in options.items() if on]
     return f"training option(s) {', '.join(used)}" if used else ""
 
