@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import N_SUBJECTS_FULL, PRESET_ORDER, load_avg, rmtree, simulate
+from benchmarks.loso15 import measure_loso_default_15
 
 #: wall-time targets of the 15-subject LOSO per preset, seconds (others: the old 20 minutes)
 TARGET_S = {"efficient": 300.0, "paper": 3600.0}
@@ -132,6 +133,7 @@ def measure_loso(work: Path, quick: bool, preprocess: dict, full: bool) -> dict:
     }
     out = dict(presets[DEFAULT_PRESET])
     out["presets"] = presets
+    out["default_15"] = measure_loso_default_15(work, quick)
     if full:
         out["full_15_subjects"] = measure_full_loso(work, quick)
     return out

@@ -63,6 +63,24 @@ def _training(r: dict) -> list[str]:
                 )
     if "bf16" not in tr["precisions"]:
         lines.append("\nfp32 only: this CPU has no bfloat16 instructions.")
+    st = r.get("training_stacked")
+    if st:
+        lines += [
+            "",
+            f"Stacked ensemble ({st['members']} members, batch {st['batch_per_member']} each; "
+            "ratio counting all members' FLOPs):",
+            "",
+            "| preset | precision | threads | s/step | ratio to matmul peak | speedup |",
+            "|---|---|---|---|---|---|",
+        ]
+        for preset in (p for p in PRESET_ORDER if p in st):
+            for precision, runs in st[preset].items():
+                for key, v in runs.items():
+                    lines.append(
+                        f"| {preset} | {precision} | {key} | {v['s_per_step']:.3f} | "
+                        f"{v['ratio_to_matmul_peak']:.2f} | "
+                        f"{v['speedup_over_one_after_another']:.2f} |"
+                    )
     return lines
 
 
@@ -97,6 +115,19 @@ def _inference_and_loso(r: dict) -> list[str]:
             f"{min(fu['epochs_run'])}-{max(fu['epochs_run'])}) | "
             f"<= {fu['target_s'] / 60:.0f} min | {fu['target_met']} |"
         )
+    d15 = lo.get("default_15", {})
+    if d15.get("skipped"):
+        lines.append(f"| loso.default_15 | not run: {d15['note']} | - | - |")
+    for name in ("default", "default_one_after_another", "paper"):
+        if name in d15:
+            v = d15[name]
+            lines.append(
+                f"| loso.default_15 {name} (MEASURED, 15 x {d15['minutes']:g} min) | "
+                f"{v['wall_s']:.0f} s wall: preprocessing {v['preprocess_s']:.0f} s, "
+                f"rest {v['rest_s']:.0f} s (macro-F1 {v['macro_f1']:.2f}; load "
+                f"{v['load_avg_1min_during']['mean']:.1f} mean) | <= 150 s (default) | "
+                f"{v['wall_s'] <= 150 if name == 'default' else '-'} |"
+            )
     for preset, v in lo.get("presets", {}).items():
         if preset == me["preset"]:
             continue

@@ -17,11 +17,16 @@ Measures, in order (cheap first, heavy last):
    steps (forward under the precision's autocast, backward, AdamW) at batch 64 on ECG (256 Hz)
    + EDA (16 Hz) 10-s windows, FLOPs per step from ``torch.utils.flop_counter``, GFLOP/s and
    ``ratio_to_matmul_peak`` (to the same precision's matmul peak at the same thread count), with
-   the fast CPU conv path on and off; ``epoch_scaling``: the trainer's epoch time at three sizes.
+   the fast CPU conv path on and off; ``training_stacked``: the same for the default ensemble's
+   three members stacked into one grouped network (ratio counting all members' FLOPs, speedup
+   over three single-network steps); ``epoch_scaling``: the trainer's epoch time at three sizes.
 5. ``inference`` (:mod:`benchmarks.inference`): latency per window at batch 1 and batch 256.
 6. ``loso`` (:mod:`benchmarks.loso`): real LOSO runs of every preset on three WESAD-size
-   subjects and the full 15-subject LOSO extrapolated from them (stated as such); with
-   ``--full-loso`` also the real 15-subject LOSO of the default configuration.
+   subjects and the full 15-subject LOSO extrapolated from them (stated as such);
+   ``loso.default_15`` (:mod:`benchmarks.loso15`): the real 15-subject LOSO of ``xmodal train``
+   (default, members one after another, paper preset) on ``xmodal simulate --subjects 15
+   --minutes 40 --seed 1``, not run with ``--quick``; with ``--full-loso`` also the real
+   15-subject LOSO of the default configuration on 100-min subjects.
 7. ``ray_scaling``: a small study through the Ray backend on a local instance of 1 and of 2 CPUs
    (skipped with a note when Ray is not installed).
 
@@ -44,7 +49,7 @@ from benchmarks.loso import measure_loso, measure_ray_scaling
 from benchmarks.machine import machine_info, measure_peaks
 from benchmarks.preprocess import measure_preprocess
 from benchmarks.report import markdown
-from benchmarks.training import measure_epoch_scaling, measure_training
+from benchmarks.training import measure_epoch_scaling, measure_stacked, measure_training
 
 
 def _write(out: Path, result: dict) -> None:
@@ -81,6 +86,10 @@ def main(argv: list[str] | None = None) -> dict:
             ("peaks", lambda: measure_peaks(args.quick)),
             ("preprocess", lambda: measure_preprocess(work, args.quick)),
             ("training", lambda: measure_training(result["peaks"], args.quick)),
+            (
+                "training_stacked",
+                lambda: measure_stacked(result["peaks"], result["training"], args.quick),
+            ),
             ("epoch_scaling", lambda: measure_epoch_scaling(args.quick)),
             ("inference", lambda: measure_inference(args.quick)),
             ("loso", lambda: measure_loso(work, args.quick, result["preprocess"], args.full_loso)),

@@ -51,6 +51,74 @@ def step_seconds(
         fastconv.ENABLED = before
 
 
+def stacked_step_seconds(
+    preset: str, precision: str, batch: int, steps: int, threads: int, k: int
+) -> float:
+    """Seconds per training step of ``k`` ensemble members stacked into one grouped network
+    (:mod:`xmodal.models.stacked`: one forward under the precision's autocast and one backward
+    for all, each member on its own batch, AdamW), best of ``steps``, at ``threads``."""
+    from xmodal.models.stacked import StackedCrossModalNet, stack_inputs
+    from xmodal.training.precision import autocast_context
+
+    members = [build(preset) for _ in range(k)]
+    model = StackedCrossModalNet(members, [torch.Generator().manual_seed(j) for j in range(k)])
+    model.train()
+    xs = stack_inputs([[torch.randn(batch, *s) for s in SHAPES.values()] for _ in range(k)])
+    y = torch.randint(0, 3, (batch, k))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ce = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        with autocast_context(precision, "cpu"):
+            logits = model(*xs)
+            loss = sum(ce(logits[:, j].float(), y[:, j]) for j in range(k))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return with_threads(threads, lambda: best_time(step, steps))
+
+
+def measure_stacked(peaks: dict, training: dict, quick: bool, k: int = 3) -> dict:
+    """``<preset>.<precision>``: the default ensemble's ``k`` members trained as one stacked
+    network, per thread count: seconds per step, ``ratio_to_matmul_peak`` counting all ``k``
+    members' FLOPs, and ``speedup`` over ``k`` steps of one network (the best conv path of
+    ``training`` at that thread count, same run); ``quick``: the default preset only."""
+    batch = 64
+    steps = 2 if quick else 3
+    thread_counts = [1] if quick else sorted({1, torch.get_num_threads()})
+    out: dict = {"members": k, "batch_per_member": batch}
+    for preset in PRESET_ORDER[:1] if quick else PRESET_ORDER:
+        flops = training[preset]["flops_per_step"] * k
+        rec: dict = {}
+        for precision in precisions():
+            runs = {}
+            for threads in thread_counts:
+                s = stacked_step_seconds(preset, precision, batch, steps, threads, k)
+                single = min(
+                    r["s_per_step"]
+                    for name, r in training[preset][precision]["runs"].items()
+                    if name.startswith(f"threads_{threads}_")
+                )
+                peak = peaks[precision][f"threads_{threads}"]["matmul_gflops"]
+                runs[f"threads_{threads}"] = {
+                    "s_per_step": s,
+                    "windows_per_s": k * batch / s,
+                    "gflops": flops / s / 1e9,
+                    "ratio_to_matmul_peak": flops / s / 1e9 / peak,
+                    "speedup_over_one_after_another": k * single / s,
+                    "load_avg": load_avg(),
+                }
+            rec[precision] = runs
+        out[preset] = rec
+    out["note"] = (
+        f"{k} members stacked (grouped layers), each on its own batch of {batch}; FLOPs: "
+        f"{k} x one network's forward + backward; ratio to the matmul peak of the same "
+        "precision and thread count in this run"
+    )
+    return out
+
+
 def measure_training(peaks: dict, quick: bool) -> dict:
     """``<preset>.<precision>``: windows/s, GFLOP/s and ``ratio_to_matmul_peak`` (to the matmul
     peak of the same precision at the same thread count) of the best run, and every run

@@ -72,12 +72,16 @@ def test_benchmark_quick_writes_every_field(tmp_path):
                 assert isinstance(value, (int, float)) and value > 0, (preset, precision, key)
         assert r["inference"][preset]["batch1_p50_ms"] > 0
         assert r["inference"][preset]["frozen_batch1_p50_ms"] > 0
+    for precision in precisions:
+        run = r["training_stacked"][ModelConfig().preset][precision]["threads_1"]
+        assert run["ratio_to_matmul_peak"] > 0 and run["speedup_over_one_after_another"] > 0
     assert len(r["epoch_scaling"]) == 3
     lo = r["loso"]
     assert lo["measured"]["wall_s"] > 0 and 0 <= lo["measured"]["macro_f1"] <= 1
     assert lo["measured"]["preset"] == ModelConfig().preset
     ex = lo["extrapolated_15_subjects"]
     assert "EXTRAPOLATED" in ex["stated"] and ex["wall_s_max_epochs"] > 0 and ex["jobs"] >= 1
+    assert lo["default_15"]["skipped"] and "EXTRAPOLATED" in lo["default_15"]["note"]
     ray = r["ray_scaling"]
     if ray.get("skipped"):
         assert "Ray" in ray["note"]

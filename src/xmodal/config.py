@@ -212,6 +212,7 @@ class TrainConfig:
     pretrain_epochs: int = 0  # in-fold contrastive pretraining epochs (0: off)
     transductive: bool = False  # pretraining also reads the test subject's signal
     init: str = ""  # folder of `xmodal pretrain`: initial encoders
+    stack_members: bool = True  # train ensemble members together as one stacked network
 
 
 @dataclass

@@ -15,8 +15,9 @@ from xmodal.models.base import XModalModel
 class SeedEnsemble(XModalModel):
     """Average of the members' probabilities; the output is its log (valid for softmax).
 
-    Members are trained one after the other (see :func:`xmodal.training.recipe.fit_network`),
-    each with its own seed and early stopping; the ensemble itself is never trained as one.
+    Members are trained each with its own seed and early stopping, together as one stacked
+    network where the model allows it, else one after the other (see
+    :func:`xmodal.training.recipe.fit_network`); the ensemble itself is never trained as one.
 
     Parameters
     ----------

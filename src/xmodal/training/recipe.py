@@ -6,7 +6,9 @@ with early stopping and every choice made on the fold's inner validation windows
 * ``training.warm_start``: each stream is first trained alone (a ``single`` model on the same
   windows, same early stopping); the fusion model starts from those encoders, which then
   learn at ``warm_lr_factor`` times the learning rate;
-* ``model.ensemble`` K: K members trained one after another with different seeds;
+* ``model.ensemble`` K: K members with different seeds, trained together as one stacked
+  network (:mod:`xmodal.training.stacked_trainer`; ``training.stack_members``), or one after
+  another where stacking does not cover the settings (``info["members"]`` says which and why);
 * ``model.output`` (per-stream heads): ``val`` picks the mix of the fused and per-stream heads
   that scores best on the inner validation windows; ``blend`` uses the final
   gradient-blending weights; ``mean`` averages all heads.
@@ -40,6 +42,7 @@ from xmodal.training.pretrain import (
     load_encoders,
     pretraining_precision,
 )
+from xmodal.training.stacked_trainer import stack_unsupported, train_stacked
 from xmodal.training.trainer import TrainResult, head_logits, resolve_device, softmax, train_model
 
 #: grid step of the head mixes tried by ``output = "val"``
@@ -216,6 +219,19 @@ def fit_network(
             "train_s": done.train_s,
             "transductive": config.training.transductive,
         }
+    stacked, how = _stack_plan(members, config)
+    if stacked:
+        if pretrained is not None:
+            for member in members:
+                load_encoders(member, pretrained, config.training.init or "in-fold pretraining")
+        model, info = _fit_members_stacked(
+            members, model, config, train, val, n_classes, seed, on_epoch
+        )
+        info["warm_start_s"] = warm_s
+        info["train_s"] += warm_s
+        if pretrain_info is not None:
+            info["pretraining"] = pretrain_info
+        return model, info
     for k, member in enumerate(members):
         if k:  # members differ in initialisation and seed
             torch.manual_seed(seed + 7919 * k)
@@ -251,8 +267,63 @@ def fit_network(
         "history": results[0].history,
         "precision": results[0].precision,
     }
+    if how:
+        info["members"] = how
+        info["member_epochs"] = [r.epochs_run for r in results]
     if any(w is not None for w in weights):
         info["output_weights"] = weights
     if pretrain_info is not None:
         info["pretraining"] = pretrain_info
+    return model, info
+
+
+def _stack_plan(members: list[XModalModel], config: RunConfig) -> tuple[bool, str]:
+    """Whether the members train stacked, and how they train in words (empty: one network)."""
+    if len(members) < 2:
+        return False, ""
+    if not config.training.stack_members:
+        return False, "one after another (stack_members off)"
+    why = stack_unsupported(members, config.training)
+    if why:
+        return False, f"one after another ({why} not stacked)"
+    return True, "stacked"
+
+
+def _fit_members_stacked(
+    members: list[XModalModel],
+    model: XModalModel,
+    config: RunConfig,
+    train: WindowSet,
+    val: WindowSet | None,
+    n_classes: int,
+    seed: int,
+    on_epoch: Callable[[dict], None] | None,
+) -> tuple[XModalModel, dict]:
+    """Train the members together (see :mod:`xmodal.training.stacked_trainer`), each with
+    the seeds it has when trained alone: training seed ``seed + 7919 k`` and dropout masks
+    from the global generator (member 0: as it stands now; member k: reseeded ``seed + 7919 k``)."""
+    device = resolve_device(config.training.device)
+    configs = [
+        dataclasses.replace(config.training, seed=config.training.seed + 7919 * k)
+        for k in range(len(members))
+    ]
+    generators = [torch.Generator(device) for _ in members]
+    generators[0].set_state(
+        torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+    )
+    for k in range(1, len(members)):
+        generators[k].manual_seed(seed + 7919 * k)
+    results, seconds = train_stacked(members, train, val, configs, n_classes, generators, on_epoch)
+    if device.type == "cpu":  # the global generator as the last member left it
+        torch.set_rng_state(generators[-1].get_state())
+    info = {
+        "best_epoch": results[0].best_epoch,
+        "epochs_run": results[0].epochs_run,
+        "train_s": seconds,
+        "windows_per_s": results[0].windows_per_s,
+        "history": results[0].history,
+        "precision": results[0].precision,
+        "members": "stacked",
+        "member_epochs": [r.epochs_run for r in results],
+    }
     return model, info
