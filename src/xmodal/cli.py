@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xmodal.config import (
+    ADAPT_MODES,
     DEFAULT_PRESET,
     FEATURES_MODELS,
     FEATURES_WINDOW,
@@ -110,6 +111,19 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         "segment (e.g. baseline; windows overlapping it are then neither "
         "trained on nor scored) instead of "
         "the recording start",
+    )
+    d.add_argument(
+        "--adapt",
+        choices=ADAPT_MODES,
+        help="test-time adaptation to each test subject from its unlabelled windows: none "
+        "(default), adabn (BatchNorm statistics of its whole recording) or adabn-causal "
+        "(of its first --adapt-minutes, then frozen)",
+    )
+    d.add_argument(
+        "--adapt-minutes",
+        type=float,
+        metavar="MIN",
+        help="--adapt adabn-causal: minutes from the recording start (default 5)",
     )
     d.add_argument(
         "--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)"
@@ -330,6 +344,8 @@ _FLAG_TO_KEY = {
     "normalize": ("data", "normalize"),
     "calibration_minutes": ("data", "calibration_minutes"),
     "calibration_label": ("data", "calibration_label"),
+    "adapt": ("data", "adapt"),
+    "adapt_minutes": ("data", "adapt_minutes"),
     "model": ("model", "name"),
     "preset": ("model", "preset"),
     "stem_stride": ("model", "stem_stride"),

@@ -85,6 +85,9 @@ OUTPUT_MODES = ("fused", "mean", "val", "blend")
 #: where training's z-score statistics come from (see :mod:`xmodal.signals.preprocessor`): each
 #: subject's whole recording, a calibration part of it, or causal running statistics
 NORMALIZE_MODES = ("recording", "calibration", "running")
+#: test-time adaptation to the test subject from its unlabelled windows (see
+#: :mod:`xmodal.training.adaptation`)
+ADAPT_MODES = ("none", "adabn", "adabn-causal")
 
 #: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
 #: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
@@ -111,6 +114,8 @@ class DataConfig:
     normalize: str = "recording"  # recording | calibration | running (NORMALIZE_MODES)
     calibration_minutes: float = 5.0  # length of the calibration part (calibration)
     calibration_label: str = ""  # calibrate on this label's first segment; empty: start
+    adapt: str = "none"  # none | adabn | adabn-causal (ADAPT_MODES): test-time adaptation
+    adapt_minutes: float = 5.0  # adabn-causal: adaptation period from the recording start
 
 
 @dataclass
@@ -330,7 +335,7 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 #: lacks one of them was written by such a version and is read with these values, not with
 #: today's defaults, so its checkpoints still build the architecture they were trained with
 LEGACY_VALUES: dict[str, dict[str, Any]] = {
-    "data": {"normalize": "recording"},
+    "data": {"normalize": "recording", "adapt": "none"},
     "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
     "training": {
         "aux_weight": 0.0,
@@ -444,6 +449,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
     ("data", "rates"): ValueRange("rates", 0, MAX_RATE, (False, True)),
     ("data", "max_gap"): _above(0),
     ("data", "calibration_minutes"): _above(0, inclusive=False),
+    ("data", "adapt_minutes"): _above(0, inclusive=False),
     ("model", "widths"): _above(1, "ints"),
     ("model", "kernels"): _above(1, "ints"),
     ("model", "pool_size"): _above(0, "int"),  # 0: from the preset
@@ -477,6 +483,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
 #: :func:`validate_values` like :data:`VALUE_RANGES`
 VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "normalize"): NORMALIZE_MODES,
+    ("data", "adapt"): ADAPT_MODES,
     ("training", "precision"): PRECISIONS,
 }
 

@@ -29,6 +29,9 @@ def format_results(results: dict) -> str:
             "per subject macro-F1: "
             + "  ".join(f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items())
         )
+    adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
+    if adapt != "none":
+        lines.append(f"test-time adaptation: {adapt} (BatchNorm statistics of the test subject)")
     if results.get("transductive"):
         lines.append("transductive: pretraining read the test subjects' unlabelled signal")
     return "\n".join(lines)
