@@ -16,6 +16,7 @@ from xmodal.config import (
     FEATURES_WINDOW,
     MODEL_NAMES,
     NORMALIZE_MODES,
+    OUTPUT_MODES,
     PRESETS,
     RunConfig,
     load_config,
@@ -224,9 +225,11 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     )
     r.add_argument(
         "--output",
-        choices=("fused", "mean", "val", "blend"),
+        choices=OUTPUT_MODES,
         help="prediction of a model with per-stream heads: the fused head, the mean "
-        "of all heads, the mix best on inner validation, or the blending weights",
+        "of all heads, the mix best on inner validation, or the blending weights; "
+        "experts (no heads): the fused model and each stream alone, mixed per window by a "
+        "gate fitted on inner validation",
     )
     r.add_argument(
         "--modality-dropout",

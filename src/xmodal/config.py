@@ -80,7 +80,7 @@ DEFAULT_PRESET = "efficient"
 #: how a model with per-stream heads forms its output: ``fused`` head only; ``mean`` of all
 #: heads' probabilities; ``val`` the mix of heads best on the inner validation subjects;
 #: ``blend`` the final gradient-blending loss weights
-OUTPUT_MODES = ("fused", "mean", "val", "blend")
+OUTPUT_MODES = ("fused", "mean", "val", "blend", "experts")
 
 #: where training's z-score statistics come from (see :mod:`xmodal.signals.preprocessor`): each
 #: subject's whole recording, a calibration part of it, or causal running statistics
@@ -138,7 +138,7 @@ class ModelConfig:
     head_hidden: int = 64
     features_model: str = "rf"  # model 'features': rf | lda | adaboost
     aux_heads: bool = False  # a linear head per stream (fusion models)
-    output: str = "fused"  # fused | mean | val | blend (see OUTPUT_MODES)
+    output: str = "fused"  # fused | mean | val | blend | experts (see OUTPUT_MODES)
     ensemble: int = 3  # members trained with different seeds, averaged
 
     def resolved(self) -> ModelConfig:
@@ -172,7 +172,12 @@ class ModelConfig:
             raise ConfigError(f"unknown gate {out.gate!r}; valid: sigmoid, softmax")
         if out.output not in OUTPUT_MODES:
             raise ConfigError(f"unknown output {out.output!r}; valid: {', '.join(OUTPUT_MODES)}")
-        if out.output != "fused" and not out.aux_heads:
+        if out.output == "experts" and out.aux_heads:
+            raise ConfigError(
+                "output 'experts' mixes the fused model and each stream alone; it replaces "
+                "the per-stream heads (drop --aux-heads)"
+            )
+        if out.output not in ("fused", "experts") and not out.aux_heads:
             raise ConfigError(
                 f"output {out.output!r} mixes the per-stream heads: it needs "
                 f"aux_heads (--aux-heads)"
