@@ -171,3 +171,30 @@ def test_acc_and_temp_features_of_a_real_subject(wesad_wrist, tmp_path):
         assert np.isfinite(f[f"wrist.TEMP.{key}"]).all(), key
     # the windows differ: temperature drifts over the recording
     assert np.ptp(f["wrist.TEMP.mean"]) > 0.5
+
+
+# ---------------------------------------------------------------------------- datasets
+
+
+def test_survey_reports_temperature_off_the_skin():
+    from xmodal.data.survey import signal_problems
+
+    rate = 4.0
+    temp = np.full((4000, 1), 33.0) + np.random.default_rng(0).normal(0, 0.05, (4000, 1))
+    assert signal_problems(temp, rate, "temp") == []
+    temp[:400] = np.linspace(22.0, 24.0, 400)[:, None]  # 100 s off the wrist, on the table
+    (problem,) = signal_problems(temp, rate, "temp")
+    assert problem.startswith("off the skin? 100.0 s (10.0 %) outside 25-42 degC")
+    assert signal_problems(temp + 273.15, rate, "temp") == []  # kelvin: not checked
+    assert not any("off the skin" in p for p in signal_problems(temp, rate, "eda"))
+
+
+def test_datasets_lists_every_wrist_sensor(capsys, wesad_wrist):
+    from xmodal.cli import main
+
+    assert main(["datasets", str(wesad_wrist), "--subjects", "S2"]) == 0
+    out = capsys.readouterr().out
+    for line in ("wrist.BVP        64 Hz", "wrist.EDA         4 Hz", "wrist.TEMP        4 Hz",
+                 "wrist.ACC        32 Hz  3 channels"):  # fmt: skip
+        assert line in out, line
+    assert "problems: none" in out
