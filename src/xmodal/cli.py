@@ -450,8 +450,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         coupled=args.coupled,
         uninformative=args.uninformative or (),
+        responders=args.responders,
     )
     print(f"wrote {len(written)} synthetic WESAD subjects ({', '.join(written)}) to {args.out}")
+    if args.responders:
+        print(f"response profiles: {Path(args.out) / 'responders.json'}")
     return 0
 
 
@@ -651,6 +654,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the others stay as without this option (e.g. chest.ECG; valid: "
         "chest.ACC, chest.ECG, chest.EMG, chest.EDA, chest.Temp, chest.Resp, "
         "wrist.ACC, wrist.BVP, wrist.EDA, wrist.TEMP; not with --coupled)",
+    )
+    p.add_argument(
+        "--responders",
+        action="store_true",
+        help="people differ: each subject draws which response channels (cardiac, "
+        "electrodermal, thermal, motor) respond to stress and to amusement, and how "
+        "strongly; profiles in OUT/responders.json (not with --coupled)",
     )
     p.set_defaults(func=cmd_simulate)
 
