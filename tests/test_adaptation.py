@@ -20,6 +20,8 @@ from xmodal.training.adaptation import (
     adapt_batchnorm,
     adapted_predict,
     batchnorm_layers,
+    expert_weights,
+    mutual_information,
     window_probabilities,
 )
 
@@ -105,11 +107,12 @@ def test_adabn_uses_the_subjects_statistics_and_leaves_the_model(name, ensemble)
     )
 
 
-def test_causal_adaptation_reads_no_sample_after_its_window():
+@pytest.mark.parametrize("mode", ["adabn-causal", "experts-mi-causal"])
+def test_causal_adaptation_reads_no_sample_after_its_window(mode):
     model = _model()
     rec = _recording(n=40)
     minutes = 2.0  # windows ending by 120 s adapt; the later ones use those 12 windows, frozen
-    base = adapted_predict(model, NoLabels(rec), NoLabels(rec), _predict, "adabn-causal", minutes)
+    base = adapted_predict(model, NoLabels(rec), NoLabels(rec), _predict, mode, minutes)
     for k in (0, 3, 11, 12, 25):
         end = rec.t_start[k] + rec.window
         changed = {m: x.copy() for m, x in rec.inputs.items()}
@@ -121,13 +124,30 @@ def test_causal_adaptation_reads_no_sample_after_its_window():
         other = WindowSet(
             changed, rec.subjects, rec.labels, rec.t_start, rec.rates, rec.classes, rec.window
         )
-        out = adapted_predict(model, other, other, _predict, "adabn-causal", minutes)
+        out = adapted_predict(model, other, other, _predict, mode, minutes)
         assert np.allclose(out[: k + 1], base[: k + 1], atol=1e-6), k
         if later.any():
             assert not np.allclose(out[later], base[later])  # the later windows did change
-    # after the adaptation period the statistics are frozen: the offline mode differs
-    full = adapted_predict(model, rec, rec, _predict, "adabn")
+    # after the adaptation period the adaptation is frozen: the offline mode differs
+    full = adapted_predict(model, rec, rec, _predict, mode.removesuffix("-causal"))
     assert not np.allclose(full[20:], base[20:])
+
+
+def test_mutual_information_and_expert_weights():
+    flat = np.tile([0.9, 0.1], (10, 1))  # the same prediction for every window: no information
+    assert mutual_information(flat) == pytest.approx(0.0, abs=1e-9)
+    sure = np.eye(2)[np.arange(10) % 2]  # confident and following the windows: log 2
+    assert mutual_information(sure) == pytest.approx(np.log(2), abs=1e-6)
+    rec = _recording(n=20)
+    for ensemble in (1, 2):
+        model = _model("late-fusion", ensemble)
+        weights = expert_weights(model, {m: rec.inputs[m] for m in rec.modalities})
+        assert len(weights) == ensemble
+        assert all(w.shape == (3,) and np.isclose(w.sum(), 1) and (w >= 0).all() for w in weights)
+        out = adapted_predict(model, NoLabels(rec), NoLabels(rec), _predict, "experts-mi")
+        assert np.allclose(out.sum(1), 1, atol=1e-5)
+    with pytest.raises(ConfigError, match="per-stream experts"):
+        adapted_predict(_model("single"), rec, rec, _predict, "experts-mi")
 
 
 def test_adaptation_per_test_subject_and_errors():

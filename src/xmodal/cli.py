@@ -117,14 +117,15 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         "--adapt",
         choices=ADAPT_MODES,
         help="test-time adaptation to each test subject from its unlabelled windows: none "
-        "(default), adabn (BatchNorm statistics of its whole recording) or adabn-causal "
-        "(of its first --adapt-minutes, then frozen)",
+        "(default); adabn: BatchNorm statistics of its recording; experts-mi: the fused "
+        "model and each stream alone weighted per person by how much their predictions vary "
+        "(mutual information); -causal: from its first --adapt-minutes only, then frozen",
     )
     d.add_argument(
         "--adapt-minutes",
         type=float,
         metavar="MIN",
-        help="--adapt adabn-causal: minutes from the recording start (default 5)",
+        help="--adapt ...-causal: minutes from the recording start (default 5)",
     )
     d.add_argument(
         "--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)"

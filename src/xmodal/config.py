@@ -87,7 +87,7 @@ OUTPUT_MODES = ("fused", "mean", "val", "blend", "experts")
 NORMALIZE_MODES = ("recording", "calibration", "running")
 #: test-time adaptation to the test subject from its unlabelled windows (see
 #: :mod:`xmodal.training.adaptation`)
-ADAPT_MODES = ("none", "adabn", "adabn-causal")
+ADAPT_MODES = ("none", "adabn", "adabn-causal", "experts-mi", "experts-mi-causal")
 
 #: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
 #: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
@@ -114,7 +114,7 @@ class DataConfig:
     normalize: str = "recording"  # recording | calibration | running (NORMALIZE_MODES)
     calibration_minutes: float = 5.0  # length of the calibration part (calibration)
     calibration_label: str = ""  # calibrate on this label's first segment; empty: start
-    adapt: str = "none"  # none | adabn | adabn-causal (ADAPT_MODES): test-time adaptation
+    adapt: str = "none"  # none | adabn | experts-mi [-causal] (ADAPT_MODES): test-time adaptation
     adapt_minutes: float = 5.0  # adabn-causal: adaptation period from the recording start
 
 

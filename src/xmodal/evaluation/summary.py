@@ -31,7 +31,7 @@ def format_results(results: dict) -> str:
         )
     adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
     if adapt != "none":
-        lines.append(f"test-time adaptation: {adapt} (BatchNorm statistics of the test subject)")
+        lines.append(f"test-time adaptation: {adapt} (from the test subject's unlabelled windows)")
     if results.get("transductive"):
         lines.append("transductive: pretraining read the test subjects' unlabelled signal")
     return "\n".join(lines)

@@ -15,6 +15,18 @@ stream's features to that person's operating point without any label. Modes:
     ``adapt_minutes`` of the recording, then frozen. A window that ends inside that period is
     predicted with the statistics of the windows that end no later than it does, so no window
     reads a sample recorded after it.
+``experts-mi``
+    Which sensor to trust for this person: a fusion network trained with modality dropout
+    holds one expert per stream (that stream alone) beside the fused model
+    (:meth:`~xmodal.models.multimodal.CrossModalNet.expert_logits`). Over the wearer's windows
+    each expert's predictions carry mutual information between window and class,
+    ``H(mean p) - mean H(p)``: an expert whose sensor does not respond in this person predicts
+    about the same for every window (low), one that follows the person's states varies
+    (high). The experts' probabilities are mixed with weights proportional to it (the
+    information-maximisation criterion of SHOT, Liang et al. 2020, used to weigh experts).
+``experts-mi-causal``
+    The same weights from the first ``adapt_minutes`` only (then frozen; inside that period
+    from the windows that end no later).
 
 Only window inputs, subjects and start times are read; labels never are. The trained model is
 left unchanged: adaptation works on a copy per wearer.
@@ -45,10 +57,26 @@ def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     ]
 
 
+def _members(model: nn.Module) -> list[nn.Module]:
+    members = getattr(model, "members", None)
+    return list(members) if members is not None else [model]
+
+
 def check_adaptable(model: nn.Module, mode: str) -> None:
-    """ConfigError for an unknown ``mode``, or an adapting mode on a model without BatchNorm."""
+    """ConfigError for an unknown ``mode``, an AdaBN mode on a model without BatchNorm, or an
+    experts mode on a model without per-stream experts."""
     if mode not in ADAPT_MODES:
         raise ConfigError(f"unknown adaptation {mode!r}; valid: {', '.join(ADAPT_MODES)}")
+    if mode.startswith("experts"):
+        if not all(
+            hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1
+            for m in _members(model)
+        ):
+            raise ConfigError(
+                f"adaptation {mode!r} weighs the per-stream experts of a fusion network "
+                f"(attentive, cross, late-fusion with two or more streams)"
+            )
+        return
     if mode != "none" and not batchnorm_layers(model):
         raise ConfigError(
             f"adaptation {mode!r} re-estimates BatchNorm statistics, but the model has no "
@@ -87,6 +115,64 @@ def adapt_batchnorm(model: nn.Module, inputs: dict[str, np.ndarray], device="cpu
     return model.eval()
 
 
+def mutual_information(proba: np.ndarray) -> float:
+    """``H(mean p) - mean H(p)`` (nats) of class probabilities ``(n, k)``: how much an
+    expert's prediction depends on the window."""
+    p = np.clip(proba, 1e-12, 1.0)
+    mean = p.mean(0)
+    return float(-(mean * np.log(mean)).sum() + (p * np.log(p)).sum(1).mean())
+
+
+class ExpertMix(nn.Module):
+    """A fusion network (or seed ensemble) whose experts are mixed with fixed per-person
+    weights, one weight vector per member (fused model first); output: log-probabilities."""
+
+    def __init__(self, model: nn.Module, weights: list[np.ndarray]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("weights", torch.as_tensor(np.stack(weights), dtype=torch.float32))
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = []
+        for member, w in zip(_members(self.model), self.weights):
+            logp = torch.stack(
+                [torch.log_softmax(z.float(), -1) for z in member.expert_logits(*xs)]
+            )
+            out.append(torch.logsumexp(logp + torch.log(w.clamp_min(1e-12))[:, None, None], 0))
+        return torch.logsumexp(torch.stack(out), 0) - float(np.log(len(out)))
+
+
+@torch.no_grad()
+def expert_weights(model: nn.Module, inputs: dict[str, np.ndarray], device="cpu") -> list:
+    """Per member, the experts' weights (fused first) proportional to their mutual information
+    over the windows ``inputs``; the fused model alone when no expert carries any."""
+    xs = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in inputs.values()]
+    out = []
+    for member in _members(model):
+        member.eval()
+        parts = [
+            [
+                torch.softmax(z.float(), -1)
+                for z in member.expert_logits(*[x[i : i + _BATCH] for x in xs])
+            ]
+            for i in range(0, len(xs[0]), _BATCH)
+        ]
+        probs = [torch.cat([p[e] for p in parts]).cpu().numpy() for e in range(len(parts[0]))]
+        mi = np.array([max(mutual_information(p), 0.0) for p in probs])
+        out.append(mi / mi.sum() if mi.sum() > 1e-9 else np.eye(len(mi))[0])
+    return out
+
+
+def _adapted(model: nn.Module, mode: str, inputs: dict[str, np.ndarray] | None, device):
+    """A copy of ``model`` adapted with the windows ``inputs`` (None: none to adapt to)."""
+    if mode.startswith("experts"):
+        if inputs is None:
+            return ExpertMix(model, [np.eye(len(m.encoders) + 1)[0] for m in _members(model)])
+        return ExpertMix(model, expert_weights(model, inputs, device))
+    net = copy.deepcopy(model)
+    return adapt_batchnorm(net, inputs, device) if inputs is not None else net.eval()
+
+
 def _inputs(windows: WindowSet, index: np.ndarray) -> dict[str, np.ndarray]:
     return {m: windows.inputs[m][index] for m in windows.modalities}
 
@@ -113,10 +199,10 @@ def adapted_predict(
         recording (only ``inputs``, ``subjects``, ``t_start`` and ``window`` are read).
     predict : callable
         ``predict(model, inputs) -> (n, k)`` array for ``{modality: windows}``.
-    mode : {'none', 'adabn', 'adabn-causal'}
+    mode : {'none', 'adabn', 'adabn-causal', 'experts-mi', 'experts-mi-causal'}
         See the module docstring.
     minutes : float
-        ``adabn-causal``: the adaptation period from the start of the recording.
+        The causal modes: the adaptation period from the start of the recording.
     device
         Where the statistics are computed.
 
@@ -137,8 +223,8 @@ def adapted_predict(
         rec = np.flatnonzero(recording.subjects == subject)
         if len(rec) == 0:
             raise ConfigError(f"{subject}: no recording windows to adapt to")
-        if mode == "adabn":
-            net = adapt_batchnorm(copy.deepcopy(model), _inputs(recording, rec), device)
+        if not mode.endswith("-causal"):
+            net = _adapted(model, mode, _inputs(recording, rec), device)
             out = predict(net, _inputs(test, mine))
             for i, row in zip(mine, out):
                 parts[int(i)] = row
@@ -154,9 +240,7 @@ def adapted_predict(
         for end in np.unique(test_end[~late]):
             groups.append((rec[rec_end <= end + 1e-9], mine[~late & (test_end == end)]))
         for used, targets in groups:
-            net = copy.deepcopy(model)
-            if len(used):
-                adapt_batchnorm(net, _inputs(recording, used), device)
+            net = _adapted(model, mode, _inputs(recording, used) if len(used) else None, device)
             out = predict(net.eval(), _inputs(test, targets))
             for i, row in zip(targets, out):
                 parts[int(i)] = row
@@ -176,7 +260,18 @@ def adaptation_note(mode: str, minutes: float) -> str:
             f"the test subject's recording (unlabelled), then frozen; windows inside that period "
             f"use only the windows that end no later."
         )
-    return "none: the statistics of the training subjects."
+    if mode == "experts-mi":
+        return (
+            "the fused model and each stream alone mixed with per-person weights proportional "
+            "to each one's mutual information between window and class over every window of "
+            "the test subject's recording (unlabelled; offline)."
+        )
+    if mode == "experts-mi-causal":
+        return (
+            f"the fused model and each stream alone mixed with per-person weights from the "
+            f"first {minutes:g} min of the test subject's recording (unlabelled), then frozen."
+        )
+    return "none: the trained network as it is."
 
 
 @torch.no_grad()
