@@ -87,7 +87,14 @@ OUTPUT_MODES = ("fused", "mean", "val", "blend", "experts")
 NORMALIZE_MODES = ("recording", "calibration", "running")
 #: test-time adaptation to the test subject from its unlabelled windows (see
 #: :mod:`xmodal.training.adaptation`)
-ADAPT_MODES = ("none", "adabn", "adabn-causal", "experts-mi", "experts-mi-causal")
+ADAPT_MODES = (
+    "none",
+    "adabn",
+    "adabn-causal",
+    "experts-mi",
+    "experts-mi-causal",
+    "adabn-experts-mi",
+)
 
 #: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
 #: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)

@@ -27,6 +27,9 @@ stream's features to that person's operating point without any label. Modes:
 ``experts-mi-causal``
     The same weights from the first ``adapt_minutes`` only (then frozen; inside that period
     from the windows that end no later).
+``adabn-experts-mi``
+    Both: the BatchNorm statistics of the recording, then the experts of that adapted network
+    weighted by their mutual information.
 
 Only window inputs, subjects and start times are read; labels never are. The trained model is
 left unchanged: adaptation works on a copy per wearer.
@@ -67,7 +70,7 @@ def check_adaptable(model: nn.Module, mode: str) -> None:
     experts mode on a model without per-stream experts."""
     if mode not in ADAPT_MODES:
         raise ConfigError(f"unknown adaptation {mode!r}; valid: {', '.join(ADAPT_MODES)}")
-    if mode.startswith("experts"):
+    if "experts" in mode:
         if not all(
             hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1
             for m in _members(model)
@@ -76,7 +79,8 @@ def check_adaptable(model: nn.Module, mode: str) -> None:
                 f"adaptation {mode!r} weighs the per-stream experts of a fusion network "
                 f"(attentive, cross, late-fusion with two or more streams)"
             )
-        return
+        if not mode.startswith("adabn"):
+            return
     if mode != "none" and not batchnorm_layers(model):
         raise ConfigError(
             f"adaptation {mode!r} re-estimates BatchNorm statistics, but the model has no "
@@ -165,12 +169,14 @@ def expert_weights(model: nn.Module, inputs: dict[str, np.ndarray], device="cpu"
 
 def _adapted(model: nn.Module, mode: str, inputs: dict[str, np.ndarray] | None, device):
     """A copy of ``model`` adapted with the windows ``inputs`` (None: none to adapt to)."""
-    if mode.startswith("experts"):
-        if inputs is None:
-            return ExpertMix(model, [np.eye(len(m.encoders) + 1)[0] for m in _members(model)])
-        return ExpertMix(model, expert_weights(model, inputs, device))
     net = copy.deepcopy(model)
-    return adapt_batchnorm(net, inputs, device) if inputs is not None else net.eval()
+    if mode.startswith("adabn"):
+        net = adapt_batchnorm(net, inputs, device) if inputs is not None else net.eval()
+    if "experts" not in mode:
+        return net
+    if inputs is None:
+        return ExpertMix(net, [np.eye(len(m.encoders) + 1)[0] for m in _members(net)])
+    return ExpertMix(net, expert_weights(net, inputs, device))
 
 
 def _inputs(windows: WindowSet, index: np.ndarray) -> dict[str, np.ndarray]:
@@ -199,7 +205,8 @@ def adapted_predict(
         recording (only ``inputs``, ``subjects``, ``t_start`` and ``window`` are read).
     predict : callable
         ``predict(model, inputs) -> (n, k)`` array for ``{modality: windows}``.
-    mode : {'none', 'adabn', 'adabn-causal', 'experts-mi', 'experts-mi-causal'}
+    mode : {'none', 'adabn', 'adabn-causal', 'experts-mi', 'experts-mi-causal', \
+            'adabn-experts-mi'}
         See the module docstring.
     minutes : float
         The causal modes: the adaptation period from the start of the recording.
@@ -265,6 +272,12 @@ def adaptation_note(mode: str, minutes: float) -> str:
             "the fused model and each stream alone mixed with per-person weights proportional "
             "to each one's mutual information between window and class over every window of "
             "the test subject's recording (unlabelled; offline)."
+        )
+    if mode == "adabn-experts-mi":
+        return (
+            "BatchNorm statistics re-estimated on every window of the test subject's recording, "
+            "then the fused model and each stream alone of the adapted network mixed with "
+            "per-person weights proportional to their mutual information (unlabelled; offline)."
         )
     if mode == "experts-mi-causal":
         return (
