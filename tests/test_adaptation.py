@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from xmodal.inference.predictor import Predictor
 from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import (
+    MIN_WINDOWS,
     adapt_batchnorm,
     adapted_predict,
     batchnorm_layers,
@@ -79,15 +83,7 @@ def test_adabn_uses_the_subjects_statistics_and_leaves_the_model(name, ensemble)
     model = _model(name, ensemble)
     rec = _recording()
     if name == "single":
-        rec = WindowSet(
-            {"wrist.EDA": rec.inputs["wrist.EDA"]},
-            rec.subjects,
-            rec.labels,
-            rec.t_start,
-            {"wrist.EDA": 4.0},
-            rec.classes,
-            rec.window,
-        )
+        rec = _single(rec)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     plain = adapted_predict(model, rec, rec, _predict, "none")
     adapted = adapted_predict(model, NoLabels(rec), NoLabels(rec), _predict, "adabn")
@@ -144,10 +140,9 @@ def test_mutual_information_and_expert_weights():
         weights = expert_weights(model, {m: rec.inputs[m] for m in rec.modalities})
         assert len(weights) == ensemble
         assert all(w.shape == (3,) and np.isclose(w.sum(), 1) and (w >= 0).all() for w in weights)
-        out = adapted_predict(model, NoLabels(rec), NoLabels(rec), _predict, "experts-mi")
-        assert np.allclose(out.sum(1), 1, atol=1e-5)
-    with pytest.raises(ConfigError, match="per-stream experts"):
-        adapted_predict(_model("single"), rec, rec, _predict, "experts-mi")
+        for mode in ("experts-mi", "adabn-experts-mi"):
+            out = adapted_predict(model, NoLabels(rec), NoLabels(rec), _predict, mode)
+            assert np.allclose(out.sum(1), 1, atol=1e-5)
 
 
 def test_adaptation_per_test_subject_and_errors():
@@ -161,17 +156,38 @@ def test_adaptation_per_test_subject_and_errors():
         adapted_predict(model, a, a, _predict, "tent")
     with pytest.raises(ConfigError, match="no recording windows"):
         adapted_predict(model, a, b, _predict, "adabn")
+    # nothing to adapt, or too few windows to adapt to: the network as trained
     no_bn = build_model(
         ModelConfig(name="attentive", widths=(4, 4, 4), ensemble=1, batch_norm=False),
         {m: (1, int(10 * fs)) for m, fs in RATES.items()},
         2,
     )
-    with pytest.raises(ConfigError, match="BatchNorm"):
-        adapted_predict(no_bn, a, a, _predict, "adabn")
+    for net, mode in ((no_bn, "adabn"), (_model("single"), "experts-mi")):
+        rec = a if net is no_bn else _single(a)
+        plain = adapted_predict(net, rec, rec, _predict, "none")
+        assert np.allclose(adapted_predict(net, rec, rec, _predict, mode), plain, atol=1e-6)
+    short = a.subset(np.arange(MIN_WINDOWS - 1))
+    assert np.allclose(
+        adapted_predict(model, short, short, _predict, "adabn"),
+        adapted_predict(model, short, short, _predict, "none"),
+        atol=1e-6,
+    )
+
+
+def _single(w: WindowSet) -> WindowSet:
+    return WindowSet(
+        {"wrist.EDA": w.inputs["wrist.EDA"]},
+        w.subjects,
+        w.labels,
+        w.t_start,
+        {"wrist.EDA": 4.0},
+        w.classes,
+        w.window,
+    )
 
 
 @pytest.mark.slow
-def test_adapted_run_records_saves_loads_predicts_and_exports(tiny_wesad, tmp_path, capsys):
+def test_adapted_run_records_saves_loads_predicts_and_exports(tiny_wesad, tmp_path):
     out = tmp_path / "run"
     args = [
         "train",
@@ -218,10 +234,16 @@ def test_adapted_run_records_saves_loads_predicts_and_exports(tiny_wesad, tmp_pa
     assert adapted.proba.shape == plain.proba.shape
     assert not np.allclose(adapted.proba, plain.proba)
     assert np.array_equal(adapted.proba, predictor.predict(signals, rates).proba)
+    # re-testing the saved fold networks under the same mode gives the run's own scores
+    root = Path(__file__).resolve().parents[1]
+    for mode, name in (("adabn-causal", "again"), ("none", "plain")):
+        cmd = ["-m", "benchmarks.readapt", "readapt", str(out), "--adapt", mode]
+        cmd += ["--adapt-minutes", "2", "--out", str(tmp_path / name)]
+        subprocess.run([sys.executable, *cmd], cwd=root, check=True, capture_output=True)
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert again["per_subject"] == results["per_subject"]
+    plain = json.loads((tmp_path / "plain" / "results.json").read_text())
+    assert plain["config"]["data"]["adapt"] == "none"
     # export holds the trained network (adaptation is per wearer, at prediction time)
     assert main(["export", str(out), "--out", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").stat().st_size > 0
-    # a non-network model cannot adapt: one clear error
-    bad = [*args[:3], str(tmp_path / "feat"), *args[4:], "--model", "features"]
-    assert main(bad) == 2
-    assert "adapts a network" in capsys.readouterr().err

@@ -116,8 +116,8 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     d.add_argument(
         "--adapt",
         choices=ADAPT_MODES,
-        help="test-time adaptation to each test subject from its unlabelled windows: none "
-        "(default); adabn: BatchNorm statistics of its recording; experts-mi: the fused "
+        help="test-time adaptation to each test subject from its unlabelled windows: none; "
+        "adabn (default): BatchNorm statistics of its recording; experts-mi: the fused "
         "model and each stream alone weighted per person by how much their predictions vary "
         "(mutual information); -causal: from its first --adapt-minutes only, then frozen",
     )

@@ -121,7 +121,7 @@ class DataConfig:
     normalize: str = "recording"  # recording | calibration | running (NORMALIZE_MODES)
     calibration_minutes: float = 5.0  # length of the calibration part (calibration)
     calibration_label: str = ""  # calibrate on this label's first segment; empty: start
-    adapt: str = "none"  # none | adabn | experts-mi [-causal] (ADAPT_MODES): test-time adaptation
+    adapt: str = "adabn"  # none | adabn | experts-mi [-causal] (ADAPT_MODES): test-time adaptation
     adapt_minutes: float = 5.0  # adabn-causal: adaptation period from the recording start
 
 

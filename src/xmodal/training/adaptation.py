@@ -32,7 +32,10 @@ stream's features to that person's operating point without any label. Modes:
     weighted by their mutual information.
 
 Only window inputs, subjects and start times are read; labels never are. The trained model is
-left unchanged: adaptation works on a copy per wearer.
+left unchanged: adaptation works on a copy per wearer. Fewer than :data:`MIN_WINDOWS` windows
+to adapt to (a short recording, the first windows of the causal modes) leave the network as
+trained; so does a model with nothing to adapt (no BatchNorm layer for ``adabn``; one stream
+for the experts modes, whose only expert is the model itself; the ``features`` baseline).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from xmodal.errors import ConfigError
 from xmodal.signals.windows import WindowSet
 
 _BATCH = 256
+#: fewer windows than this (two minutes of 10-s windows) are too few to adapt to
+MIN_WINDOWS = 12
 
 
 def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -66,26 +71,16 @@ def _members(model: nn.Module) -> list[nn.Module]:
 
 
 def check_adaptable(model: nn.Module, mode: str) -> None:
-    """ConfigError for an unknown ``mode``, an AdaBN mode on a model without BatchNorm, or an
-    experts mode on a model without per-stream experts."""
+    """ConfigError for an unknown adaptation ``mode``."""
     if mode not in ADAPT_MODES:
         raise ConfigError(f"unknown adaptation {mode!r}; valid: {', '.join(ADAPT_MODES)}")
-    if "experts" in mode:
-        if not all(
-            hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1
-            for m in _members(model)
-        ):
-            raise ConfigError(
-                f"adaptation {mode!r} weighs the per-stream experts of a fusion network "
-                f"(attentive, cross, late-fusion with two or more streams)"
-            )
-        if not mode.startswith("adabn"):
-            return
-    if mode != "none" and not batchnorm_layers(model):
-        raise ConfigError(
-            f"adaptation {mode!r} re-estimates BatchNorm statistics, but the model has no "
-            f"BatchNorm layer (batch_norm = false?)"
-        )
+
+
+def _has_experts(model: nn.Module) -> bool:
+    return all(
+        hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1
+        for m in _members(model)
+    )
 
 
 @torch.no_grad()
@@ -169,10 +164,12 @@ def expert_weights(model: nn.Module, inputs: dict[str, np.ndarray], device="cpu"
 
 def _adapted(model: nn.Module, mode: str, inputs: dict[str, np.ndarray] | None, device):
     """A copy of ``model`` adapted with the windows ``inputs`` (None: none to adapt to)."""
+    if inputs is not None and len(next(iter(inputs.values()))) < MIN_WINDOWS:
+        inputs = None
     net = copy.deepcopy(model)
     if mode.startswith("adabn"):
         net = adapt_batchnorm(net, inputs, device) if inputs is not None else net.eval()
-    if "experts" not in mode:
+    if "experts" not in mode or not _has_experts(net):
         return net
     if inputs is None:
         return ExpertMix(net, [np.eye(len(m.encoders) + 1)[0] for m in _members(net)])
@@ -306,16 +303,11 @@ def fold_probabilities(
     Raises
     ------
     ConfigError
-        An adapting mode for an estimator that is not a network with BatchNorm.
+        No recording windows for an adapting mode.
     """
-    if mode == "none":
-        return estimator.predict_proba(test)
     model = getattr(estimator, "model", None)
-    if not isinstance(model, nn.Module):
-        raise ConfigError(
-            f"adaptation {mode!r} adapts a network; model {estimator.label!r} is not one "
-            f"(use adapt = 'none')"
-        )
+    if mode == "none" or not isinstance(model, nn.Module):  # features: nothing to adapt
+        return estimator.predict_proba(test)
     if recording is None:
         raise ConfigError(f"adaptation {mode!r}: no recording windows of the test subjects")
     device = getattr(estimator, "device", "cpu")
