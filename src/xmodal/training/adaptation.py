@@ -78,8 +78,7 @@ def check_adaptable(model: nn.Module, mode: str) -> None:
 
 def _has_experts(model: nn.Module) -> bool:
     return all(
-        hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1
-        for m in _members(model)
+        hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1 for m in _members(model)
     )
 
 
