@@ -4,7 +4,8 @@ sensors, paired statistics and the time of each leave-one-subject-out run.
     python -m benchmarks.wrist_tables BENCH [BENCH ...] [--responders DATA/responders.json]
 
 ``BENCH`` are ``xmodal benchmark --out`` folders (their runs are pooled, so the single-sensor
-runs of one study and the fusion runs of another form one table). Per configuration and task:
+runs of one study and the fusion runs of another form one table; a configuration, task and seed
+found again in a later folder is not counted twice). Per configuration and task:
 the mean over subjects of each subject's macro-F1 (averaged over seeds), the worst subject, the
 mean gap to the subject's own best single sensor (``single-*`` configurations; their mean is the
 per-person oracle), the worst such gap, and the seconds per run (preprocessing + training, mean
@@ -32,11 +33,14 @@ _PAIR = ("single-BVP", "single-EDA")
 def load_runs(benches: list[Path]) -> dict[tuple[str, str], list[dict]]:
     """``(configuration, task)`` -> the ``results.json`` of its finished runs (all seeds)."""
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    seen = set()
     for bench in benches:
         entries = json.loads((bench / "benchmark.json").read_text())["entries"]
         for e in entries:
             path = bench / e["run"] / "results.json"
-            if e["status"] == "done" and path.is_file():
+            key = (e["configuration"], e["task"], e.get("seed", 0))
+            if e["status"] == "done" and path.is_file() and key not in seen:
+                seen.add(key)  # the same seed in a later folder repeats a run: the first counts
                 runs[(e["configuration"], e["task"])].append(json.loads(path.read_text()))
     return runs
 
