@@ -198,3 +198,63 @@ def test_datasets_lists_every_wrist_sensor(capsys, wesad_wrist):
                  "wrist.ACC        32 Hz  3 channels"):  # fmt: skip
         assert line in out, line
     assert "problems: none" in out
+
+
+# ---------------------------------------------------------------------------- study tools
+
+
+def test_acc_magnitude_copy(tmp_path):
+    from conftest import write_wesad_pickle
+
+    from benchmarks.acc_magnitude import write_magnitude_copy
+    from xmodal.data.safe_pickle import load_pickle
+
+    write_wesad_pickle(tmp_path / "src" / "S2" / "S2.pkl", seconds=20, wrist=("ACC", "EDA"))
+    assert write_magnitude_copy(tmp_path / "src", tmp_path / "out") == ["S2"]
+    a = load_pickle(tmp_path / "src" / "S2" / "S2.pkl")["signal"]["wrist"]
+    b = load_pickle(tmp_path / "out" / "S2" / "S2.pkl")["signal"]["wrist"]
+    mag = np.linalg.norm(a["ACC"], axis=1)
+    assert b["ACC"].shape == a["ACC"].shape
+    for c in range(3):
+        np.testing.assert_allclose(b["ACC"][:, c], mag)
+    np.testing.assert_array_equal(b["EDA"], a["EDA"])
+
+
+def _fake_run(folder, scores: dict[str, float], seconds: float) -> None:
+    import json
+
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "task": "binary",
+                "per_subject": {s: {"macro_f1": v} for s, v in scores.items()},
+                "timing": {"preprocess_s": 1.0, "train_s": seconds - 1.0},
+            }
+        )
+    )
+
+
+def test_wrist_tables_oracle_gaps_and_statistics(tmp_path, capsys):
+    import json
+
+    from benchmarks.wrist_tables import main
+
+    runs = {
+        "single-BVP": {"S2": 0.9, "S3": 0.4, "S4": 0.8},
+        "single-EDA": {"S2": 0.5, "S3": 1.0, "S4": 0.6},
+        "attentive-BVP+EDA": {"S2": 0.85, "S3": 0.7, "S4": 0.8},
+    }
+    entries = []
+    for name, scores in runs.items():
+        _fake_run(tmp_path / "runs" / name, scores, 10.0)
+        entries.append(
+            {"configuration": name, "task": "binary", "status": "done", "run": f"runs/{name}"}
+        )
+    (tmp_path / "benchmark.json").write_text(json.dumps({"entries": entries}))
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Per-person oracle (best of single-BVP, single-EDA per subject): **0.900**" in out
+    # attentive: mean 0.783, worst S3, gaps -0.05, -0.3, 0 -> mean -0.117, worst -0.300
+    assert "| `attentive-BVP+EDA` | 1 | 0.783 | 0.700 (S3) | -0.117 | -0.300 | 10 |" in out
+    assert "Paired against `single-BVP`" in out and "| S3 | 0.400 | 1.000 | 0.700 | 1.000 |" in out
