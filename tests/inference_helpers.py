@@ -9,6 +9,8 @@ from xmodal.cli import main
 
 #: one network per fold (the default seed ensemble is covered by test_recipe.py)
 FAST = [
+    "--adapt",  # streams do not adapt: these runs compare them with predict
+    "none",
     "--epochs",
     "1",
     "--val-subjects",

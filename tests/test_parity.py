@@ -66,6 +66,8 @@ def runs(sim3, tmp_path_factory):
                 str(base / "cache"),
                 "--modalities",
                 *MODALITIES,
+                "--adapt",  # normalisation parity; adaptation has its own tests
+                "none",
                 "--epochs",
                 "1",
                 "--ensemble",

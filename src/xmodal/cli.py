@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xmodal.config import (
+    ADAPT_MODES,
     DEFAULT_PRESET,
     FEATURES_MODELS,
     FEATURES_WINDOW,
     MODEL_NAMES,
     NORMALIZE_MODES,
+    OUTPUT_MODES,
     PRESETS,
     RunConfig,
     load_config,
@@ -110,6 +112,20 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         "segment (e.g. baseline; windows overlapping it are then neither "
         "trained on nor scored) instead of "
         "the recording start",
+    )
+    d.add_argument(
+        "--adapt",
+        choices=ADAPT_MODES,
+        help="test-time adaptation to each test subject from its unlabelled windows: none; "
+        "adabn (default): BatchNorm statistics of its recording; experts-mi: the fused "
+        "model and each stream alone weighted per person by how much their predictions vary "
+        "(mutual information); -causal: from its first --adapt-minutes only, then frozen",
+    )
+    d.add_argument(
+        "--adapt-minutes",
+        type=float,
+        metavar="MIN",
+        help="--adapt ...-causal: minutes from the recording start (default 5)",
     )
     d.add_argument(
         "--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)"
@@ -210,9 +226,11 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     )
     r.add_argument(
         "--output",
-        choices=("fused", "mean", "val", "blend"),
+        choices=OUTPUT_MODES,
         help="prediction of a model with per-stream heads: the fused head, the mean "
-        "of all heads, the mix best on inner validation, or the blending weights",
+        "of all heads, the mix best on inner validation, or the blending weights; "
+        "experts (no heads): the fused model and each stream alone, mixed per window by a "
+        "gate fitted on inner validation",
     )
     r.add_argument(
         "--modality-dropout",
@@ -330,6 +348,8 @@ _FLAG_TO_KEY = {
     "normalize": ("data", "normalize"),
     "calibration_minutes": ("data", "calibration_minutes"),
     "calibration_label": ("data", "calibration_label"),
+    "adapt": ("data", "adapt"),
+    "adapt_minutes": ("data", "adapt_minutes"),
     "model": ("model", "name"),
     "preset": ("model", "preset"),
     "stem_stride": ("model", "stem_stride"),
@@ -431,8 +451,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         coupled=args.coupled,
         uninformative=args.uninformative or (),
+        responders=args.responders,
     )
     print(f"wrote {len(written)} synthetic WESAD subjects ({', '.join(written)}) to {args.out}")
+    if args.responders:
+        print(f"response profiles: {Path(args.out) / 'responders.json'}")
     return 0
 
 
@@ -633,6 +656,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the others stay as without this option (e.g. chest.ECG; valid: "
         "chest.ACC, chest.ECG, chest.EMG, chest.EDA, chest.Temp, chest.Resp, "
         "wrist.ACC, wrist.BVP, wrist.EDA, wrist.TEMP; not with --coupled)",
+    )
+    p.add_argument(
+        "--responders",
+        action="store_true",
+        help="people differ: each subject draws which response channels (cardiac, "
+        "electrodermal, thermal, motor) respond to stress and to amusement, and how "
+        "strongly; profiles in OUT/responders.json (not with --coupled)",
     )
     p.set_defaults(func=cmd_simulate)
 

@@ -80,11 +80,21 @@ DEFAULT_PRESET = "efficient"
 #: how a model with per-stream heads forms its output: ``fused`` head only; ``mean`` of all
 #: heads' probabilities; ``val`` the mix of heads best on the inner validation subjects;
 #: ``blend`` the final gradient-blending loss weights
-OUTPUT_MODES = ("fused", "mean", "val", "blend")
+OUTPUT_MODES = ("fused", "mean", "val", "blend", "experts")
 
 #: where training's z-score statistics come from (see :mod:`xmodal.signals.preprocessor`): each
 #: subject's whole recording, a calibration part of it, or causal running statistics
 NORMALIZE_MODES = ("recording", "calibration", "running")
+#: test-time adaptation to the test subject from its unlabelled windows (see
+#: :mod:`xmodal.training.adaptation`)
+ADAPT_MODES = (
+    "none",
+    "adabn",
+    "adabn-causal",
+    "experts-mi",
+    "experts-mi-causal",
+    "adabn-experts-mi",
+)
 
 #: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
 #: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
@@ -111,6 +121,8 @@ class DataConfig:
     normalize: str = "recording"  # recording | calibration | running (NORMALIZE_MODES)
     calibration_minutes: float = 5.0  # length of the calibration part (calibration)
     calibration_label: str = ""  # calibrate on this label's first segment; empty: start
+    adapt: str = "adabn"  # none | adabn | experts-mi [-causal] (ADAPT_MODES): test-time adaptation
+    adapt_minutes: float = 5.0  # adabn-causal: adaptation period from the recording start
 
 
 @dataclass
@@ -133,7 +145,7 @@ class ModelConfig:
     head_hidden: int = 64
     features_model: str = "rf"  # model 'features': rf | lda | adaboost
     aux_heads: bool = False  # a linear head per stream (fusion models)
-    output: str = "fused"  # fused | mean | val | blend (see OUTPUT_MODES)
+    output: str = "fused"  # fused | mean | val | blend | experts (see OUTPUT_MODES)
     ensemble: int = 3  # members trained with different seeds, averaged
 
     def resolved(self) -> ModelConfig:
@@ -167,7 +179,12 @@ class ModelConfig:
             raise ConfigError(f"unknown gate {out.gate!r}; valid: sigmoid, softmax")
         if out.output not in OUTPUT_MODES:
             raise ConfigError(f"unknown output {out.output!r}; valid: {', '.join(OUTPUT_MODES)}")
-        if out.output != "fused" and not out.aux_heads:
+        if out.output == "experts" and out.aux_heads:
+            raise ConfigError(
+                "output 'experts' mixes the fused model and each stream alone; it replaces "
+                "the per-stream heads (drop --aux-heads)"
+            )
+        if out.output not in ("fused", "experts") and not out.aux_heads:
             raise ConfigError(
                 f"output {out.output!r} mixes the per-stream heads: it needs "
                 f"aux_heads (--aux-heads)"
@@ -331,7 +348,7 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 #: lacks one of them was written by such a version and is read with these values, not with
 #: today's defaults, so its checkpoints still build the architecture they were trained with
 LEGACY_VALUES: dict[str, dict[str, Any]] = {
-    "data": {"normalize": "recording"},
+    "data": {"normalize": "recording", "adapt": "none"},
     "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
     "training": {
         "aux_weight": 0.0,
@@ -445,6 +462,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
     ("data", "rates"): ValueRange("rates", 0, MAX_RATE, (False, True)),
     ("data", "max_gap"): _above(0),
     ("data", "calibration_minutes"): _above(0, inclusive=False),
+    ("data", "adapt_minutes"): _above(0, inclusive=False),
     ("model", "widths"): _above(1, "ints"),
     ("model", "kernels"): _above(1, "ints"),
     ("model", "pool_size"): _above(0, "int"),  # 0: from the preset
@@ -478,6 +496,7 @@ VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
 #: :func:`validate_values` like :data:`VALUE_RANGES`
 VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "normalize"): NORMALIZE_MODES,
+    ("data", "adapt"): ADAPT_MODES,
     ("training", "precision"): PRECISIONS,
 }
 

@@ -67,6 +67,10 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[0::2], edges[1::2] - edges[0::2]
 
 
+#: skin temperature (degC) outside this range: the sensor is likely off the skin (a signal
+#: whose median lies outside 15-45 is taken to be in other units and not checked)
+SKIN_TEMP = (25.0, 42.0)
+
 #: kinds whose constant stretches are normal (slow or coarsely quantised: temperature, a wrist
 #: at rest); only a signal constant over the whole recording is reported for them
 STEADY_KINDS = ("temp", "acc")
@@ -135,7 +139,23 @@ def signal_problems(x: np.ndarray, rate: float, kind: str = "", wrist: bool = Fa
             found = off_wrist(v, rate)
             if found:
                 out.append(f"{tag}{found}")
+        if kind == "temp":
+            out += _off_skin(finite, rate, tag)
     return out
+
+
+def _off_skin(v: np.ndarray, rate: float, tag: str) -> list[str]:
+    """A skin temperature (degC) outside :data:`SKIN_TEMP`: the sensor was off the skin?"""
+    if not 15.0 <= float(np.median(v)) <= 45.0:
+        return []
+    lo, hi = SKIN_TEMP
+    outside = (v < lo) | (v > hi)
+    if int(outside.sum()) < CLIP_MIN_SAMPLES:
+        return []
+    return [
+        f"{tag}off the skin? {outside.sum() / rate:.1f} s ({100 * outside.mean():.1f} %) "
+        f"outside {lo:g}-{hi:g} degC"
+    ]
 
 
 def survey_recording(recording: Recording, names: dict[int, str]) -> SubjectSurvey:

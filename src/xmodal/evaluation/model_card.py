@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xmodal.files import atomic_write_text, read_json
+from xmodal.training.adaptation import adaptation_note
 
 
 def _pm(results: dict, key: str) -> str:
@@ -153,6 +154,9 @@ def model_card(results: dict) -> str:
         f"- NaN/inf runs up to {data.get('max_gap')} s are interpolated; longer ones are rejected.",
         *_preprocessing(results, data),
         f"- Normalisation ({data.get('normalize', 'recording')}): {_normalization(data)}",
+        f"- Test-time adaptation ({data.get('adapt', 'none')}): "
+        f"{adaptation_note(data.get('adapt', 'none'), data.get('adapt_minutes', 5.0))} "
+        "`xmodal predict` applies it by default; streams do not adapt.",
         "- Prediction (`xmodal predict`) uses the same mode by default; `recording` and "
         "`calibration` process the whole recording as in training, streams process each window "
         "from raw samples with a context margin.",

@@ -335,10 +335,18 @@ def _protocol_line(rows: list[Row]) -> str:
             if r.results
         }
     )
+    adapts = sorted(
+        {
+            r.results[0].get("config", {}).get("data", {}).get("adapt", "none")
+            for r in rows
+            if r.results
+        }
+    )
+    adapted = f", test-time adaptation {'/'.join(adapts)}" if adapts != ["none"] else ""
     text = (
         f"protocol {res['protocol']} ({n_folds} folds), dataset {res['dataset']}, classes "
-        f"{', '.join(res['classes'])}, normalisation {'/'.join(modes)}; mean ± std over folds"
-        + (" and seeds" if any(len(r.results) > 1 for r in rows) else "")
+        f"{', '.join(res['classes'])}, normalisation {'/'.join(modes)}{adapted}; "
+        f"mean ± std over folds" + (" and seeds" if any(len(r.results) > 1 for r in rows) else "")
     )
     if any(r.subject_dependent for r in rows):
         text = f"**{SUBJECT_DEPENDENT_NOTE}.** " + text

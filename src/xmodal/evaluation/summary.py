@@ -29,6 +29,9 @@ def format_results(results: dict) -> str:
             "per subject macro-F1: "
             + "  ".join(f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items())
         )
+    adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
+    if adapt != "none":
+        lines.append(f"test-time adaptation: {adapt} (from the test subject's unlabelled windows)")
     if results.get("transductive"):
         names = ", ".join(results.get("transductive_subjects") or []) or "n/a"
         lines.append(

@@ -8,7 +8,10 @@ stable than picking one fold's model. ``ensemble=True`` forces the fold ensemble
 loads one fold's model (e.g. to reproduce that fold's test predictions).
 
 Preprocessing is the run's :class:`~xmodal.signals.preprocessor.Preprocessor`: by default a
-recording is normalised in the mode the run was trained with (``data.normalize``).
+recording is normalised in the mode the run was trained with (``data.normalize``), and
+:meth:`Predictor.predict` adapts the models to the recording as the run was evaluated
+(``data.adapt``, see :mod:`xmodal.training.adaptation`). Streams (:meth:`Predictor.stream`) do
+not adapt.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
 from xmodal.signals.resample import signal_resample
-from xmodal.signals.windows import make_windows
+from xmodal.signals.windows import WindowSet, make_windows
+from xmodal.training.adaptation import adapted_predict, check_adaptable, window_probabilities
 from xmodal.version import __version__
 
 #: normalisations of :meth:`Predictor.predict`: training's modes and the per-window policies
@@ -99,6 +103,10 @@ class Predictor:
     preprocessor : Preprocessor, optional
         The run's preprocessing (normalisation mode and calibration); default: ``recording``
         normalisation at ``rates``.
+    adapt : {'none', 'adabn', 'adabn-causal'}
+        Test-time adaptation :meth:`predict` applies by default (the run's ``data.adapt``).
+    adapt_minutes : float
+        ``adabn-causal``: the adaptation period from the recording start.
     """
 
     def __init__(
@@ -112,6 +120,8 @@ class Predictor:
         source: str = "model",
         optimize: bool = True,
         preprocessor: Preprocessor | None = None,
+        adapt: str = "none",
+        adapt_minutes: float = 5.0,
     ) -> None:
         if not models:
             raise ConfigError("a Predictor needs at least one model")
@@ -128,6 +138,10 @@ class Predictor:
         self._runners: list | None = None
         base = preprocessor or Preprocessor(max_gap=self.max_gap)
         self.preprocessor = dataclasses.replace(base, rates=dict(self.rates), max_gap=self.max_gap)
+        for model in self.models:
+            check_adaptable(model, adapt)
+        self.adapt = adapt
+        self.adapt_minutes = float(adapt_minutes)
 
     @classmethod
     def from_run(
@@ -179,6 +193,8 @@ class Predictor:
             config.data.max_gap,
             source,
             preprocessor=Preprocessor.of(config.data, rates),
+            adapt=config.data.adapt,
+            adapt_minutes=config.data.adapt_minutes,
         )
 
     # ---- inputs ------------------------------------------------------------------------------
@@ -395,6 +411,7 @@ class Predictor:
         context: float = DEFAULT_CONTEXT,
         labels: np.ndarray | None = None,
         label_rate: float | None = None,
+        adapt: str | None = None,
     ) -> PredictionTable:
         """Per-window predictions for one recording.
 
@@ -418,6 +435,9 @@ class Predictor:
             Seconds of signal before each window used to settle the filters (per-window path).
         labels, label_rate : np.ndarray and float, optional
             Raw label codes of the recording: needed by a calibration on a label's segment.
+        adapt : {'none', 'adabn', 'adabn-causal'}, optional
+            Test-time adaptation to this recording from its own windows (default: the run's
+            ``data.adapt``; see :mod:`xmodal.training.adaptation`).
 
         Returns
         -------
@@ -430,8 +450,42 @@ class Predictor:
         n = len(next(iter(inputs.values())))
         t_start = np.arange(n) * plan.hop
         return PredictionTable(
-            self.classes, t_start, t_start + self.window, self.predict_proba(inputs)
+            self.classes,
+            t_start,
+            t_start + self.window,
+            self.adapted_proba(inputs, t_start, self.adapt if adapt is None else adapt),
         )
+
+    def adapted_proba(self, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:
+        """Class probabilities of the windows ``inputs`` of one recording (starting at
+        ``t_start`` s) by copies of the models adapted to that recording (``adapt``; the
+        mean over ensemble members); ``none``: :meth:`predict_proba`."""
+        if adapt == "none":
+            return self.predict_proba(inputs)
+        n = len(t_start)
+        windows = WindowSet(
+            {m: inputs[m] for m in self.modalities},
+            np.full(n, "input"),
+            np.full(n, -1, dtype=np.int64),
+            np.asarray(t_start, dtype=np.float64),
+            dict(self.rates),
+            self.classes,
+            self.window,
+        )
+        device = next(self.models[0].parameters()).device
+        total = sum(
+            adapted_predict(
+                model,
+                windows,
+                windows,
+                lambda net, x: window_probabilities(net, x, device),
+                adapt,
+                self.adapt_minutes,
+                device,
+            ).astype(np.float64)
+            for model in self.models
+        )
+        return total / len(self.models)
 
     def stream(
         self,

@@ -13,6 +13,10 @@ policy, so a stream gives the same predictions as the offline recording (up to f
 batch-size-dependent kernels, ~1e-7). The ``recording`` and ``calibration`` normalisations need
 the whole recording and are refused; the default is ``running``, which is also what a run trained
 with ``--normalize running`` saw in training and evaluation.
+
+A stream does not apply test-time adaptation (``data.adapt``): it predicts with the trained
+network as it is, so its predictions equal ``Predictor.predict(..., adapt="none")``. The causal
+adaptation modes are applied offline by :meth:`Predictor.predict`.
 """
 
 from __future__ import annotations

@@ -31,6 +31,18 @@ EDA
     ``nk.eda_peaks`` on the phasic part smoothed over 1 s, of amplitude >= 0.05 z:
     ``scr_count``, ``scr_amp_sum`` (startle magnitudes), ``scr_rise_sum`` (durations, onset to
     peak, s), ``scr_area_sum`` (magnitude x duration / 2 each).
+ACC
+    Schmidt et al.'s motion features: per axis and for the magnitude ``sqrt(x² + y² + z²)``
+    of the window's axes (channel ``<modality>[mag]``; a one-channel ACC is taken as the
+    magnitude itself) the statistics of every signal (among them mean and std) plus
+    ``abs_integral`` (integral of the absolute value, z units x s, trapezoid rule of
+    ``scipy.integrate``) and ``peak_freq`` (Hz; the largest peak of the periodogram of the
+    linearly detrended window, DC excluded, from ``scipy.signal.periodogram``). The axes are
+    z-scored per subject before the magnitude is taken, so the magnitude weighs each axis by
+    its own spread, not in g.
+TEMP
+    Schmidt et al.'s temperature features are the statistics of every signal: ``mean std min
+    max``, ``range`` (their dynamic range) and ``slope``.
 other kinds
     the statistics of every signal only.
 
@@ -50,9 +62,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.integrate import trapezoid
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import welch
+from scipy.signal import periodogram, welch
 
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError
@@ -89,6 +102,8 @@ _EDA = (
     "scr_rise_sum",
     "scr_area_sum",
 )
+_ACC = ("abs_integral", "peak_freq")
+_MAGNITUDE = "mag"  # channel name of the ACC magnitude
 _SCR_MIN_AMP = 0.05  # z units; neurokit2's own threshold is relative to the window
 _FLAT = 1e-6  # std below which a z-scored window counts as flat
 #: what neurokit2 raises on short, flat or peak-less windows (TypeError: "size should be
@@ -124,6 +139,29 @@ def _generic(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
         "slope": slope,
         "mad_diff": np.abs(np.diff(x, axis=1)).mean(1) * fs,
     }
+
+
+def _motion(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    """ACC features of ``x`` (n_windows, n_times), vectorised over windows: the integral of
+    ``|x|`` and the frequency of the periodogram's peak (DC excluded; NaN for a flat window)."""
+    out = {"abs_integral": trapezoid(np.abs(x), dx=1.0 / fs, axis=1)}
+    freqs, power = periodogram(x, fs=fs, detrend="linear", axis=1)
+    peak = np.full(len(x), np.nan)
+    if len(freqs) > 1:
+        k = np.argmax(power[:, 1:], axis=1) + 1
+        flat = power[:, 1:].max(axis=1) <= 0
+        peak = np.where(flat, np.nan, freqs[k])
+    out["peak_freq"] = peak
+    return out
+
+
+def _acc_channels(modality: str, data: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(prefix, (n_windows, n_times))`` per ACC axis and, for several axes, the magnitude."""
+    n_channels = data.shape[1]
+    rows = [(_prefix(modality, n_channels, ch), data[:, ch, :]) for ch in range(n_channels)]
+    if n_channels > 1:
+        rows.append((f"{modality}[{_MAGNITUDE}]", np.sqrt((data**2).sum(axis=1))))
+    return rows
 
 
 def _nk_rate(fs: float):
@@ -274,6 +312,10 @@ def _eda(nk, x: np.ndarray, fs: float) -> dict[str, float]:
     return out
 
 
+#: features beyond the statistics of every signal, per signal kind
+_SPECIFIC = {"ecg": _CARDIAC, "bvp": _CARDIAC, "eda": _EDA, "acc": _ACC}
+
+
 def _prefix(modality: str, n_channels: int, channel: int) -> str:
     return modality if n_channels == 1 else f"{modality}[{channel}]"
 
@@ -283,11 +325,12 @@ def feature_names(windows: WindowSet) -> list[str]:
     names = []
     for modality in windows.modalities:
         kind = signal_kind(modality)
-        keys = _GENERIC + (_EDA if kind == "eda" else _CARDIAC if kind in ("ecg", "bvp") else ())
+        keys = _GENERIC + _SPECIFIC.get(kind, ())
         n_channels = windows.inputs[modality].shape[1]
-        names += [
-            f"{_prefix(modality, n_channels, ch)}.{key}" for ch in range(n_channels) for key in keys
-        ]
+        prefixes = [_prefix(modality, n_channels, ch) for ch in range(n_channels)]
+        if kind == "acc" and n_channels > 1:
+            prefixes.append(f"{modality}[{_MAGNITUDE}]")
+        names += [f"{prefix}.{key}" for prefix in prefixes for key in keys]
     return names
 
 
@@ -299,6 +342,11 @@ def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
         data = windows.inputs[modality]
         fs = float(windows.rates[modality])
         kind = signal_kind(modality)
+        if kind == "acc":
+            for prefix, x in _acc_channels(modality, data.astype(np.float64)):
+                for key, value in {**_generic(x, fs), **_motion(x, fs)}.items():
+                    columns[f"{prefix}.{key}"] = value
+            continue
         for ch in range(data.shape[1]):
             x = data[:, ch, :].astype(np.float64)
             prefix = _prefix(modality, data.shape[1], ch)

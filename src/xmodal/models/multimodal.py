@@ -11,6 +11,7 @@ from xmodal.errors import ConfigError
 from xmodal.models.base import XModalModel
 from xmodal.models.blocks import ClassifierHead, StreamEncoder
 from xmodal.models.connections import GATES, CrossModalConnection
+from xmodal.models.experts import ExpertGate, stream_masks
 
 DIRECTIONS = ("both", "a2b", "b2a")
 
@@ -74,6 +75,10 @@ class CrossModalNet(XModalModel):
         trained with auxiliary losses (see :meth:`head_logits`) and the output mixes the
         heads' probabilities with the weights in the ``output_weights`` buffer (fused head
         only until training sets them).
+    experts : bool
+        Per-sensor experts (two or more streams, no ``aux_heads``): the output mixes the fused
+        model and each stream alone with a gate fitted on validation windows (see
+        :mod:`xmodal.models.experts`); the fused model alone until the gate is fitted.
     """
 
     def __init__(
@@ -95,6 +100,7 @@ class CrossModalNet(XModalModel):
         gate: str = "sigmoid",
         head_hidden: int = 64,
         aux_heads: bool = False,
+        experts: bool = False,
     ) -> None:
         super().__init__(input_shapes, n_outputs)
         n_blocks = len(widths)
@@ -168,6 +174,11 @@ class CrossModalNet(XModalModel):
             weights = torch.zeros(len(self.encoders) + 1)
             weights[0] = 1.0
             self.register_buffer("output_weights", weights)
+        if experts and aux_heads:
+            raise ConfigError("per-sensor experts replace the per-stream heads: not both")
+        self.expert_gate: ExpertGate | None = None
+        if experts and len(self.encoders) > 1:
+            self.expert_gate = ExpertGate(len(self.encoders) + 1, self.n_outputs)
 
     @property
     def head_names(self) -> list[str]:
@@ -215,8 +226,21 @@ class CrossModalNet(XModalModel):
             feats = [f * keep[:, i, None] for i, f in enumerate(feats)]
         return self.head(torch.cat(list(feats), dim=1))
 
-    def _output(self, feats: list[Tensor]) -> Tensor:
+    def expert_logits(self, *xs: Tensor) -> list[Tensor]:
+        """Logits of the fused model, then of each stream alone (the others withheld)."""
+        out = [self._fused(self._stream_features(xs, None))]
+        for keep in stream_masks(xs[0].shape[0], len(self.encoders), xs[0].device):
+            out.append(self._fused(self._stream_features(xs, None, keep), keep))
+        return out
+
+    def _output(self, feats: list[Tensor], xs: Sequence[Tensor] = ()) -> Tensor:
         logits = self._fused(feats)
+        gate = self.expert_gate
+        if gate is not None and bool(gate.fitted > 0):
+            zs = [logits]
+            for keep in stream_masks(xs[0].shape[0], len(self.encoders), xs[0].device):
+                zs.append(self._fused(self._stream_features(xs, None, keep), keep))
+            return gate.mix(torch.stack([torch.log_softmax(z, dim=-1) for z in zs]))
         if self.aux_heads is None:
             return logits
         zs = [logits] + [head(f) for head, f in zip(self.aux_heads, feats)]
@@ -248,11 +272,11 @@ class CrossModalNet(XModalModel):
 
         With ``aux_heads`` the output is the log of the heads' probabilities mixed by
         ``output_weights`` (a valid input to softmax and cross-entropy)."""
-        return self._output(self._stream_features(xs, None))
+        return self._output(self._stream_features(xs, None), xs)
 
     def forward_with_attention(self, *xs: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Logits and attention maps ``{"source->target@block": (batch, C_target, L_target)}``
         (empty for plain connections)."""
         attention: dict[str, Tensor] = {}
-        logits = self._output(self._stream_features(xs, attention))
+        logits = self._output(self._stream_features(xs, attention), xs)
         return logits, attention

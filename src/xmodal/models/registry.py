@@ -97,10 +97,18 @@ def build_model(
             attention=cfg.name == "attentive",
             gate=cfg.gate,
             aux_heads=cfg.aux_heads,
+            experts=cfg.output == "experts",
             **stream,
         )
     if cfg.name == "late-fusion":
-        return CrossModalNet(shapes, n_outputs, connections=(), aux_heads=cfg.aux_heads, **stream)
+        return CrossModalNet(
+            shapes,
+            n_outputs,
+            connections=(),
+            aux_heads=cfg.aux_heads,
+            experts=cfg.output == "experts",
+            **stream,
+        )
     if cfg.name == "single":
         return CrossModalNet(shapes, n_outputs, connections=(), **stream)
     if cfg.name == "early-fusion":

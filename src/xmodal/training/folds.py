@@ -14,6 +14,7 @@ from xmodal.errors import XmodalError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
+from xmodal.training.adaptation import fold_probabilities
 from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.metrics import classification_metrics
 from xmodal.training.progress import Progress
@@ -32,11 +33,15 @@ class RunWindows:
         Labelled windows at the evaluation stride (validation and test).
     unlabelled : WindowSet or None
         Every window, labelled or not, for in-fold pretraining (else None).
+    recordings : WindowSet or None
+        Every window at the evaluation stride, labelled or not, that test-time adaptation
+        reads (``data.adapt``; else None).
     """
 
     train: WindowSet
     eval: WindowSet
     unlabelled: WindowSet | None = None
+    recordings: WindowSet | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,12 @@ def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
     data = config.data
     eval_all = estimator.prepare(windows_of(prepared, task, data.window, data.stride))
     train_all = estimator.prepare(windows_of(prepared, task, data.window, data.train_stride))
-    return RunWindows(train_all, eval_all, unlabelled_windows(prepared, config))
+    recordings = (
+        windows_of(prepared, None, data.window, data.stride, keep_unlabelled=True)
+        if data.adapt != "none"
+        else None
+    )
+    return RunWindows(train_all, eval_all, unlabelled_windows(prepared, config), recordings)
 
 
 def pretraining_subjects(fold: Fold, config: RunConfig) -> list[str]:
@@ -200,7 +210,9 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: P
         result = estimator.fit(
             train, val, seed=seed, on_epoch=progress.epoch, unlabelled=fold_unlabelled
         )
-    proba = estimator.predict_proba(test)
+    proba = fold_probabilities(
+        estimator, test, windows.recordings, config.data.adapt, config.data.adapt_minutes
+    )
     pred = proba.argmax(1) if len(test) else np.zeros(0, dtype=np.int64)
     metrics = classification_metrics(test.labels, pred, test.classes)
     estimator.save(task.folder)

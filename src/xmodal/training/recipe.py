@@ -34,6 +34,7 @@ from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
+from xmodal.training.experts import fit_expert_gate
 from xmodal.training.metrics import classification_metrics
 from xmodal.training.pretrain import (
     ENCODERS_FILE,
@@ -197,7 +198,7 @@ def fit_network(
     """
     model = build_model(config.model, input_shapes, n_classes)
     members = list(model.members) if isinstance(model, SeedEnsemble) else [model]
-    results, weights, warm_s = [], [], 0.0
+    results, weights, gates, warm_s = [], [], [], 0.0
     pretrained, pretrain_info = None, None
     if config.training.init:
         pretrained = read_pretrained(config.training.init)
@@ -256,6 +257,11 @@ def fit_network(
             encoder_lr_factor=factor,
         )
         weights.append(_set_output(member, config, val, result, n_classes))
+        gates.append(
+            fit_expert_gate(
+                member, val, n_classes, train_cfg.seed, resolve_device(config.training.device)
+            )
+        )
         results.append(result)
     train_s = warm_s + sum(r.train_s for r in results)
     info = {
@@ -272,6 +278,8 @@ def fit_network(
         info["member_epochs"] = [r.epochs_run for r in results]
     if any(w is not None for w in weights):
         info["output_weights"] = weights
+    if any(g is not None for g in gates):
+        info["expert_gate"] = gates
     if pretrain_info is not None:
         info["pretraining"] = pretrain_info
     return model, info

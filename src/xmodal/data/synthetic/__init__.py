@@ -10,6 +10,8 @@ Modules, in the order the data flow through them:
   the coupled-mode levels and the decoy schedule of uninformative modalities;
 * :mod:`~xmodal.data.synthetic.variation`: subject-level and segment-level variation of the
   physiological parameters and class effects;
+* :mod:`~xmodal.data.synthetic.responders`: per-subject response profiles (which sensors
+  respond to stress and amusement, and how strongly) for a responder population;
 * :mod:`~xmodal.data.synthetic.physiology`: the signal generators, with
   :mod:`~xmodal.data.synthetic.latent` (heart beats, breathing, skin conductance),
   :mod:`~xmodal.data.synthetic.chest`, :mod:`~xmodal.data.synthetic.wrist` (one function per

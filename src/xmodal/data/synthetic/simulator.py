@@ -16,6 +16,7 @@ they are; an uninformative ``chest.EMG`` has crosstalk only from the decoy ECG).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,10 +34,23 @@ from xmodal.data.synthetic.protocol import (
     protocol_segments,
     subject_ids,
 )
+from xmodal.data.synthetic.responders import (
+    CHANNELS,
+    SILENT_P,
+    STRENGTH,
+    apply_profile,
+    draw_profile,
+    profile_summary,
+    responder_rng,
+)
 from xmodal.data.synthetic.variation import segment_table, subject_params
 from xmodal.data.synthetic.wesad_writer import readme_text, write_subject
+from xmodal.files import atomic_write_bytes
 
-__all__ = ["simulate_subject", "simulate_wesad"]
+#: file beside the subjects holding each subject's drawn response profile (``responders``)
+RESPONDERS_FILE = "responders.json"
+
+__all__ = ["RESPONDERS_FILE", "responders_json", "simulate_subject", "simulate_wesad"]
 
 
 def _side_rng(rng: np.random.Generator) -> np.random.Generator:
@@ -53,8 +67,12 @@ def _simulate(
     rng: np.random.Generator,
     coupled: bool,
     uninformative: tuple[str, ...] = (),
+    responders: bool = False,
 ) -> tuple[dict, list[Segment], dict]:
-    """The WESAD dict plus the protocol segments and subject metadata."""
+    """The WESAD dict plus the protocol segments and subject metadata.
+
+    With ``responders`` the metadata hold the drawn response profile under ``"profile"``.
+    """
     try:
         minutes = float(minutes)
     except (TypeError, ValueError):
@@ -63,10 +81,13 @@ def _simulate(
         raise SimulationError(f"minutes must be a positive number, got {minutes!r}")
     # taken before any draw, so the decoy stream is the same whatever the protocol is
     side = _side_rng(rng) if uninformative else None
+    profile = draw_profile(responder_rng(rng)) if responders else None
     n = int(round(minutes * 60 * CHEST_RATE))
     stress_first = bool(rng.random() < 0.5)
     segs = protocol_segments(n, stress_first)
     p = subject_params(rng)
+    if profile is not None:
+        apply_profile(p["effects"], profile)
     table = segment_table(rng, segs, p, coupled)
     chest, wrist = render(n, segs, table, p, rng, coupled)
     if uninformative:
@@ -100,6 +121,8 @@ def _simulate(
         "weight": int(rng.integers(55, 95)),
         "hand": "left" if rng.random() < 0.1 else "right",
     }
+    if profile is not None:
+        meta["profile"] = profile
     return data, segs, meta
 
 
@@ -109,6 +132,7 @@ def simulate_subject(
     rng: np.random.Generator,
     coupled: bool = False,
     uninformative: Sequence[str] = (),
+    responders: bool = False,
 ) -> dict:
     """Simulate one subject's recording in WESAD's dict layout.
 
@@ -127,6 +151,8 @@ def simulate_subject(
     uninformative : sequence of str
         Modalities (names in ``MODALITIES``, e.g. ``"chest.ECG"``) rendered from
         class-independent physiology; see :func:`simulate_wesad`.
+    responders : bool
+        Draw the subject's response profile (see :mod:`~xmodal.data.synthetic.responders`).
 
     Returns
     -------
@@ -134,7 +160,17 @@ def simulate_subject(
         ``{"subject", "signal": {"chest": {...}, "wrist": {...}}, "label"}`` with float64
         arrays of shape (n, 1) / (n, 3) and int32 labels at 700 Hz.
     """
-    return _simulate(subject, minutes, rng, coupled, check_uninformative(uninformative, coupled))[0]
+    _check_responders(responders, coupled)
+    names = check_uninformative(uninformative, coupled)
+    return _simulate(subject, minutes, rng, coupled, names, responders)[0]
+
+
+def _check_responders(responders: bool, coupled: bool) -> None:
+    if responders and coupled:
+        raise SimulationError(
+            "responders cannot be combined with coupled: coupled mode switches off the class "
+            "effects that a response profile scales"
+        )
 
 
 def simulate_wesad(
@@ -144,6 +180,7 @@ def simulate_wesad(
     seed: int = 0,
     coupled: bool = False,
     uninformative: Sequence[str] = (),
+    responders: bool = False,
 ) -> list[str]:
     """Write ``subjects`` synthetic subjects in the WESAD folder layout under ``out``.
 
@@ -167,6 +204,12 @@ def simulate_wesad(
         independently of the labels (see this module's docs). All other modalities, the labels
         and the quest file are identical to those written without this option. Cannot be
         combined with ``coupled``, where each modality alone is already uninformative.
+    responders : bool
+        A responder population: each subject draws which response channels (cardiac,
+        electrodermal, thermal, motor) respond to stress and to amusement, and how strongly
+        (see :mod:`~xmodal.data.synthetic.responders`). The profiles are written to
+        ``out/responders.json``. Everything else (protocol, labels, noise) is identical to the
+        dataset written without this option. Cannot be combined with ``coupled``.
 
     Returns
     -------
@@ -184,12 +227,35 @@ def simulate_wesad(
     if int(seed) != seed or seed < 0:
         raise SimulationError(f"seed must be a non-negative integer, got {seed!r}")
     uninformative = check_uninformative(uninformative, coupled)
+    _check_responders(responders, coupled)
     out = Path(out)
     ids = subject_ids(int(subjects))
+    profiles = {}
     for sid in ids:
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(sid[1:])]))
-        data, segs, meta = _simulate(sid, minutes, rng, coupled, uninformative)
+        data, segs, meta = _simulate(sid, minutes, rng, coupled, uninformative, responders)
         write_subject(
             out, data, segs, readme_text(sid, meta, seed, minutes, coupled, uninformative)
         )
+        if responders:
+            profiles[sid] = meta["profile"]
+    stale = out / RESPONDERS_FILE
+    if responders:
+        atomic_write_bytes(stale, responders_json(profiles, seed).encode())
+    elif stale.is_file():  # a profile file from an earlier responder run would mislead
+        stale.unlink()
     return ids
+
+
+def responders_json(profiles: dict[str, dict], seed: int) -> str:
+    """The text of ``responders.json``: how profiles are drawn and each subject's profile."""
+    doc = {
+        "seed": int(seed),
+        "silent_probability": SILENT_P,
+        "strength_range": list(STRENGTH),
+        "channels": {ch: list(mods) for ch, (_, mods) in CHANNELS.items()},
+        "subjects": {
+            sid: {**prof, "responding": profile_summary(prof)} for sid, prof in profiles.items()
+        },
+    }
+    return json.dumps(doc, indent=2) + "\n"

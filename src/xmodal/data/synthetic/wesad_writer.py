@@ -101,6 +101,14 @@ def readme_text(
         + (f", uninformative={','.join(uninformative)}" if uninformative else "")
         + "\n"
         f"Protocol order: {version}\n"
+        + (f"Responding channels: {_responding(meta['profile'])}\n" if "profile" in meta else "")
+    )
+
+
+def _responding(profile: dict[str, dict[str, float]]) -> str:
+    return "; ".join(
+        f"{name}: " + (", ".join(f"{ch} {s:g}" for ch, s in row.items() if s > 0) or "none")
+        for name, row in profile.items()
     )
 
 
