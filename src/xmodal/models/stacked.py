@@ -41,13 +41,16 @@ from xmodal.models.multimodal import CrossModalNet
 
 def stackable(members: Sequence[nn.Module]) -> str:
     """Why ``members`` cannot be stacked, or ``""`` when they can: :class:`CrossModalNet` s
-    without per-stream heads, with identical state keys and shapes."""
+    without per-stream heads or an expert gate (fitted after training, one member at a time),
+    with identical state keys and shapes."""
     if not members:
         return "no members"
     if not all(type(m) is CrossModalNet for m in members):
         return f"{type(members[0]).__name__} members (only CrossModalNet stacks)"
     if any(m.aux_heads is not None for m in members):
         return "per-stream heads"
+    if any(getattr(m, "expert_gate", None) is not None for m in members):
+        return "the per-sensor expert gate"
     shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in members]
     if any(s != shapes[0] for s in shapes[1:]):
         return "members of different shapes"
