@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # installed at the versions tested, pinned in constraints.txt.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test check install clean bench docs
+.PHONY: demo test test-fast check install clean bench docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(VENV)/.installed
 # (ruff), and the documentation site built with warnings as errors.
 test: check
 	$(BIN)/python -m pytest -q -n auto
+
+# The same without the tests marked slow (runs in other processes, Ray, real-data training,
+# benchmarks): for local iteration; `make test` runs everything.
+test-fast: check
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 check: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
