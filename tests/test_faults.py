@@ -43,6 +43,8 @@ FAST = [
     "1",
     "--train-stride",
     "10",
+    "--val-subjects",
+    "1",
     "--jobs",
     "1",
 ]
@@ -51,11 +53,11 @@ FOLDS = ("fold-00-S2", "fold-01-S3", "fold-02-S4")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    """Three synthetic subjects of 3 minutes in the WESAD layout (three LOSO folds)."""
+    """Three synthetic subjects of 5 minutes in the WESAD layout (three LOSO folds)."""
     from xmodal.data.synthetic import simulate_wesad
 
     root = tmp_path_factory.mktemp("faults_data")
-    simulate_wesad(root, subjects=3, minutes=3.0, seed=3)
+    simulate_wesad(root, subjects=3, minutes=5.0, seed=3)
     return root
 
 
@@ -67,9 +69,10 @@ def finished(data, tmp_path_factory) -> Path:
     return out
 
 
-def _train_argv(data: Path, out: Path, *extra: str) -> list[str]:
-    """``xmodal train`` of :data:`FAST` on ``data`` into ``out``, caching beside ``out``."""
-    cache = out.parent / "cache"
+def _train_argv(data: Path, out: Path, *extra: str, cache: Path | None = None) -> list[str]:
+    """``xmodal train`` of :data:`FAST` on ``data`` into ``out``, caching in ``cache`` (default:
+    beside ``out``; part of the configuration, so a copied run resumes with its own)."""
+    cache = cache or out.parent / "cache"
     return ["train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *extra]
 
 
@@ -88,9 +91,9 @@ def _no_half_written(folder: Path) -> None:
     assert not [p for p in folder.rglob("*.tmp")], list(folder.rglob("*.tmp"))
 
 
-def _resume(capsys, data: Path, out: Path, done_already: int) -> dict:
+def _resume(capsys, data: Path, out: Path, done_already: int, cache: Path | None = None) -> dict:
     """Run the same command again: it finishes, reusing ``done_already`` folds."""
-    code = main(_train_argv(data, out))
+    code = main(_train_argv(data, out, cache=cache))
     err = capsys.readouterr().err
     assert code == 0, err
     assert err.count("done already") == done_already, err
@@ -220,11 +223,11 @@ def test_a_damaged_fold_is_run_again_on_resume(capsys, data, finished, tmp_path,
     name, damage = RUN_DAMAGE[case]
     out = tmp_path / "run"
     shutil.copytree(finished, out)
-    shutil.copytree(finished.parent / "cache", tmp_path / "cache")
     (out / "results.json").unlink()
     path = out / "folds" / "fold-01-S3" / name
     path.write_bytes(damage(path.read_bytes()))
-    results = _resume(capsys, data, out, done_already=2)  # fold-01 ran again
+    # fold-01 runs again
+    results = _resume(capsys, data, out, done_already=2, cache=finished.parent / "cache")
     old = json.loads((finished / "results.json").read_text())
     assert results["per_subject"] == old["per_subject"]  # the same seed: the same numbers
     json.loads(path.with_name("fold.json").read_text())
@@ -236,7 +239,7 @@ def test_a_damaged_config_of_a_run_is_refused_in_one_line(capsys, data, finished
     shutil.copytree(finished, out)
     (out / "config.toml").write_bytes(b"[data\x00 garbage")
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
-    assert main(_train_argv(data, out)) == 2
+    assert main(_train_argv(data, out, cache=finished.parent / "cache")) == 2
     _one_line(capsys.readouterr().err, str(out / "config.toml"), "not valid TOML")
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # nothing touched
 
@@ -358,7 +361,7 @@ def _csv_dataset(root: Path, times: np.ndarray) -> Path:
         '[labels]\ncolumn = "label"\nclasses = ["rest", "task"]\n'
     )
     rows = ["t,ecg,label"] + [
-        f"{t!r},{np.sin(i / 5):.4f},{'rest' if i % 200 < 100 else 'task'}"
+        f"{float(t)!r},{np.sin(i / 5):.4f},{'rest' if i % 200 < 100 else 'task'}"
         for i, t in enumerate(times)
     ]
     (root / "P1.csv").write_text("\n".join(rows) + "\n")
@@ -381,11 +384,29 @@ def test_a_time_column_with_a_huge_gap_is_refused_before_allocating(capsys, tmp_
     # 256 MiB more address space than now: a grid of 1e8 samples (the 1e6-s gap) cannot fit
     resource.setrlimit(resource.RLIMIT_AS, (_vm_bytes() + 2**28, hard))
     try:
-        code = main(["datasets", str(root)])
+        code = main(
+            [
+                "train",
+                str(root),
+                "--dataset",
+                "csv",
+                "--model",
+                "single",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     assert code == 2
-    _one_line(capsys.readouterr().err, "P1.csv", "time column 't'", f"jumps by {gap:g} s", "row")
+    _one_line(
+        capsys.readouterr().err,
+        "P1.csv",
+        "time column 't'",
+        f"jumps by {gap + 0.01:g} s",
+        "row 501",
+    )
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_time_column_with_small_gaps_is_still_regridded(capsys, tmp_path):
