@@ -248,7 +248,9 @@ def test_a_damaged_config_of_a_run_is_refused_in_one_line(capsys, data, finished
 
 SIGNAL_CASES = [
     # (signal, where the process is held, exit code, folds finished before it)
-    (signal.SIGINT, "prepare", 130, 0),  # start-up: before any data is read
+    (signal.SIGINT, "import:xmodal.cli", 130, 0),  # start-up: the command line loads
+    (signal.SIGTERM, "import:xmodal.cli", 143, 0),
+    (signal.SIGINT, "prepare", 130, 0),  # before any data is read
     (signal.SIGTERM, "prepare", 143, 0),
     (signal.SIGINT, "fold:fold-01-S3", 130, 1),  # training: fold-00 is done, fold-01 runs
     (signal.SIGTERM, "fold:fold-01-S3", 143, 1),

@@ -195,7 +195,16 @@ def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run,
 
 
 @pytest.mark.slow
-def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path):
+@pytest.mark.parametrize(
+    "signum, code, what",
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_ctrl_c_cancels_the_tasks_and_stops_ray(
+    tiny_wesad, local_run, tmp_path, signum, code, what
+):
+    """Ctrl-C, and SIGTERM (which ray.init would turn into a silent exit), end the run in one
+    line."""
     _, cache = local_run
     out, hook = tmp_path / "run", tmp_path / "hook"
     # fold-03 is held in its worker: the run cannot finish; the others may finish meanwhile
@@ -203,11 +212,11 @@ def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path)
     held = int((hook / "fold-fold-03-S5.blocked").read_text())
     ray_processes = _children(proc.pid)
     assert ray_processes  # the local Ray instance it started
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr[-2000:]
+    assert proc.returncode == code, stderr[-2000:]
     lines = [line for line in stderr.splitlines() if line.startswith("xmodal:")]
-    assert lines and "interrupted" in lines[-1]
+    assert lines and what in lines[-1]
     assert "Traceback" not in stderr
     deadline = time.monotonic() + 120  # a guard against a hang, not a timing assumption
     while any(_alive(pid) for pid in [held, *ray_processes]) and time.monotonic() < deadline:

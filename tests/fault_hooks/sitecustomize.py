@@ -8,9 +8,10 @@ workers those start, which inherit the environment). Nothing happens unless
 - every fold that starts appends the process id to ``$XMODAL_HOOK_DIR/<fold>.attempts``;
 - ``XMODAL_HOOK_BLOCK`` (comma-separated) names where a process stops and waits forever (until
   a signal ends it), after writing ``$XMODAL_HOOK_DIR/<point>.blocked``:
-  ``prepare`` (start-up: before the data is read), ``fold:<fold>`` (the first attempt of that
-  fold, after it started) and ``write:<file name>`` (in the middle of writing that file: the
-  temporary file holds data, the file itself is not there yet).
+  ``import:<module>`` (start-up: before that module of xmodal is loaded), ``prepare`` (before
+  the data is read), ``fold:<fold>`` (the first attempt of that fold, after it started) and
+  ``write:<file name>`` (in the middle of writing that file: the temporary file holds data, the
+  file itself is not there yet).
 
 A test waits for the ``.blocked`` file, a state, never for a time.
 """
@@ -96,7 +97,7 @@ class _Finder(importlib.abc.MetaPathFinder):
     """Patches a module of :data:`PATCHES` right after it is executed."""
 
     def find_spec(self, name, path, target=None):
-        if name not in PATCHES:
+        if name not in PATCHES and f"import:{name}" not in BLOCK:
             return None
         sys.meta_path.remove(self)
         try:
@@ -108,8 +109,10 @@ class _Finder(importlib.abc.MetaPathFinder):
         exec_module = spec.loader.exec_module
 
         def exec_and_patch(module):
+            if f"import:{name}" in BLOCK:
+                _block(f"import:{name}")
             exec_module(module)
-            PATCHES[name](module)
+            PATCHES.get(name, lambda module: None)(module)
 
         spec.loader.exec_module = exec_and_patch
         return spec

@@ -207,20 +207,25 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: P
     return record
 
 
-#: keys a finished fold's ``fold.json`` must hold to be reused on resume
-RECORD_KEYS = (
+#: keys of each fold record copied into results.json
+FOLD_KEYS = (
     "index",
     "test_subjects",
     "val_subjects",
     "n_test_windows",
+    "n_train_windows",
+    "n_val_windows",
     "accuracy",
     "macro_f1",
+    "balanced_accuracy",
+    "confusion_matrix",
     "classes_absent",
     "best_epoch",
     "epochs_run",
     "train_s",
-    "predictions",
 )
+#: keys a finished fold's ``fold.json`` must hold to be reused on resume
+RECORD_KEYS = (*FOLD_KEYS, "windows_per_s", "predictions")
 
 
 def saved_state_intact(folder: Path, names: tuple[str, ...]) -> bool:
