@@ -299,6 +299,9 @@ def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes(capsys, data, fini
     shutil.copytree(finished.parent / "cache", tmp_path / "cache")
     # every file up to 16 KiB fits, a fold's model.pt does not: the first fold cannot be saved
     assert (finished / "folds" / FOLDS[0] / "model.pt").stat().st_size > 16384
+    # matplotlib's font cache is built first, without the limit: the limit is for the run's files
+    env = dict(os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"))
+    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, check=True)
     proc = _spawn(_train_argv(data, out, "--quiet"), tmp_path, preexec_fn=_file_size_limit(16384))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2, err
