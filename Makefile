@@ -23,12 +23,13 @@ demo: $(VENV)/.installed
 # The tests, after the checks of the house: layering contracts (import-linter), lint and format
 # (ruff), and the documentation site built with warnings as errors.
 test: check
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
-# The same without the tests marked slow (runs in other processes, Ray, real-data training,
-# benchmarks): for local iteration; `make test` runs everything.
+# The same without the tests marked slow (training in other processes: Ray, signals, a full
+# disk; training on the real recordings; the performance benchmark): for local iteration.
+# `make test` runs everything. PYTEST_ARGS adds options, e.g. PYTEST_ARGS=--durations=20.
 test-fast: check
-	$(BIN)/python -m pytest -q -n auto -m "not slow"
+	$(BIN)/python -m pytest -q -n auto -m "not slow" $(PYTEST_ARGS)
 
 check: $(VENV)/.dev-installed
 	$(BIN)/lint-imports

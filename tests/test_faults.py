@@ -18,19 +18,18 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import write_wesad_pickle
+from hook_helpers import hooked_env, wait_for
 
 from xmodal.cli import main
 from xmodal.files import LOCK_NAME
 from xmodal.signals.cache import cached, entry_path, load_preprocessed
 from xmodal.signals.preprocess import PreprocessedRecording
 
-HOOKS = Path(__file__).parent / "fault_hooks"
 #: one quick network per fold; --jobs 1: every fold runs in the command's own process
 FAST = [
     "--model",
@@ -108,27 +107,14 @@ def _spawn(
     """``xmodal ARGV`` in a new process (matplotlib's cache under ``tmp``), with the test hook
     holding ``block`` when ``hook`` is given."""
     env = dict(os.environ, MPLCONFIGDIR=str(tmp / "mpl"))
-    if hook is not None:
-        hook.mkdir(parents=True, exist_ok=True)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS), env.get("PYTHONPATH")) if p)
-        env.update(XMODAL_HOOK_DIR=str(hook), XMODAL_HOOK_BLOCK=block)
     return subprocess.Popen(
         [sys.executable, "-m", "xmodal", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=env if hook is None else hooked_env(hook, block, env),
         **popen,
     )
-
-
-def _wait_for(path: Path, proc: subprocess.Popen) -> None:
-    """Return once ``path`` exists (the process is held there); fail if it ends first. The
-    held process cannot go on by itself, so there is no time limit to outrun."""
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"ended before {path.name}: {proc.communicate()[1][-2000:]}")
-        time.sleep(0.05)
 
 
 # ---- the cache ---------------------------------------------------------------------------------
@@ -269,9 +255,9 @@ def test_a_signal_at_any_stage_gives_one_line_and_the_run_resumes(
     out, hook = tmp_path / "run", tmp_path / "hook"
     shutil.copytree(finished.parent / "cache", tmp_path / "cache")
     proc = _spawn(_train_argv(data, out, "--quiet"), tmp_path, hook, point)
-    _wait_for(hook / f"{point.replace(':', '-')}.blocked", proc)
+    wait_for(hook / f"{point.replace(':', '-')}.blocked", proc)
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=900)
     assert proc.returncode == code, err
     what = "interrupted" if signum == signal.SIGINT else "terminated (SIGTERM)"
     _one_line(err, what, "run the same command again to resume")
@@ -303,7 +289,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes(capsys, data, fini
     env = dict(os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"))
     subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, check=True)
     proc = _spawn(_train_argv(data, out, "--quiet"), tmp_path, preexec_fn=_file_size_limit(16384))
-    _, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=900)
     assert proc.returncode == 2, err
     _one_line(err, "model.pt", os.strerror(27))  # EFBIG: "File too large"
     _no_half_written(tmp_path)
@@ -333,9 +319,9 @@ def test_two_commands_on_one_out_the_second_is_refused(capsys, data, finished, t
     out, hook = tmp_path / "run", tmp_path / "hook"
     shutil.copytree(finished.parent / "cache", tmp_path / "cache")
     first = _spawn(_train_argv(data, out, "--quiet"), tmp_path, hook, "fold:fold-01-S3")
-    _wait_for(hook / "fold-fold-01-S3.blocked", first)  # it holds the folder, mid-run
+    wait_for(hook / "fold-fold-01-S3.blocked", first)  # it holds the folder, mid-run
     second = _spawn(_train_argv(data, out, "--quiet"), tmp_path)
-    _, err = second.communicate(timeout=300)
+    _, err = second.communicate(timeout=900)
     assert second.returncode == 2, err
     _one_line(err, str(out), f"pid {first.pid}", "in use by another xmodal command")
     # the same in this process, and through the other commands that write a folder
@@ -343,7 +329,7 @@ def test_two_commands_on_one_out_the_second_is_refused(capsys, data, finished, t
         assert main(argv) == 2
         _one_line(capsys.readouterr().err, f"pid {first.pid}")
     first.send_signal(signal.SIGTERM)
-    _, err = first.communicate(timeout=300)
+    _, err = first.communicate(timeout=900)
     assert first.returncode == 143, err
     _resume(capsys, data, out, done_already=1)  # the first run's folder is intact
     assert (out / LOCK_NAME).is_file()  # the lock is free again: the resume took it
@@ -424,7 +410,6 @@ def test_a_time_column_with_small_gaps_is_still_regridded(capsys, tmp_path):
 # ---- odd path names ----------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_paths_with_spaces_and_non_ascii_characters_work(capsys, data, tmp_path):
     root = tmp_path / "dossier de données ü 测试"
     shutil.copytree(data, root / "WESAD é")

@@ -24,9 +24,10 @@ import pytest
 
 pytest.importorskip("ray", reason="the Ray backend is an optional extra: pip install 'xmodal[ray]'")
 
+from hook_helpers import hooked_env, wait_for  # noqa: E402
+
 from xmodal.training.ray_backend import FOLD_TASK_NAME  # noqa: E402
 
-HOOKS = Path(__file__).parent / "fault_hooks"
 FAST = ["--epochs", "2", "--min-epochs", "1", "--ensemble", "1", "--seed", "0"]
 RAY = ["--backend", "ray", "--cpus-per-task", "1"]
 
@@ -34,21 +35,16 @@ RAY = ["--backend", "ray", "--cpus-per-task", "1"]
 def _xmodal(*args: str, hook: Path | None = None, block: str = "") -> subprocess.Popen:
     """``xmodal ARGS`` in a new process; with ``hook``, the test hook records fold attempts
     there and holds the points of ``block`` (see ``tests/fault_hooks/sitecustomize.py``)."""
-    env = dict(os.environ)
-    if hook is not None:
-        hook.mkdir(parents=True, exist_ok=True)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HOOKS), env.get("PYTHONPATH")) if p)
-        env.update(XMODAL_HOOK_DIR=str(hook), XMODAL_HOOK_BLOCK=block)
     return subprocess.Popen(
         [sys.executable, "-m", "xmodal", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=None if hook is None else hooked_env(hook, block),
     )
 
 
-def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 240) -> str:
+def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 900) -> str:
     proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *extra)
     stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr[-2000:]
@@ -119,16 +115,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_for(path: Path, proc: subprocess.Popen) -> None:
-    """Return once ``path`` exists (a state the run reached); fail if the process ends first.
-    No time limit: the blocked run cannot end by itself (pytest's own timeout, if any, guards
-    against a hang)."""
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"ended before {path.name}: {proc.communicate()[1][-2000:]}")
-        time.sleep(0.05)
-
-
 def _start_ray_run(data: Path, out: Path, cache: Path, hook: Path, block: str) -> subprocess.Popen:
     """``xmodal train --backend ray`` with the hook holding the first attempt of ``block``
     (a fold); returns once that fold's Ray worker is held."""
@@ -144,7 +130,7 @@ def _start_ray_run(data: Path, out: Path, cache: Path, hook: Path, block: str) -
         hook=hook,
         block=f"fold:{block}",
     )
-    _wait_for(hook / f"fold-{block}.blocked", proc)
+    wait_for(hook / f"fold-{block}.blocked", proc)
     return proc
 
 
@@ -185,7 +171,7 @@ def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run,
     victim = int((hook / "fold-fold-00-S2.blocked").read_text())
     assert victim in _fold_processes(proc.pid)  # a worker of this run, running the fold
     os.kill(victim, signal.SIGKILL)  # the worker dies in the middle of a fold
-    stdout, stderr = proc.communicate(timeout=600)
+    stdout, stderr = proc.communicate(timeout=900)
     assert proc.returncode == 0, stderr[-2000:]
     attempts = [int(p) for p in (hook / "fold-00-S2.attempts").read_text().split()]
     assert len(attempts) == 2 and attempts[0] == victim != attempts[1]  # retried elsewhere
@@ -213,12 +199,12 @@ def test_ctrl_c_cancels_the_tasks_and_stops_ray(
     ray_processes = _children(proc.pid)
     assert ray_processes  # the local Ray instance it started
     proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=300)
+    stdout, stderr = proc.communicate(timeout=900)
     assert proc.returncode == code, stderr[-2000:]
     lines = [line for line in stderr.splitlines() if line.startswith("xmodal:")]
     assert lines and what in lines[-1]
     assert "Traceback" not in stderr
-    deadline = time.monotonic() + 120  # a guard against a hang, not a timing assumption
+    deadline = time.monotonic() + 600  # a guard against a hang, not a timing assumption
     while any(_alive(pid) for pid in [held, *ray_processes]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(held)  # the held fold task was cancelled with its worker
