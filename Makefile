@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # installed at the versions tested, pinned in constraints.txt.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test check install clean bench docs
+.PHONY: demo test test-fast check install clean bench docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ demo: $(VENV)/.installed
 # (ruff), the documentation site built with warnings as errors, and every published table equal
 # to what its renderer makes of the committed results (no training).
 test: check
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
+
+# The same without the tests marked slow (training in other processes: Ray, signals, a full
+# disk; training on the real recordings; the performance benchmark): for local iteration.
+# `make test` runs everything. PYTEST_ARGS adds options, e.g. PYTEST_ARGS=--durations=20.
+test-fast: check
+	$(BIN)/python -m pytest -q -n auto -m "not slow" $(PYTEST_ARGS)
 
 check: $(VENV)/.dev-installed
 	$(BIN)/lint-imports

@@ -22,7 +22,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=900,
     )
 
 

@@ -152,29 +152,46 @@ def test_every_model_runs_kfold(capsys, tiny_wesad, tmp_path, model, modalities)
 
 def test_second_run_uses_the_cache(capsys, tiny_wesad, tmp_path):
     a = _train(capsys, tiny_wesad, tmp_path / "a", "--model", "single", "--modalities", "chest.ECG")
+    entries = {p: p.stat() for p in (tmp_path / "cache").glob("*.npz")}
+    assert len(entries) == 4
     b = _train(capsys, tiny_wesad, tmp_path / "b", "--model", "single", "--modalities", "chest.ECG")
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4
-    assert b["timing"]["preprocess_s"] < a["timing"]["preprocess_s"]
+    # read, not written again (an entry is replaced by a new file on a miss); not a timing:
+    # the second run may well be slower on a loaded machine
+    assert {p: (s.st_ino, s.st_mtime_ns) for p, s in entries.items()} == {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (tmp_path / "cache").glob("*.npz")
+    }
+    assert b["per_subject"] == a["per_subject"]
 
 
+@pytest.mark.slow
 def test_real_wesad_wrist_binary(capsys, wesad_wrist, tmp_path):
+    """Stress vs non-stress on the three real wrist subjects must be learnt, not only scored.
+
+    The ``features`` model (a seeded random forest on 60-s windows) is the real-data check: it
+    is quick and deterministic. It scores pooled macro-F1 0.865 and balanced accuracy 0.878
+    (per subject 0.84, 0.79, 0.97). Always answering the majority class scores 0.42 and 0.50,
+    and so does a pipeline whose labels do not match its signals. The floors (0.70 pooled,
+    0.60 for the worst subject) lie between, with room for library versions. A network trained
+    for a few epochs here still answers the majority class, so it would prove nothing.
+    """
     results = _train(
         capsys,
         wesad_wrist,
         tmp_path / "run",
+        "--model",
+        "features",
         "--modalities",
         "wrist.BVP",
         "wrist.EDA",
         "--task",
         "binary",
-        "--epochs",
-        "3",
     )
     assert [f["test_subjects"] for f in results["folds"]] == [["S2"], ["S3"], ["S4"]]
     assert results["windows"]["rates"] == {"wrist.BVP": 64.0, "wrist.EDA": 4.0}
-    for fold in results["folds"]:
-        assert math.isfinite(fold["macro_f1"]) and math.isfinite(fold["accuracy"])
-    print("real wrist binary macro-F1", results["mean"]["macro_f1"], results["pooled"])
+    assert results["pooled"]["macro_f1"] >= 0.70, results["pooled"]
+    assert results["pooled"]["balanced_accuracy"] >= 0.70, results["pooled"]
+    worst = min(s["macro_f1"] for s in results["per_subject"].values())
+    assert worst >= 0.60, results["per_subject"]
 
 
 def test_fold_without_a_class_still_scores_and_reports_it(capsys, tmp_path):

@@ -81,7 +81,7 @@ def test_cli_export_of_a_run_and_numpy_only_example(capsys, chest_run, tmp_path)
     assert meta["classes"] == ["baseline", "stress", "amusement"] and meta["n_models"] == 4
     assert meta["rates"] == {"chest.ECG": 256.0, "chest.EDA": 16.0}
     result = subprocess.run(
-        [sys.executable, str(EXAMPLE), str(out)], capture_output=True, text=True, timeout=120
+        [sys.executable, str(EXAMPLE), str(out)], capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr
     assert "baseline" in result.stdout or "stress" in result.stdout or "amusement" in result.stdout

@@ -2,7 +2,10 @@
 backends, a killed worker's fold retried, Ctrl-C.
 
 Every Ray run is a separate ``xmodal`` process (it starts and stops its own Ray instance), so the
-tests look at it as a user would: exit code, output, run folder.
+tests look at it as a user would: exit code, output, run folder. Signals are sent when the run
+has reached a state, never after a time: the test hook (``tests/fault_hooks``) holds a chosen
+fold's first attempt in its Ray worker and says so in a file, so the run cannot finish before
+the test acts, however loaded the machine.
 """
 
 from __future__ import annotations
@@ -21,23 +24,27 @@ import pytest
 
 pytest.importorskip("ray", reason="the Ray backend is an optional extra: pip install 'xmodal[ray]'")
 
+from hook_helpers import hooked_env, wait_for  # noqa: E402
+
 from xmodal.training.ray_backend import FOLD_TASK_NAME  # noqa: E402
 
 FAST = ["--epochs", "2", "--min-epochs", "1", "--ensemble", "1", "--seed", "0"]
 RAY = ["--backend", "ray", "--cpus-per-task", "1"]
 
 
-def _xmodal(*args: str, **kwargs) -> subprocess.Popen:
+def _xmodal(*args: str, hook: Path | None = None, block: str = "") -> subprocess.Popen:
+    """``xmodal ARGS`` in a new process; with ``hook``, the test hook records fold attempts
+    there and holds the points of ``block`` (see ``tests/fault_hooks/sitecustomize.py``)."""
     return subprocess.Popen(
         [sys.executable, "-m", "xmodal", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kwargs,
+        env=None if hook is None else hooked_env(hook, block),
     )
 
 
-def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 240) -> str:
+def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 900) -> str:
     proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *extra)
     stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr[-2000:]
@@ -108,25 +115,23 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_for_fold_task(proc: subprocess.Popen, timeout: float = 120) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1][-2000:]
-        pids = _fold_processes(proc.pid)
-        if pids:
-            return pids
-        time.sleep(0.05)
-    raise AssertionError("no Ray fold task started")
-
-
-def _start_ray_run(
-    data: Path, out: Path, cache: Path
-) -> tuple[subprocess.Popen, list[int], list[int]]:
-    """``xmodal train --backend ray`` started and running fold tasks: the process, the workers
-    running a fold, and the processes of the local Ray instance it started."""
-    proc = _xmodal("train", str(data), "--out", str(out), "--cache-dir", str(cache), *FAST, *RAY)
-    workers = _wait_for_fold_task(proc)
-    return proc, workers, _children(proc.pid)
+def _start_ray_run(data: Path, out: Path, cache: Path, hook: Path, block: str) -> subprocess.Popen:
+    """``xmodal train --backend ray`` with the hook holding the first attempt of ``block``
+    (a fold); returns once that fold's Ray worker is held."""
+    proc = _xmodal(
+        "train",
+        str(data),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        *FAST,
+        *RAY,
+        hook=hook,
+        block=f"fold:{block}",
+    )
+    wait_for(hook / f"fold-{block}.blocked", proc)
+    return proc
 
 
 @pytest.fixture(scope="module")
@@ -160,36 +165,58 @@ def test_ray_gives_the_local_numbers_and_resumes_across_backends(tiny_wesad, loc
 @pytest.mark.slow
 def test_a_killed_worker_is_retried_and_the_run_completes(tiny_wesad, local_run, tmp_path):
     local, cache = local_run
-    out = tmp_path / "run"
-    proc, workers, _ = _start_ray_run(tiny_wesad, out, cache)
-    victim = workers[0]
+    out, hook = tmp_path / "run", tmp_path / "hook"
+    # the first attempt of fold-00 waits forever: the run can only finish if Ray retries it
+    proc = _start_ray_run(tiny_wesad, out, cache, hook, "fold-00-S2")
+    victim = int((hook / "fold-fold-00-S2.blocked").read_text())
+    assert victim in _fold_processes(proc.pid)  # a worker of this run, running the fold
     os.kill(victim, signal.SIGKILL)  # the worker dies in the middle of a fold
-    stdout, stderr = proc.communicate(timeout=300)
+    stdout, stderr = proc.communicate(timeout=900)
     assert proc.returncode == 0, stderr[-2000:]
+    attempts = [int(p) for p in (hook / "fold-00-S2.attempts").read_text().split()]
+    assert len(attempts) == 2 and attempts[0] == victim != attempts[1]  # retried elsewhere
     assert not _alive(victim)
     assert len(list(out.glob("folds/*/fold.json"))) == 4
     _assert_same_predictions(local, out)
 
 
 @pytest.mark.slow
-def test_ctrl_c_cancels_the_tasks_and_stops_ray(tiny_wesad, local_run, tmp_path):
+@pytest.mark.parametrize(
+    "signum, code, what",
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_ctrl_c_cancels_the_tasks_and_stops_ray(
+    tiny_wesad, local_run, tmp_path, signum, code, what
+):
+    """Ctrl-C, and SIGTERM (which ray.init would turn into a silent exit), end the run in one
+    line."""
     _, cache = local_run
-    out = tmp_path / "run"
-    proc, _, ray_processes = _start_ray_run(tiny_wesad, out, cache)
+    out, hook = tmp_path / "run", tmp_path / "hook"
+    # fold-03 is held in its worker: the run cannot finish; the others may finish meanwhile
+    proc = _start_ray_run(tiny_wesad, out, cache, hook, "fold-03-S5")
+    held = int((hook / "fold-fold-03-S5.blocked").read_text())
+    ray_processes = _children(proc.pid)
     assert ray_processes  # the local Ray instance it started
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=90)
-    assert proc.returncode == 130
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == code, stderr[-2000:]
     lines = [line for line in stderr.splitlines() if line.startswith("xmodal:")]
-    assert lines and "interrupted" in lines[-1]
+    assert lines and what in lines[-1]
     assert "Traceback" not in stderr
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in ray_processes) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 600  # a guard against a hang, not a timing assumption
+    while any(_alive(pid) for pid in [held, *ray_processes]) and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert not _alive(held)  # the held fold task was cancelled with its worker
     assert not any(_alive(pid) for pid in ray_processes)
     assert not (out / "results.json").exists()
-    for record in out.glob("folds/*/fold.json"):  # what finished is complete and resumable
-        json.loads(record.read_text())
+    assert not (out / "folds" / "fold-03-S5" / "fold.json").exists()
+    kept = sorted(p.parent.name for p in out.glob("folds/*/fold.json"))
+    for fold in kept:  # what finished is complete and resumable
+        json.loads((out / "folds" / fold / "fold.json").read_text())
+    text = _train(tiny_wesad, out, cache, "--jobs", "1")  # the same run resumes
+    assert text.count("done already") == len(kept)
+    assert (out / "results.json").is_file()
 
 
 def test_ray_options_need_the_ray_backend(tiny_wesad, tmp_path, capsys):

@@ -592,7 +592,7 @@ def real_wrist_root(tmp_path_factory):
         pytest.skip(f"shared real data absent ({BUILD_WESAD})")
     out = tmp_path_factory.mktemp("wesad_wrist")
     subprocess.run(
-        [sys.executable, str(BUILD_WESAD), str(out)], check=True, capture_output=True, timeout=120
+        [sys.executable, str(BUILD_WESAD), str(out)], check=True, capture_output=True, timeout=600
     )
     return out
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from xmodal.config import (
     read_toml,
 )
 from xmodal.errors import ConfigError, XmodalError
+from xmodal.files import folder_lock
 from xmodal.version import __version__
 
 
@@ -493,16 +496,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from xmodal.training.progress import Progress
 
     config = config_from_args(args)
-    with _backend(args, config) as backend:
-        results = run_experiment(
-            config,
-            Path(args.out),
-            Progress(quiet=args.quiet),
-            final=getattr(args, "final", False),
-            jobs=_jobs(args),
-            backend=backend,
-        )
-    write_run_outputs(Path(args.out))
+    with folder_lock(Path(args.out)):
+        with _backend(args, config) as backend:
+            results = run_experiment(
+                config,
+                Path(args.out),
+                Progress(quiet=args.quiet),
+                final=getattr(args, "final", False),
+                jobs=_jobs(args),
+                backend=backend,
+            )
+        write_run_outputs(Path(args.out))
     print(format_results(results))
     print(f"results in {args.out}/ (results.json, predictions.csv, config.toml, *.png)")
     return 0
@@ -514,7 +518,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     epochs = args.pretrain_epochs if args.pretrain_epochs is not None else 10
-    with _backend(args, config) as backend:
+    with folder_lock(Path(args.out)), _backend(args, config) as backend:
         record = pretrain_to_folder(
             config,
             Path(args.out),
@@ -542,21 +546,22 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     config = config_from_args(args, between=study.base)
     progress = Progress(quiet=args.quiet)
-    with _backend(args, config) as backend:
-        state = run_benchmark(
-            config,
-            Path(args.out),
-            study=study,
-            only=args.only or (),
-            tasks=tasks,
-            seeds=args.seeds,
-            jobs=_jobs(args),
-            progress=progress,
-            command=sys.argv,
-            after_run=write_run_outputs,
-            backend=backend,
-        )
-    write_report(Path(args.out))
+    with folder_lock(Path(args.out)):
+        with _backend(args, config) as backend:
+            state = run_benchmark(
+                config,
+                Path(args.out),
+                study=study,
+                only=args.only or (),
+                tasks=tasks,
+                seeds=args.seeds,
+                jobs=_jobs(args),
+                progress=progress,
+                command=sys.argv,
+                after_run=write_run_outputs,
+                backend=backend,
+            )
+        write_report(Path(args.out))
     progress.line(benchmark_summary(state, Path(args.out)))
     mine = [e for e in state.get("entries", []) if e.get("status") in ("done", "failed")]
     if mine and all(e["status"] == "failed" for e in mine):
@@ -759,8 +764,42 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     sys.stderr.write(f"xmodal: warning: {message}\n")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (files, Ray, workers)."""
+
+
+def _raise_terminated(signum: int, frame) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user errors print one line and return 2."""
+    """Entry point; user errors print one line and return 2.
+
+    Ctrl-C (SIGINT) and SIGTERM print one line and return 130 and 143 (128 + the signal):
+    files are written atomically and finished folds are kept, so the same command resumes.
+    """
+    handlers = threading.current_thread() is threading.main_thread()
+    if handlers:
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        if handlers:  # a second signal must not end the process in the middle of the message
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        terminated = isinstance(exc, _Terminated)
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        sys.stderr.write(f"xmodal: {what}; run the same command again to resume\n")
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        if handlers:
+            for signum, handler in previous.items():
+                if handler is not None:  # None: set outside Python, cannot be restored
+                    signal.signal(signum, handler)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
@@ -780,6 +819,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
             sys.stderr.write(f"xmodal: error:{where} {exc.strerror or exc}\n")
             return 2
-        except KeyboardInterrupt:
-            sys.stderr.write("xmodal: interrupted; run the same command again to resume\n")
-            return 130

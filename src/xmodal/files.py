@@ -6,22 +6,32 @@ cache entry and simulated recording is written through here.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from xmodal.errors import XmodalError
+
+#: name of the lock file that one command at a time holds in an output folder
+LOCK_NAME = ".lock"
+
 
 def atomic_write_stream(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(fh)`` on a temporary binary file next to ``path``, then move it there.
 
-    The parent folder is created if needed; the temporary file is removed on any error.
+    The parent folder is created if needed; the temporary file is removed on any error
+    (also Ctrl-C). An OSError without a file name (a full disk: ``ENOSPC``, a file-size limit:
+    ``EFBIG``) is raised again naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +42,11 @@ def atomic_write_stream(path: Path, write: Callable[[BinaryIO], object]) -> None
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -80,3 +95,41 @@ def save_state_dict(path: Path, state: dict) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` (an exclusive ``flock``) for the duration of a ``with`` block.
+
+    One command at a time writes into an output folder: a second one fails at once with an
+    :class:`~xmodal.errors.XmodalError` naming the process that holds the lock. The lock is
+    released by the kernel when the holder exits, however it ends. A folder this call created
+    and that holds nothing but the lock file afterwards is removed again.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise XmodalError(
+                f"{folder} is in use by another xmodal command (pid {holder}); wait for it "
+                f"to finish or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            if created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+                lock.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+    finally:
+        os.close(fd)

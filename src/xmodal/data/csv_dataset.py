@@ -41,6 +41,9 @@ SPEC_NAME = "dataset.toml"
 SEGMENT_LABEL_RATE = 10.0
 #: relative deviation of a time step from the median step above which samples are re-gridded
 _JITTER = 0.01
+#: a re-gridded recording holds at most this many samples per row of its file: a time column
+#: with a huge gap (or a wrong unit) is refused instead of filling memory with interpolation
+MAX_GRID_RATIO = 2.0
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 _TOP_KEYS = ("name", "rate", "time_column", "signals", "labels", "tasks", "files")
 _LABEL_KEYS = ("column", "segments", "classes", "values", "ignore", "task")
@@ -405,9 +408,20 @@ def load_csv_subject(
             )
         rate = float(f"{1.0 / float(np.median(steps)):.6g}")  # 99.9999997 -> 100
         step = 1.0 / rate
-        t = t - t[0]
+        t0 = t[0]
+        t = t - t0
         if np.abs(steps - step).max() > _JITTER * step:
-            grid = np.arange(int(np.floor(t[-1] / step + 1e-9)) + 1) * step
+            n_grid = np.floor(t[-1] / step + 1e-9) + 1
+            if n_grid > MAX_GRID_RATIO * n:  # checked before the grid is allocated
+                i = int(np.argmax(steps)) + 1
+                raise DataError(
+                    f"{where}: time column {spec.time_column!r} jumps by {steps[i - 1]:g} s "
+                    f"at data row {i + 1} ({t[i - 1] + t0:g} then {t[i] + t0:g}); "
+                    f"resampled at {rate:g} Hz its {n} rows would become {n_grid:.0f} "
+                    f"samples (at most {MAX_GRID_RATIO:g}x the rows): split the file at the "
+                    f"gap or fix the time column"
+                )
+            grid = np.arange(int(n_grid)) * step
             times = t
 
     signals: dict[str, Signal] = {}

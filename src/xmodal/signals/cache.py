@@ -61,11 +61,22 @@ def save_preprocessed(path: Path, rec: PreprocessedRecording) -> None:
 
 
 def load_preprocessed(path: Path) -> PreprocessedRecording:
-    """Read a cache entry written by :func:`save_preprocessed`."""
+    """Read a cache entry written by :func:`save_preprocessed`.
+
+    Raises
+    ------
+    ValueError
+        An entry that is not one (truncated, garbage, arrays of the wrong shape or type).
+    """
     with np.load(path, allow_pickle=False) as npz:
         meta = json.loads(npz["meta"].tobytes().decode())
         signals = {m: npz[f"signal/{m}"] for m in meta["modalities"]}
         labels = npz["labels"] if "labels" in npz.files else None
+    for m, x in signals.items():
+        if x.ndim != 2 or x.dtype.kind != "f" or m not in meta["rates"]:
+            raise ValueError(f"{path}: signal {m} is not a 2-D float array with a rate")
+    if labels is not None and labels.ndim != 1:
+        raise ValueError(f"{path}: labels are not 1-D")
     return PreprocessedRecording(
         meta["subject"], signals, meta["rates"], labels, meta["label_rate"], meta["source"]
     )
@@ -86,8 +97,8 @@ def cached(
     if path.exists():
         try:
             return load_preprocessed(path), True
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
-            path.unlink(missing_ok=True)  # a damaged entry is recomputed
+        except Exception:  # any damage (truncated zip, garbage, wrong arrays): recomputed
+            path.unlink(missing_ok=True)
     rec = compute()
     try:
         save_preprocessed(path, rec)

@@ -41,6 +41,14 @@ def _load(adapter: DatasetAdapter, config: DataConfig, subject: str, path: Path)
     )
 
 
+def ignore_interrupts() -> None:
+    """In a worker process: leave Ctrl-C to the parent (a terminal sends it to the whole
+    process group), which stops the run in one line; the work in progress finishes first."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _prepare_one(
     adapter: DatasetAdapter,
     config: DataConfig,
@@ -105,7 +113,9 @@ def prepare_subjects(
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         pool = ProcessPoolExecutor(
-            max_workers=min(jobs, len(missing)), mp_context=multiprocessing.get_context("spawn")
+            max_workers=min(jobs, len(missing)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=ignore_interrupts,
         )
         try:
             futures = {

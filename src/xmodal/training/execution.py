@@ -13,7 +13,7 @@ import torch
 
 from xmodal.config import RunConfig
 from xmodal.data.datasets import get_task
-from xmodal.signals.pipeline import prepare_subjects
+from xmodal.signals.pipeline import ignore_interrupts, prepare_subjects
 from xmodal.training.estimators import estimator_for
 from xmodal.training.folds import FoldTask, RunWindows, run_fold, run_windows
 from xmodal.training.progress import Progress
@@ -174,6 +174,7 @@ _WORKER: dict = {}
 
 
 def _worker_init(config_dict: dict) -> None:
+    ignore_interrupts()
     torch.set_num_threads(1)
     config = RunConfig.from_dict(config_dict)
     task = get_task(config.data.task, config.data.dataset, config.data.path)

@@ -21,12 +21,20 @@ import torch
 from xmodal.config import RunConfig, validate_values
 from xmodal.data.datasets import get_task, resolve_data_defaults, validate_modalities
 from xmodal.errors import ConfigError, DataError, XmodalError
-from xmodal.files import atomic_write_json, atomic_write_text, read_json
+from xmodal.files import atomic_write_json, atomic_write_text
 from xmodal.signals.pipeline import prepare_subjects
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.execution import ExecutionBackend, LocalBackend
-from xmodal.training.folds import FoldTask, finished_record, fold_line, fold_seed, run_windows
+from xmodal.training.folds import (
+    FoldTask,
+    finished_record,
+    fold_line,
+    fold_seed,
+    read_record,
+    run_windows,
+    saved_state_intact,
+)
 from xmodal.training.precision import training_precision
 from xmodal.training.pretrain import read_pretrain_record
 from xmodal.training.progress import Progress
@@ -86,11 +94,8 @@ def train_final(
     estimates how long training on this many subjects should run without touching test data.
     """
     final_dir = out / "final"
-    done = estimator_for(config)
-    if (final_dir / "final.json").exists() and all(
-        (final_dir / name).exists() for name in done.state_files
-    ):
-        record = read_json(final_dir / "final.json")
+    record = read_record(final_dir / "final.json", ("epochs", "train_subjects"))
+    if record is not None and saved_state_intact(final_dir, estimator_for(config).state_files):
         progress.line(f"final model: done already ({record['epochs']} epochs), skipped")
         return record
     epochs = max(1, int(round(float(np.median([r["best_epoch"] for r in records])))))

@@ -10,8 +10,9 @@ import torch
 
 from xmodal.config import RunConfig
 from xmodal.data.tasks import Task
-from xmodal.errors import XmodalError
+from xmodal.errors import DataError, XmodalError
 from xmodal.files import atomic_write_json, read_json
+from xmodal.models.checkpoint import read_checkpoint
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import fold_probabilities
@@ -239,17 +240,69 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: P
     return record
 
 
+#: keys of each fold record copied into results.json
+FOLD_KEYS = (
+    "index",
+    "test_subjects",
+    "val_subjects",
+    "n_test_windows",
+    "n_train_windows",
+    "n_val_windows",
+    "accuracy",
+    "macro_f1",
+    "balanced_accuracy",
+    "confusion_matrix",
+    "classes_absent",
+    "best_epoch",
+    "epochs_run",
+    "train_s",
+)
+#: keys a finished fold's ``fold.json`` must hold to be reused on resume
+RECORD_KEYS = (*FOLD_KEYS, "windows_per_s", "predictions")
+
+
+def saved_state_intact(folder: Path, names: tuple[str, ...]) -> bool:
+    """Whether every state file exists and each checkpoint (``*.pt``) loads as a state dict."""
+    for name in names:
+        path = Path(folder) / name
+        if not path.is_file():
+            return False
+        if path.suffix == ".pt":
+            try:
+                read_checkpoint(path)
+            except DataError:
+                return False
+    return True
+
+
+def read_record(path: Path, keys: tuple[str, ...]) -> dict | None:
+    """The JSON object in ``path`` if it holds ``keys``; None if it is absent, unreadable,
+    truncated or garbage (the work it records is then done again)."""
+    try:
+        record = read_json(path)
+    except (OSError, ValueError):  # absent, unreadable, not UTF-8, not JSON
+        return None
+    if not isinstance(record, dict) or any(k not in record for k in keys):
+        return None
+    return record
+
+
 def finished_record(
     folder: Path, estimator: FoldEstimator, overrides: dict | None = None
 ) -> dict | None:
     """The record of a finished fold, None if the fold is to run: finished means its fold.json
-    (written last) and the estimator's state exist, and it ran with the same per-fold
-    ``overrides``."""
-    if not (folder / "fold.json").exists() or not all(
-        (folder / name).exists() for name in estimator.state_files
+    (written last) holds a whole record, the estimator's state files exist and load, and it ran
+    with the same per-fold ``overrides``. A damaged fold.json or checkpoint (truncated, garbage)
+    makes the fold run again."""
+    record = read_record(Path(folder) / "fold.json", RECORD_KEYS)
+    if record is None or not saved_state_intact(folder, estimator.state_files):
+        return None
+    predictions = record["predictions"]
+    if not isinstance(predictions, dict) or any(
+        not isinstance(predictions.get(k), list) or len(predictions[k]) != record["n_test_windows"]
+        for k in ("subject", "t_start", "true", "proba")
     ):
         return None
-    record = read_json(folder / "fold.json")
     return record if record.get("overrides", {}) == (overrides or {}) else None
 
 

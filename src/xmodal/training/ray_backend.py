@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,10 @@ class RayBackend:
                 kwargs["address"] = self.address
             else:
                 kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
+            # ray.init replaces the SIGTERM handler by a silent sys.exit; the caller's (the
+            # command line's: one line, resumable) is put back
+            main_thread = threading.current_thread() is threading.main_thread()
+            sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
             try:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -134,6 +140,9 @@ class RayBackend:
                 raise XmodalError(
                     f"Ray: cannot connect to {where}: {str(exc).strip().splitlines()[0]}"
                 ) from None
+            finally:
+                if sigterm is not None:
+                    signal.signal(signal.SIGTERM, sigterm)
             self._started = True
         self._ray = ray
         return self

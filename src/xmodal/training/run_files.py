@@ -16,7 +16,7 @@ from xmodal.errors import XmodalError
 from xmodal.files import atomic_write_text
 from xmodal.signals.preprocess import preprocessing_defaults
 from xmodal.signals.windows import WindowSet
-from xmodal.training.folds import transductive_subjects
+from xmodal.training.folds import FOLD_KEYS, transductive_subjects
 from xmodal.training.metrics import classification_metrics, mean_std
 from xmodal.training.precision import training_precision
 from xmodal.training.splits import SUBJECT_DEPENDENT
@@ -38,23 +38,6 @@ RESULTS_KEYS = (
     "std",
     "pooled",
     "timing",
-)
-#: keys of each fold record copied into results.json
-FOLD_KEYS = (
-    "index",
-    "test_subjects",
-    "val_subjects",
-    "n_test_windows",
-    "n_train_windows",
-    "n_val_windows",
-    "accuracy",
-    "macro_f1",
-    "balanced_accuracy",
-    "confusion_matrix",
-    "classes_absent",
-    "best_epoch",
-    "epochs_run",
-    "train_s",
 )
 
 
