@@ -136,8 +136,10 @@ class ModelRegistry:
         return entry
 
     def unregister(self, name: str) -> None:
-        """Remove the model ``name`` (nothing if absent)."""
+        """Remove the model ``name`` (nothing if absent); an entry point of that name is read
+        again when the name is next looked up."""
         self._entries.pop(name, None)
+        self._loaded.discard(name)
 
     def _load_entry_points(self) -> None:
         if self._group is None:
