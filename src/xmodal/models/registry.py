@@ -26,7 +26,6 @@ __all__ = [
     "ModelEntry",
     "ModelRegistry",
     "build_model",
-    "check_modality_count",
     "get_model",
     "model_names",
     "register_model",
@@ -256,14 +255,13 @@ def _features(config):
 
 def builtin_registry() -> ModelRegistry:
     """A registry of the built-in models that also reads the ``xmodal.models`` entry points."""
-    fusion = dict(min_modalities=2)
     return ModelRegistry(
         (
             ModelEntry("attentive", _connected(True), None, 2, None, "attentive connections"),
             ModelEntry("cross", _connected(False), None, 2, None, "plain connections"),
-            ModelEntry("late-fusion", _late_fusion, None, **fusion, description="no connections"),
-            ModelEntry("early-fusion", _early_fusion, None, **fusion, description="one stream"),
-            ModelEntry("score-fusion", _score_fusion, None, **fusion, description="mean scores"),
+            ModelEntry("late-fusion", _late_fusion, None, 2, None, "streams, no connections"),
+            ModelEntry("early-fusion", _early_fusion, None, 2, None, "inputs stacked, one stream"),
+            ModelEntry("score-fusion", _score_fusion, None, 2, None, "per-modality networks"),
             ModelEntry("single", _single, None, 1, 1, "one modality's stream"),
             ModelEntry(
                 "features", None, _features, 1, None, "hand-crafted features + scikit-learn"
@@ -336,12 +334,6 @@ def get_model(name: str) -> ModelEntry:
 def model_names() -> tuple[str, ...]:
     """Names of the registered models."""
     return MODELS.names()
-
-
-def check_modality_count(name: str, modalities: Sequence[str]) -> None:
-    """ConfigError unless model ``name`` takes this many modalities (``single`` exactly one,
-    the fusion models two or more)."""
-    get_model(name).check_modalities(modalities)
 
 
 def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]], n_outputs: int):
