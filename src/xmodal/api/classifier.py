@@ -172,7 +172,7 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
         from xmodal.training.estimators import estimator_for
         from xmodal.training.experiment import validate_model, validate_training
         from xmodal.training.folds import fold_seed
-        from xmodal.training.splits import choose_validation_subjects
+        from xmodal.training.splits import fold_validation_subjects
 
         config = self.run_config()
         if isinstance(X, WindowDataset) and X.classes:  # the task's classes, y indexes them
@@ -200,8 +200,9 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
                 f"{n_val} inner validation subjects (val_subjects) need at least "
                 f"{n_val + 1} subjects, got {len(pool)}: {', '.join(pool)}"
             )
-        rng = np.random.default_rng([config.training.seed, index])  # as make_folds draws
-        val = choose_validation_subjects(pool, windows.subjects, windows.labels, n_val, rng)
+        val = fold_validation_subjects(
+            pool, windows.subjects, windows.labels, n_val, config.training.seed, index
+        )
         is_val = np.isin(windows.subjects, val)
         train, validation = windows.subset(~is_val), (windows.subset(is_val) if val else None)
         seed = fold_seed(config, index)
