@@ -6,7 +6,8 @@ The names below are imported on first use, so ``import xmodal`` stays light (no 
 from xmodal.errors import DataError, XmodalError
 from xmodal.version import __version__
 
-#: public name -> module defining it (imported by :func:`__getattr__` when first used)
+#: public name -> module defining it, or ``module:name`` where the name differs (imported by
+#: :func:`__getattr__` when first used)
 _LAZY = {
     "Predictor": "xmodal.inference",
     "StreamingPredictor": "xmodal.inference",
@@ -22,7 +23,7 @@ _LAZY = {
     "model_names": "xmodal.models.registry",
     "register_model": "xmodal.models.registry",
     "unregister_model": "xmodal.models.registry",
-    "register_dataset": "xmodal.data.registry",
+    "register_dataset": "xmodal.data.registry:register",
 }
 
 __all__ = ["DataError", "XmodalError", "__version__", *_LAZY]
@@ -33,8 +34,8 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        module = importlib.import_module(_LAZY[name])
-        return getattr(module, "register" if name == "register_dataset" else name)
+        module, _, attribute = _LAZY[name].partition(":")
+        return getattr(importlib.import_module(module), attribute or name)
     raise AttributeError(f"module 'xmodal' has no attribute {name!r}")
 
 
