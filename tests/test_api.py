@@ -100,3 +100,19 @@ def test_import_xmodal_is_light():
         "assert set(xmodal.__all__) >= {'XModalClassifier', 'load_dataset', 'register_model'}"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_features_model_matches_xmodal_train(tiny_wesad, tmp_path):
+    """The ``features`` baseline (no inner validation: those subjects join training) gives the
+    per-fold scores of ``xmodal train --model features`` too."""
+    windows = ["--window", "20", "--stride", "20", "--train-stride", "20"]
+    out, cache = tmp_path / "run", str(tmp_path / "cache")
+    argv = ["train", str(tiny_wesad), "--out", str(out), "--model", "features", *windows]
+    assert main([*argv, "--cache-dir", cache, "--seed", "3", "--quiet"]) == 0
+    folds = [json.loads(p.read_text()) for p in sorted((out / "folds").glob("*/fold.json"))]
+    data = xmodal.load_dataset(
+        tiny_wesad, window=20, stride=20, config={"data": {"cache_dir": cache}}
+    )
+    clf = xmodal.XModalClassifier("features", seed=3)
+    cv = cross_validate(clf, data, data.y, cv=LeaveOneGroupOut(), groups=data.groups)
+    assert [f["accuracy"] for f in folds] == pytest.approx(list(cv["test_score"]), abs=1e-5)
