@@ -116,3 +116,13 @@ def test_features_model_matches_xmodal_train(tiny_wesad, tmp_path):
     clf = xmodal.XModalClassifier("features", seed=3)
     cv = cross_validate(clf, data, data.y, cv=LeaveOneGroupOut(), groups=data.groups)
     assert [f["accuracy"] for f in folds] == pytest.approx(list(cv["test_score"]), abs=1e-5)
+
+
+def test_grid_search_over_a_setting(dataset):
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    clf = xmodal.XModalClassifier("late-fusion", epochs=1, ensemble=1, val_subjects=1)
+    search = GridSearchCV(clf, {"lr": [1e-3, 3e-3]}, cv=GroupKFold(n_splits=2))
+    search.fit(dataset, dataset.y, groups=dataset.groups)
+    assert search.best_params_["lr"] in (1e-3, 3e-3) and clf.lr is None
+    assert search.predict(dataset).shape == (len(dataset),)
