@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from xmodal.config import NETWORK_NAMES, ModelConfig
+from xmodal.config import ModelConfig
 from xmodal.inference.frozen import freeze_for_cpu
 from xmodal.inference.predictor import Predictor
-from xmodal.models.registry import build_model
+from xmodal.models.registry import build_model, get_model, model_names
 
 SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}
 RATES = {"chest.ECG": 256.0, "chest.EDA": 16.0}
@@ -112,7 +112,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}")
     print(f"{'model':14s} {'mode':7s} {'p50 ms':>8s} {'p99 ms':>8s} {'win/s @256':>11s}")
-    for name in NETWORK_NAMES:
+    for name in [n for n in model_names() if get_model(n).is_network]:
         for frozen in (False, True) if args.device == "cpu" else (False,):
             r = model_latency(name, args.device, frozen=frozen)
             print(

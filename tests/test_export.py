@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from xmodal.cli import main
-from xmodal.config import NETWORK_NAMES as MODEL_NAMES
 from xmodal.config import ModelConfig
 from xmodal.inference.export import ExportModule, export_models
-from xmodal.models.registry import build_model
+from xmodal.models.registry import build_model, get_model, model_names
+
+MODEL_NAMES = [n for n in model_names() if get_model(n).is_network]
 
 ort = pytest.importorskip("onnxruntime")
 SHAPES = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xmodal.config import NETWORK_NAMES as MODEL_NAMES
 from xmodal.config import ModelConfig
 from xmodal.errors import ConfigError, ShapeError
 from xmodal.models import (
@@ -23,6 +22,8 @@ from xmodal.models import (
     build_model,
     connection_pairs,
     count_parameters,
+    get_model,
+    model_names,
     plan_stream,
 )
 from xmodal.models.blocks import SameConv1d, StreamEncoder, StridedStem, adapt_stem, stem_length
@@ -31,6 +32,7 @@ TINY = dict(widths=(4, 8, 8), kernels=(16, 8, 8), head_hidden=8)
 SHAPES2 = {"chest.ECG": (1, 2560), "chest.EDA": (1, 160)}
 SHAPES3 = {"chest.ECG": (1, 2560), "wrist.EDA": (1, 40), "wrist.ACC": (3, 320)}
 SINGLE = {"chest.ECG": (1, 2560)}
+MODEL_NAMES = [n for n in model_names() if get_model(n).is_network]
 FUSION = [n for n in MODEL_NAMES if n != "single"]
 
 

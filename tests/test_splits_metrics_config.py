@@ -121,8 +121,10 @@ def test_config_roundtrip_and_unknown_keys(tmp_path):
 
 
 def test_model_config_validation():
+    from xmodal.models.registry import get_model
+
     with pytest.raises(ConfigError, match="unknown model 'transformer'; valid: attentive"):
-        ModelConfig(name="transformer").resolved()
+        get_model("transformer")
     with pytest.raises(ConfigError, match="block 4"):
         ModelConfig(connections=(4,)).resolved()
     assert ModelConfig(preset="paper").resolved().widths == (32, 64, 128)

@@ -16,7 +16,6 @@ from xmodal.config import (
     DEFAULT_PRESET,
     FEATURES_MODELS,
     FEATURES_WINDOW,
-    MODEL_NAMES,
     NORMALIZE_MODES,
     OUTPUT_MODES,
     PRESETS,
@@ -136,7 +135,11 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     d.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     m = p.add_argument_group("model")
     if not benchmark:
-        m.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (default attentive)")
+        m.add_argument(
+            "--model",
+            help="a registered model (default attentive): a built-in one (see the Models page) "
+            "or one a package adds; an unknown name lists the registered ones",
+        )
     m.add_argument(
         "--features-model",
         choices=FEATURES_MODELS,

@@ -18,18 +18,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-MODEL_NAMES = (
-    "attentive",
-    "cross",
-    "late-fusion",
-    "early-fusion",
-    "score-fusion",
-    "single",
-    "features",
-)
+#: which streams feed which through the connections (see
+#: :func:`xmodal.models.multimodal.connection_pairs`)
+DIRECTIONS = ("both", "a2b", "b2a")
 
-#: the models that are neural networks (everything but the classical ``features`` baseline)
-NETWORK_NAMES = tuple(n for n in MODEL_NAMES if n != "features")
+#: the attention gate of a connection (see :class:`xmodal.models.connections.CrossModalConnection`)
+GATES = ("sigmoid", "softmax")
 
 #: scikit-learn estimators of the classical ``features`` model (Schmidt et al. 2018)
 FEATURES_MODELS = ("rf", "lda", "adaboost")
@@ -129,7 +123,7 @@ class DataConfig:
 class ModelConfig:
     """Which network and its hyper-parameters (see the Models page of the documentation)."""
 
-    name: str = "attentive"
+    name: str = "attentive"  # a registered model (xmodal.models.registry)
     preset: str = DEFAULT_PRESET
     widths: tuple[int, ...] = ()  # empty: from preset
     kernels: tuple[int, ...] = ()  # empty: from preset
@@ -140,8 +134,8 @@ class ModelConfig:
     batch_norm: bool = True
     dropout: float = 0.3
     connections: tuple[int, ...] = (1, 2, 3)  # blocks after which streams connect (1-based)
-    direction: str = "both"  # both | a2b | b2a
-    gate: str = "sigmoid"  # sigmoid | softmax (over channels)
+    direction: str = "both"  # both | a2b | b2a (DIRECTIONS)
+    gate: str = "sigmoid"  # sigmoid | softmax over channels (GATES)
     head_hidden: int = 64
     features_model: str = "rf"  # model 'features': rf | lda | adaboost
     aux_heads: bool = False  # a linear head per stream (fusion models)
@@ -149,9 +143,8 @@ class ModelConfig:
     ensemble: int = 3  # members trained with different seeds, averaged
 
     def resolved(self) -> ModelConfig:
-        """Return a copy with preset values filled in and everything validated."""
-        if self.name not in MODEL_NAMES:
-            raise ConfigError(f"unknown model {self.name!r}; valid: {', '.join(MODEL_NAMES)}")
+        """Return a copy with preset values filled in and everything validated (the model's
+        name is looked up in the model registry, :mod:`xmodal.models.registry`)."""
         if self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
         preset = PRESETS[self.preset]
@@ -173,10 +166,12 @@ class ModelConfig:
                 f"connection after block {bad[0]} but the streams have "
                 f"{len(out.widths)} blocks (valid: 1..{len(out.widths)})"
             )
-        if out.direction not in ("both", "a2b", "b2a"):
-            raise ConfigError(f"unknown direction {out.direction!r}; valid: both, a2b, b2a")
-        if out.gate not in ("sigmoid", "softmax"):
-            raise ConfigError(f"unknown gate {out.gate!r}; valid: sigmoid, softmax")
+        if out.direction not in DIRECTIONS:
+            raise ConfigError(
+                f"unknown direction {out.direction!r}; valid: {', '.join(DIRECTIONS)}"
+            )
+        if out.gate not in GATES:
+            raise ConfigError(f"unknown gate {out.gate!r}; valid: {', '.join(GATES)}")
         if out.output not in OUTPUT_MODES:
             raise ConfigError(f"unknown output {out.output!r}; valid: {', '.join(OUTPUT_MODES)}")
         if out.output == "experts" and out.aux_heads:

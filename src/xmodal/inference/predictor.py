@@ -34,7 +34,7 @@ from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
 from xmodal.models.base import XModalModel
 from xmodal.models.checkpoint import read_checkpoint
-from xmodal.models.registry import build_model
+from xmodal.models.registry import build_model, get_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
@@ -156,10 +156,10 @@ class Predictor:
 
         device = resolve_device(device)  # unknown device or no CUDA: ConfigError
         config, results = load_run(path)
-        if config.model.name == "features":
+        if not get_model(config.model.name).is_network:
             raise ConfigError(
-                f"{path}: a 'features' run (hand-crafted features + scikit-learn) "
-                "keeps no fitted model; predict, explain and export need a run of "
+                f"{path}: a {config.model.name!r} run ({get_model(config.model.name).description}) "
+                "keeps no fitted network; predict, explain and export need a run of "
                 "a network (attentive, cross, late-fusion, ...)"
             )
         source, paths = checkpoint_paths(path, ensemble, fold)

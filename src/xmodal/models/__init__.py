@@ -7,11 +7,18 @@ from xmodal.models.complexity import count_parameters, flops_per_window
 from xmodal.models.connections import CrossModalConnection
 from xmodal.models.early_fusion import EarlyFusionNet
 from xmodal.models.multimodal import CrossModalNet, connection_pairs
-from xmodal.models.registry import MODEL_NAMES, build_model
+from xmodal.models.registry import (
+    MODELS,
+    ModelEntry,
+    build_model,
+    get_model,
+    model_names,
+    register_model,
+)
 from xmodal.models.score_fusion import ScoreFusionNet
 
 __all__ = [
-    "MODEL_NAMES",
+    "MODELS",
     "Align",
     "BlockPlan",
     "ClassifierHead",
@@ -19,6 +26,7 @@ __all__ = [
     "CrossModalConnection",
     "CrossModalNet",
     "EarlyFusionNet",
+    "ModelEntry",
     "ScoreFusionNet",
     "StreamEncoder",
     "XModalModel",
@@ -28,5 +36,8 @@ __all__ = [
     "connection_pairs",
     "count_parameters",
     "flops_per_window",
+    "get_model",
+    "model_names",
     "plan_stream",
+    "register_model",
 ]

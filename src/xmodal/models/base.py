@@ -8,7 +8,19 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from xmodal.config import DEFAULT_PRESET, PRESETS, ModelConfig
 from xmodal.errors import ConfigError, ShapeError
+
+#: the stream settings a network gets when built from Python without them: those of the
+#: command line's default model (the default preset's stream and ModelConfig's defaults)
+STREAM_DEFAULTS = {
+    **{
+        key: getattr(ModelConfig(), key)
+        for key in ("convs_per_block", "batch_norm", "dropout", "head_hidden")
+        + ("connections", "direction", "gate", "aux_heads")
+    },
+    **PRESETS[DEFAULT_PRESET],
+}
 
 
 def validate_input_shapes(input_shapes: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, int]]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from xmodal.config import GATES
 from xmodal.models.align import Align, align
-
-GATES = ("sigmoid", "softmax")
 
 
 class CrossModalConnection(nn.Module):

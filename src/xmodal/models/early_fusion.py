@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from xmodal.errors import ConfigError
 from xmodal.models.align import Align
+from xmodal.models.base import STREAM_DEFAULTS as D
 from xmodal.models.base import XModalModel
 from xmodal.models.blocks import ClassifierHead, StreamEncoder
 
@@ -36,15 +37,15 @@ class EarlyFusionNet(XModalModel):
         n_outputs: int,
         *,
         common_length: int | None = None,
-        widths: Sequence[int] = (16, 32, 64),
-        kernels: Sequence[int] = (16, 8, 8),
-        pool_size: int = 8,
-        pool_stride: int = 4,
-        convs_per_block: int = 2,
-        batch_norm: bool = True,
-        stem_stride: int = 1,
-        dropout: float = 0.3,
-        head_hidden: int = 64,
+        widths: Sequence[int] = D["widths"],
+        kernels: Sequence[int] = D["kernels"],
+        pool_size: int = D["pool_size"],
+        pool_stride: int = D["pool_stride"],
+        convs_per_block: int = D["convs_per_block"],
+        batch_norm: bool = D["batch_norm"],
+        stem_stride: int = D["stem_stride"],
+        dropout: float = D["dropout"],
+        head_hidden: int = D["head_hidden"],
     ) -> None:
         super().__init__(input_shapes, n_outputs)
         if common_length is None:

@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from xmodal.config import DIRECTIONS, GATES
 from xmodal.errors import ConfigError
+from xmodal.models.base import STREAM_DEFAULTS as D
 from xmodal.models.base import XModalModel
 from xmodal.models.blocks import ClassifierHead, StreamEncoder
-from xmodal.models.connections import GATES, CrossModalConnection
+from xmodal.models.connections import CrossModalConnection
 from xmodal.models.experts import ExpertGate, stream_masks
-
-DIRECTIONS = ("both", "a2b", "b2a")
 
 
 def connection_pairs(n_streams: int, direction: str) -> list[tuple[int, int]]:
@@ -41,6 +41,9 @@ class CrossModalNet(XModalModel):
 
     With ``attention=False`` the connections are plain (``cross``); with no ``connections`` the
     model is late fusion; with one modality it is a single-modality CNN.
+
+    The defaults are those of the command line's default model
+    (:data:`~xmodal.models.base.STREAM_DEFAULTS`).
 
     Parameters
     ----------
@@ -86,20 +89,20 @@ class CrossModalNet(XModalModel):
         input_shapes: Mapping[str, Sequence[int]],
         n_outputs: int,
         *,
-        widths: Sequence[int] = (16, 32, 64),
-        kernels: Sequence[int] = (16, 8, 8),
-        pool_size: int = 8,
-        pool_stride: int = 4,
-        convs_per_block: int = 2,
-        batch_norm: bool = True,
-        stem_stride: int = 1,
-        dropout: float = 0.3,
-        connections: Sequence[int] = (1, 2, 3),
-        direction: str = "both",
+        widths: Sequence[int] = D["widths"],
+        kernels: Sequence[int] = D["kernels"],
+        pool_size: int = D["pool_size"],
+        pool_stride: int = D["pool_stride"],
+        convs_per_block: int = D["convs_per_block"],
+        batch_norm: bool = D["batch_norm"],
+        stem_stride: int = D["stem_stride"],
+        dropout: float = D["dropout"],
+        connections: Sequence[int] = D["connections"],
+        direction: str = D["direction"],
         attention: bool = True,
-        gate: str = "sigmoid",
-        head_hidden: int = 64,
-        aux_heads: bool = False,
+        gate: str = D["gate"],
+        head_hidden: int = D["head_hidden"],
+        aux_heads: bool = D["aux_heads"],
         experts: bool = False,
     ) -> None:
         super().__init__(input_shapes, n_outputs)

@@ -18,8 +18,7 @@ import torch
 from xmodal.config import RunConfig
 from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
-from xmodal.models.features import FeaturesEstimator
-from xmodal.models.registry import build_model, check_modality_count
+from xmodal.models.registry import build_model, get_model
 from xmodal.signals.windows import WindowSet
 from xmodal.training.recipe import fit_network
 from xmodal.training.trainer import predict_logits, resolve_device, softmax
@@ -131,7 +130,7 @@ class NetworkEstimator:
 
     def check_modalities(self, modalities: Sequence[str]) -> None:
         """ConfigError unless the network takes this many modalities."""
-        check_modality_count(self.config.model.name, modalities)
+        get_model(self.config.model.name).check_modalities(modalities)
 
     def prepare(self, windows: WindowSet) -> WindowSet:
         """Nothing to do: networks read the windows themselves."""
@@ -186,13 +185,9 @@ class NetworkEstimator:
         }
 
 
-#: estimators other than :class:`NetworkEstimator`, by model name
-_ESTIMATORS: dict[str, Callable[[RunConfig], FoldEstimator]] = {
-    "features": lambda config: FeaturesEstimator(config.model.features_model),
-}
-
-
 def estimator_for(config: RunConfig) -> FoldEstimator:
-    """A new, unfitted estimator of the configured model."""
-    make = _ESTIMATORS.get(config.model.name, NetworkEstimator)
+    """A new, unfitted estimator of the configured model: the registered model's own
+    (:mod:`xmodal.models.registry`), else a :class:`NetworkEstimator`; ConfigError for an
+    unknown model."""
+    make = get_model(config.model.name).estimator or NetworkEstimator
     return make(config)

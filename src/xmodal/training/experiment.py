@@ -51,25 +51,36 @@ from xmodal.training.trainer import resolve_device
 FINAL_SEED_INDEX = 997
 
 
+def validate_training(config: RunConfig) -> None:
+    """Check the values, the device and the precision (ConfigError otherwise)."""
+    validate_values(config)  # also configurations built without updated()
+    # unknown device, CUDA without a GPU, or fp16 on a CPU
+    training_precision(config.training, resolve_device(config.training.device))
+
+
+def validate_model(config: RunConfig, modalities) -> None:
+    """Check the model's name and settings, and that it takes ``modalities``."""
+    estimator = estimator_for(config)  # unknown model names
+    config.model.resolved()  # inconsistent settings
+    estimator.check_modalities(modalities)
+
+
 def validate_config(config: RunConfig) -> RunConfig:
     """Check names and values before any data is touched; return it with dataset defaults resolved.
 
     For datasets other than WESAD, modalities and task left at the WESAD defaults become the
     dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
     """
-    validate_values(config)  # also configurations built without updated()
-    # unknown device, CUDA without a GPU, or fp16 on a CPU
-    training_precision(config.training, resolve_device(config.training.device))
+    validate_training(config)
     config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
     d = config.data
     if d.labels and not Path(d.labels).is_file():
         raise DataError(f"{d.labels}: labels file not found (--labels)")
     validate_modalities(d.dataset, d.modalities, d.path)
     get_task(d.task, d.dataset, d.path)
-    config.model.resolved()  # unknown names and inconsistent settings
+    validate_model(config, d.modalities)  # unknown names and inconsistent settings
     if config.training.init:  # the subjects it read decide whether the run is transductive
         read_pretrain_record(config.training.init)
-    estimator_for(config).check_modalities(d.modalities)
     if config.evaluation.protocol not in PROTOCOLS:
         raise ConfigError(
             f"unknown protocol {config.evaluation.protocol!r}; valid: {', '.join(PROTOCOLS)}"

@@ -124,6 +124,20 @@ def choose_validation_subjects(
     return sorted(ordered[:n_val], key=_natural_key)
 
 
+def fold_validation_subjects(
+    train_subjects: list[str],
+    subjects: np.ndarray,
+    labels: np.ndarray,
+    n_val: int,
+    seed: int,
+    index: int,
+) -> list[str]:
+    """The inner validation subjects of fold ``index`` of a run seeded ``seed``
+    (:func:`choose_validation_subjects` with that fold's generator)."""
+    rng = np.random.default_rng([seed, index])
+    return choose_validation_subjects(train_subjects, subjects, labels, n_val, rng)
+
+
 def make_folds(
     subjects: np.ndarray,
     labels: np.ndarray,
@@ -161,8 +175,7 @@ def make_folds(
                 f"({', '.join(unique)}); each fold needs 1 test + {n_val} validation + at least 1 "
                 f"training subject (lower --val-subjects or add subjects)"
             )
-        rng = np.random.default_rng([seed, index])
-        val = choose_validation_subjects(pool, subjects, labels, n_val, rng)
+        val = fold_validation_subjects(pool, subjects, labels, n_val, seed, index)
         train = [s for s in pool if s not in val]
         folds.append(Fold(index, tuple(train), tuple(val), tuple(test)))
     return folds
