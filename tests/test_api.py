@@ -15,9 +15,9 @@ import xmodal
 from xmodal.cli import main
 
 #: a tiny, fast configuration shared by the command line and the classifier
-SETTINGS = dict(epochs=2, val_subjects=1, ensemble=1, precision="fp32", seed=3)
+SETTINGS = dict(epochs=2, val_subjects=1, ensemble=1, precision="fp32", seed=3, adapt="none")
 FLAGS = ["--epochs", "2", "--val-subjects", "1", "--ensemble", "1", "--precision", "fp32"]
-FLAGS += ["--seed", "3", "--train-stride", "10", "--quiet"]
+FLAGS += ["--seed", "3", "--train-stride", "10", "--adapt", "none", "--quiet"]
 
 
 @pytest.fixture(scope="module")

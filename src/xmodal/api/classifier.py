@@ -36,6 +36,7 @@ _SETTINGS = {
     "seed": ("training", "seed"),
     "precision": ("training", "precision"),
     "device": ("training", "device"),
+    "adapt": ("data", "adapt"),
 }
 
 
@@ -62,6 +63,11 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
         Seed of the run (0 by default).
     precision, device : str, optional
         As ``--precision`` and ``--device``.
+    adapt : str, optional
+        Test-time adaptation, as ``--adapt`` (default ``adabn``): :meth:`predict_proba` adapts
+        a copy of the network to each subject of the windows it is given, from those windows
+        alone. ``xmodal train`` adapts to every window of the test subject's recording,
+        labelled or not, so the two agree exactly only with ``adapt="none"``.
     config : RunConfig, mapping or TOML path, optional
         The remaining settings, laid out as the configuration file.
 
@@ -107,6 +113,7 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
         seed: int | None = None,
         precision: str | None = None,
         device: str | None = None,
+        adapt: str | None = None,
         config: RunConfig | Mapping | str | Path | None = None,
     ) -> None:
         self.model = model
@@ -121,6 +128,7 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.precision = precision
         self.device = device
+        self.adapt = adapt
         self.config = config
 
     def run_config(self) -> RunConfig:
@@ -222,8 +230,13 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
                 f"X has modalities {data.modalities}; the classifier was fitted on "
                 f"{self.modalities_}"
             )
-        windows = dataclasses.replace(data.windows, classes=self.class_names_)
-        return self.estimator_.predict_proba(self.estimator_.prepare(windows))
+        from xmodal.training.adaptation import fold_probabilities
+
+        windows = self.estimator_.prepare(
+            dataclasses.replace(data.windows, classes=self.class_names_)
+        )
+        d = self.config_.data
+        return fold_probabilities(self.estimator_, windows, windows, d.adapt, d.adapt_minutes)
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each window."""
