@@ -767,10 +767,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     sys.stderr.write(f"xmodal: warning: {message}\n")
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (files, Ray, workers)."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and return 2.
 
@@ -778,24 +774,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     files are written atomically and finished folds are kept, so the same command resumes.
     """
     handlers = threading.current_thread() is threading.main_thread()
-    # what stopped the run: libraries that catch the interrupt (Ray's get, for one) raise a
-    # plain KeyboardInterrupt of their own, so the exception's type cannot tell SIGTERM
+    # SIGTERM is raised like Ctrl-C so that the same clean-up runs (files, Ray, workers), and
+    # recorded here: libraries that catch the interrupt (Ray's get, for one) raise a
+    # KeyboardInterrupt of their own, so no exception type could carry it
     received: list[int] = []
 
     def raise_terminated(signum: int, frame) -> None:
         received.append(signum)
-        raise _Terminated
+        raise KeyboardInterrupt
 
     if handlers:
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return _main(argv)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt:
         if handlers:  # a second signal must not end the process in the middle of the message
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        terminated = isinstance(exc, _Terminated) or signal.SIGTERM in received
+        terminated = signal.SIGTERM in received
         what = "terminated (SIGTERM)" if terminated else "interrupted"
         sys.stderr.write(f"xmodal: {what}; run the same command again to resume\n")
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
