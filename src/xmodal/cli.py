@@ -14,6 +14,7 @@ from pathlib import Path
 from xmodal.config import (
     ADAPT_MODES,
     DEFAULT_PRESET,
+    FEATURES_BLENDS,
     FEATURES_MODELS,
     FEATURES_WINDOW,
     NORMALIZE_MODES,
@@ -143,7 +144,29 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     m.add_argument(
         "--features-model",
         choices=FEATURES_MODELS,
-        help="classifier of the 'features' model: rf (default) | lda | adaboost",
+        help="classifier of the 'features' model and of --features-blend: rf (default) | "
+        "lda | adaboost",
+    )
+    m.add_argument(
+        "--features-blend",
+        choices=FEATURES_BLENDS,
+        help="a hybrid: the network's probabilities averaged with the features classifier's "
+        "of the same fold; equal weights, or the weight best on the inner validation "
+        "subjects (val); default none",
+    )
+    m.add_argument(
+        "--network-modalities",
+        nargs="+",
+        metavar="M",
+        help="with --features-blend: the modalities the network reads (default all); the "
+        "features read every modality of --modalities",
+    )
+    m.add_argument(
+        "--features-window",
+        type=float,
+        metavar="S",
+        help="with --features-blend: seconds of signal, ending where each window ends, the "
+        f"features describe (default {FEATURES_WINDOW:g})",
     )
     m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
     m.add_argument(
@@ -360,6 +383,9 @@ _FLAG_TO_KEY = {
     "preset": ("model", "preset"),
     "stem_stride": ("model", "stem_stride"),
     "features_model": ("model", "features_model"),
+    "features_blend": ("model", "features_blend"),
+    "network_modalities": ("model", "network_modalities"),
+    "features_window": ("model", "features_window"),
     "connections": ("model", "connections"),
     "direction": ("model", "direction"),
     "gate": ("model", "gate"),

@@ -27,6 +27,11 @@ GATES = ("sigmoid", "softmax")
 
 #: scikit-learn estimators of the classical ``features`` model (Schmidt et al. 2018)
 FEATURES_MODELS = ("rf", "lda", "adaboost")
+#: features classifiers a hybrid saves as arrays (xmodal.models.features_arrays)
+SAVABLE_FEATURES_MODELS = ("rf", "lda")
+#: a network's hybrid with the features classifier: none, equal weights, or the weight best
+#: on the inner validation subjects (see xmodal.training.features_blend)
+FEATURES_BLENDS = ("none", "equal", "val")
 
 #: window length (s) of the ``features`` model unless one is given: Schmidt et al.'s 60 s, long
 #: enough for heart-rate variability and skin-conductance responses
@@ -137,7 +142,10 @@ class ModelConfig:
     direction: str = "both"  # both | a2b | b2a (DIRECTIONS)
     gate: str = "sigmoid"  # sigmoid | softmax over channels (GATES)
     head_hidden: int = 64
-    features_model: str = "rf"  # model 'features': rf | lda | adaboost
+    features_model: str = "rf"  # model 'features' and features_blend: rf | lda | adaboost
+    features_blend: str = "none"  # none | equal | val: a network blended with features
+    network_modalities: tuple[str, ...] = ()  # with features_blend; empty: every modality
+    features_window: float = FEATURES_WINDOW  # s of signal the blend's features read
     aux_heads: bool = False  # a linear head per stream (fusion models)
     output: str = "fused"  # fused | mean | val | blend | experts (see OUTPUT_MODES)
     ensemble: int = 3  # members trained with different seeds, averaged
@@ -190,6 +198,21 @@ class ModelConfig:
             raise ConfigError(
                 f"unknown features model {out.features_model!r}; valid: "
                 f"{', '.join(FEATURES_MODELS)}"
+            )
+        if out.features_blend not in FEATURES_BLENDS:
+            raise ConfigError(
+                f"unknown features blend {out.features_blend!r}; valid: "
+                f"{', '.join(FEATURES_BLENDS)}"
+            )
+        if out.features_blend != "none" and out.features_model not in SAVABLE_FEATURES_MODELS:
+            raise ConfigError(
+                f"features_blend saves its features classifier as arrays, which works for "
+                f"{' and '.join(SAVABLE_FEATURES_MODELS)}, not {out.features_model!r}"
+            )
+        if out.network_modalities and out.features_blend == "none":
+            raise ConfigError(
+                "network_modalities names the network's share of the modalities; the rest "
+                "feed the features of a hybrid, so it needs features_blend equal or val"
             )
         return out
 
@@ -452,6 +475,7 @@ def _above(lower: float, kind: str = "float", inclusive: bool = True) -> ValueRa
 #: a study or the command line sets it (keys this version lacks are skipped)
 VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
     ("data", "window"): _above(0, inclusive=False),
+    ("model", "features_window"): _above(0, inclusive=False),
     ("data", "stride"): _above(0, inclusive=False),
     ("data", "train_stride"): _above(0, inclusive=False),
     ("data", "rates"): ValueRange("rates", 0, MAX_RATE, (False, True)),

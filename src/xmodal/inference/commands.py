@@ -105,7 +105,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise ConfigError(f"--plot must end in .png, got {args.plot!r}")
     predictor = Predictor.from_run(args.run, ensemble=args.ensemble, fold=args.fold)
-    rec = read_input(args, predictor.modalities)
+    rec = read_input(args, predictor.input_modalities)
     table = predictor.predict(
         rec.signals,
         rec.rates,
@@ -124,7 +124,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from xmodal.inference.plots import plot_predictions
 
         plot_predictions(
-            {m: rec.signals[m] for m in predictor.modalities},
+            {m: rec.signals[m] for m in predictor.input_modalities},
             rec.rates,
             table,
             Path(args.plot),
@@ -146,7 +146,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from xmodal.inference.predictor import Predictor
 
     predictor = Predictor.from_run(args.run, ensemble=args.ensemble, fold=args.fold)
-    rec = read_input(args, predictor.modalities)
+    rec = read_input(args, predictor.input_modalities)
     result = explain(
         predictor,
         rec.signals,

@@ -168,6 +168,11 @@ def export_run(
     from xmodal.inference.predictor import Predictor
 
     predictor = Predictor.from_run(run, ensemble=ensemble)
+    if predictor.features is not None:
+        raise ConfigError(
+            f"{run}: a hybrid run (features blend) blends a features classifier whose feature "
+            f"extraction is not a graph; export needs a run trained with --features-blend none"
+        )
     meta = {
         "classes": list(predictor.classes),
         "rates": predictor.rates,

@@ -12,6 +12,10 @@ recording is normalised in the mode the run was trained with (``data.normalize``
 :meth:`Predictor.predict` adapts the models to the recording as the run was evaluated
 (``data.adapt``, see :mod:`xmodal.training.adaptation`). Streams (:meth:`Predictor.stream`) do
 not adapt.
+
+A hybrid run (``--features-blend``) blends each model's probabilities with its fold's saved
+features classifier (:mod:`xmodal.training.features_blend`); it predicts whole recordings
+with the run's ``recording`` or ``calibration`` normalisation, not streams.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
 from xmodal.signals.resample import signal_resample
 from xmodal.signals.windows import WindowSet, make_windows
+from xmodal.models.features import features_of
 from xmodal.training.adaptation import adapted_predict, check_adaptable, window_probabilities
+from xmodal.training.features_blend import FeaturesBlend
 from xmodal.version import __version__
 
 #: normalisations of :meth:`Predictor.predict`: training's modes and the per-window policies
@@ -107,6 +113,12 @@ class Predictor:
         Test-time adaptation :meth:`predict` applies by default (the run's ``data.adapt``).
     adapt_minutes : float
         ``adabn-causal``: the adaptation period from the recording start.
+    features : list of FeaturesBlend, optional
+        A hybrid: each model's features half (same order as ``models``).
+    feature_channels : dict of str to int, optional
+        A hybrid: every modality its features read (``rates`` has theirs too) and its channels.
+    features_window : float
+        A hybrid: seconds of signal, ending with each window, its features describe.
     """
 
     def __init__(
@@ -122,14 +134,25 @@ class Predictor:
         preprocessor: Preprocessor | None = None,
         adapt: str = "none",
         adapt_minutes: float = 5.0,
+        features: Sequence[FeaturesBlend] | None = None,
+        feature_channels: dict | None = None,
+        features_window: float = 0.0,
     ) -> None:
         if not models:
             raise ConfigError("a Predictor needs at least one model")
         self.models = [m.eval() for m in models]
         self.classes = tuple(classes)
-        self.rates = {m: float(rates[m]) for m in models[0].modalities}
         self.input_shapes = dict(models[0].input_shapes)
         self.modalities = list(self.input_shapes)
+        self.features = list(features) if features else None
+        if self.features is not None and len(self.features) != len(self.models):
+            raise ConfigError("a hybrid Predictor needs one features half per model")
+        #: channels of every modality a recording must have (a hybrid's features read more)
+        self.channels = {m: self.input_shapes[m][0] for m in self.modalities}
+        if self.features is not None:
+            self.channels = {**dict(feature_channels or {}), **self.channels}
+        self.features_window = float(features_window)
+        self.rates = {m: float(rates[m]) for m in self.channels}
         self.window = float(window)
         self.hop = float(hop)
         self.max_gap = float(max_gap)
@@ -164,10 +187,14 @@ class Predictor:
             )
         source, paths = checkpoint_paths(path, ensemble, fold)
         shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
+        chosen = config.model.network_modalities
+        network_shapes = {m: shapes[m] for m in chosen} if chosen else shapes
         classes = results["classes"]
+        hybrid = config.model.features_blend != "none"
+        features = [FeaturesBlend.load(p.parent) for p in paths] if hybrid else None
         models = []
         for p in paths:
-            model = build_model(config.model, shapes, len(classes))
+            model = build_model(config.model, network_shapes, len(classes))
             state = read_checkpoint(p, device)
             try:
                 model.load_state_dict(state)
@@ -195,22 +222,31 @@ class Predictor:
             preprocessor=Preprocessor.of(config.data, rates),
             adapt=config.data.adapt,
             adapt_minutes=config.data.adapt_minutes,
+            features=features,
+            feature_channels={m: s[0] for m, s in shapes.items()},
+            features_window=config.model.features_window,
         )
 
     # ---- inputs ------------------------------------------------------------------------------
 
+    @property
+    def input_modalities(self) -> list[str]:
+        """Modalities a recording must have: the networks' and, for a hybrid, its features'."""
+        return list(self.channels)
+
     def _check(self, signals: dict, rates: dict) -> tuple[dict, dict]:
-        missing = [m for m in self.modalities if m not in signals]
+        needed = list(self.channels)
+        missing = [m for m in needed if m not in signals]
         if missing:
             raise DataError(
                 f"missing modality {missing[0]} (the model needs "
-                f"{', '.join(self.modalities)}; got {', '.join(signals) or 'none'})"
+                f"{', '.join(needed)}; got {', '.join(signals) or 'none'})"
             )
-        no_rate = [m for m in self.modalities if m not in rates]
+        no_rate = [m for m in needed if m not in rates]
         if no_rate:
             raise DataError(f"{no_rate[0]}: no sampling rate given")
-        data = {m: as_sample_array(m, signals[m], self.input_shapes[m][0]) for m in self.modalities}
-        return data, {m: check_rate(m, rates[m]) for m in self.modalities}
+        data = {m: as_sample_array(m, signals[m], self.channels[m]) for m in needed}
+        return data, {m: check_rate(m, rates[m]) for m in needed}
 
     def plan(
         self, rates: dict, hop: float | None = None, context: float = DEFAULT_CONTEXT
@@ -223,7 +259,7 @@ class Predictor:
             raise ConfigError(f"context must be a finite number of seconds >= 0, got {context!r}")
         return WindowPlan(
             {m: float(rates[m]) for m in self.modalities},
-            dict(self.rates),
+            {m: self.rates[m] for m in self.modalities},
             {m: self.input_shapes[m][1] for m in self.modalities},
             {m: self.input_shapes[m][0] for m in self.modalities},
             self.window,
@@ -274,7 +310,16 @@ class Predictor:
     @torch.no_grad()
     def predict_proba(self, inputs: dict, batch_size: int = 256) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` of model inputs ``{modality: (n, C, T)}``
-        (mean over ensemble members)."""
+        (mean over ensemble members); a hybrid predicts recordings only (:meth:`predict`)."""
+        if self.features is not None:
+            raise ConfigError(
+                "a hybrid model (features blend) needs each window's features; predict whole "
+                "recordings with Predictor.predict"
+            )
+        return self._network_proba(inputs, batch_size)
+
+    def _network_proba(self, inputs: dict, batch_size: int = 256) -> np.ndarray:
+        """The networks' mean probabilities of ``inputs`` (frozen runners on CPU)."""
         n = len(next(iter(inputs.values())))
         if n == 0:
             return np.zeros((0, len(self.classes)))
@@ -357,18 +402,41 @@ class Predictor:
             Missing modality, wrong channel count or rate, NaN runs longer than ``max_gap``,
             or a recording shorter than one window.
         """
+        plan, inputs, _ = self._windows(
+            signals, rates, hop, normalization, stats, context, labels, label_rate
+        )
+        return plan, inputs
+
+    def _windows(
+        self,
+        signals: dict,
+        rates: dict,
+        hop: float | None,
+        normalization: str | None,
+        stats: dict | None,
+        context: float,
+        labels: np.ndarray | None,
+        label_rate: float | None,
+    ) -> tuple[WindowPlan, dict, np.ndarray | None]:
+        """:meth:`windows` and, for a hybrid, the windows' feature rows (else None)."""
         normalization = self.normalization if normalization is None else normalization
         if normalization not in NORMALIZATIONS:
             raise ConfigError(
                 f"unknown normalisation {normalization!r}; valid: {', '.join(NORMALIZATIONS)}"
+            )
+        if self.features is not None and normalization not in ("recording", "calibration"):
+            raise ConfigError(
+                f"a hybrid model (features blend) describes whole recordings; normalisation "
+                f"{normalization!r} works window by window (use recording or calibration)"
             )
         data, rates = self._check(signals, rates)
         plan = self.plan(rates, hop, context)
         for m in self.modalities:  # one clear error for long NaN runs, before any window
             if not np.isfinite(data[m]).all():
                 signal_fill_gaps(data[m], rates[m], self.max_gap, m)
+        rows = None
         if normalization in ("recording", "calibration"):
-            inputs = self._whole_recording_inputs(
+            inputs, rows = self._whole_recording_inputs(
                 data, rates, plan.hop, normalization, labels, label_rate
             )
             n = len(next(iter(inputs.values())))
@@ -381,8 +449,9 @@ class Predictor:
                 f"needs {plan.min_duration():.1f} s of every modality"
             )
         if normalization in ("recording", "calibration"):
-            return plan, inputs
-        return plan, stream_inputs(plan, data, self.normalizer(normalization, stats))
+            return plan, inputs, rows
+        network = {m: data[m] for m in self.modalities}
+        return plan, stream_inputs(plan, network, self.normalizer(normalization, stats)), None
 
     def _whole_recording_inputs(
         self,
@@ -392,14 +461,18 @@ class Predictor:
         normalization: str,
         labels: np.ndarray | None,
         label_rate: float | None,
-    ) -> dict:
-        """Windows cut from the whole cleaned and z-scored recording (training's path)."""
+    ) -> tuple[dict, np.ndarray | None]:
+        """Windows cut from the whole cleaned and z-scored recording (training's path), and a
+        hybrid's feature rows of them (else None)."""
         rec = Recording(
-            "input", {m: Signal(data[m], rates[m]) for m in self.modalities}, labels, label_rate
+            "input", {m: Signal(data[m], rates[m]) for m in self.channels}, labels, label_rate
         )
         pre = dataclasses.replace(self.preprocessor, normalize=normalization)
         prepared = dataclasses.replace(pre.normalized(pre.clean(rec)), labels=None, label_rate=None)
-        return make_windows(prepared, None, self.window, hop, keep_unlabelled=True).inputs
+        context = self.features_window if self.features is not None else 0.0
+        windows = make_windows(prepared, None, self.window, hop, True, context)
+        rows = features_of(windows)[0] if self.features is not None else None
+        return {m: windows.inputs[m] for m in self.modalities}, rows
 
     def predict(
         self,
@@ -444,7 +517,7 @@ class Predictor:
         PredictionTable
             ``t_start``, ``t_end``, ``predicted``, ``p_<class>`` per window.
         """
-        plan, inputs = self.windows(
+        plan, inputs, rows = self._windows(
             signals, rates, hop, normalization, stats, context, labels, label_rate
         )
         n = len(next(iter(inputs.values())))
@@ -453,39 +526,57 @@ class Predictor:
             self.classes,
             t_start,
             t_start + self.window,
-            self.adapted_proba(inputs, t_start, self.adapt if adapt is None else adapt),
+            self.adapted_proba(inputs, t_start, self.adapt if adapt is None else adapt, rows),
         )
 
-    def adapted_proba(self, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:
+    def adapted_proba(
+        self,
+        inputs: dict,
+        t_start: np.ndarray,
+        adapt: str,
+        features: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Class probabilities of the windows ``inputs`` of one recording (starting at
         ``t_start`` s) by copies of the models adapted to that recording (``adapt``; the
-        mean over ensemble members); ``none``: :meth:`predict_proba`."""
+        mean over ensemble members); ``none``: the models as trained. A hybrid blends each
+        model's with its features half on the windows' feature rows ``features``."""
+        if self.features is not None:
+            if features is None:
+                raise ConfigError("a hybrid model (features blend) needs the windows' features")
+            each = [self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))]
+            blended = [half.blend_rows(features, p) for half, p in zip(self.features, each)]
+            return sum(blended) / len(blended)
         if adapt == "none":
-            return self.predict_proba(inputs)
+            return self._network_proba(inputs)
+        return sum(
+            self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))
+        ) / len(self.models)
+
+    def _one_proba(self, index: int, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:
+        """Model ``index``'s probabilities of one recording's windows under ``adapt``."""
+        model = self.models[index]
+        device = next(model.parameters()).device
+        if adapt == "none":
+            return window_probabilities(model, inputs, device).astype(np.float64)
         n = len(t_start)
         windows = WindowSet(
             {m: inputs[m] for m in self.modalities},
             np.full(n, "input"),
             np.full(n, -1, dtype=np.int64),
             np.asarray(t_start, dtype=np.float64),
-            dict(self.rates),
+            {m: self.rates[m] for m in self.modalities},
             self.classes,
             self.window,
         )
-        device = next(self.models[0].parameters()).device
-        total = sum(
-            adapted_predict(
-                model,
-                windows,
-                windows,
-                lambda net, x: window_probabilities(net, x, device),
-                adapt,
-                self.adapt_minutes,
-                device,
-            ).astype(np.float64)
-            for model in self.models
-        )
-        return total / len(self.models)
+        return adapted_predict(
+            model,
+            windows,
+            windows,
+            lambda net, x: window_probabilities(net, x, device),
+            adapt,
+            self.adapt_minutes,
+            device,
+        ).astype(np.float64)
 
     def stream(
         self,
@@ -495,7 +586,13 @@ class Predictor:
         stats: dict | None = None,
         context: float = DEFAULT_CONTEXT,
     ):
-        """A :class:`~xmodal.inference.streaming.StreamingPredictor` for inputs at ``rates``."""
+        """A :class:`~xmodal.inference.streaming.StreamingPredictor` for inputs at ``rates``
+        (not for a hybrid, whose features describe whole recordings)."""
         from xmodal.inference.streaming import StreamingPredictor
+
+        if self.features is not None:
+            raise ConfigError(
+                "a hybrid model (features blend) cannot stream; predict whole recordings"
+            )
 
         return StreamingPredictor(self, rates, hop, normalization, stats, context)

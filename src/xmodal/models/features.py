@@ -70,7 +70,7 @@ from scipy.signal import periodogram, welch
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError
 from xmodal.files import atomic_write_json
-from xmodal.signals.windows import WindowSet
+from xmodal.signals.windows import WindowSet, context_windows
 
 _IBI_MS = (300.0, 2000.0)  # plausible inter-beat intervals (30-200 bpm)
 _MIN_IBIS = 3  # fewer intervals: no HRV
@@ -371,9 +371,11 @@ def extract_features(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
 
 def features_of(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
     """:func:`extract_features`, computed once per window set: kept in
-    ``windows.extras["features"]``, which subsets and concatenations of it carry along."""
+    ``windows.extras["features"]``, which subsets and concatenations of it carry along. Windows
+    cut with a longer context (:func:`~xmodal.signals.windows.make_windows`) are described by
+    their contexts."""
     if FEATURES_EXTRA not in windows.extras:
-        windows.extras[FEATURES_EXTRA] = extract_features(windows)[0]
+        windows.extras[FEATURES_EXTRA] = extract_features(context_windows(windows))[0]
     return windows.extras[FEATURES_EXTRA], feature_names(windows)
 
 

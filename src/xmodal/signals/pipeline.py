@@ -141,10 +141,15 @@ def windows_of(
     window: float,
     stride: float,
     keep_unlabelled: bool = False,
+    context: float = 0.0,
 ) -> WindowSet:
     """Windows of every prepared subject, concatenated in subject order: the labelled ones, or
     with ``keep_unlabelled`` every window (``task`` None: all labelled -1, for pretraining).
-    Each subject's windows are made in its normalisation mode (:func:`recording_windows`)."""
+    Each subject's windows are made in its normalisation mode (:func:`recording_windows`);
+    ``context`` as in :func:`~xmodal.signals.windows.make_windows`."""
     return WindowSet.concat(
-        [recording_windows(rec, task, window, stride, keep_unlabelled) for rec in prepared.values()]
+        [
+            recording_windows(rec, task, window, stride, keep_unlabelled, context)
+            for rec in prepared.values()
+        ]
     )

@@ -274,6 +274,7 @@ def recording_windows(
     window: float,
     stride: float,
     keep_unlabelled: bool = False,
+    context: float = 0.0,
 ) -> WindowSet:
     """Windows of one prepared recording (:meth:`Preprocessor.prepare`) every ``stride`` s.
 
@@ -283,12 +284,17 @@ def recording_windows(
     """
     if recording.raw is None:
         if recording.excluded is None:
-            return make_windows(recording, task, window, stride, keep_unlabelled)
-        ws = make_windows(recording, task, window, stride, keep_unlabelled=True)
+            return make_windows(recording, task, window, stride, keep_unlabelled, context)
+        ws = make_windows(recording, task, window, stride, True, context)
         t0, t1 = recording.excluded
         labels = np.where((ws.t_start < t1) & (ws.t_start + window > t0), -1, ws.labels)
         ws.labels = labels
         return ws if keep_unlabelled else ws.subset(labels >= 0)
+    if context > window:
+        raise ConfigError(
+            "a features context longer than the window needs whole-recording or calibration "
+            "normalisation; with 'running' use a features window equal to the window"
+        )
     raw = recording.raw
     pre = Preprocessor("running", context=recording.context, max_gap=recording.max_gap)
     plan = pre.plan(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xmodal.data.tasks import Task
+from xmodal.errors import DataError
 from xmodal.signals.preprocess import PreprocessedRecording
 
 
@@ -69,6 +70,19 @@ class WindowSet:
             {k: v[index] for k, v in self.extras.items()},
         )
 
+    def with_modalities(self, modalities) -> WindowSet:
+        """The same windows with only the given modalities' inputs (in that order), and no
+        extras (they may derive from the others)."""
+        return WindowSet(
+            {m: self.inputs[m] for m in modalities},
+            self.subjects,
+            self.labels,
+            self.t_start,
+            {m: self.rates[m] for m in modalities},
+            self.classes,
+            self.window,
+        )
+
     def of_subjects(self, subjects) -> WindowSet:
         """Windows of the given subjects."""
         return self.subset(np.isin(self.subjects, list(subjects)))
@@ -124,6 +138,7 @@ def make_windows(
     window: float,
     stride: float,
     keep_unlabelled: bool = False,
+    context: float = 0.0,
 ) -> WindowSet:
     """Cut a preprocessed recording into windows of ``window`` seconds every ``stride`` seconds.
 
@@ -137,6 +152,10 @@ def make_windows(
         Seconds.
     keep_unlabelled : bool
         Keep windows without a single task class (for prediction); training drops them.
+    context : float
+        Longer than ``window``: also keep, per modality, the ``context`` seconds of signal
+        that end where each window ends (:func:`context_extra` names them in ``extras``;
+        the first windows of a recording get its first ``context`` seconds).
     """
     starts = window_starts(recording.duration, window, stride)
     if task is not None and recording.labels is not None:
@@ -156,6 +175,22 @@ def make_windows(
         first = np.round(starts * fs).astype(np.int64)
         index = first[:, None] + np.arange(n_times)[None, :]
         inputs[modality] = np.ascontiguousarray(data[:, index].transpose(1, 0, 2))
+    extras = {}
+    if context > window:
+        if recording.duration < context:
+            raise DataError(
+                f"subject {recording.subject}: recording of {recording.duration:.0f} s is "
+                f"shorter than the {context:g}-s context"
+            )
+        begin = np.clip(starts + window - context, 0.0, None)
+        for modality, data in recording.signals.items():
+            fs = recording.rates[modality]
+            n_times = int(round(context * fs))
+            first = np.minimum(np.round(begin * fs).astype(np.int64), data.shape[1] - n_times)
+            index = first[:, None] + np.arange(n_times)[None, :]
+            extras[context_extra(modality)] = np.ascontiguousarray(
+                data[:, index].transpose(1, 0, 2)
+            )
     classes = task.classes if task is not None else ()
     return WindowSet(
         inputs,
@@ -165,4 +200,28 @@ def make_windows(
         dict(recording.rates),
         classes,
         window,
+        extras,
+    )
+
+
+def context_extra(modality: str) -> str:
+    """The ``extras`` key of a modality's context windows (:func:`make_windows`)."""
+    return f"context:{modality}"
+
+
+def context_windows(windows: WindowSet) -> WindowSet:
+    """The windows' contexts as windows of their own (the windows themselves without)."""
+    keys = [context_extra(m) for m in windows.modalities]
+    if not all(k in windows.extras for k in keys):
+        return windows
+    inputs = {m: windows.extras[k] for m, k in zip(windows.modalities, keys)}
+    length = next(iter(inputs.values())).shape[2] / windows.rates[windows.modalities[0]]
+    return WindowSet(
+        inputs,
+        windows.subjects,
+        windows.labels,
+        windows.t_start,
+        windows.rates,
+        windows.classes,
+        float(length),
     )

@@ -311,12 +311,15 @@ def fold_probabilities(
         raise ConfigError(f"adaptation {mode!r}: no recording windows of the test subjects")
     device = getattr(estimator, "device", "cpu")
     model.to(device)
-    return adapted_predict(
+    view = getattr(estimator, "network_view", lambda windows: windows)
+    network = adapted_predict(
         model,
-        test,
-        recording,
+        view(test),
+        view(recording),
         lambda net, inputs: window_probabilities(net, inputs, device),
         mode,
         minutes,
         device,
     )
+    blend = getattr(estimator, "blend", None)  # a hybrid's features half is not adapted
+    return network if blend is None else blend(test, network)

@@ -16,10 +16,13 @@ import numpy as np
 import torch
 
 from xmodal.config import RunConfig
+from xmodal.errors import ConfigError
 from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
+from xmodal.models.features import features_of
 from xmodal.models.registry import build_model, get_model
 from xmodal.signals.windows import WindowSet
+from xmodal.training.features_blend import BLEND_FILE, CLASSIFIER_FILE, FeaturesBlend
 from xmodal.training.recipe import fit_network
 from xmodal.training.trainer import predict_logits, resolve_device, softmax
 
@@ -114,12 +117,17 @@ def attention_summary(model, windows: WindowSet, n_classes: int, device) -> dict
 
 class NetworkEstimator:
     """A network of the registry trained by :func:`~xmodal.training.recipe.fit_network`, with
-    early stopping on the validation windows; saves ``model.pt``."""
+    early stopping on the validation windows; saves ``model.pt``.
+
+    With ``model.features_blend`` (``equal`` or ``val``) it is a hybrid: the features
+    classifier of the same fold is blended into the probabilities
+    (:mod:`xmodal.training.features_blend`); the network then reads
+    ``model.network_modalities`` (empty: all) and the features every modality of the windows.
+    """
 
     uses_validation = True
     parallel_folds = True
     final_model = True
-    state_files = ("model.pt",)
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
@@ -127,21 +135,49 @@ class NetworkEstimator:
         self.epochs = config.training.epochs
         self.device = resolve_device(config.training.device)
         self.model: torch.nn.Module | None = None
+        blend = config.model.features_blend
+        self.features: FeaturesBlend | None = (
+            None if blend == "none" else FeaturesBlend(blend, config.model.features_model)
+        )
+        self.state_files = ("model.pt",)
+        if self.features is not None:
+            self.state_files += (BLEND_FILE, CLASSIFIER_FILE)
+            self.label = f"{self.label}+features"
+
+    def network_view(self, windows: WindowSet) -> WindowSet:
+        """The windows as the network reads them (``model.network_modalities``)."""
+        chosen = self.config.model.network_modalities
+        if not chosen or list(chosen) == windows.modalities:
+            return windows
+        return windows.with_modalities(chosen)
 
     def check_modalities(self, modalities: Sequence[str]) -> None:
-        """ConfigError unless the network takes this many modalities."""
-        get_model(self.config.model.name).check_modalities(modalities)
+        """ConfigError unless the network takes this many modalities (and reads only some of
+        them)."""
+        chosen = self.config.model.network_modalities
+        missing = [m for m in chosen if m not in modalities]
+        if missing:
+            raise ConfigError(
+                f"network_modalities {' '.join(missing)} are not among the run's modalities "
+                f"({' '.join(modalities)})"
+            )
+        get_model(self.config.model.name).check_modalities(list(chosen) or modalities)
 
     def prepare(self, windows: WindowSet) -> WindowSet:
-        """Nothing to do: networks read the windows themselves."""
+        """The features of every window, once, for a hybrid; networks read the windows
+        themselves."""
+        if self.features is not None:
+            features_of(windows)
         return windows
 
     def complexity(self, input_shapes: dict, n_classes: int) -> dict:
         """Parameters and FLOPs per window of the configured network (freshly built)."""
-        net = build_model(self.config.model, input_shapes, n_classes)
+        chosen = self.config.model.network_modalities
+        shapes = {m: input_shapes[m] for m in chosen} if chosen else input_shapes
+        net = build_model(self.config.model, shapes, n_classes)
         return {
             "n_parameters": count_parameters(net),
-            "flops_per_window": flops_per_window(net, input_shapes),
+            "flops_per_window": flops_per_window(net, shapes),
         }
 
     def fit(
@@ -153,34 +189,54 @@ class NetworkEstimator:
         on_epoch: Callable[[dict], None] | None = None,
         unlabelled: WindowSet | None = None,
     ) -> dict:
-        """Build and train the network (see :func:`~xmodal.training.recipe.fit_network`)."""
+        """Build and train the network (see :func:`~xmodal.training.recipe.fit_network`),
+        then, for a hybrid, the features half."""
+        view = self.network_view
         self.model, result = fit_network(
             self.config,
-            train,
-            validation,
+            view(train),
+            None if validation is None else view(validation),
             len(train.classes),
-            train.input_shapes,
+            view(train).input_shapes,
             seed,
             on_epoch=on_epoch,
-            unlabelled=unlabelled,
+            unlabelled=None if unlabelled is None else view(unlabelled),
         )
+        if self.features is not None:
+            result["features_blend"] = self.features.fit(
+                train, validation, self.network_proba, seed=seed
+            )
         return result
 
-    def predict_proba(self, windows: WindowSet) -> np.ndarray:
-        """Softmax of the network's logits."""
+    def network_proba(self, windows: WindowSet) -> np.ndarray:
+        """Softmax of the network's logits (the network's modalities of ``windows``)."""
         if len(windows) == 0:
             return np.zeros((0, len(windows.classes)))
-        return softmax(predict_logits(self.model, windows, device=self.device))
+        return softmax(predict_logits(self.model, self.network_view(windows), device=self.device))
+
+    def blend(self, windows: WindowSet, network: np.ndarray) -> np.ndarray:
+        """The hybrid's probabilities from the network's (unchanged without a features half)."""
+        return network if self.features is None else self.features.blend(windows, network)
+
+    def predict_proba(self, windows: WindowSet) -> np.ndarray:
+        """Class probabilities: the network's, blended with the features' for a hybrid."""
+        return self.blend(windows, self.network_proba(windows))
 
     def save(self, folder: Path) -> None:
-        """Write ``folder/model.pt`` (the state dict)."""
+        """Write ``folder/model.pt`` (the state dict) and, for a hybrid, the features half's
+        weight and classifier (:meth:`FeaturesBlend.save`)."""
         save_state_dict(Path(folder) / "model.pt", self.model.cpu().state_dict())
+        if self.features is not None:
+            self.features.save(folder)
 
     def fold_record(self, test: WindowSet) -> dict:
         """The attention summary on the test windows (:func:`attention_summary`)."""
         return {
             "attention": attention_summary(
-                self.model.to(self.device), test, len(test.classes), self.device
+                self.model.to(self.device),
+                self.network_view(test),
+                len(test.classes),
+                self.device,
             )
         }
 

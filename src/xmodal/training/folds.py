@@ -81,13 +81,22 @@ def unlabelled_windows(prepared: dict, config: RunConfig) -> WindowSet | None:
     )
 
 
+def features_context(config: RunConfig) -> float:
+    """Seconds of signal a hybrid's features read around each window (0: the window's own)."""
+    model = config.model
+    return model.features_window if model.features_blend != "none" else 0.0
+
+
 def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
     """Cut the preprocessed subjects into the run's windows; the configured estimator's
     :meth:`~xmodal.training.estimators.FoldEstimator.prepare` is applied to the labelled ones."""
     estimator = estimator_for(config)
     data = config.data
-    eval_all = estimator.prepare(windows_of(prepared, task, data.window, data.stride))
-    train_all = estimator.prepare(windows_of(prepared, task, data.window, data.train_stride))
+    context = features_context(config)
+    eval_all = estimator.prepare(windows_of(prepared, task, data.window, data.stride, False, context))
+    train_all = estimator.prepare(
+        windows_of(prepared, task, data.window, data.train_stride, False, context)
+    )
     recordings = (
         windows_of(prepared, None, data.window, data.stride, keep_unlabelled=True)
         if data.adapt != "none"
