@@ -37,7 +37,7 @@ def readapt(source: Path, mode: str, out: Path, minutes: float | None = None) ->
     from xmodal.data.datasets import get_task
     from xmodal.files import atomic_write_json, atomic_write_text, read_json
     from xmodal.models.checkpoint import read_checkpoint
-    from xmodal.models.registry import build_model
+    from xmodal.models.registry import build_model, features_blend_of
     from xmodal.signals.pipeline import prepare_subjects
     from xmodal.training.adaptation import fold_probabilities
     from xmodal.training.estimators import NetworkEstimator
@@ -47,6 +47,11 @@ def readapt(source: Path, mode: str, out: Path, minutes: float | None = None) ->
     from xmodal.training.splits import make_folds
 
     config = load_run_config(source / "config.toml")
+    if features_blend_of(config.model) != "none":
+        raise SystemExit(
+            f"{source}: a hybrid run (features blend); readapt re-tests networks alone, train "
+            "with --features-blend none"
+        )
     data = dataclasses.replace(
         config.data,
         adapt=mode,

@@ -210,7 +210,9 @@ def ablation(results: dict, options: dict) -> str:
     subject's best single configuration; seeds; training seconds per run.
 
     Options: ``tasks``, ``rows`` (default: every configuration in study order), ``singles``
-    (the single-sensor configurations a subject's best is taken from).
+    (the single-sensor configurations a subject's best is taken from), ``oracle`` (with
+    ``singles``: a first row with the per-person oracle, the mean over subjects of each
+    subject's best single sensor, and a column with each row's difference to it).
     """
     metric = options.get("metric", "macro_f1")
     tasks = list(options.get("tasks") or results["tasks"])
@@ -218,31 +220,44 @@ def ablation(results: dict, options: dict) -> str:
         (c, c) for c in dict.fromkeys(r["configuration"] for r in results["runs"])
     ]
     singles = list(options.get("singles", []))
+    oracle = bool(options.get("oracle")) and bool(singles)
+    best: dict[str, dict[str, float]] = {}
+    for task in tasks:
+        best[task] = {}
+        for single in singles:
+            for s, v in subject_scores(results, task, single, metric).items():
+                best[task][s] = max(best[task].get(s, -math.inf), v)
+    per_task = 1 + bool(singles) + oracle
     head = ["configuration"]
     for task in tasks:
         head += [f"{task} {options.get('metric_label', 'macro-F1')}"]
         head += [f"{task} worst Δ"] if singles else []
+        head += [f"{task} Δ oracle"] if oracle else []
     head += ["seeds", f"training s per run ({' / '.join(tasks)})"]
     body = []
+    if oracle:
+        line = ["per-person oracle (each subject's best single sensor)"]
+        for task in tasks:
+            line += [f"{_mean(best[task]):.3f}", "–", "–"]
+        body.append(line + ["", ""])
     for conf, label in rows:
         line = [label]
         n_seeds, train_s = [], []
         for task in tasks:
             runs = runs_of(results, task, conf)
             if not runs:
-                line += ["n/a", "n/a"] if singles else ["n/a"]
+                line += ["n/a"] * per_task
                 n_seeds.append(0)
                 train_s.append("n/a")
                 continue
             scores = mean_over_seeds(runs, metric)
-            best = {}
-            for single in singles:
-                for s, v in subject_scores(results, task, single, metric).items():
-                    best[s] = max(best.get(s, -math.inf), v)
-            worst = min((scores[s] - best[s] for s in scores if s in best), default=math.nan)
+            low = best[task]
+            worst = min((scores[s] - low[s] for s in scores if s in low), default=math.nan)
             line.append(f"{_mean(scores):.3f}")
             if singles:
                 line.append(f"{worst:+.3f}" if math.isfinite(worst) else "n/a")
+            if oracle:
+                line.append(f"{_mean(scores) - _mean(low):+.3f}")
             n_seeds.append(len(runs))
             secs = [r["timing"]["train_s"] for r in runs if (r.get("timing") or {}).get("train_s")]
             train_s.append(f"{np.mean(secs):.0f}" if secs else "n/a")
@@ -255,6 +270,12 @@ def ablation(results: dict, options: dict) -> str:
             "Worst Δ: the lowest, over subjects, of the configuration's score minus that "
             f"subject's best single sensor ({', '.join(f'`{s}`' for s in singles)}). "
             if singles
+            else ""
+        )
+        + (
+            "Δ oracle: the configuration's mean minus the per-person oracle's (the mean over "
+            "subjects of each subject's best single sensor, chosen knowing the test labels). "
+            if oracle
             else ""
         )
         + "Training seconds: mean over seeds of one LOSO run (all folds; timings of a shared "

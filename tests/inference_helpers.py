@@ -7,9 +7,12 @@ from pathlib import Path
 
 from xmodal.cli import main
 
-#: one network per fold (the default seed ensemble is covered by test_recipe.py)
+#: one network per fold (the default seed ensemble is covered by test_recipe.py), without the
+#: features blend (streams and export need the network alone; test_features_blend.py covers it)
 FAST = [
     "--adapt",  # streams do not adapt: these runs compare them with predict
+    "none",
+    "--features-blend",
     "none",
     "--epochs",
     "1",
@@ -50,6 +53,7 @@ def fabricate_run(root: Path, config, shapes: dict, rates: dict, classes: list) 
     from xmodal.models.registry import build_model
 
     (root / "final").mkdir(parents=True)
+    config.model.features_blend = "none"  # the network alone: no features half is fabricated
     (root / "config.toml").write_text(tomli_w.dumps(config.to_dict()))
     windows = {"rates": rates, "input_shapes": shapes}
     (root / "results.json").write_text(

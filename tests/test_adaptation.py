@@ -211,6 +211,8 @@ def test_adapted_run_records_saves_loads_predicts_and_exports(tiny_wesad, tmp_pa
         "adabn-causal",
         "--adapt-minutes",
         "2",
+        "--features-blend",  # the network alone: it streams, exports and is re-tested
+        "none",
     ]
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())

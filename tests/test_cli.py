@@ -140,12 +140,23 @@ def test_long_nan_run_is_rejected(capsys, tmp_path):
 
 def test_too_few_subjects(capsys, tmp_path):
     root = tmp_path / "d"
-    write_wesad_pickle(root / "S2" / "S2.pkl", seconds=40)
+    write_wesad_pickle(root / "S2" / "S2.pkl", seconds=90)
     _expect_error(
         capsys,
         ["train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--no-cache"],
         "too few subjects",
     )
+
+
+def test_recording_shorter_than_the_features_context(capsys, tmp_path):
+    root = tmp_path / "d"
+    write_wesad_pickle(root / "S2" / "S2.pkl", seconds=40)
+    _expect_error(
+        capsys,
+        ["train", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--no-cache"],
+        "subject S2: recording of 40 s is shorter than the 60-s context of the features blend",
+    )
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,8 @@ def test_experts_run_records_gate_saves_loads_predicts_and_exports(tiny_wesad, t
         "0.3",
         "--output",
         "experts",
+        "--features-blend",  # the network alone: it exports
+        "none",
         "--quiet",
         "--cache-dir",
         str(tmp_path / "c"),

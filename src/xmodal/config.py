@@ -29,9 +29,14 @@ GATES = ("sigmoid", "softmax")
 FEATURES_MODELS = ("rf", "lda", "adaboost")
 #: features classifiers a hybrid saves as arrays (xmodal.models.features_arrays)
 SAVABLE_FEATURES_MODELS = ("rf", "lda")
-#: a network's hybrid with the features classifier: none, equal weights, or the weight best
-#: on the inner validation subjects (see xmodal.training.features_blend)
-FEATURES_BLENDS = ("none", "equal", "val")
+#: a network's hybrid with the features classifier: auto (DEFAULT_BLEND for a fusion network,
+#: none for one stream and for non-networks), none, equal weights, or the weight best on the
+#: inner validation subjects (see xmodal.training.features_blend)
+FEATURES_BLENDS = ("auto", "none", "equal", "val")
+DEFAULT_BLEND = "equal"
+#: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
+#: device (placement) that the dataset offers (device), or the network's only (same)
+FEATURES_SENSORS = ("device", "same")
 
 #: window length (s) of the ``features`` model unless one is given: Schmidt et al.'s 60 s, long
 #: enough for heart-rate variability and skin-conductance responses
@@ -143,7 +148,8 @@ class ModelConfig:
     gate: str = "sigmoid"  # sigmoid | softmax over channels (GATES)
     head_hidden: int = 64
     features_model: str = "rf"  # model 'features' and features_blend: rf | lda | adaboost
-    features_blend: str = "none"  # none | equal | val: a network blended with features
+    features_blend: str = "auto"  # auto | none | equal | val: a network blended with features
+    features_sensors: str = "device"  # device | same: the sensors a hybrid's features read
     network_modalities: tuple[str, ...] = ()  # with features_blend; empty: every modality
     features_window: float = FEATURES_WINDOW  # s of signal the blend's features read
     aux_heads: bool = False  # a linear head per stream (fusion models)
@@ -204,12 +210,17 @@ class ModelConfig:
                 f"unknown features blend {out.features_blend!r}; valid: "
                 f"{', '.join(FEATURES_BLENDS)}"
             )
-        if out.features_blend != "none" and out.features_model not in SAVABLE_FEATURES_MODELS:
+        if out.features_sensors not in FEATURES_SENSORS:
+            raise ConfigError(
+                f"unknown features sensors {out.features_sensors!r}; valid: "
+                f"{', '.join(FEATURES_SENSORS)}"
+            )
+        if out.features_blend in ("equal", "val") and out.features_model not in SAVABLE_FEATURES_MODELS:
             raise ConfigError(
                 f"features_blend saves its features classifier as arrays, which works for "
                 f"{' and '.join(SAVABLE_FEATURES_MODELS)}, not {out.features_model!r}"
             )
-        if out.network_modalities and out.features_blend == "none":
+        if out.network_modalities and out.features_blend not in ("equal", "val"):
             raise ConfigError(
                 "network_modalities names the network's share of the modalities; the rest "
                 "feed the features of a hybrid, so it needs features_blend equal or val"
@@ -367,7 +378,7 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 #: today's defaults, so its checkpoints still build the architecture they were trained with
 LEGACY_VALUES: dict[str, dict[str, Any]] = {
     "data": {"normalize": "recording", "adapt": "none"},
-    "model": {"aux_heads": False, "output": "fused", "ensemble": 1},
+    "model": {"aux_heads": False, "output": "fused", "ensemble": 1, "features_blend": "none"},
     "training": {
         "aux_weight": 0.0,
         "aux_detach": False,

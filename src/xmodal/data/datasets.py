@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from xmodal.config import DataConfig
+from xmodal.config import DataConfig, ModelConfig
+from xmodal.data.modalities import signal_kind
 from xmodal.data.recording import Recording
 from xmodal.data.registry import DEFAULT_DATASET, detect_adapter, get_adapter
 from xmodal.data.tasks import Task
@@ -98,6 +99,41 @@ def resolve_data_defaults(
         if tasks and data.task not in tasks:
             changes["task"] = adapter.default_task(path)
     return dataclasses.replace(data, **changes) if changes else data
+
+
+#: placement to the signal kinds a fusion network learns little from as streams but whose
+#: features a hybrid reads (measured on the wrist: Empatica E4 TEMP and ACC)
+FEATURES_ONLY_KINDS = {"wrist": ("temp", "acc")}
+
+
+def resolve_features_sensors(data: DataConfig, model: ModelConfig) -> tuple[DataConfig, ModelConfig]:
+    """A hybrid's sensors: with ``features_sensors = "device"`` the features also read the
+    signals of :data:`FEATURES_ONLY_KINDS` (the wrist's TEMP and ACC) that the dataset offers
+    at the placement of the network's modalities; ``data.modalities`` then lists them too, and
+    ``model.network_modalities`` the network's. Unchanged for ``same``, a configuration that
+    names ``network_modalities`` and a model without a blend (``model.features_blend`` must
+    be resolved, not ``auto``)."""
+    if (
+        model.features_blend in ("none", "auto")
+        or model.features_sensors != "device"
+        or model.network_modalities
+    ):
+        return data, model
+    placements = {m.split(".")[0] for m in data.modalities}
+    offered = get_adapter(data.dataset).modalities(Path(data.path) if data.path else None)
+    extra = tuple(
+        m
+        for m in offered
+        if m not in data.modalities
+        and m.split(".")[0] in placements
+        and signal_kind(m) in FEATURES_ONLY_KINDS.get(m.split(".")[0], ())
+    )
+    if not extra:
+        return data, model
+    return (
+        dataclasses.replace(data, modalities=tuple(data.modalities) + extra),
+        dataclasses.replace(model, network_modalities=tuple(data.modalities)),
+    )
 
 
 def find_subjects(dataset: str, path: str | Path, subjects: Sequence[str] = ()) -> dict[str, Path]:

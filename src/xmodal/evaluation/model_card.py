@@ -46,6 +46,19 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
         parts.append(f"streams initialised from `{training['init']}`")
     if (model.get("ensemble") or 1) > 1:
         parts.append(f"ensemble of {model['ensemble']} seeds")
+    if model.get("features_blend") in ("equal", "val"):
+        network = ", ".join(model.get("network_modalities") or results.get("modalities", []))
+        weight = (
+            "equal weights"
+            if model["features_blend"] == "equal"
+            else "the weight with the lowest log-loss on each fold's inner validation subjects"
+        )
+        parts.append(
+            f"hybrid: the network reads {network}; its probabilities are averaged ({weight}) "
+            f"with a `{model.get('features_model')}` classifier of the hand-crafted features of "
+            f"{model.get('features_window', 60):g} s of every modality, ending with each window "
+            "(per fold: `features_blend.json`, `features_classifier.npz`)"
+        )
     if results.get("transductive"):
         names = ", ".join(results.get("transductive_subjects") or []) or "n/a"
         parts.append(

@@ -29,6 +29,13 @@ def format_results(results: dict) -> str:
             "per subject macro-F1: "
             + "  ".join(f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items())
         )
+    model = results.get("config", {}).get("model", {})
+    if model.get("features_blend") in ("equal", "val"):
+        network = "+".join(model.get("network_modalities") or results["modalities"])
+        lines.append(
+            f"hybrid: the network reads {network}; blended ({model['features_blend']}) with "
+            f"features of {model.get('features_window', 60):g} s of {mods}"
+        )
     adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
     if adapt != "none":
         lines.append(f"test-time adaptation: {adapt} (from the test subject's unlabelled windows)")

@@ -38,7 +38,7 @@ from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
 from xmodal.models.base import XModalModel
 from xmodal.models.checkpoint import read_checkpoint
-from xmodal.models.registry import build_model, get_model
+from xmodal.models.registry import build_model, features_blend_of, get_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
@@ -190,7 +190,7 @@ class Predictor:
         chosen = config.model.network_modalities
         network_shapes = {m: shapes[m] for m in chosen} if chosen else shapes
         classes = results["classes"]
-        hybrid = config.model.features_blend != "none"
+        hybrid = features_blend_of(config.model) != "none"
         features = [FeaturesBlend.load(p.parent) for p in paths] if hybrid else None
         models = []
         for p in paths:

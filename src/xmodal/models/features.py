@@ -429,7 +429,10 @@ def fit_classifier(
         seen = len(np.unique(y_train))
         est.set_params(lineardiscriminantanalysis__priors=np.full(seen, 1.0 / max(seen, 1)))
     counts = np.bincount(y_train, minlength=n_classes).astype(float)
-    weights = (counts.sum() / ((counts > 0).sum() * counts))[y_train]
+    present = counts > 0  # a class absent from the training windows gets no weight
+    per_class = np.zeros(n_classes)
+    per_class[present] = counts.sum() / (present.sum() * counts[present])
+    weights = per_class[y_train]
     step = est.steps[-1][0]
     if name == "adaboost":
         est.fit(x_train, y_train, **{f"{step}__sample_weight": weights})

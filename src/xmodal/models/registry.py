@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from xmodal.config import ModelConfig
+from xmodal.config import DEFAULT_BLEND, ModelConfig
 from xmodal.errors import ConfigError
 
 __all__ = [
@@ -340,6 +340,16 @@ def get_model(name: str) -> ModelEntry:
 def model_names() -> tuple[str, ...]:
     """Names of the registered models."""
     return MODELS.names()
+
+
+def features_blend_of(config: ModelConfig) -> str:
+    """The features blend a model configuration trains with: ``auto`` is
+    :data:`~xmodal.config.DEFAULT_BLEND` for a fusion network (a network of two or more
+    modalities) and ``none`` for one stream or a model that is not a network."""
+    if config.features_blend != "auto":
+        return config.features_blend
+    entry = get_model(config.name)
+    return DEFAULT_BLEND if entry.is_network and entry.min_modalities >= 2 else "none"
 
 
 def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]], n_outputs: int):

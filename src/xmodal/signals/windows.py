@@ -180,7 +180,8 @@ def make_windows(
         if recording.duration < context:
             raise DataError(
                 f"subject {recording.subject}: recording of {recording.duration:.0f} s is "
-                f"shorter than the {context:g}-s context"
+                f"shorter than the {context:g}-s context of the features blend "
+                f"(--features-window, or --features-blend none)"
             )
         begin = np.clip(starts + window - context, 0.0, None)
         for modality, data in recording.signals.items():

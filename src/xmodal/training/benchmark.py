@@ -70,8 +70,8 @@ class Study:
 
 def load_study(spec: str) -> Study:
     """``paper`` or a study TOML file (see the module docstring)."""
-    if spec == "paper":
-        return Study("paper")
+    if spec == "paper":  # the networks themselves: no features blended in
+        return Study("paper", base={"model": {"features_blend": "none"}})
     path = Path(spec)
     raw = read_toml(path, "study file not found (--study paper or FILE.toml)")
     unknown = set(raw) - {"name", "base", "configuration", "reproduce"}

@@ -20,7 +20,7 @@ from xmodal.errors import ConfigError
 from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
 from xmodal.models.features import features_of
-from xmodal.models.registry import build_model, get_model
+from xmodal.models.registry import build_model, features_blend_of, get_model
 from xmodal.signals.windows import WindowSet
 from xmodal.training.features_blend import BLEND_FILE, CLASSIFIER_FILE, FeaturesBlend
 from xmodal.training.recipe import fit_network
@@ -119,7 +119,7 @@ class NetworkEstimator:
     """A network of the registry trained by :func:`~xmodal.training.recipe.fit_network`, with
     early stopping on the validation windows; saves ``model.pt``.
 
-    With ``model.features_blend`` (``equal`` or ``val``) it is a hybrid: the features
+    With a features blend (``model.features_blend``, :func:`features_blend_of`) it is a hybrid: the features
     classifier of the same fold is blended into the probabilities
     (:mod:`xmodal.training.features_blend`); the network then reads
     ``model.network_modalities`` (empty: all) and the features every modality of the windows.
@@ -135,7 +135,7 @@ class NetworkEstimator:
         self.epochs = config.training.epochs
         self.device = resolve_device(config.training.device)
         self.model: torch.nn.Module | None = None
-        blend = config.model.features_blend
+        blend = features_blend_of(config.model)
         self.features: FeaturesBlend | None = (
             None if blend == "none" else FeaturesBlend(blend, config.model.features_model)
         )

@@ -19,9 +19,15 @@ import numpy as np
 import torch
 
 from xmodal.config import RunConfig, validate_values
-from xmodal.data.datasets import get_task, resolve_data_defaults, validate_modalities
+from xmodal.data.datasets import (
+    get_task,
+    resolve_data_defaults,
+    resolve_features_sensors,
+    validate_modalities,
+)
 from xmodal.errors import ConfigError, DataError, XmodalError
 from xmodal.files import atomic_write_json, atomic_write_text
+from xmodal.models.registry import features_blend_of
 from xmodal.signals.pipeline import prepare_subjects
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
@@ -72,7 +78,9 @@ def validate_config(config: RunConfig) -> RunConfig:
     dataset's own (see :func:`~xmodal.data.datasets.resolve_data_defaults`).
     """
     validate_training(config)
-    config = dataclasses.replace(config, data=resolve_data_defaults(config.data))
+    model = dataclasses.replace(config.model, features_blend=features_blend_of(config.model))
+    data, model = resolve_features_sensors(resolve_data_defaults(config.data), model)
+    config = dataclasses.replace(config, data=data, model=model)
     d = config.data
     if d.labels and not Path(d.labels).is_file():
         raise DataError(f"{d.labels}: labels file not found (--labels)")

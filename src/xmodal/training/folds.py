@@ -13,6 +13,7 @@ from xmodal.data.tasks import Task
 from xmodal.errors import DataError, XmodalError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.models.checkpoint import read_checkpoint
+from xmodal.models.registry import features_blend_of
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import fold_probabilities
@@ -84,7 +85,7 @@ def unlabelled_windows(prepared: dict, config: RunConfig) -> WindowSet | None:
 def features_context(config: RunConfig) -> float:
     """Seconds of signal a hybrid's features read around each window (0: the window's own)."""
     model = config.model
-    return model.features_window if model.features_blend != "none" else 0.0
+    return model.features_window if features_blend_of(model) != "none" else 0.0
 
 
 def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:

@@ -1,0 +1,251 @@
+"""The hybrid of a network and the classical features (``--features-blend``): context windows,
+the classifier saved as arrays, the weight chosen on validation windows only, a tiny run that
+saves, loads, predicts (equal to its fold's test predictions) and refuses export and streams."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xmodal.cli import main
+from xmodal.config import ModelConfig, RunConfig
+from xmodal.errors import ConfigError, DataError
+from xmodal.models.features import fit_classifier
+from xmodal.models.features_arrays import ArrayClassifier, classifier_arrays, load_classifier
+from xmodal.signals.preprocess import PreprocessedRecording
+from xmodal.signals.windows import WindowSet, context_extra, context_windows, make_windows
+from xmodal.training.features_blend import BLEND_WEIGHTS, FeaturesBlend, choose_weight
+
+WRIST = ["wrist.BVP", "wrist.EDA", "wrist.TEMP", "wrist.ACC"]
+
+
+# ---------------------------------------------------------------------------- context windows
+
+
+def _ramp_recording(seconds: float = 200.0, rate: float = 4.0) -> PreprocessedRecording:
+    n = int(seconds * rate)
+    ramp = np.arange(n, dtype=np.float32)[None, :]  # sample index: positions are readable
+    return PreprocessedRecording("S1", {"x.EDA": ramp}, {"x.EDA": rate}, None, None)
+
+
+def test_context_ends_where_its_window_ends_and_clamps_at_the_start():
+    rec = _ramp_recording()
+    ws = make_windows(rec, None, 10.0, 10.0, keep_unlabelled=True, context=60.0)
+    ctx = ws.extras[context_extra("x.EDA")]
+    assert ctx.shape == (len(ws), 1, 240)
+    for i, t in enumerate(ws.t_start):
+        end = int((t + 10.0) * 4)  # sample after the window's last
+        assert ws.inputs["x.EDA"][i, 0, -1] == end - 1
+        if end >= 240:
+            assert ctx[i, 0, -1] == end - 1 and ctx[i, 0, 0] == end - 240
+        else:  # the first 50 s: the recording's first minute
+            assert ctx[i, 0, 0] == 0 and ctx[i, 0, -1] == 239
+    view = context_windows(ws)
+    assert view.window == 60.0 and view.inputs["x.EDA"] is ctx
+    # subsets carry the contexts along; windows without contexts are their own
+    assert context_extra("x.EDA") in ws.subset(np.arange(3)).extras
+    plain = make_windows(rec, None, 10.0, 10.0, keep_unlabelled=True)
+    assert context_windows(plain) is plain
+
+
+def test_a_recording_shorter_than_the_context_is_refused():
+    with pytest.raises(DataError, match="S1.*shorter than the 60-s context of the features blend"):
+        make_windows(_ramp_recording(40.0), None, 10.0, 10.0, True, context=60.0)
+
+
+# ---------------------------------------------------------------------------- saved classifier
+
+
+@pytest.mark.parametrize("name", ["rf", "lda"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_array_classifier_predicts_as_the_fitted_pipeline(name, n_classes, tmp_path):
+    rng = np.random.default_rng(n_classes)
+    x = rng.normal(size=(300, 8))
+    y = rng.integers(0, n_classes, 300)
+    x[:, 2] += y
+    x[rng.random(x.shape) < 0.05] = np.nan
+    pipeline, _, _ = fit_classifier(name, x, y, n_classes, seed=3)
+    test = rng.normal(size=(120, 8))
+    test[rng.random(test.shape) < 0.1] = np.nan
+    loaded = ArrayClassifier(classifier_arrays(pipeline))
+    np.testing.assert_array_equal(loaded.classes_, pipeline.classes_)
+    np.testing.assert_allclose(loaded.predict_proba(test), pipeline.predict_proba(test), atol=1e-12)
+
+
+def test_load_classifier_refuses_other_files(tmp_path):
+    junk = tmp_path / "c.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="c.npz: not a saved features classifier"):
+        load_classifier(junk)
+    objects = tmp_path / "o.npz"
+    np.savez(objects, kind=np.array(["rf", None], dtype=object))  # would need pickle to read
+    with pytest.raises(DataError, match="o.npz: not a saved features classifier"):
+        load_classifier(objects)
+
+
+# ---------------------------------------------------------------------------- the weight
+
+
+def test_choose_weight_takes_the_best_share_and_ties_go_to_equal():
+    labels = np.array([0, 0, 1, 1])
+    right = np.eye(2)[labels]
+    wrong = np.eye(2)[1 - labels]
+    unsure = 0.4 + 0.2 * right  # right at 0.6, the features certain and wrong: w = 1
+    weight, scores = choose_weight(labels, unsure, wrong)
+    assert weight == 1.0 and set(scores) == set(BLEND_WEIGHTS)
+    weight, _ = choose_weight(labels, right, right)  # every share ties: the equal blend
+    assert weight == 0.5
+
+
+def _windows(subjects: list[str], n: int = 40, seed: int = 0) -> WindowSet:
+    rng = np.random.default_rng(seed)
+    k = n * len(subjects)
+    labels = np.tile(np.repeat([0, 1], n // 2), len(subjects))
+    x = rng.normal(size=(k, 1, 40)).astype(np.float32) + labels[:, None, None]
+    return WindowSet(
+        {"x.EDA": x},
+        np.repeat(subjects, n),
+        labels,
+        np.tile(np.arange(n) * 10.0, len(subjects)),
+        {"x.EDA": 4.0},
+        ("a", "b"),
+    )
+
+
+def test_val_blend_reads_only_the_validation_windows():
+    train, val = _windows(["S1", "S2"]), _windows(["S3"], seed=1)
+    seen = []
+
+    def network(windows):
+        seen.append(set(windows.subjects))
+        return np.full((len(windows), 2), 0.5)
+
+    blend = FeaturesBlend("val")
+    record = blend.fit(train, val, network, seed=0)
+    assert seen == [{"S3"}]  # the network's probabilities of the validation subjects only
+    assert record["mode"] == "val" and set(record["validation_log_loss"]) == {str(w) for w in BLEND_WEIGHTS}
+    equal = FeaturesBlend("equal")
+    assert equal.fit(train, val, network)["weight"] == 0.5 and equal.weight == 0.5
+    # deterministic for a seed
+    again = FeaturesBlend("val")
+    again.fit(train, val, network, seed=0)
+    test = _windows(["S4"], seed=2)
+    proba = np.full((len(test), 2), 0.5)
+    np.testing.assert_array_equal(blend.blend(test, proba), again.blend(test, proba))
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def test_settings_are_checked():
+    with pytest.raises(ConfigError, match="network_modalities.*features_blend"):
+        ModelConfig(network_modalities=("wrist.EDA",)).resolved()
+    with pytest.raises(ConfigError, match="rf and lda, not 'adaboost'"):
+        ModelConfig(features_blend="equal", features_model="adaboost").resolved()
+    with pytest.raises(ConfigError, match="unknown features blend"):
+        ModelConfig(features_blend="sometimes").resolved()
+    from xmodal.training.estimators import estimator_for
+
+    config = RunConfig()
+    config.model.features_blend = "equal"
+    config.model.network_modalities = ("wrist.BVP",)
+    with pytest.raises(ConfigError, match="wrist.BVP are not among the run's modalities"):
+        estimator_for(config).check_modalities(["chest.ECG", "chest.EDA"])
+
+
+# ---------------------------------------------------------------------------- a tiny hybrid run
+
+
+def _train(data: Path, out: Path, *extra: str) -> int:
+    return main(
+        [
+            "train",
+            str(data),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(out.parent / "cache"),
+            "--modalities",
+            *WRIST,
+            "--network-modalities",
+            "wrist.BVP",
+            "wrist.EDA",
+            "--task",
+            "binary",
+            "--epochs",
+            "1",
+            "--val-subjects",
+            "1",
+            "--train-stride",
+            "10",
+            "--ensemble",
+            "1",
+            "--quiet",
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def hybrid_run(tiny_wesad, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("hybrid") / "run"
+    assert _train(tiny_wesad, out, "--features-blend", "val") == 0
+    return out
+
+
+def test_hybrid_run_saves_its_halves_and_is_deterministic(hybrid_run, tiny_wesad, tmp_path):
+    folds = sorted((hybrid_run / "folds").iterdir())
+    for fold in folds:
+        for name in ("model.pt", "features_blend.json", "features_classifier.npz"):
+            assert (fold / name).is_file(), (fold, name)
+        record = json.loads((fold / "fold.json").read_text())
+        assert record["features_blend"]["weight"] in BLEND_WEIGHTS
+        assert record["features_blend"]["mode"] == "val"
+    again = tmp_path / "again"
+    assert _train(tiny_wesad, again, "--features-blend", "val") == 0
+    a = pd.read_csv(hybrid_run / "predictions.csv")
+    b = pd.read_csv(again / "predictions.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_hybrid_predict_equals_its_fold_and_export_refuses(hybrid_run, tiny_wesad, tmp_path, capsys):
+    fold = sorted((hybrid_run / "folds").iterdir())[0]
+    record = json.loads((fold / "fold.json").read_text())
+    subject = record["test_subjects"][0]
+    out = tmp_path / "pred.csv"
+    code = main(
+        ["predict", str(hybrid_run), str(tiny_wesad / subject), "--fold", fold.name,
+         "--out", str(out)]
+    )
+    assert code == 0
+    table = pd.read_csv(out)
+    expected = dict(zip(np.round(record["predictions"]["t_start"], 3), record["predictions"]["proba"]))
+    columns = [c for c in table.columns if c.startswith("p_")]
+    matched = 0
+    for _, row in table.iterrows():
+        t = round(float(row["t_start"]), 3)
+        if t in expected:
+            np.testing.assert_allclose(row[columns].to_numpy(float), expected[t], atol=2e-6)
+            matched += 1
+    assert matched == len(expected)
+    capsys.readouterr()
+    assert main(["export", str(hybrid_run), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "hybrid run" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+    from xmodal.inference.predictor import Predictor
+
+    predictor = Predictor.from_run(hybrid_run)
+    with pytest.raises(ConfigError, match="cannot stream"):
+        predictor.stream({m: 64.0 for m in WRIST})
+    with pytest.raises(ConfigError, match="describes whole recordings"):
+        predictor.windows({}, {}, normalization="running")
+
+
+def test_hybrid_refuses_running_normalisation(tiny_wesad, tmp_path, capsys):
+    code = _train(tiny_wesad, tmp_path / "run", "--features-blend", "equal", "--normalize", "running")
+    assert code == 2
+    assert "features context longer than the window" in capsys.readouterr().err
