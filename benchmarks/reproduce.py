@@ -70,7 +70,8 @@ BLOCK = re.compile(
 _ENTRY_KEYS = {"configuration", "task", "seed", "status", "error", "note", "run", "traceback"}
 _SCORE_KEYS = ("macro_f1", "accuracy", "balanced_accuracy", "n_windows", "classes_absent")
 _WESAD_WRIST = (
-    "real WESAD wrist recordings (Empatica E4 BVP and EDA) of the subjects listed, from "
+    "real WESAD wrist recordings (Empatica E4; the sensors each row names) of the subjects "
+    "listed, from "
     "`../shared/data` (`wesad_wrist/build_wesad.py`). Their synchronisation with the protocol "
     "was estimated (exact for S2 only), and 60 s at both ends of every condition are left "
     "unlabelled: the task is easier than with the published WESAD labels."

@@ -7,6 +7,7 @@ on them sees what the command line's would.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import numpy as np
 from xmodal.config import RunConfig
 from xmodal.data.datasets import get_task, resolve_data_defaults, validate_modalities
 from xmodal.errors import XmodalError
+from xmodal.models.features import features_of
 from xmodal.signals.pipeline import prepare_subjects, windows_of
-from xmodal.signals.windows import WindowSet
+from xmodal.signals.windows import WindowSet, drop_contexts
+from xmodal.training.folds import features_context
 
 
 def natural_sorted(subjects) -> list[str]:
@@ -188,6 +191,10 @@ def load_dataset(
     Returns
     -------
     WindowDataset
+        When the configuration's model blends the classical features (the default for fusion
+        networks), each window also carries its features, of the 60 s of signal that end with
+        it, as ``xmodal train`` computes them; the sensors are those loaded (the command line
+        adds the wrist's TEMP and ACC for the features, see ``features_sensors``).
     """
     from xmodal.api.runs import as_config
 
@@ -212,7 +219,11 @@ def load_dataset(
     validate_modalities(data.dataset, data.modalities, data.path)
     the_task = get_task(data.task, data.dataset, data.path)
     prepared = prepare_subjects(data)
-    windows = windows_of(prepared, the_task, data.window, data.stride)
+    context = features_context(dataclasses.replace(base, data=data))
+    windows = windows_of(prepared, the_task, data.window, data.stride, False, context)
+    if context:  # a hybrid's features, of the same context as xmodal train's
+        features_of(windows)
+        drop_contexts(windows)
     if len(windows) == 0:
         raise XmodalError(
             f"no windows of task {the_task.name!r} ({', '.join(the_task.classes)}) in "

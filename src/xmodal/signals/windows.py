@@ -207,7 +207,15 @@ def make_windows(
 
 def context_extra(modality: str) -> str:
     """The ``extras`` key of a modality's context windows (:func:`make_windows`)."""
-    return f"context:{modality}"
+    return f"context:{modality}"  # drop_contexts removes every key of this form
+
+
+def drop_contexts(windows: WindowSet) -> WindowSet:
+    """Remove the context windows from ``windows.extras`` (in place, e.g. once the features
+    that describe them are computed) and return ``windows``."""
+    for key in [k for k in windows.extras if k.startswith("context:")]:
+        del windows.extras[key]
+    return windows
 
 
 def context_windows(windows: WindowSet) -> WindowSet:

@@ -21,7 +21,7 @@ from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
 from xmodal.models.features import features_of
 from xmodal.models.registry import build_model, features_blend_of, get_model
-from xmodal.signals.windows import WindowSet
+from xmodal.signals.windows import WindowSet, drop_contexts
 from xmodal.training.features_blend import BLEND_FILE, CLASSIFIER_FILE, FeaturesBlend
 from xmodal.training.recipe import fit_network
 from xmodal.training.trainer import predict_logits, resolve_device, softmax
@@ -164,10 +164,11 @@ class NetworkEstimator:
         get_model(self.config.model.name).check_modalities(list(chosen) or modalities)
 
     def prepare(self, windows: WindowSet) -> WindowSet:
-        """The features of every window, once, for a hybrid; networks read the windows
-        themselves."""
+        """The features of every window, once, for a hybrid (then its context windows are
+        dropped: only the features are needed); networks read the windows themselves."""
         if self.features is not None:
             features_of(windows)
+            drop_contexts(windows)
         return windows
 
     def complexity(self, input_shapes: dict, n_classes: int) -> dict:
