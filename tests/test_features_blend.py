@@ -127,7 +127,9 @@ def test_val_blend_reads_only_the_validation_windows():
     blend = FeaturesBlend("val")
     record = blend.fit(train, val, network, seed=0)
     assert seen == [{"S3"}]  # the network's probabilities of the validation subjects only
-    assert record["mode"] == "val" and set(record["validation_log_loss"]) == {str(w) for w in BLEND_WEIGHTS}
+    assert record["mode"] == "val" and set(record["validation_log_loss"]) == {
+        str(w) for w in BLEND_WEIGHTS
+    }
     equal = FeaturesBlend("equal")
     assert equal.fit(train, val, network)["weight"] == 0.5 and equal.weight == 0.5
     # deterministic for a seed
@@ -193,7 +195,7 @@ def _train(data: Path, out: Path, *extra: str) -> int:
 @pytest.fixture(scope="module")
 def hybrid_run(tiny_wesad, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "run"
-    assert _train(tiny_wesad, out, "--features-blend", "val") == 0
+    assert _train(tiny_wesad, out, "--features-blend", "val", "--final") == 0
     return out
 
 
@@ -205,25 +207,39 @@ def test_hybrid_run_saves_its_halves_and_is_deterministic(hybrid_run, tiny_wesad
         record = json.loads((fold / "fold.json").read_text())
         assert record["features_blend"]["weight"] in BLEND_WEIGHTS
         assert record["features_blend"]["mode"] == "val"
+    for name in ("model.pt", "features_blend.json", "features_classifier.npz"):
+        assert (hybrid_run / "final" / name).is_file(), name  # --final: no validation, w = 0.5
+    assert json.loads((hybrid_run / "final" / "features_blend.json").read_text())["weight"] == 0.5
     again = tmp_path / "again"
-    assert _train(tiny_wesad, again, "--features-blend", "val") == 0
+    assert _train(tiny_wesad, again, "--features-blend", "val", "--final") == 0
     a = pd.read_csv(hybrid_run / "predictions.csv")
     b = pd.read_csv(again / "predictions.csv")
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_hybrid_predict_equals_its_fold_and_export_refuses(hybrid_run, tiny_wesad, tmp_path, capsys):
+def test_hybrid_predict_equals_its_fold_and_export_refuses(
+    hybrid_run, tiny_wesad, tmp_path, capsys
+):
     fold = sorted((hybrid_run / "folds").iterdir())[0]
     record = json.loads((fold / "fold.json").read_text())
     subject = record["test_subjects"][0]
     out = tmp_path / "pred.csv"
     code = main(
-        ["predict", str(hybrid_run), str(tiny_wesad / subject), "--fold", fold.name,
-         "--out", str(out)]
+        [
+            "predict",
+            str(hybrid_run),
+            str(tiny_wesad / subject),
+            "--fold",
+            fold.name,
+            "--out",
+            str(out),
+        ]
     )
     assert code == 0
     table = pd.read_csv(out)
-    expected = dict(zip(np.round(record["predictions"]["t_start"], 3), record["predictions"]["proba"]))
+    expected = dict(
+        zip(np.round(record["predictions"]["t_start"], 3), record["predictions"]["proba"])
+    )
     columns = [c for c in table.columns if c.startswith("p_")]
     matched = 0
     for _, row in table.iterrows():
@@ -238,7 +254,9 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(hybrid_run, tiny_wesa
     assert not (tmp_path / "m.onnx").exists()
     from xmodal.inference.predictor import Predictor
 
-    predictor = Predictor.from_run(hybrid_run)
+    predictor = Predictor.from_run(hybrid_run)  # the final model and its features half
+    assert predictor.source == "final" and len(predictor.features) == 1
+    assert predictor.input_modalities == WRIST  # the features read TEMP and ACC too
     with pytest.raises(ConfigError, match="cannot stream"):
         predictor.stream({m: 64.0 for m in WRIST})
     with pytest.raises(ConfigError, match="describes whole recordings"):
@@ -246,6 +264,40 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(hybrid_run, tiny_wesa
 
 
 def test_hybrid_refuses_running_normalisation(tiny_wesad, tmp_path, capsys):
-    code = _train(tiny_wesad, tmp_path / "run", "--features-blend", "equal", "--normalize", "running")
+    code = _train(
+        tiny_wesad, tmp_path / "run", "--features-blend", "equal", "--normalize", "running"
+    )
     assert code == 2
     assert "features context longer than the window" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- defaults
+
+
+def test_auto_blend_is_equal_for_fusion_networks_only():
+    from xmodal.models.registry import features_blend_of
+
+    assert features_blend_of(ModelConfig(name="attentive")) == "equal"
+    assert features_blend_of(ModelConfig(name="late-fusion")) == "equal"
+    assert features_blend_of(ModelConfig(name="single")) == "none"
+    assert features_blend_of(ModelConfig(name="features")) == "none"
+    assert features_blend_of(ModelConfig(name="single", features_blend="val")) == "val"
+    assert features_blend_of(ModelConfig(name="attentive", features_blend="none")) == "none"
+
+
+def test_device_sensors_add_the_wrists_temp_and_acc(tiny_wesad):
+    from xmodal.config import DataConfig
+    from xmodal.data.datasets import resolve_features_sensors
+
+    wrist = DataConfig(path=str(tiny_wesad), modalities=("wrist.BVP", "wrist.EDA"))
+    data, model = resolve_features_sensors(wrist, ModelConfig(features_blend="equal"))
+    assert data.modalities == ("wrist.BVP", "wrist.EDA", "wrist.TEMP", "wrist.ACC")
+    assert model.network_modalities == ("wrist.BVP", "wrist.EDA")
+    chest = DataConfig(path=str(tiny_wesad), modalities=("chest.ECG", "chest.EDA"))
+    assert resolve_features_sensors(chest, ModelConfig(features_blend="equal"))[0] == chest
+    for model in (
+        ModelConfig(features_blend="equal", features_sensors="same"),
+        ModelConfig(features_blend="none"),
+        ModelConfig(features_blend="equal", network_modalities=("wrist.EDA",)),
+    ):
+        assert resolve_features_sensors(wrist, model) == (wrist, model)

@@ -215,7 +215,10 @@ class ModelConfig:
                 f"unknown features sensors {out.features_sensors!r}; valid: "
                 f"{', '.join(FEATURES_SENSORS)}"
             )
-        if out.features_blend in ("equal", "val") and out.features_model not in SAVABLE_FEATURES_MODELS:
+        if (
+            out.features_blend in ("equal", "val")
+            and out.features_model not in SAVABLE_FEATURES_MODELS
+        ):
             raise ConfigError(
                 f"features_blend saves its features classifier as arrays, which works for "
                 f"{' and '.join(SAVABLE_FEATURES_MODELS)}, not {out.features_model!r}"

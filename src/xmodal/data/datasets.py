@@ -106,7 +106,9 @@ def resolve_data_defaults(
 FEATURES_ONLY_KINDS = {"wrist": ("temp", "acc")}
 
 
-def resolve_features_sensors(data: DataConfig, model: ModelConfig) -> tuple[DataConfig, ModelConfig]:
+def resolve_features_sensors(
+    data: DataConfig, model: ModelConfig
+) -> tuple[DataConfig, ModelConfig]:
     """A hybrid's sensors: with ``features_sensors = "device"`` the features also read the
     signals of :data:`FEATURES_ONLY_KINDS` (the wrist's TEMP and ACC) that the dataset offers
     at the placement of the network's modalities; ``data.modalities`` then lists them too, and

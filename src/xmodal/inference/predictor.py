@@ -38,13 +38,13 @@ from xmodal.inference.table import PredictionTable
 from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
 from xmodal.models.base import XModalModel
 from xmodal.models.checkpoint import read_checkpoint
+from xmodal.models.features import features_of
 from xmodal.models.registry import build_model, features_blend_of, get_model
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import signal_clean
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
 from xmodal.signals.resample import signal_resample
 from xmodal.signals.windows import WindowSet, make_windows
-from xmodal.models.features import features_of
 from xmodal.training.adaptation import adapted_predict, check_adaptable, window_probabilities
 from xmodal.training.features_blend import FeaturesBlend
 from xmodal.version import __version__

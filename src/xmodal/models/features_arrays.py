@@ -31,8 +31,13 @@ def classifier_arrays(pipeline) -> dict[str, np.ndarray]:
         trees = [t.tree_ for t in steps["randomforestclassifier"].estimators_]
         sizes = np.array([t.node_count for t in trees])
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        left = [np.where(t.children_left >= 0, t.children_left + o, -1) for t, o in zip(trees, offsets)]
-        right = [np.where(t.children_right >= 0, t.children_right + o, -1) for t, o in zip(trees, offsets)]
+        left = [
+            np.where(t.children_left >= 0, t.children_left + o, -1) for t, o in zip(trees, offsets)
+        ]
+        right = [
+            np.where(t.children_right >= 0, t.children_right + o, -1)
+            for t, o in zip(trees, offsets)
+        ]
         values = [t.value[:, 0, :] / t.value[:, 0, :].sum(axis=1, keepdims=True) for t in trees]
         out.update(
             kind=np.array("rf"),

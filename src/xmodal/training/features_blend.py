@@ -64,7 +64,7 @@ class FeaturesBlend:
     mode : str
         ``equal`` or ``val`` (see the module).
     classifier : str
-        The features classifier (``rf``, ``lda``, ``adaboost``).
+        The features classifier (``rf`` or ``lda``: those saved as arrays).
     """
 
     def __init__(self, mode: str, classifier: str = "rf") -> None:
@@ -121,7 +121,8 @@ class FeaturesBlend:
         """Write :data:`BLEND_FILE` (weight, parameters, importances) and
         :data:`CLASSIFIER_FILE` (the classifier as arrays, no pickle) into ``folder``."""
         atomic_write_json(
-            Path(folder) / BLEND_FILE, {**self.info, "weight": self.weight, "mode": self.mode, "classifier": self.classifier}
+            Path(folder) / BLEND_FILE,
+            {**self.info, "weight": self.weight, "mode": self.mode, "classifier": self.classifier},
         )
         save_classifier(Path(folder) / CLASSIFIER_FILE, self._pipeline)
 

@@ -94,7 +94,9 @@ def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
     estimator = estimator_for(config)
     data = config.data
     context = features_context(config)
-    eval_all = estimator.prepare(windows_of(prepared, task, data.window, data.stride, False, context))
+    eval_all = estimator.prepare(
+        windows_of(prepared, task, data.window, data.stride, False, context)
+    )
     train_all = estimator.prepare(
         windows_of(prepared, task, data.window, data.train_stride, False, context)
     )
