@@ -68,6 +68,8 @@ def runs(sim3, tmp_path_factory):
                 *MODALITIES,
                 "--adapt",  # normalisation parity; adaptation has its own tests
                 "none",
+                "--features-blend",  # the network alone: it streams (running normalisation)
+                "none",
                 "--epochs",
                 "1",
                 "--ensemble",

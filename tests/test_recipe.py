@@ -460,6 +460,8 @@ def test_recipe_run_saves_loads_predicts_and_exports(tiny_wesad, tmp_path):
                 "kfold",
                 "--folds",
                 "2",
+                "--features-blend",  # the network's recipe alone: it exports
+                "none",
             ]
         )
         == 0
