@@ -16,6 +16,7 @@ from xmodal.config import (
     DEFAULT_PRESET,
     FEATURES_BLENDS,
     FEATURES_MODELS,
+    FEATURES_SENSORS,
     FEATURES_WINDOW,
     NORMALIZE_MODES,
     OUTPUT_MODES,
@@ -144,15 +145,22 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     m.add_argument(
         "--features-model",
         choices=FEATURES_MODELS,
-        help="classifier of the 'features' model and of --features-blend: rf (default) | "
-        "lda | adaboost",
+        help="classifier of the 'features' model: rf (default) | lda | adaboost; of the "
+        "hybrid (--features-blend): rf | lda",
     )
     m.add_argument(
         "--features-blend",
         choices=FEATURES_BLENDS,
-        help="a hybrid: the network's probabilities averaged with the features classifier's "
-        "of the same fold; equal weights, or the weight best on the inner validation "
-        "subjects (val); default none",
+        help="the hybrid: the network's probabilities averaged with those of the features "
+        "classifier of the same fold, with equal weights or the weight best on the inner "
+        "validation subjects (val); auto (default): equal for fusion networks, none for "
+        "single and features",
+    )
+    m.add_argument(
+        "--features-sensors",
+        choices=FEATURES_SENSORS,
+        help="the sensors the hybrid's features read: the network's plus the wrist's TEMP "
+        "and ACC (device, default) or the network's only (same)",
     )
     m.add_argument(
         "--network-modalities",
@@ -384,6 +392,7 @@ _FLAG_TO_KEY = {
     "stem_stride": ("model", "stem_stride"),
     "features_model": ("model", "features_model"),
     "features_blend": ("model", "features_blend"),
+    "features_sensors": ("model", "features_sensors"),
     "network_modalities": ("model", "network_modalities"),
     "features_window": ("model", "features_window"),
     "connections": ("model", "connections"),
