@@ -248,6 +248,12 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
             np.testing.assert_allclose(row[columns].to_numpy(float), expected[t], atol=2e-6)
             matched += 1
     assert matched == len(expected)
+    # explain: the network's attention, the hybrid's probabilities
+    assert (
+        main(["explain", str(hybrid_run), str(tiny_wesad / subject), "--out", str(tmp_path / "x")])
+        == 0
+    )
+    assert (tmp_path / "x" / "attention.json").is_file()
     capsys.readouterr()
     assert main(["export", str(hybrid_run), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "hybrid run" in capsys.readouterr().err

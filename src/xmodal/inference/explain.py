@@ -71,12 +71,15 @@ def explain(
     label_rate: float | None = None,
 ) -> Explanation:
     """Predictions and attention courses of every window (ConfigError without attention);
-    ``normalization`` None: the run's (see :meth:`Predictor.predict`)."""
-    plan, inputs = predictor.windows(
+    ``normalization`` None: the run's (see :meth:`Predictor.predict`). The attention is the
+    network's; for a hybrid the predictions are its blend with the features (neither adapts)."""
+    plan, inputs, rows = predictor.recording_windows(
         signals, rates, hop, normalization, stats, context, labels, label_rate
     )
     proba, maps = predictor.attention(inputs)
     t_start = np.arange(len(proba)) * plan.hop
+    if rows is not None:
+        proba = predictor.adapted_proba(inputs, t_start, "none", rows)
     table = PredictionTable(predictor.classes, t_start, t_start + predictor.window, proba)
     courses = {k: _resample_rows(v.mean(axis=1), POINTS) for k, v in maps.items()}
     return Explanation(table, courses)

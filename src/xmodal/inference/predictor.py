@@ -402,12 +402,12 @@ class Predictor:
             Missing modality, wrong channel count or rate, NaN runs longer than ``max_gap``,
             or a recording shorter than one window.
         """
-        plan, inputs, _ = self._windows(
+        plan, inputs, _ = self.recording_windows(
             signals, rates, hop, normalization, stats, context, labels, label_rate
         )
         return plan, inputs
 
-    def _windows(
+    def recording_windows(
         self,
         signals: dict,
         rates: dict,
@@ -418,7 +418,8 @@ class Predictor:
         labels: np.ndarray | None,
         label_rate: float | None,
     ) -> tuple[WindowPlan, dict, np.ndarray | None]:
-        """:meth:`windows` and, for a hybrid, the windows' feature rows (else None)."""
+        """:meth:`windows` and, for a hybrid, the windows' feature rows (else None), which
+        :meth:`adapted_proba` blends in."""
         normalization = self.normalization if normalization is None else normalization
         if normalization not in NORMALIZATIONS:
             raise ConfigError(
@@ -517,7 +518,7 @@ class Predictor:
         PredictionTable
             ``t_start``, ``t_end``, ``predicted``, ``p_<class>`` per window.
         """
-        plan, inputs, rows = self._windows(
+        plan, inputs, rows = self.recording_windows(
             signals, rates, hop, normalization, stats, context, labels, label_rate
         )
         n = len(next(iter(inputs.values())))
