@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import pickle
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_children():
+    """A test session started in the background of a shell has SIGINT ignored, and the
+    processes the tests start would inherit that (a Ctrl-C sent to them would never arrive):
+    give this process Python's own handler, so that children start with the default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -41,14 +41,7 @@ def _xmodal(*args: str, hook: Path | None = None, block: str = "") -> subprocess
         stderr=subprocess.PIPE,
         text=True,
         env=None if hook is None else hooked_env(hook, block),
-        # a test run started in the background of a shell inherits an ignored SIGINT, which
-        # the child would keep: give it the default, as a terminal's Ctrl-C finds it
-        preexec_fn=_default_sigint,
     )
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _train(data: Path, out: Path, cache: Path, *extra: str, timeout: float = 900) -> str:
