@@ -193,12 +193,13 @@ class NetworkEstimator:
         """Build and train the network (see :func:`~xmodal.training.recipe.fit_network`),
         then, for a hybrid, the features half."""
         view = self.network_view
+        network_train = view(train)
         self.model, result = fit_network(
             self.config,
-            view(train),
+            network_train,
             None if validation is None else view(validation),
             len(train.classes),
-            view(train).input_shapes,
+            network_train.input_shapes,
             seed,
             on_epoch=on_epoch,
             unlabelled=None if unlabelled is None else view(unlabelled),

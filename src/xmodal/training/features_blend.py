@@ -94,11 +94,12 @@ class FeaturesBlend:
             self.weight, scores = choose_weight(
                 validation.labels, network_proba(validation), features
             )
-        labelled = WindowSet.concat([train, validation]) if has_val else train
-        x, names = features_of(labelled)
-        self._pipeline, info, _ = fit_classifier(
-            self.classifier, x, labelled.labels, n_classes, seed
-        )
+        # the feature rows and labels of every labelled window, not a copy of the windows
+        parts = [train, validation] if has_val else [train]
+        x = np.concatenate([features_of(part)[0] for part in parts])
+        labels = np.concatenate([part.labels for part in parts])
+        names = features_of(train)[1]
+        self._pipeline, info, _ = fit_classifier(self.classifier, x, labels, n_classes, seed)
         self.info = {**info, "feature_names": names}
         return {
             "weight": self.weight,
