@@ -349,8 +349,9 @@ def test_pretraining_on_every_subject_marks_the_run_transductive(tiny_wesad, tmp
     assert results["transductive_subjects"] == ["S2", "S3", "S4", "S5"]
     assert results["precision"]["test"] == "fp32"
     assert results["precision"]["validation"] == results["precision"]["resolved"]
+    from xmodal.evaluation.benchmark_rows import collect
     from xmodal.evaluation.model_card import model_card
-    from xmodal.evaluation.report import collect, markdown_tables
+    from xmodal.evaluation.report_tables import markdown_tables
 
     assert "**transductive**" in model_card(results) and "S2, S3, S4, S5" in model_card(results)
     table = markdown_tables(collect(run)[0])

@@ -183,7 +183,8 @@ def test_model_card_reads_the_recorded_preprocessing_only():
 
 
 def test_report_shows_missing_flops_as_na(tmp_path):
-    from xmodal.evaluation.report import Row, _fill, _fmt_cost
+    from xmodal.evaluation.benchmark_rows import Row, _fill
+    from xmodal.evaluation.report_tables import _fmt_cost
 
     results = {
         "model": "attentive",

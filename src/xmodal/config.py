@@ -89,6 +89,14 @@ OUTPUT_MODES = ("fused", "mean", "val", "blend", "experts")
 #: where training's z-score statistics come from (see :mod:`xmodal.signals.preprocessor`): each
 #: subject's whole recording, a calibration part of it, or causal running statistics
 NORMALIZE_MODES = ("recording", "calibration", "running")
+#: how the per-window path (prediction, streams, the ``running`` mode) z-scores a window (see
+#: :mod:`xmodal.signals.normalize`): the recording's statistics, running ones, the window's own
+#: or statistics given by the caller
+WINDOW_POLICIES = ("recording", "running", "window", "fixed")
+#: what prediction accepts: training's modes and the per-window policies
+PREDICT_NORMALIZATIONS = NORMALIZE_MODES + tuple(
+    p for p in WINDOW_POLICIES if p not in NORMALIZE_MODES
+)
 #: test-time adaptation to the test subject from its unlabelled windows (see
 #: :mod:`xmodal.training.adaptation`)
 ADAPT_MODES = (
@@ -155,6 +163,11 @@ class ModelConfig:
     aux_heads: bool = False  # a linear head per stream (fusion models)
     output: str = "fused"  # fused | mean | val | blend | experts (see OUTPUT_MODES)
     ensemble: int = 3  # members trained with different seeds, averaged
+
+    def network_inputs(self, modalities: Sequence[str]) -> list[str]:
+        """The modalities the network reads, of a run's ``modalities``: ``network_modalities``
+        where set (a hybrid whose features read more sensors), else all of them."""
+        return list(self.network_modalities or modalities)
 
     def resolved(self) -> ModelConfig:
         """Return a copy with preset values filled in and everything validated (the model's

@@ -8,7 +8,7 @@ import numpy as np
 
 from xmodal.inference.predictor import Predictor
 from xmodal.inference.table import PredictionTable
-from xmodal.inference.windowing import DEFAULT_CONTEXT
+from xmodal.signals.window_plan import DEFAULT_CONTEXT
 
 #: points each window's attention course is resampled to
 POINTS = 50
@@ -76,10 +76,8 @@ def explain(
     plan, inputs, rows = predictor.recording_windows(
         signals, rates, hop, normalization, stats, context, labels, label_rate
     )
-    proba, maps = predictor.attention(inputs)
+    proba, maps = predictor.attention(inputs, rows)
     t_start = np.arange(len(proba)) * plan.hop
-    if rows is not None:
-        proba = predictor.adapted_proba(inputs, t_start, "none", rows)
     table = PredictionTable(predictor.classes, t_start, t_start + predictor.window, proba)
     courses = {k: _resample_rows(v.mean(axis=1), POINTS) for k, v in maps.items()}
     return Explanation(table, courses)

@@ -4,7 +4,7 @@ The exported graph takes **one float32 input per modality**, named exactly like 
 (``"chest.ECG"``, ``"chest.EDA"``, ...), each of shape ``(batch, channels, n_times)`` with a
 dynamic batch dimension; ``n_times`` is ``window x rate`` of the run (``results.json`` ->
 ``windows.input_shapes``). Inputs are *preprocessed* windows: cleaned, resampled to the run's
-rates and z-scored (see :mod:`xmodal.inference.windowing`).
+rates and z-scored (see :class:`~xmodal.signals.window_plan.WindowPlan`).
 
 Outputs:
 

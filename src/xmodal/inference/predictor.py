@@ -28,29 +28,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xmodal.config import RunConfig, load_run_config
-from xmodal.data.modalities import signal_kind
+from xmodal.config import (
+    PREDICT_NORMALIZATIONS,
+    WINDOW_POLICIES,
+    RunConfig,
+    load_run_config,
+)
 from xmodal.data.recording import Recording, Signal
 from xmodal.errors import ConfigError, DataError
 from xmodal.files import read_json
-from xmodal.inference.normalize import POLICIES, ChannelStats, Normalizer, zscore
+from xmodal.inference.sample_checks import as_sample_array, check_rate
 from xmodal.inference.table import PredictionTable
-from xmodal.inference.windowing import DEFAULT_CONTEXT, WindowPlan, as_sample_array, check_rate
 from xmodal.models.base import XModalModel
 from xmodal.models.checkpoint import read_checkpoint
 from xmodal.models.features import features_of
 from xmodal.models.registry import build_model, features_blend_of, get_model
 from xmodal.signals.gaps import signal_fill_gaps
-from xmodal.signals.preprocess import signal_clean
+from xmodal.signals.normalize import ChannelStats, Normalizer, zscore
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
-from xmodal.signals.resample import signal_resample
+from xmodal.signals.window_plan import DEFAULT_CONTEXT, WindowPlan
 from xmodal.signals.windows import WindowSet, make_windows
 from xmodal.training.adaptation import adapted_predict, check_adaptable, window_probabilities
 from xmodal.training.features_blend import FeaturesBlend
 from xmodal.version import __version__
 
 #: normalisations of :meth:`Predictor.predict`: training's modes and the per-window policies
-NORMALIZATIONS = ("recording", "calibration", "running", "window", "fixed")
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, dict]:
@@ -187,8 +189,7 @@ class Predictor:
             )
         source, paths = checkpoint_paths(path, ensemble, fold)
         shapes = {m: tuple(s) for m, s in results["windows"]["input_shapes"].items()}
-        chosen = config.model.network_modalities
-        network_shapes = {m: shapes[m] for m in chosen} if chosen else shapes
+        network_shapes = {m: shapes[m] for m in config.model.network_inputs(shapes)}
         classes = results["classes"]
         hybrid = features_blend_of(config.model) != "none"
         features = [FeaturesBlend.load(p.parent) for p in paths] if hybrid else None
@@ -277,21 +278,21 @@ class Predictor:
         recording being predicted.
         """
         data, rates = self._check(signals, rates)
+        cleaned = self.preprocessor.clean(self._recording(data, rates, self.modalities))
         out = {}
         for m in self.modalities:
-            x = signal_fill_gaps(data[m], rates[m], self.max_gap, m)
-            x = signal_resample(signal_clean(x, rates[m], signal_kind(m)), rates[m], self.rates[m])
-            stats = ChannelStats.of(x.T)
-            zscore(x[:1].T, stats.mean, stats.std, m, strict=True)  # flat: DataError
+            x = cleaned.signals[m]  # (channels, samples)
+            stats = ChannelStats.of(x)
+            zscore(x[:, :1], stats.mean, stats.std, m, strict=True)  # flat: DataError
             out[m] = stats.to_dict()
         return out
 
     def normalizer(self, normalization: str, stats: dict | None = None) -> Normalizer:
         """A fresh :class:`Normalizer` for a policy (see :mod:`xmodal.signals.normalize`)."""
-        if normalization not in POLICIES:
+        if normalization not in WINDOW_POLICIES:
             raise ConfigError(
                 f"normalisation {normalization!r} works on whole recordings only "
-                f"(Predictor.predict); per window: {', '.join(POLICIES)}"
+                f"(Predictor.predict); per window: {', '.join(WINDOW_POLICIES)}"
             )
         return Normalizer(normalization, stats)
 
@@ -338,20 +339,26 @@ class Predictor:
         return total / len(self.models)
 
     @torch.no_grad()
-    def attention(self, inputs: dict, batch_size: int = 256) -> tuple[np.ndarray, dict]:
+    def attention(
+        self, inputs: dict, features: np.ndarray | None = None, batch_size: int = 256
+    ) -> tuple[np.ndarray, dict]:
         """Probabilities and attention maps ``{"src->tgt@block": (n, C, L)}`` (ensemble mean).
+        A hybrid's probabilities are each network's blended with its features half on the
+        windows' feature rows ``features`` (required for a hybrid).
 
         Raises
         ------
         ConfigError
             The model has no attentive connections.
         """
+        if self.features is not None and features is None:
+            raise ConfigError("a hybrid model (features blend) needs the windows' features")
         n = len(next(iter(inputs.values())))
         device = next(self.models[0].parameters()).device
         xs = [
             torch.as_tensor(np.ascontiguousarray(inputs[m]), device=device) for m in self.modalities
         ]
-        proba, maps = None, {}
+        each, maps = [], {}
         for model in self.models:
             probs, attn = [], {}
             for i in range(0, n, batch_size):
@@ -364,13 +371,13 @@ class Predictor:
                     f"model {type(model).__name__} has no attention weights; "
                     f"only 'attentive' runs can be explained"
                 )
-            p = torch.cat(probs).numpy()
-            proba = p if proba is None else proba + p
+            each.append(torch.cat(probs).numpy())
             for key, parts in attn.items():
                 value = torch.cat(parts).numpy()
                 maps[key] = value if key not in maps else maps[key] + value
         k = len(self.models)
-        return proba / k, {key: v / k for key, v in maps.items()}
+        proba = self._blend(each, features) if self.features is not None else sum(each) / k
+        return proba, {key: v / k for key, v in maps.items()}
 
     # ---- recordings --------------------------------------------------------------------------
 
@@ -421,9 +428,9 @@ class Predictor:
         """:meth:`windows` and, for a hybrid, the windows' feature rows (else None), which
         :meth:`adapted_proba` blends in."""
         normalization = self.normalization if normalization is None else normalization
-        if normalization not in NORMALIZATIONS:
+        if normalization not in PREDICT_NORMALIZATIONS:
             raise ConfigError(
-                f"unknown normalisation {normalization!r}; valid: {', '.join(NORMALIZATIONS)}"
+                f"unknown normalisation {normalization!r}; valid: {', '.join(PREDICT_NORMALIZATIONS)}"
             )
         if self.features is not None and normalization not in ("recording", "calibration"):
             raise ConfigError(
@@ -454,6 +461,18 @@ class Predictor:
         network = {m: data[m] for m in self.modalities}
         return plan, stream_inputs(plan, network, self.normalizer(normalization, stats)), None
 
+    @staticmethod
+    def _recording(
+        data: dict,
+        rates: dict,
+        modalities: Sequence[str],
+        labels: np.ndarray | None = None,
+        label_rate: float | None = None,
+    ) -> Recording:
+        """Checked input samples of ``modalities`` as a :class:`Recording` to preprocess."""
+        signals = {m: Signal(data[m], rates[m]) for m in modalities}
+        return Recording("input", signals, labels, label_rate)
+
     def _whole_recording_inputs(
         self,
         data: dict,
@@ -465,9 +484,7 @@ class Predictor:
     ) -> tuple[dict, np.ndarray | None]:
         """Windows cut from the whole cleaned and z-scored recording (training's path), and a
         hybrid's feature rows of them (else None)."""
-        rec = Recording(
-            "input", {m: Signal(data[m], rates[m]) for m in self.channels}, labels, label_rate
-        )
+        rec = self._recording(data, rates, self.channels, labels, label_rate)
         pre = dataclasses.replace(self.preprocessor, normalize=normalization)
         prepared = dataclasses.replace(pre.normalized(pre.clean(rec)), labels=None, label_rate=None)
         context = self.features_window if self.features is not None else 0.0
@@ -545,13 +562,18 @@ class Predictor:
             if features is None:
                 raise ConfigError("a hybrid model (features blend) needs the windows' features")
             each = [self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))]
-            blended = [half.blend_rows(features, p) for half, p in zip(self.features, each)]
-            return sum(blended) / len(blended)
+            return self._blend(each, features)
         if adapt == "none":
             return self._network_proba(inputs)
         return sum(
             self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))
         ) / len(self.models)
+
+    def _blend(self, each: list[np.ndarray], features: np.ndarray) -> np.ndarray:
+        """The mean over members of each network's probabilities ``each`` blended with its
+        features half on the feature rows ``features``."""
+        blended = [half.blend_rows(features, p) for half, p in zip(self.features, each)]
+        return sum(blended) / len(blended)
 
     def _one_proba(self, index: int, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:
         """Model ``index``'s probabilities of one recording's windows under ``adapt``."""

@@ -3,7 +3,7 @@
 Every modality arrives at its own rate, in chunks of any size and in any interleaving. A
 prediction is emitted for window ``k`` (``[k * hop, k * hop + window)`` s from the stream start)
 as soon as every modality has delivered the raw segment that window needs (its ``context``
-before, the window, and a few samples after: see :mod:`xmodal.inference.windowing`). Samples no
+before, the window, and a few samples after: see :class:`~xmodal.signals.window_plan.WindowPlan`). Samples no
 window will need again are dropped, so each modality's buffer holds at most
 ``context + window + hop`` seconds plus the amount by which it runs ahead of the slowest
 modality (a modality that is pushed far ahead has to be kept until the others catch up).
@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal.errors import ConfigError, DataError
+from xmodal.inference.sample_checks import as_sample_array, check_rate
 from xmodal.inference.table import PredictionTable
-from xmodal.inference.windowing import DEFAULT_CONTEXT, as_sample_array, check_rate
 from xmodal.signals.normalize import Normalizer
+from xmodal.signals.window_plan import DEFAULT_CONTEXT
 
 
 class StreamingPredictor:
@@ -41,7 +42,7 @@ class StreamingPredictor:
     hop : float, optional
         Seconds between predictions (default: the run's evaluation stride).
     normalization : {'running', 'window', 'fixed'}
-        Normalisation policy (:mod:`xmodal.inference.normalize`).
+        Normalisation policy (:mod:`xmodal.signals.normalize`).
     stats : dict, optional
         Statistics for ``fixed`` (:meth:`Predictor.calibrate`).
     context : float

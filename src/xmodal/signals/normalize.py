@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xmodal.config import WINDOW_POLICIES
 from xmodal.errors import ConfigError, DataError
-
-POLICIES = ("recording", "running", "window", "fixed")
 
 #: a standard deviation below this fraction of max(1, |mean|) counts as a flat signal
 FLAT_FRACTION = 1e-8
@@ -112,8 +111,10 @@ class Normalizer:
     """
 
     def __init__(self, policy: str, stats: dict | None = None) -> None:
-        if policy not in POLICIES:
-            raise ConfigError(f"unknown normalisation {policy!r}; valid: {', '.join(POLICIES)}")
+        if policy not in WINDOW_POLICIES:
+            raise ConfigError(
+                f"unknown normalisation {policy!r}; valid: {', '.join(WINDOW_POLICIES)}"
+            )
         if policy in ("fixed", "recording") and not stats:
             raise ConfigError(f"normalisation {policy!r} needs statistics (stats=...)")
         self.policy = policy

@@ -146,10 +146,8 @@ class NetworkEstimator:
 
     def network_view(self, windows: WindowSet) -> WindowSet:
         """The windows as the network reads them (``model.network_modalities``)."""
-        chosen = self.config.model.network_modalities
-        if not chosen or list(chosen) == windows.modalities:
-            return windows
-        return windows.with_modalities(chosen)
+        chosen = self.config.model.network_inputs(windows.modalities)
+        return windows if chosen == list(windows.modalities) else windows.with_modalities(chosen)
 
     def check_modalities(self, modalities: Sequence[str]) -> None:
         """ConfigError unless the network takes this many modalities (and reads only some of
@@ -161,7 +159,9 @@ class NetworkEstimator:
                 f"network_modalities {' '.join(missing)} are not among the run's modalities "
                 f"({' '.join(modalities)})"
             )
-        get_model(self.config.model.name).check_modalities(list(chosen) or modalities)
+        get_model(self.config.model.name).check_modalities(
+            self.config.model.network_inputs(modalities)
+        )
 
     def prepare(self, windows: WindowSet) -> WindowSet:
         """The features of every window, once, for a hybrid (then its context windows are
@@ -173,8 +173,7 @@ class NetworkEstimator:
 
     def complexity(self, input_shapes: dict, n_classes: int) -> dict:
         """Parameters and FLOPs per window of the configured network (freshly built)."""
-        chosen = self.config.model.network_modalities
-        shapes = {m: input_shapes[m] for m in chosen} if chosen else input_shapes
+        shapes = {m: input_shapes[m] for m in self.config.model.network_inputs(input_shapes)}
         net = build_model(self.config.model, shapes, n_classes)
         return {
             "n_parameters": count_parameters(net),

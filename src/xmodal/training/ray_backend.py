@@ -148,9 +148,32 @@ class RayBackend:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._started:
-            self._ray.shutdown()
-            self._started = False
+        self._stop_own_instance()
+
+    def _stop_own_instance(self) -> bool:
+        """Shut down the local instance this backend started, which stops every task and
+        worker on it; False where the backend joined a cluster it does not own."""
+        if not self._started:
+            return False
+        self._ray.shutdown()
+        self._started = False
+        return True
+
+    def stop_tasks(self, refs: Sequence) -> None:
+        """Stop the given tasks, finished or not.
+
+        On a local instance of its own the backend shuts the instance down: Ray's per-task
+        ``cancel(force=True)`` races with a task that is finishing at that moment (an internal
+        check then ends the driver with exit code 1). On a cluster it joined, each task is
+        force-cancelled, since shutting down would leave them running there.
+        """
+        if not refs or self._stop_own_instance():
+            return
+        for ref in refs:
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # already finished or gone: nothing left to cancel
+                pass
 
     def describe(self) -> dict:
         """What ``results.json`` records about the execution."""
@@ -169,7 +192,7 @@ class RayBackend:
         try:
             return self._result(ref, "")
         except BaseException:
-            self._ray.cancel(ref, force=True)
+            self.stop_tasks([ref])
             raise
 
     def _remote(self, fn, **options):
@@ -255,13 +278,8 @@ class RayExecutor:
 
     def cancel(self) -> None:
         """Cancel every task not finished yet (running ones are stopped)."""
-        ray = self.backend._ray
-        for ref in self._pending:
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:  # already finished or gone: nothing left to cancel
-                pass
-        self._pending = []
+        pending, self._pending = self._pending, []
+        self.backend.stop_tasks(pending)
 
 
 def _write_fold_files(folder: Path, files: dict[str, bytes]) -> None:

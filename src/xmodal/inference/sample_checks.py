@@ -1,7 +1,5 @@
-"""Checks of prediction inputs (rates, sample arrays); the per-window plan lives in signals.
-
-:class:`~xmodal.signals.window_plan.WindowPlan` and ``DEFAULT_CONTEXT`` are re-exported here.
-"""
+"""Checks of prediction inputs: sampling rates and sample arrays (the per-window plan is
+:class:`~xmodal.signals.window_plan.WindowPlan`)."""
 
 from __future__ import annotations
 
@@ -11,9 +9,8 @@ import numpy as np
 
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import DataError
-from xmodal.signals.window_plan import DEFAULT_CONTEXT, WindowPlan
 
-__all__ = ["DEFAULT_CONTEXT", "MIN_RATES", "WindowPlan", "as_sample_array", "check_rate"]
+__all__ = ["MIN_RATES", "as_sample_array", "check_rate"]
 
 #: lowest usable input rate per signal kind (Hz): below it the signal cannot carry what the
 #: model was trained on (e.g. QRS complexes need ~50 Hz)
