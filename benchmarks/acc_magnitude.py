@@ -3,10 +3,11 @@ in each of its three columns, to measure ACC as one magnitude channel against th
 
 Each column is z-scored per subject on its own, so the three columns of a window are identical:
 a stream's first convolution sums them, which is a one-channel stream of the magnitude (with
-three times as many first-layer weights). Used by the wrist-sensor study::
+three times as many first-layer weights). Used by the wrist-sensor study
+(``benchmarks/studies/wrist_sensors_accmag.toml``)::
 
     python -m benchmarks.acc_magnitude DATA OUT
-    xmodal benchmark OUT --study benchmarks/studies/wrist_sensors.toml --only single-ACC ...
+    python -m benchmarks.reproduce wrist-sensors-accmag --data OUT
 """
 
 from __future__ import annotations

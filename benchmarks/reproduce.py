@@ -16,6 +16,7 @@
                                     # (kind = "bench": python -m benchmarks.run, args its flags)
     source = "..."                  # where the data comes from (printed under the tables)
     args = ["--modalities", "wrist.BVP", "wrist.EDA", "--task", "binary", "--seeds", "3"]
+                                    # or a list of such lists: one call each, collected in order
 
     [[reproduce.table]]
     name = "real-data"              # python -m benchmarks.reproduce real-data
@@ -24,12 +25,14 @@
     rows = [["default", "`attentive`, default recipe"], ...]   # renderer options
 
 Running a table runs ``xmodal benchmark DATA --study FILE --out WORK ARGS`` (resumable: the
-same ``--work`` continues), then collects the compact raw results into
-``benchmarks/results/<study>.json``: per run the configuration, task, seed, status, model,
-settings changed from the base, per-subject scores, precision, transductive subjects, timing
-and any extra field of the run's ``benchmark.json`` entry, plus the machine and the xmodal
-version; never checkpoints. Renderers make the Markdown from that file only, so ``--check``
-(run by ``make test``) compares every marked block of the docs with it without training::
+same ``--work`` continues; several argument lists make one call each, into ``WORK/bench``,
+``WORK/bench-2``, ..., merged as ``--collect`` merges folders), then collects the compact raw
+results into ``benchmarks/results/<study>.json``: per run the configuration, task, seed,
+status, model, settings changed from the base, per-subject scores, precision, transductive
+subjects, timing and any extra field of the run's ``benchmark.json`` entry, plus the machine
+and the xmodal version; never checkpoints. Renderers make the Markdown from that file only,
+so ``--check`` (run by ``make test``) compares every marked block of the docs with it without
+training::
 
     <!-- reproduce: real-data -->
     ...generated; edit the study file or the renderer, not this...
@@ -386,8 +389,18 @@ def build_data(study: Path, work: Path, data: str | None) -> Path:
     return out
 
 
+def benchmark_calls(spec: dict) -> list[list[str]]:
+    """The arguments of each ``xmodal benchmark`` call of a study: its ``args``, a list of
+    flags (one call) or a list of such lists (one call each, collected in that order)."""
+    args = spec.get("args", [])
+    if args and all(isinstance(a, list) for a in args):
+        return [[str(a) for a in call] for call in args]
+    return [[str(a) for a in args]]
+
+
 def run_study(study: Path, work: Path, data: str | None, extra: list[str]) -> dict:
-    """``xmodal benchmark`` of the study into ``work/bench``; its compact results."""
+    """``xmodal benchmark`` of the study into ``work/bench`` (``work/bench-2``, ... for more
+    calls); its compact results."""
     from benchmarks.machine import machine_info
 
     spec = read_study(study)
@@ -398,25 +411,18 @@ def run_study(study: Path, work: Path, data: str | None, extra: list[str]) -> di
         return collect_bench(study, work / "bench.json")
     machine = machine_info()  # before the run: the load average it started under
     folder = build_data(study, work, data)
-    cmd = [
-        sys.executable,
-        "-m",
-        "xmodal",
-        "benchmark",
-        str(folder),
-        "--study",
-        str(study),
-        "--out",
-        str(work / "bench"),
-        *spec.get("args", []),
-        *extra,
-    ]
-    print("+", " ".join(cmd), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True)
+    outs = []
+    for i, args in enumerate(benchmark_calls(spec)):
+        out = work / ("bench" if i == 0 else f"bench-{i + 1}")
+        cmd = [sys.executable, "-m", "xmodal", "benchmark", str(folder), "--study", str(study)]
+        cmd += ["--out", str(out), *args, *extra]
+        print("+", " ".join(cmd), file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=True)
+        outs.append(out)
     from benchmarks.common import load_avg
 
     machine["load_avg_end"] = load_avg()
-    return collect(study, [work / "bench"], machine)
+    return collect(study, outs, machine)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,3 +169,33 @@ def test_unknown_table_and_missing_folder_are_one_line_errors(sandbox, tmp_path,
     assert len(err.splitlines()) == 1 and "benchmark.json: not found" in err
     assert reproduce.main(["tiny"]) == 2  # external data and no --data
     assert "pass --data DIR" in capsys.readouterr().err
+
+
+def test_several_argument_lists_run_one_benchmark_each_collected_in_order(
+    sandbox, tmp_path, monkeypatch
+):
+    """``args = [[...], [...]]``: one ``xmodal benchmark`` call per list, into its own folder,
+    collected in that order (a later call's run of the same configuration replaces one)."""
+    study = sandbox / "benchmarks" / "studies" / "tiny.toml"
+    study.write_text(
+        STUDY.replace(
+            'source = "simulated in the test."',
+            'source = "simulated in the test."\n'
+            'args = [["--task", "binary", "--seeds", "2"], ["--only", "eda", "--task", "3class"]]',
+        )
+    )
+    calls = []
+    monkeypatch.setattr("benchmarks.machine.machine_info", lambda: {"cpu": "test"})
+    monkeypatch.setattr(reproduce.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(reproduce, "collect", lambda s, folders, machine: {"folders": folders})
+    work = tmp_path / "work"
+    out = reproduce.run_study(study, work, str(tmp_path / "data"), ["--jobs", "1"])
+    assert out["folders"] == [work / "bench", work / "bench-2"]
+    assert [c[c.index("benchmark") + 1 :] for c in calls] == [
+        [str(tmp_path / "data"), "--study", str(study), "--out", str(work / "bench")]
+        + ["--task", "binary", "--seeds", "2", "--jobs", "1"],
+        [str(tmp_path / "data"), "--study", str(study), "--out", str(work / "bench-2")]
+        + ["--only", "eda", "--task", "3class", "--jobs", "1"],
+    ]
+    assert reproduce.benchmark_calls({"args": ["--seeds", "3"]}) == [["--seeds", "3"]]
+    assert reproduce.benchmark_calls({}) == [[]]
