@@ -85,6 +85,24 @@ def test_files_starting_apart_are_aligned_on_the_latest_start(tmp_path):
     assert any("2.000 s apart" in n for n in rec.notes)
 
 
+def test_train_recognises_an_e4_folder_without_dataset(tmp_path):
+    from xmodal.cli import build_parser, config_from_args
+
+    root = tmp_path / "study"
+    write_session(root / "s2", seed=2)
+
+    def config(*flags: str):
+        args = build_parser().parse_args(["train", str(root), "--out", str(tmp_path / "r"), *flags])
+        return config_from_args(args)
+
+    assert config().data.dataset == "e4"
+    assert config().data.modalities == get_adapter("e4").default_modalities(root)
+    assert config("--dataset", "wesad").data.dataset == "wesad"  # an explicit choice stays
+    toml = tmp_path / "run.toml"
+    toml.write_text('[data]\ndataset = "wesad"\n')
+    assert config("--config", str(toml)).data.dataset == "wesad"
+
+
 def test_folder_of_sessions_folders_and_zips_load_the_same(tmp_path):
     root = tmp_path / "study"
     write_session(root / "s2", seed=2)

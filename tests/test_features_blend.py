@@ -76,6 +76,18 @@ def test_array_classifier_predicts_as_the_fitted_pipeline(name, n_classes, tmp_p
     np.testing.assert_allclose(loaded.predict_proba(test), pipeline.predict_proba(test), atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["rf", "lda"])
+def test_a_classifier_that_saw_one_class_predicts_it(name):
+    """A fold whose training windows hold one class (short records, subject-dependent pieces)."""
+    from xmodal.models.features import predict_classifier
+
+    rng = np.random.default_rng(0)
+    pipeline, _, _ = fit_classifier(name, rng.normal(size=(40, 5)), np.full(40, 1), 3)
+    for est in (pipeline, ArrayClassifier(classifier_arrays(pipeline))):
+        proba = predict_classifier(est, rng.normal(size=(7, 5)), 3)
+        np.testing.assert_array_equal(proba, np.tile([0.0, 1.0, 0.0], (7, 1)))
+
+
 def test_load_classifier_refuses_other_files(tmp_path):
     junk = tmp_path / "c.npz"
     junk.write_bytes(b"not a zip")
@@ -209,7 +221,9 @@ def test_hybrid_run_saves_its_halves_and_is_deterministic(hybrid_run, tiny_wesad
         assert record["features_blend"]["mode"] == "val"
     for name in ("model.pt", "features_blend.json", "features_classifier.npz"):
         assert (hybrid_run / "final" / name).is_file(), name  # --final: no validation, w = 0.5
-    assert json.loads((hybrid_run / "final" / "features_blend.json").read_text())["weight"] == 0.5
+    final = json.loads((hybrid_run / "final" / "features_blend.json").read_text())
+    assert final["weight"] == 0.5
+    assert final["classifier"] == "lda"  # auto: a shrinkage LDA in a hybrid
     again = tmp_path / "again"
     assert _train(tiny_wesad, again, "--features-blend", "val", "--final") == 0
     a = pd.read_csv(hybrid_run / "predictions.csv")
@@ -289,6 +303,25 @@ def test_auto_blend_is_equal_for_fusion_networks_only():
     assert features_blend_of(ModelConfig(name="features")) == "none"
     assert features_blend_of(ModelConfig(name="single", features_blend="val")) == "val"
     assert features_blend_of(ModelConfig(name="attentive", features_blend="none")) == "none"
+
+
+def test_auto_features_model_is_lda_in_a_hybrid_and_rf_alone(tiny_wesad):
+    from xmodal.models.registry import features_model_of
+    from xmodal.training.experiment import validate_config
+
+    assert features_model_of(ModelConfig(name="attentive")) == "lda"
+    assert features_model_of(ModelConfig(name="late-fusion", features_blend="val")) == "lda"
+    assert features_model_of(ModelConfig(name="attentive", features_blend="none")) == "rf"
+    assert features_model_of(ModelConfig(name="features")) == "rf"
+    assert features_model_of(ModelConfig(name="attentive", features_model="rf")) == "rf"
+    assert features_model_of(ModelConfig(name="features", features_model="lda")) == "lda"
+    config = RunConfig()
+    config.data.path = str(tiny_wesad)
+    config.data.modalities = ("wrist.BVP", "wrist.EDA")
+    resolved = validate_config(config).model  # the run records the concrete settings
+    assert (resolved.features_blend, resolved.features_model) == ("equal", "lda")
+    config.model.name = "features"
+    assert validate_config(config).model.features_model == "rf"
 
 
 def test_device_sensors_add_the_wrists_temp_and_acc(tiny_wesad):

@@ -59,7 +59,11 @@ def _rate(text: str) -> tuple[str, float]:
 
 def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", help="dataset adapter: wesad (default) | drivedb | csv | e4")
+    d.add_argument(
+        "--dataset",
+        help="dataset adapter: wesad | drivedb | csv | e4 or a registered one (default: the "
+        "one that recognises the data folder, else wesad)",
+    )
     d.add_argument(
         "--labels",
         metavar="FILE",
@@ -144,9 +148,10 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         )
     m.add_argument(
         "--features-model",
-        choices=FEATURES_MODELS,
-        help="classifier of the 'features' model: rf (default) | lda | adaboost; of the "
-        "hybrid (--features-blend): rf | lda",
+        choices=("auto", *FEATURES_MODELS),
+        help="classifier of the classical features: rf | lda | adaboost for the 'features' "
+        "model, rf | lda for the hybrid (--features-blend); auto (default): rf for the "
+        "'features' model, lda (shrinkage) for the hybrid",
     )
     m.add_argument(
         "--features-blend",
@@ -448,12 +453,22 @@ def config_from_args(args: argparse.Namespace, between: dict | None = None) -> R
         raw.setdefault("data", {})["labels"] = str(Path(args.labels).resolve())
     raw.setdefault("data", {})["path"] = str(Path(args.data).resolve())
     config = config.updated(raw, source="command line")
-    window_given = (
-        args.window is not None
-        or "window" in (between or {}).get("data", {})
-        or (args.config and "window" in read_toml(args.config).get("data", {}))
-    )
-    if config.model.name == "features" and not window_given:
+    file_data = read_toml(args.config).get("data", {}) if args.config else {}
+
+    def given(key: str) -> bool:  # set by a flag, the study's [base] or --config
+        return (
+            getattr(args, key, None) is not None
+            or key in (between or {}).get("data", {})
+            or key in file_data
+        )
+
+    if not given("dataset"):  # a folder of E4 sessions, drivedb records, ...: its own adapter
+        from xmodal.data.datasets import detect_dataset
+
+        detected = detect_dataset(config.data.path)
+        if detected != config.data.dataset:
+            config = config.updated({"data": {"dataset": detected}}, source="detected dataset")
+    if config.model.name == "features" and not given("window"):
         config = config.updated({"data": {"window": FEATURES_WINDOW}}, source="features default")
     return _resolve_dataset_defaults(config, args)
 

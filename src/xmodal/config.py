@@ -25,8 +25,12 @@ DIRECTIONS = ("both", "a2b", "b2a")
 #: the attention gate of a connection (see :class:`xmodal.models.connections.CrossModalConnection`)
 GATES = ("sigmoid", "softmax")
 
-#: scikit-learn estimators of the classical ``features`` model (Schmidt et al. 2018)
+#: scikit-learn estimators of the classical ``features`` model (Schmidt et al. 2018); ``auto``
+#: is DEFAULT_FEATURES_MODEL for the ``features`` model and DEFAULT_HYBRID_FEATURES_MODEL for a
+#: hybrid's features half (see xmodal.models.registry.features_model_of)
 FEATURES_MODELS = ("rf", "lda", "adaboost")
+DEFAULT_FEATURES_MODEL = "rf"
+DEFAULT_HYBRID_FEATURES_MODEL = "lda"
 #: features classifiers a hybrid saves as arrays (xmodal.models.features_arrays)
 SAVABLE_FEATURES_MODELS = ("rf", "lda")
 #: a network's hybrid with the features classifier: auto (DEFAULT_BLEND for a fusion network,
@@ -155,7 +159,7 @@ class ModelConfig:
     direction: str = "both"  # both | a2b | b2a (DIRECTIONS)
     gate: str = "sigmoid"  # sigmoid | softmax over channels (GATES)
     head_hidden: int = 64
-    features_model: str = "rf"  # model 'features' and features_blend: rf | lda | adaboost
+    features_model: str = "auto"  # auto | rf | lda | adaboost (features model and hybrid)
     features_blend: str = "auto"  # auto | none | equal | val: a network blended with features
     features_sensors: str = "device"  # device | same: the sensors a hybrid's features read
     network_modalities: tuple[str, ...] = ()  # with features_blend; empty: every modality
@@ -213,9 +217,9 @@ class ModelConfig:
             )
         if out.ensemble < 1:
             raise ConfigError(f"ensemble must be at least 1, got {out.ensemble}")
-        if out.features_model not in FEATURES_MODELS:
+        if out.features_model not in ("auto", *FEATURES_MODELS):
             raise ConfigError(
-                f"unknown features model {out.features_model!r}; valid: "
+                f"unknown features model {out.features_model!r}; valid: auto, "
                 f"{', '.join(FEATURES_MODELS)}"
             )
         if out.features_blend not in FEATURES_BLENDS:
@@ -228,9 +232,9 @@ class ModelConfig:
                 f"unknown features sensors {out.features_sensors!r}; valid: "
                 f"{', '.join(FEATURES_SENSORS)}"
             )
-        if (
-            out.features_blend in ("equal", "val")
-            and out.features_model not in SAVABLE_FEATURES_MODELS
+        if out.features_blend in ("equal", "val") and out.features_model not in (
+            "auto",
+            *SAVABLE_FEATURES_MODELS,
         ):
             raise ConfigError(
                 f"features_blend saves its features classifier as arrays, which works for "
@@ -394,7 +398,13 @@ def read_toml(path: str | Path, missing: str = "config file not found") -> dict[
 #: today's defaults, so its checkpoints still build the architecture they were trained with
 LEGACY_VALUES: dict[str, dict[str, Any]] = {
     "data": {"normalize": "recording", "adapt": "none"},
-    "model": {"aux_heads": False, "output": "fused", "ensemble": 1, "features_blend": "none"},
+    "model": {
+        "aux_heads": False,
+        "output": "fused",
+        "ensemble": 1,
+        "features_blend": "none",
+        "features_model": DEFAULT_FEATURES_MODEL,
+    },
     "training": {
         "aux_weight": 0.0,
         "aux_detach": False,

@@ -459,9 +459,12 @@ def fit_classifier(
 
 
 def predict_classifier(est, x: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class probabilities ``(n, n_classes)`` of a fitted pipeline (0 for classes it never saw)."""
+    """Class probabilities ``(n, n_classes)`` of a fitted pipeline (0 for classes it never saw;
+    a pipeline that saw one class gives it probability 1, which LDA cannot compute)."""
     proba = np.zeros((len(x), n_classes))
-    if len(x):
+    if len(est.classes_) == 1:
+        proba[:, est.classes_[0]] = 1.0
+    elif len(x):
         proba[:, est.classes_] = est.predict_proba(x)
     return proba
 

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from xmodal.config import DEFAULT_BLEND, ModelConfig
+from xmodal.config import (
+    DEFAULT_BLEND,
+    DEFAULT_FEATURES_MODEL,
+    DEFAULT_HYBRID_FEATURES_MODEL,
+    ModelConfig,
+)
 from xmodal.errors import ConfigError
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "ModelEntry",
     "ModelRegistry",
     "build_model",
+    "features_model_of",
     "get_model",
     "model_names",
     "register_model",
@@ -256,7 +262,7 @@ def _score_fusion(cfg: ModelConfig, shapes, n_outputs: int):
 def _features(config):
     from xmodal.models.features import FeaturesEstimator
 
-    return FeaturesEstimator(config.model.features_model)
+    return FeaturesEstimator(features_model_of(config.model))
 
 
 def builtin_registry() -> ModelRegistry:
@@ -350,6 +356,17 @@ def features_blend_of(config: ModelConfig) -> str:
         return config.features_blend
     entry = get_model(config.name)
     return DEFAULT_BLEND if entry.is_network and entry.min_modalities >= 2 else "none"
+
+
+def features_model_of(config: ModelConfig) -> str:
+    """The classifier of the classical features a model configuration trains: ``auto`` is
+    :data:`~xmodal.config.DEFAULT_HYBRID_FEATURES_MODEL` in a hybrid (a network blended with
+    the features) and :data:`~xmodal.config.DEFAULT_FEATURES_MODEL` otherwise."""
+    if config.features_model != "auto":
+        return config.features_model
+    if features_blend_of(config) != "none":
+        return DEFAULT_HYBRID_FEATURES_MODEL
+    return DEFAULT_FEATURES_MODEL
 
 
 def build_model(config: ModelConfig, input_shapes: Mapping[str, Sequence[int]], n_outputs: int):
