@@ -90,7 +90,7 @@ def test_estimator_for_picks_network_or_features():
     assert isinstance(estimator_for(config), NetworkEstimator)
     config.model.name = "features"
     features = estimator_for(config)
-    assert features.label == f"features/{config.model.features_model}"
+    assert features.label == "features/rf"  # auto: a random forest for the features model
     assert not features.uses_validation and not features.final_model
     assert features.complexity({"x": (1, 8)}, 2) == {"n_parameters": None, "flops_per_window": None}
 
