@@ -52,8 +52,6 @@ from xmodal.training.adaptation import adapted_predict, check_adaptable, window_
 from xmodal.training.features_blend import FeaturesBlend
 from xmodal.version import __version__
 
-#: normalisations of :meth:`Predictor.predict`: training's modes and the per-window policies
-
 
 def load_run(path: str | Path) -> tuple[RunConfig, dict]:
     """``config.toml`` and ``results.json`` of a finished run folder."""
@@ -429,9 +427,8 @@ class Predictor:
         :meth:`adapted_proba` blends in."""
         normalization = self.normalization if normalization is None else normalization
         if normalization not in PREDICT_NORMALIZATIONS:
-            raise ConfigError(
-                f"unknown normalisation {normalization!r}; valid: {', '.join(PREDICT_NORMALIZATIONS)}"
-            )
+            valid = ", ".join(PREDICT_NORMALIZATIONS)
+            raise ConfigError(f"unknown normalisation {normalization!r}; valid: {valid}")
         if self.features is not None and normalization not in ("recording", "calibration"):
             raise ConfigError(
                 f"a hybrid model (features blend) describes whole recordings; normalisation "
