@@ -118,9 +118,12 @@ def _loso_once(
     }
 
 
-def measure_loso(work: Path, quick: bool, preprocess: dict, full: bool) -> dict:
+def measure_loso(
+    work: Path, quick: bool, preprocess: dict, full: bool, variants: tuple[str, ...] = ()
+) -> dict:
     """Real LOSO runs of every preset on a measured subset of WESAD-size subjects, the
-    15-subject run extrapolated from them; with ``full`` the real 15-subject run of the default
+    15-subject run extrapolated from them, and the real 15-subject runs of ``variants`` (default
+    all, see :mod:`benchmarks.loso15`); with ``full`` the real 15-subject run of the default
     configuration as well."""
     from xmodal.config import DEFAULT_PRESET
 
@@ -133,7 +136,7 @@ def measure_loso(work: Path, quick: bool, preprocess: dict, full: bool) -> dict:
     }
     out = dict(presets[DEFAULT_PRESET])
     out["presets"] = presets
-    out["default_15"] = measure_loso_default_15(work, quick)
+    out["default_15"] = measure_loso_default_15(work, quick, tuple(variants))
     if full:
         out["full_15_subjects"] = measure_full_loso(work, quick)
     return out

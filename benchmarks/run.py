@@ -46,6 +46,7 @@ from pathlib import Path
 from benchmarks.common import load_avg
 from benchmarks.inference import measure_inference
 from benchmarks.loso import measure_loso, measure_ray_scaling
+from benchmarks.loso15 import VARIANTS
 from benchmarks.machine import machine_info, measure_peaks
 from benchmarks.preprocess import measure_preprocess
 from benchmarks.report import markdown
@@ -74,6 +75,14 @@ def main(argv: list[str] | None = None) -> dict:
         help="also run the real 15-subject LOSO of the default configuration "
         "(4 GB of synthetic pickles in the scratch folder)",
     )
+    parser.add_argument(
+        "--loso15",
+        nargs="+",
+        metavar="VARIANT",
+        choices=tuple(VARIANTS),
+        help="the variants of the real 15-subject LOSO (loso.default_15) to run "
+        f"(default: all of {', '.join(VARIANTS)}; the paper preset takes hours on 2 cores)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     result: dict = {"quick": bool(args.quick), "machine": machine_info()}
@@ -92,7 +101,12 @@ def main(argv: list[str] | None = None) -> dict:
             ),
             ("epoch_scaling", lambda: measure_epoch_scaling(args.quick)),
             ("inference", lambda: measure_inference(args.quick)),
-            ("loso", lambda: measure_loso(work, args.quick, result["preprocess"], args.full_loso)),
+            (
+                "loso",
+                lambda: measure_loso(
+                    work, args.quick, result["preprocess"], args.full_loso, args.loso15 or ()
+                ),
+            ),
             ("ray_scaling", lambda: measure_ray_scaling(work, args.quick)),
         ]
         for name, fn in stages:

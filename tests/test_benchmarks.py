@@ -152,3 +152,11 @@ def test_fast_conv_matches_conv1d(cin, cout, k, length, bias, monkeypatch):
         close(fast.bias.grad, ref.bias.grad)
     with torch.no_grad():  # inference takes the native path
         close(fast(x), ref(x))
+
+
+def test_run_takes_only_known_loso15_variants(capsys):
+    from benchmarks.run import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--quick", "--loso15", "default", "nope"])
+    assert stop.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
