@@ -349,8 +349,6 @@ class Predictor:
         ConfigError
             The model has no attentive connections.
         """
-        if self.features is not None and features is None:
-            raise ConfigError("a hybrid model (features blend) needs the windows' features")
         n = len(next(iter(inputs.values())))
         device = next(self.models[0].parameters()).device
         xs = [
@@ -556,8 +554,6 @@ class Predictor:
         mean over ensemble members); ``none``: the models as trained. A hybrid blends each
         model's with its features half on the windows' feature rows ``features``."""
         if self.features is not None:
-            if features is None:
-                raise ConfigError("a hybrid model (features blend) needs the windows' features")
             each = [self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))]
             return self._blend(each, features)
         if adapt == "none":
@@ -566,9 +562,11 @@ class Predictor:
             self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))
         ) / len(self.models)
 
-    def _blend(self, each: list[np.ndarray], features: np.ndarray) -> np.ndarray:
+    def _blend(self, each: list[np.ndarray], features: np.ndarray | None) -> np.ndarray:
         """The mean over members of each network's probabilities ``each`` blended with its
-        features half on the feature rows ``features``."""
+        features half on the feature rows ``features`` (ConfigError without them)."""
+        if features is None:
+            raise ConfigError("a hybrid model (features blend) needs the windows' features")
         blended = [half.blend_rows(features, p) for half, p in zip(self.features, each)]
         return sum(blended) / len(blended)
 
