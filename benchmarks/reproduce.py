@@ -13,7 +13,10 @@
 
     [reproduce]
     data = "wesad-wrist-6"          # how to build the dataset (DATA_RECIPES), or "external"
-                                    # (kind = "bench": python -m benchmarks.run, args its flags)
+                                    # (kind = "bench": python -m benchmarks.run, args its flags;
+                                    # kind = "script": python -m MODULE --out F ARGS, with
+                                    # --work W if work = true; module = "benchmarks...", its
+                                    # JSON output the results)
     source = "..."                  # where the data comes from (printed under the tables)
     args = ["--modalities", "wrist.BVP", "wrist.EDA", "--task", "binary", "--seeds", "3"]
                                     # or a list of such lists: one call each, collected in order
@@ -316,26 +319,30 @@ def collect(study: Path, folders: list[Path], machine: dict | None = None) -> di
     }
 
 
-def collect_bench(study: Path, path: Path) -> dict:
-    """Results of a ``kind = "bench"`` study: the ``bench.json`` of ``python -m benchmarks.run``
-    (a file, or a folder holding it)."""
+def collect_output(study: Path, path: Path, kind: str = "bench") -> dict:
+    """Results of a ``kind = "bench"`` study (the ``bench.json`` of ``python -m
+    benchmarks.run``, a file or a folder holding it) or of a ``kind = "script"`` study (the
+    JSON its module wrote with ``--out``)."""
     path = Path(path)
-    path = path / "bench.json" if path.is_dir() else path
+    if path.is_dir():
+        path = path / ("bench.json" if kind == "bench" else "result.json")
     if not path.is_file():
-        raise ReproduceError(f"{path}: not found (the --out of python -m benchmarks.run)")
+        raise ReproduceError(f"{path}: not found (the --out of the study's {kind})")
     from xmodal.version import __version__
 
-    bench = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(bench, dict) or "machine" not in bench:
-        raise ReproduceError(f"{path}: not a bench.json of python -m benchmarks.run")
+    output = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(output, dict) and output.get("kind") == kind and "machine" in output:
+        return output  # already collected (a committed results file)
+    if not isinstance(output, dict) or "machine" not in output:
+        raise ReproduceError(f"{path}: not the JSON output of the study's {kind}")
     return {
         "study_name": study.stem,
         "study": study.relative_to(ROOT).as_posix() if study.is_relative_to(ROOT) else str(study),
-        "kind": "bench",
+        "kind": kind,
         "xmodal_versions": [__version__],
-        "machine": bench["machine"],
+        "machine": output["machine"],
         "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "bench": bench,
+        ("bench" if kind == "bench" else "result"): output,
     }
 
 
@@ -408,7 +415,14 @@ def run_study(study: Path, work: Path, data: str | None, extra: list[str]) -> di
         cmd = [sys.executable, "-m", "benchmarks.run", "--out", str(work / "bench.json")]
         print("+", " ".join(cmd + spec.get("args", []) + extra), file=sys.stderr, flush=True)
         subprocess.run(cmd + spec.get("args", []) + extra, check=True, cwd=ROOT)
-        return collect_bench(study, work / "bench.json")
+        return collect_output(study, work / "bench.json")
+    if spec.get("kind") == "script":
+        cmd = [sys.executable, "-m", spec["module"], "--out", str(work / "result.json")]
+        cmd += (["--work", str(work / "run")] if spec.get("work") else []) + spec.get("args", [])
+        cmd += extra
+        print("+", " ".join(cmd), file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        return collect_output(study, work / "result.json", "script")
     machine = machine_info()  # before the run: the load average it started under
     folder = build_data(study, work, data)
     outs = []
@@ -484,8 +498,11 @@ def _main(args: argparse.Namespace) -> int:
         if not study.is_file():
             print(f"note: {study.relative_to(ROOT)} not found; collecting without its [reproduce]")
         folders = [Path(d) for d in args.collect[1:]]
-        is_bench = study.is_file() and read_study(study).get("kind") == "bench"
-        results = collect_bench(study, folders[-1]) if is_bench else collect(study, folders)
+        kind = read_study(study).get("kind") if study.is_file() else None
+        if kind in ("bench", "script"):
+            results = collect_output(study, folders[-1], kind)
+        else:
+            results = collect(study, folders)
         path = write_results(study, results)
         print(f"wrote {path.relative_to(ROOT)}")
         return 0

@@ -1,7 +1,7 @@
 """Training step of the default ensemble: three networks one after another against the three
 stacked into one grouped network, in CPU time, alternated in one process.
 
-    python -m benchmarks.stacked_step OUT.json [--presets efficient paper] [--rounds 3]
+    python -m benchmarks.stacked_step --out OUT.json [--presets efficient paper] [--rounds 3]
 
 On a shared machine wall times follow the other processes; the CPU time this process spends
 (``time.process_time``, one intra-op thread) follows them much less, so both variants and the
@@ -117,7 +117,7 @@ def measure(presets: list[str], rounds: int, k: int = 3, batch: int = 64) -> dic
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out")
+    parser.add_argument("--out", required=True, help="result JSON")
     parser.add_argument("--presets", nargs="+", default=["efficient", "paper"])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)

@@ -305,10 +305,106 @@ def bench(results: dict, options: dict) -> str:
     )
 
 
+def layouts(results: dict, options: dict) -> str:
+    """Two layouts of the same recordings (``python -m benchmarks.e4_equivalence``): per task,
+    each layout's mean macro-F1 and the paired per-subject difference (E4 minus WESAD)."""
+    training = results["result"]["training"]
+    body = []
+    subjects: list[str] = []
+    for task, label in _pairs(options, "tasks"):
+        if task not in training:
+            raise TableError(f"no training of {task!r} in the results")
+        wesad, e4 = training[task]["macro_f1"]["wesad"], training[task]["macro_f1"]["e4"]
+        subjects = list(wesad)
+        body.append(
+            [
+                label,
+                f"{_mean(wesad):.3f}",
+                f"{_mean(e4):.3f}",
+                _delta(_compare(e4, wesad)),
+                ", ".join(f"{e4[s] - wesad[s]:+.3f}" for s in wesad),
+            ]
+        )
+    head = [
+        "task",
+        "WESAD layout",
+        "E4 layout",
+        "E4 − WESAD",
+        f"per subject ({', '.join(subjects)})",
+    ]
+    machine = results.get("machine") or {}
+    n = len(subjects)
+    return "\n".join(
+        [
+            *_table(head, body),
+            "",
+            f"macro-F1 per held-out subject, one run per layout and task, mean over the {n} "
+            f"subjects. E4 − WESAD: paired per-subject difference, {CONFIDENCE:.0%} BCa bootstrap "
+            f"interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and two-sided "
+            f"Wilcoxon p; with {n} subjects the smallest p the exact test can give is "
+            f"{smallest_wilcoxon_p(n):.3f}.",
+            f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal "
+            f"{', '.join(results.get('xmodal_versions', [])) or 'n/a'}; "
+            f"{machine.get('cpu') or 'machine n/a'}, load average "
+            f"{machine.get('load_avg_start', 'n/a')} at start); regenerate with "
+            f"`python -m benchmarks.reproduce {options['name']}`.",
+        ]
+    )
+
+
+def stacked_step(results: dict, options: dict) -> str:
+    """One training step of the ensemble, members one after another against stacked, per
+    precision (``python -m benchmarks.stacked_step``), in CPU time."""
+    result = results["result"]
+    preset = options.get("preset", "efficient")
+    if preset not in result:
+        raise TableError(f"no preset {preset!r} in the results")
+    head = [
+        "precision",
+        "one after another, ms/step",
+        "stacked, ms/step",
+        "speedup",
+        "ratio to matmul peak (all members' FLOPs)",
+    ]
+    body = [
+        [
+            precision,
+            f"{1000 * r['one_after_another_cpu_s_per_step']:.0f}",
+            f"{1000 * r['stacked_cpu_s_per_step']:.0f}",
+            f"{r['speedup']:.2f}x",
+            f"{r['one_after_another_ratio_to_matmul_peak']:.2f} -> "
+            f"{r['stacked_ratio_to_matmul_peak']:.2f}",
+        ]
+        for precision, r in sorted(result[preset].items())
+        if isinstance(r, dict) and "speedup" in r
+    ]
+    machine = results.get("machine") or {}
+    peaks = result.get("matmul_peak_gflops_cpu_time", {})
+    return "\n".join(
+        [
+            *_table(head, body),
+            "",
+            f"`{preset}` preset, {result.get('members')} members, batch "
+            f"{result.get('batch_per_member')} each, {result.get('threads')} thread; CPU time "
+            f"(`time.process_time`), both variants alternated, best of each; 2048² matmul peaks "
+            f"measured the same way in the same run: "
+            + ", ".join(f"{peaks[p]:.0f} GFLOP/s {p}" for p in sorted(peaks))
+            + ".",
+            f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal "
+            f"{', '.join(results.get('xmodal_versions', [])) or 'n/a'}; "
+            f"{machine.get('cpu') or 'machine n/a'}, load average "
+            f"{machine.get('load_avg_start', 'n/a')} at start); regenerate with "
+            f"`python -m benchmarks.reproduce {options['name']}`.",
+        ]
+    )
+
+
 #: renderer name (``renderer = ...`` of a table) to function
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "comparison": comparison,
     "per-subject": per_subject,
     "ablation": ablation,
     "bench": bench,
+    "layouts": layouts,
+    "stacked-step": stacked_step,
 }

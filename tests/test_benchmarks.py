@@ -96,7 +96,7 @@ def test_benchmark_quick_writes_every_field(tmp_path):
     from benchmarks import reproduce
 
     table = reproduce.tables()["performance"]
-    text = reproduce.render(table, reproduce.collect_bench(table.study, out))
+    text = reproduce.render(table, reproduce.collect_output(table.study, out))
     assert text.startswith(md.strip()) and "python -m benchmarks.reproduce performance" in text
 
 

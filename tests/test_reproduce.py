@@ -66,7 +66,7 @@ def test_every_table_names_a_known_renderer_and_its_study_loads():
     assert {"real-data", "fusion-ablation", "normalisation", "precision-wrist"} <= set(tables)
     for table in tables.values():
         assert table.docs
-        if reproduce.read_study(table.study).get("kind") != "bench":
+        if reproduce.read_study(table.study).get("kind") not in ("bench", "script"):
             assert load_study(str(table.study)).configurations  # xmodal ignores [reproduce]
 
 
@@ -158,6 +158,51 @@ def test_collect_render_write_and_check_a_benchmark(sandbox, tiny_wesad, tmp_pat
     )
     assert any("'nope' names no table" in p for p in reproduce.check())
     assert reproduce.main(["--check"]) == 1
+
+
+SCRIPT = """
+import argparse, json
+parser = argparse.ArgumentParser()
+parser.add_argument("--out")
+parser.add_argument("--work")
+parser.add_argument("--gap", type=float)
+args = parser.parse_args()
+wesad = {"S1": 0.9, "S2": 0.8, "S3": 0.7}
+e4 = {s: v + args.gap for s, v in wesad.items()}
+result = {"machine": {"cpu": "test CPU", "load_avg_start": [0.1]}, "work": args.work,
+          "training": {"binary": {"macro_f1": {"wesad": wesad, "e4": e4}}}}
+open(args.out, "w").write(json.dumps(result))
+"""
+
+
+def test_a_script_study_runs_its_module_and_renders_its_output(sandbox, tmp_path, capsys):
+    """``kind = "script"``: ``python -m MODULE --out F [--work W] ARGS``, its JSON output
+    collected as the results (once: collecting the results again changes nothing)."""
+    (sandbox / "layouts_script.py").write_text(SCRIPT)
+    (sandbox / "benchmarks" / "studies" / "layouts.toml").write_text(
+        '[reproduce]\nkind = "script"\nmodule = "layouts_script"\nwork = true\n'
+        'args = ["--gap", "-0.05"]\n\n[[reproduce.table]]\nname = "layouts"\n'
+        'renderer = "layouts"\ndocs = ["docs/page.md"]\ntasks = [["binary", "two classes"]]\n'
+    )
+    page = sandbox / "docs" / "page.md"
+    page.write_text(
+        page.read_text() + "<!-- reproduce: layouts -->\n<!-- /reproduce: layouts -->\n"
+    )
+    assert reproduce.main(["layouts", "--work", str(tmp_path / "work")]) == 0
+    results = json.loads((sandbox / "benchmarks" / "results" / "layouts.json").read_text())
+    assert results["kind"] == "script" and results["machine"]["cpu"] == "test CPU"
+    assert results["result"]["work"] == str(tmp_path / "work" / "layouts" / "run")
+    text = page.read_text()
+    assert "| two classes | 0.800 | 0.750 | -0.050" in text and "-0.050, -0.050, -0.050" in text
+    assert (
+        reproduce.collect_output(
+            sandbox / "benchmarks" / "studies" / "layouts.toml",
+            sandbox / "benchmarks" / "results" / "layouts.json",
+            "script",
+        )
+        == results
+    )
+    capsys.readouterr()
 
 
 def test_unknown_table_and_missing_folder_are_one_line_errors(sandbox, tmp_path, capsys):
