@@ -18,7 +18,14 @@ from xmodal.models.features import fit_classifier
 from xmodal.models.features_arrays import ArrayClassifier, classifier_arrays, load_classifier
 from xmodal.signals.preprocess import PreprocessedRecording
 from xmodal.signals.windows import WindowSet, context_extra, context_windows, make_windows
-from xmodal.training.features_blend import BLEND_WEIGHTS, FeaturesBlend, choose_weight
+from xmodal.training.adaptation import MIN_WINDOWS
+from xmodal.training.features_blend import (
+    BLEND_WEIGHTS,
+    FeaturesBlend,
+    choose_weight,
+    expert_weights,
+    sensor_columns,
+)
 
 WRIST = ["wrist.BVP", "wrist.EDA", "wrist.TEMP", "wrist.ACC"]
 
@@ -152,6 +159,96 @@ def test_val_blend_reads_only_the_validation_windows():
     np.testing.assert_array_equal(blend.blend(test, proba), again.blend(test, proba))
 
 
+# ---------------------------------------------------------------------------- experts-mi
+
+
+def test_sensor_columns_group_the_features_of_each_modality():
+    names = ["w.BVP.hr", "w.EDA.scl", "w.ACC[0].mean", "w.ACC[mag].std", "w.BVP.std"]
+    cols = sensor_columns(names, ["w.BVP", "w.EDA", "w.ACC", "w.TEMP"])
+    assert {m: c.tolist() for m, c in cols.items()} == {
+        "w.BVP": [0, 4],
+        "w.EDA": [1],
+        "w.ACC": [2, 3],
+    }
+
+
+def test_expert_weights_follow_the_information_of_each_expert():
+    n = 2 * MIN_WINDOWS
+    states = np.repeat([0, 1], n // 2)
+    follows = np.eye(2)[states] * 0.8 + 0.1  # confident and varies with the window
+    flat = np.tile([0.9, 0.1], (n, 1))  # the same for every window: no information
+    weights = expert_weights([flat, follows, flat])
+    assert weights[1] > 0.99 and np.isclose(weights.sum(), 1.0)
+    # too few windows, or no expert informative: equal weights
+    np.testing.assert_allclose(expert_weights([flat[:3], follows[:3]]), [0.5, 0.5])
+    np.testing.assert_allclose(expert_weights([flat, flat]), [0.5, 0.5])
+
+
+def _two_sensor_windows(subjects, silent=None, n=40, seed=0) -> WindowSet:
+    """Two sensors that both follow the label, except ``silent``'s in the last subject."""
+    rng = np.random.default_rng(seed)
+    k = n * len(subjects)
+    labels = np.tile(np.repeat([0, 1], n // 2), len(subjects))
+    x = {}
+    for m in ("x.EDA", "x.BVP"):
+        signal = rng.normal(size=(k, 1, 40)).astype(np.float32)
+        signal += 2.0 * labels[:, None, None]
+        if m == silent:
+            last = slice(k - n, k)
+            signal[last] = rng.normal(size=(n, 1, 40)).astype(np.float32)
+        x[m] = signal
+    return WindowSet(
+        x,
+        np.repeat(subjects, n),
+        labels,
+        np.tile(np.arange(n) * 10.0, len(subjects)),
+        {"x.EDA": 4.0, "x.BVP": 4.0},
+        ("a", "b"),
+    )
+
+
+def test_experts_mi_trusts_the_sensor_that_responds_and_reads_no_label(tmp_path):
+    train = _two_sensor_windows(["S1", "S2", "S3"])
+    blend = FeaturesBlend("experts-mi", "lda")
+    record = blend.fit(train, None, lambda w: np.full((len(w), 2), 0.5), seed=0)
+    assert record["experts"] == ["network", "x.EDA", "x.BVP"]
+    test = _two_sensor_windows(["S1", "S4"], silent="x.EDA", seed=1).of_subjects(["S4"])
+    network = np.full((len(test), 2), 0.5)  # a network that knows nothing
+    proba = blend.blend(test, network)
+    weights = blend.person_weights["S4"]
+    assert weights["x.BVP"] > 0.6 and weights["x.EDA"] < 0.25 and weights["network"] < 1e-6
+    assert (proba.argmax(1) == test.labels).mean() > 0.9
+    # instrumented: the same windows without labels blend to the same probabilities
+    unlabelled = _two_sensor_windows(["S1", "S4"], silent="x.EDA", seed=1).of_subjects(["S4"])
+    unlabelled.labels[:] = -1
+    np.testing.assert_array_equal(blend.blend(unlabelled, network), proba)
+    # the weights come from the recording when one is given, every window of it
+    half = test.of_subjects(["S4"])
+    first = np.flatnonzero(half.t_start < 200.0)
+    part = WindowSet(
+        {m: v[first] for m, v in half.inputs.items()},
+        half.subjects[first],
+        half.labels[first],
+        half.t_start[first],
+        half.rates,
+        half.classes,
+    )
+    np.testing.assert_allclose(
+        blend.blend(part, network[first], test, network), proba[first], atol=1e-12
+    )
+    # saved as arrays, loaded without pickle: the same mixture
+    blend.save(tmp_path)
+    loaded = FeaturesBlend.load(tmp_path)
+    from xmodal.models.features import features_of
+
+    rows = features_of(test)[0]
+    np.testing.assert_allclose(loaded.blend_rows(rows, network), proba, atol=1e-12)
+    # deterministic for a seed
+    again = FeaturesBlend("experts-mi", "lda")
+    again.fit(train, None, lambda w: np.full((len(w), 2), 0.5), seed=0)
+    np.testing.assert_array_equal(again.blend(test, network), proba)
+
+
 # ---------------------------------------------------------------------------- settings
 
 
@@ -283,6 +380,38 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
         predictor.windows({}, {}, normalization="running")
 
 
+@pytest.mark.parametrize("adapt", ["none", "adabn"])
+def test_experts_mi_run_records_its_weights_and_predict_equals_its_fold(
+    adapt, tiny_wesad, tmp_path
+):
+    run = tmp_path / "run"
+    assert _train(tiny_wesad, run, "--features-blend", "experts-mi", "--adapt", adapt) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["config"]["model"]["features_blend"] == "experts-mi"
+    fold = sorted((run / "folds").iterdir())[0]
+    record = json.loads((fold / "fold.json").read_text())
+    subject = record["test_subjects"][0]
+    weights = results["folds"][0]["expert_weights"][subject]
+    assert list(weights) == ["network", *WRIST] and np.isclose(sum(weights.values()), 1.0, 1e-3)
+    saved = json.loads((fold / "features_blend.json").read_text())
+    assert list(saved["experts"]) == WRIST
+    out = tmp_path / "pred.csv"
+    code = main(
+        ["predict", str(run), str(tiny_wesad / subject), "--fold", fold.name, "--out", str(out)]
+    )
+    assert code == 0
+    table = pd.read_csv(out)
+    expected = dict(
+        zip(np.round(record["predictions"]["t_start"], 3), record["predictions"]["proba"])
+    )
+    columns = [c for c in table.columns if c.startswith("p_")]
+    rows = table[np.round(table["t_start"], 3).isin(list(expected))]
+    assert len(rows) == len(expected)
+    for _, row in rows.iterrows():
+        t = round(float(row["t_start"]), 3)
+        np.testing.assert_allclose(row[columns].to_numpy(float), expected[t], atol=2e-6)
+
+
 def test_hybrid_refuses_running_normalisation(tiny_wesad, tmp_path, capsys):
     code = _train(
         tiny_wesad, tmp_path / "run", "--features-blend", "equal", "--normalize", "running"
@@ -294,11 +423,11 @@ def test_hybrid_refuses_running_normalisation(tiny_wesad, tmp_path, capsys):
 # ---------------------------------------------------------------------------- defaults
 
 
-def test_auto_blend_is_equal_for_fusion_networks_only():
+def test_auto_blend_is_experts_mi_for_fusion_networks_only():
     from xmodal.models.registry import features_blend_of
 
-    assert features_blend_of(ModelConfig(name="attentive")) == "equal"
-    assert features_blend_of(ModelConfig(name="late-fusion")) == "equal"
+    assert features_blend_of(ModelConfig(name="attentive")) == "experts-mi"
+    assert features_blend_of(ModelConfig(name="late-fusion")) == "experts-mi"
     assert features_blend_of(ModelConfig(name="single")) == "none"
     assert features_blend_of(ModelConfig(name="features")) == "none"
     assert features_blend_of(ModelConfig(name="single", features_blend="val")) == "val"
@@ -319,7 +448,7 @@ def test_auto_features_model_is_lda_in_a_hybrid_and_rf_alone(tiny_wesad):
     config.data.path = str(tiny_wesad)
     config.data.modalities = ("wrist.BVP", "wrist.EDA")
     resolved = validate_config(config).model  # the run records the concrete settings
-    assert (resolved.features_blend, resolved.features_model) == ("equal", "lda")
+    assert (resolved.features_blend, resolved.features_model) == ("experts-mi", "lda")
     config.model.name = "features"
     assert validate_config(config).model.features_model == "rf"
 

@@ -156,10 +156,12 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     m.add_argument(
         "--features-blend",
         choices=FEATURES_BLENDS,
-        help="the hybrid: the network's probabilities averaged with those of the features "
-        "classifier of the same fold, with equal weights or the weight best on the inner "
-        "validation subjects (val); auto (default): equal for fusion networks, none for "
-        "single and features",
+        help="the hybrid: the network's probabilities mixed with those of the features "
+        "classifier of the same fold: equal weights, the weight best on the inner validation "
+        "subjects (val), or one features classifier per sensor beside the network, weighted "
+        "per person by the mutual information of each one's predictions over the person's "
+        "unlabelled windows (experts-mi); auto (default): experts-mi for fusion networks, "
+        "none for single and features",
     )
     m.add_argument(
         "--features-sensors",

@@ -34,10 +34,13 @@ DEFAULT_HYBRID_FEATURES_MODEL = "lda"
 #: features classifiers a hybrid saves as arrays (xmodal.models.features_arrays)
 SAVABLE_FEATURES_MODELS = ("rf", "lda")
 #: a network's hybrid with the features classifier: auto (DEFAULT_BLEND for a fusion network,
-#: none for one stream and for non-networks), none, equal weights, or the weight best on the
-#: inner validation subjects (see xmodal.training.features_blend)
-FEATURES_BLENDS = ("auto", "none", "equal", "val")
-DEFAULT_BLEND = "equal"
+#: none for one stream and for non-networks), none, equal weights, the weight best on the
+#: inner validation subjects, or the network and one features classifier per sensor mixed per
+#: person by mutual information (see xmodal.training.features_blend)
+FEATURES_BLENDS = ("auto", "none", "equal", "val", "experts-mi")
+#: the blends that make a network a hybrid
+HYBRID_BLENDS = ("equal", "val", "experts-mi")
+DEFAULT_BLEND = "experts-mi"
 #: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
 #: device (placement) that the dataset offers (device), or the network's only (same)
 FEATURES_SENSORS = ("device", "same")
@@ -160,7 +163,7 @@ class ModelConfig:
     gate: str = "sigmoid"  # sigmoid | softmax over channels (GATES)
     head_hidden: int = 64
     features_model: str = "auto"  # auto | rf | lda | adaboost (features model and hybrid)
-    features_blend: str = "auto"  # auto | none | equal | val: a network blended with features
+    features_blend: str = "auto"  # auto | none | equal | val | experts-mi (FEATURES_BLENDS)
     features_sensors: str = "device"  # device | same: the sensors a hybrid's features read
     network_modalities: tuple[str, ...] = ()  # with features_blend; empty: every modality
     features_window: float = FEATURES_WINDOW  # s of signal the blend's features read
@@ -232,7 +235,7 @@ class ModelConfig:
                 f"unknown features sensors {out.features_sensors!r}; valid: "
                 f"{', '.join(FEATURES_SENSORS)}"
             )
-        if out.features_blend in ("equal", "val") and out.features_model not in (
+        if out.features_blend in HYBRID_BLENDS and out.features_model not in (
             "auto",
             *SAVABLE_FEATURES_MODELS,
         ):
@@ -240,10 +243,11 @@ class ModelConfig:
                 f"features_blend saves its features classifier as arrays, which works for "
                 f"{' and '.join(SAVABLE_FEATURES_MODELS)}, not {out.features_model!r}"
             )
-        if out.network_modalities and out.features_blend not in ("equal", "val"):
+        if out.network_modalities and out.features_blend not in HYBRID_BLENDS:
             raise ConfigError(
                 "network_modalities names the network's share of the modalities; the rest "
-                "feed the features of a hybrid, so it needs features_blend equal or val"
+                f"feed the features of a hybrid, so it needs features_blend "
+                f"{' or '.join(HYBRID_BLENDS)}"
             )
         return out
 

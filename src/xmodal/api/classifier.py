@@ -67,7 +67,9 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
         Test-time adaptation, as ``--adapt`` (default ``adabn``): :meth:`predict_proba` adapts
         a copy of the network to each subject of the windows it is given, from those windows
         alone. ``xmodal train`` adapts to every window of the test subject's recording,
-        labelled or not, so the two agree exactly only with ``adapt="none"``.
+        labelled or not, so the two agree exactly only with ``adapt="none"``. The same holds
+        for the default hybrid's per-person expert weights (``features_blend = "experts-mi"``
+        in ``config``): they come from the windows :meth:`predict_proba` is given.
     config : RunConfig, mapping or TOML path, optional
         The remaining settings, laid out as the configuration file.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xmodal.config import HYBRID_BLENDS
 from xmodal.files import atomic_write_text, read_json
 from xmodal.training.adaptation import adaptation_note
 
@@ -46,19 +47,30 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
         parts.append(f"streams initialised from `{training['init']}`")
     if (model.get("ensemble") or 1) > 1:
         parts.append(f"ensemble of {model['ensemble']} seeds")
-    if model.get("features_blend") in ("equal", "val"):
+    if model.get("features_blend") in HYBRID_BLENDS:
         network = ", ".join(model.get("network_modalities") or results.get("modalities", []))
-        weight = (
-            "equal weights"
-            if model["features_blend"] == "equal"
-            else "the weight with the lowest log-loss on each fold's inner validation subjects"
-        )
-        parts.append(
-            f"hybrid: the network reads {network}; its probabilities are averaged ({weight}) "
-            f"with a `{model.get('features_model')}` classifier of the hand-crafted features of "
-            f"{model.get('features_window', 60):g} s of every modality, ending with each window "
-            "(per fold: `features_blend.json`, `features_classifier.npz`)"
-        )
+        blend = model["features_blend"]
+        if blend == "experts-mi":
+            parts.append(
+                f"hybrid: the network reads {network}; its probabilities are mixed with those "
+                f"of one `{model.get('features_model')}` classifier per sensor of the "
+                f"hand-crafted features of {model.get('features_window', 60):g} s ending with "
+                "each window, weighted per person by each one's mutual information between "
+                "window and class over the person's unlabelled windows (per fold: "
+                "`features_blend.json`, `features_classifier.npz`)"
+            )
+        else:
+            weight = (
+                "equal weights"
+                if blend == "equal"
+                else "the weight with the lowest log-loss on each fold's inner validation subjects"
+            )
+            parts.append(
+                f"hybrid: the network reads {network}; its probabilities are averaged ({weight}) "
+                f"with a `{model.get('features_model')}` classifier of the hand-crafted features "
+                f"of {model.get('features_window', 60):g} s of every modality, ending with each "
+                "window (per fold: `features_blend.json`, `features_classifier.npz`)"
+            )
     if results.get("transductive"):
         names = ", ".join(results.get("transductive_subjects") or []) or "n/a"
         parts.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xmodal.config import HYBRID_BLENDS
+
 
 def _pm(mean: float | None, std: float | None) -> str:
     if mean is None:
@@ -30,12 +32,16 @@ def format_results(results: dict) -> str:
             + "  ".join(f"{subj} {v['macro_f1']:.2f}" for subj, v in per.items())
         )
     model = results.get("config", {}).get("model", {})
-    if model.get("features_blend") in ("equal", "val"):
+    if model.get("features_blend") in HYBRID_BLENDS:
         network = "+".join(model.get("network_modalities") or results["modalities"])
         lines.append(
             f"hybrid: the network reads {network}; blended ({model['features_blend']}) with "
             f"features of {model.get('features_window', 60):g} s of {mods}"
         )
+        if model["features_blend"] == "experts-mi":
+            lines.append(
+                "the blend's per-person weights read the test subject's unlabelled windows"
+            )
     adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
     if adapt != "none":
         lines.append(f"test-time adaptation: {adapt} (from the test subject's unlabelled windows)")

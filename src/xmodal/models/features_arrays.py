@@ -10,6 +10,7 @@ saved. :class:`ArrayClassifier` predicts from the arrays exactly as the fitted p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -99,22 +100,58 @@ class ArrayClassifier:
         return total / len(a["roots"])
 
 
-def save_classifier(path: Path, pipeline) -> None:
-    """Write a fitted pipeline's arrays to ``path`` (``.npz``, atomically)."""
+def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     import io
 
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **classifier_arrays(pipeline))
+    np.savez_compressed(buffer, **arrays)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def save_classifier(path: Path, pipeline) -> None:
+    """Write a fitted pipeline's arrays to ``path`` (``.npz``, atomically)."""
+    _write_arrays(path, classifier_arrays(pipeline))
+
+
+def save_classifiers(path: Path, pipelines: Sequence) -> None:
+    """Write several fitted pipelines to one ``.npz`` (keys ``expert<i>.<array>``)."""
+    _write_arrays(
+        path,
+        {
+            f"expert{i}.{key}": value
+            for i, pipeline in enumerate(pipelines)
+            for key, value in classifier_arrays(pipeline).items()
+        },
+    )
+
+
+def _checked(path: Path, arrays: dict[str, np.ndarray]) -> ArrayClassifier:
+    if str(arrays.get("kind", "")) not in SAVABLE_FEATURES_MODELS or "classes" not in arrays:
+        raise DataError(f"{path}: not a saved features classifier (no kind or classes)")
+    return ArrayClassifier(arrays)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a saved features classifier ({exc})") from None
 
 
 def load_classifier(path: Path) -> ArrayClassifier:
     """Read :func:`save_classifier`'s file (no pickle); DataError if it is not one."""
-    try:
-        with np.load(Path(path), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: not a saved features classifier ({exc})") from None
-    if str(arrays.get("kind", "")) not in SAVABLE_FEATURES_MODELS or "classes" not in arrays:
-        raise DataError(f"{path}: not a saved features classifier (no kind or classes)")
-    return ArrayClassifier(arrays)
+    return _checked(path, _read_arrays(path))
+
+
+def load_classifiers(path: Path, count: int) -> list[ArrayClassifier]:
+    """Read the ``count`` classifiers of :func:`save_classifiers`'s file (no pickle);
+    DataError if it does not hold them."""
+    arrays = _read_arrays(path)
+    out = []
+    for i in range(count):
+        prefix = f"expert{i}."
+        out.append(
+            _checked(path, {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+        )
+    return out

@@ -297,29 +297,42 @@ def fold_probabilities(
     estimator, test: WindowSet, recording: WindowSet | None, mode: str, minutes: float
 ) -> np.ndarray:
     """Test probabilities of a fitted fold estimator under adaptation ``mode``; the
-    estimator's own model is left as trained (it is what the fold saves).
+    estimator's own model is left as trained (it is what the fold saves). A hybrid whose
+    blend weighs its experts per person (``experts-mi``) weighs them on ``recording``.
 
     Raises
     ------
     ConfigError
-        No recording windows for an adapting mode.
+        No recording windows for an adapting mode or a blend that reads them.
     """
     model = getattr(estimator, "model", None)
-    if mode == "none" or not isinstance(model, nn.Module):  # features: nothing to adapt
+    if not isinstance(model, nn.Module):  # features: nothing to adapt
+        return estimator.predict_proba(test)
+    reads_recording = getattr(estimator, "reads_recording", False)
+    if mode == "none" and not reads_recording:
         return estimator.predict_proba(test)
     if recording is None:
-        raise ConfigError(f"adaptation {mode!r}: no recording windows of the test subjects")
+        what = f"adaptation {mode!r}" if mode != "none" else "features blend experts-mi"
+        raise ConfigError(f"{what}: no recording windows of the test subjects")
     device = getattr(estimator, "device", "cpu")
     model.to(device)
     view = getattr(estimator, "network_view", lambda windows: windows)
-    network = adapted_predict(
-        model,
-        view(test),
-        view(recording),
-        lambda net, inputs: window_probabilities(net, inputs, device),
-        mode,
-        minutes,
-        device,
-    )
+
+    def network_of(windows: WindowSet) -> np.ndarray:
+        if mode == "none":
+            return estimator.network_proba(windows)
+        return adapted_predict(
+            model,
+            view(windows),
+            view(recording),
+            lambda net, inputs: window_probabilities(net, inputs, device),
+            mode,
+            minutes,
+            device,
+        )
+
+    network = network_of(test)
+    if reads_recording:
+        return estimator.features.blend(test, network, recording, network_of(recording))
     blend = getattr(estimator, "blend", None)  # a hybrid's features half is not adapted
     return network if blend is None else blend(test, network)

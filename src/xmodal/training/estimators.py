@@ -144,6 +144,11 @@ class NetworkEstimator:
             self.state_files += (BLEND_FILE, CLASSIFIER_FILE)
             self.label = f"{self.label}+features"
 
+    @property
+    def reads_recording(self) -> bool:
+        """Whether the hybrid weighs its experts on each test subject's whole recording."""
+        return self.features is not None and self.features.reads_recording
+
     def network_view(self, windows: WindowSet) -> WindowSet:
         """The windows as the network reads them (``model.network_modalities``)."""
         chosen = self.config.model.network_inputs(windows.modalities)
@@ -231,8 +236,9 @@ class NetworkEstimator:
             self.features.save(folder)
 
     def fold_record(self, test: WindowSet) -> dict:
-        """The attention summary on the test windows (:func:`attention_summary`)."""
-        return {
+        """The attention summary on the test windows (:func:`attention_summary`) and, for a
+        hybrid whose blend weighs its experts per person, the weights each test subject got."""
+        record = {
             "attention": attention_summary(
                 self.model.to(self.device),
                 self.network_view(test),
@@ -240,6 +246,9 @@ class NetworkEstimator:
                 self.device,
             )
         }
+        if self.reads_recording:
+            record["expert_weights"] = dict(self.features.person_weights)
+        return record
 
 
 def estimator_for(config: RunConfig) -> FoldEstimator:

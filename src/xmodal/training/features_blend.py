@@ -1,22 +1,33 @@
 """The hybrid of a network and the classical pipeline (``--features-blend``).
 
 A fold's network and Schmidt et al.'s features classifier (:mod:`xmodal.models.features`) are
-trained on the same fold; the output averages their class probabilities,
-``w * p_network + (1 - w) * p_features``. The two fail on different people: the network
-learns from the raw waveforms of the sensors it reads, the features summarise every sensor of
-the window (TEMP and ACC included, which hurt the networks when fused as streams). The
-features may read more sensors than the network (``--network-modalities``).
+trained on the same fold. The two fail on different people: the network learns from the raw
+waveforms of the sensors it reads, the features summarise every sensor of the window (TEMP and
+ACC included, which hurt the networks when fused as streams). The features may read more
+sensors than the network (``--network-modalities``).
 
 ``equal``
-    ``w = 0.5``, nothing selected.
+    ``w * p_network + (1 - w) * p_features`` with ``w = 0.5``, nothing selected.
 ``val``
     ``w`` from :data:`BLEND_WEIGHTS`, the one with the lowest log-loss on the fold's inner
     validation subjects (the network's validation probabilities before any test-time
     adaptation; the features classifier fitted on the training subjects only). Ties go to
     the weight nearest 0.5. Without validation subjects (``--final``) ``w = 0.5``.
+``experts-mi``
+    Which sensor to trust for this person. One features classifier per sensor (the features
+    of that sensor only) stands beside the network; for each person the experts' class
+    probabilities are mixed with weights proportional to each expert's mutual information
+    between window and class over the person's unlabelled windows, ``H(mean p) - mean H(p)``
+    (:func:`~xmodal.training.adaptation.mutual_information`). A sensor that does not respond
+    in this person gives about the same prediction for every window and so little weight; one
+    that follows the person's states gets much. Like ``--adapt adabn`` this reads the whole
+    recording of the person being scored (never a label): in a LOSO fold every window of the
+    test subject's recording, in ``xmodal predict`` the recording predicted. Fewer than
+    :data:`~xmodal.training.adaptation.MIN_WINDOWS` windows, or no expert with any
+    information, give equal weights.
 
-In both modes the features classifier is then refitted on the training and validation
-subjects together, as the ``features`` model is.
+The features classifiers are then fitted on the training and validation subjects together, as
+the ``features`` model is.
 """
 
 from __future__ import annotations
@@ -29,8 +40,14 @@ import numpy as np
 from xmodal.errors import DataError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.models.features import features_of, fit_classifier, predict_classifier
-from xmodal.models.features_arrays import load_classifier, save_classifier
+from xmodal.models.features_arrays import (
+    load_classifier,
+    load_classifiers,
+    save_classifier,
+    save_classifiers,
+)
 from xmodal.signals.windows import WindowSet
+from xmodal.training.adaptation import MIN_WINDOWS, mutual_information
 
 #: network shares ``w`` that ``val`` chooses from
 BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
@@ -56,13 +73,36 @@ def choose_weight(labels: np.ndarray, network: np.ndarray, features: np.ndarray)
     return weight, losses
 
 
+def sensor_columns(names: list[str], modalities: list[str]) -> dict[str, np.ndarray]:
+    """The feature columns of each modality (names ``<modality>.<feature>`` or
+    ``<modality>[<axis>].<feature>``), for the modalities that have any."""
+    out = {}
+    for modality in modalities:
+        cols = [i for i, n in enumerate(names) if n.startswith((f"{modality}.", f"{modality}["))]
+        if cols:
+            out[modality] = np.asarray(cols, dtype=np.int64)
+    return out
+
+
+def expert_weights(probas: list[np.ndarray]) -> np.ndarray:
+    """Weights of experts from their class probabilities ``(n, k)`` over one person's windows:
+    proportional to each one's mutual information; equal with fewer than ``MIN_WINDOWS``
+    windows or when none carries any."""
+    n = len(probas[0]) if probas else 0
+    equal = np.full(len(probas), 1.0 / max(len(probas), 1))
+    if n < MIN_WINDOWS:
+        return equal
+    info = np.array([max(mutual_information(p), 0.0) for p in probas])
+    return info / info.sum() if info.sum() > 1e-9 else equal
+
+
 class FeaturesBlend:
     """The features half of a hybrid fold model.
 
     Parameters
     ----------
     mode : str
-        ``equal`` or ``val`` (see the module).
+        ``equal``, ``val`` or ``experts-mi`` (see the module).
     classifier : str
         The features classifier (``rf`` or ``lda``: those saved as arrays).
     """
@@ -72,7 +112,17 @@ class FeaturesBlend:
         self.classifier = classifier
         self.weight = 0.5
         self._pipeline = None
+        #: ``experts-mi``: each expert's sensor and feature columns, and its classifier
+        self.sensors: dict[str, np.ndarray] = {}
+        self._experts: list = []
+        #: ``experts-mi``: the weights of the last :meth:`blend`, per subject
+        self.person_weights: dict[str, dict[str, float]] = {}
         self.info: dict = {}
+
+    @property
+    def reads_recording(self) -> bool:
+        """Whether the blend weighs its experts on the person's unlabelled windows."""
+        return self.mode == "experts-mi"
 
     def fit(
         self,
@@ -81,8 +131,9 @@ class FeaturesBlend:
         network_proba: Callable[[WindowSet], np.ndarray],
         seed: int = 0,
     ) -> dict:
-        """Choose the weight (``val``), then fit the classifier on every labelled window of
-        the fold; return the record ``{"weight": ..., "validation_log_loss": {...}}``."""
+        """Choose the weight (``val``), then fit the classifier (one per sensor for
+        ``experts-mi``) on every labelled window of the fold; return the record
+        (``weight`` and ``validation_log_loss``; ``experts`` for ``experts-mi``)."""
         n_classes = len(train.classes)
         scores: dict = {}
         has_val = validation is not None and len(validation) > 0
@@ -99,6 +150,14 @@ class FeaturesBlend:
         x = np.concatenate([features_of(part)[0] for part in parts])
         labels = np.concatenate([part.labels for part in parts])
         names = features_of(train)[1]
+        if self.mode == "experts-mi":
+            self.sensors = sensor_columns(names, list(train.modalities))
+            self._experts = [
+                fit_classifier(self.classifier, x[:, cols], labels, n_classes, seed)[0]
+                for cols in self.sensors.values()
+            ]
+            self.info = {"feature_names": names}
+            return {"mode": self.mode, "experts": ["network", *self.sensors]}
         self._pipeline, info, _ = fit_classifier(self.classifier, x, labels, n_classes, seed)
         self.info = {**info, "feature_names": names}
         return {
@@ -107,25 +166,75 @@ class FeaturesBlend:
             "validation_log_loss": {str(w): round(s, 4) for w, s in scores.items()},
         }
 
-    def blend(self, windows: WindowSet, network: np.ndarray) -> np.ndarray:
-        """``weight * network + (1 - weight) * features`` for the windows (all modalities)."""
+    def _expert_probas(self, features: np.ndarray, network: np.ndarray) -> list[np.ndarray]:
+        k = network.shape[1]
+        return [network] + [
+            predict_classifier(est, features[:, cols], k)
+            for est, cols in zip(self._experts, self.sensors.values())
+        ]
+
+    def _mix(self, features: np.ndarray, network: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return sum(w * p for w, p in zip(weights, self._expert_probas(features, network)))
+
+    def person_weight_of(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
+        """``experts-mi``: the experts' weights (network first, then each sensor) from one
+        person's unlabelled windows: their feature rows and network probabilities."""
+        return expert_weights(self._expert_probas(features, network))
+
+    def blend(
+        self,
+        windows: WindowSet,
+        network: np.ndarray,
+        recording: WindowSet | None = None,
+        recording_network: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The hybrid's probabilities of ``windows`` (all modalities) from the network's.
+
+        ``experts-mi`` weighs the experts per subject on that subject's windows of
+        ``recording`` (every window, labelled or not, with the network's probabilities
+        ``recording_network``), or on its windows of ``windows`` when no recording is given;
+        the weights are kept in :attr:`person_weights`.
+        """
         if len(windows) == 0:
             return network
-        return self.blend_rows(features_of(windows)[0], network)
+        features = features_of(windows)[0]
+        if not self.reads_recording:
+            return self.blend_rows(features, network)
+        if recording is None:
+            recording, recording_network = windows, network
+        pool = features_of(recording)[0]
+        out = np.zeros_like(network)
+        for subject in np.unique(windows.subjects):
+            mine, theirs = windows.subjects == subject, recording.subjects == subject
+            if not theirs.any():
+                raise DataError(f"{subject}: no recording windows to weigh the experts on")
+            weights = self.person_weight_of(pool[theirs], recording_network[theirs])
+            self.person_weights[str(subject)] = {
+                name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
+            }
+            out[mine] = self._mix(features[mine], network[mine], weights)
+        return out
 
     def blend_rows(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
-        """:meth:`blend` from the windows' feature rows."""
+        """:meth:`blend` from the windows' feature rows (``experts-mi``: the rows are one
+        person's recording, which the weights are taken from)."""
+        if self.reads_recording:
+            return self._mix(features, network, self.person_weight_of(features, network))
         proba = predict_classifier(self._pipeline, features, network.shape[1])
         return self.weight * network + (1.0 - self.weight) * proba
 
     def save(self, folder: Path) -> None:
-        """Write :data:`BLEND_FILE` (weight, parameters, importances) and
-        :data:`CLASSIFIER_FILE` (the classifier as arrays, no pickle) into ``folder``."""
-        atomic_write_json(
-            Path(folder) / BLEND_FILE,
-            {**self.info, "weight": self.weight, "mode": self.mode, "classifier": self.classifier},
-        )
-        save_classifier(Path(folder) / CLASSIFIER_FILE, self._pipeline)
+        """Write :data:`BLEND_FILE` (weight, parameters, importances, the experts' sensors
+        and columns) and :data:`CLASSIFIER_FILE` (the classifiers as arrays, no pickle) into
+        ``folder``."""
+        record = {**self.info, "weight": self.weight, "mode": self.mode}
+        record["classifier"] = self.classifier
+        if self.reads_recording:
+            record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
+            save_classifiers(Path(folder) / CLASSIFIER_FILE, self._experts)
+        else:
+            save_classifier(Path(folder) / CLASSIFIER_FILE, self._pipeline)
+        atomic_write_json(Path(folder) / BLEND_FILE, record)
 
     @classmethod
     def load(cls, folder: Path) -> FeaturesBlend:
@@ -136,8 +245,16 @@ class FeaturesBlend:
             record = read_json(path)
             blend = cls(str(record["mode"]), str(record["classifier"]))
             blend.weight = float(record["weight"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if blend.reads_recording:
+                blend.sensors = {
+                    str(m): np.asarray(cols, dtype=np.int64)
+                    for m, cols in record["experts"].items()
+                }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{path}: cannot read the hybrid's features half ({exc})") from None
         blend.info = record
-        blend._pipeline = load_classifier(Path(folder) / CLASSIFIER_FILE)
+        if blend.reads_recording:
+            blend._experts = load_classifiers(Path(folder) / CLASSIFIER_FILE, len(blend.sensors))
+        else:
+            blend._pipeline = load_classifier(Path(folder) / CLASSIFIER_FILE)
         return blend

@@ -100,11 +100,21 @@ def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
     train_all = estimator.prepare(
         windows_of(prepared, task, data.window, data.train_stride, False, context)
     )
-    recordings = (
-        windows_of(prepared, None, data.window, data.stride, keep_unlabelled=True)
-        if data.adapt != "none"
-        else None
-    )
+    # every window of each recording, labelled or not: what test-time adaptation and a blend
+    # that weighs its experts per person read (never a label)
+    reads_recording = getattr(estimator, "reads_recording", False)
+    recordings = None
+    if data.adapt != "none" or reads_recording:
+        recordings = windows_of(
+            prepared,
+            None,
+            data.window,
+            data.stride,
+            keep_unlabelled=True,
+            context=context if reads_recording else 0.0,
+        )
+        if reads_recording:
+            recordings = estimator.prepare(recordings)
     return RunWindows(train_all, eval_all, unlabelled_windows(prepared, config), recordings)
 
 
