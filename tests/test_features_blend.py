@@ -15,7 +15,13 @@ from xmodal.cli import main
 from xmodal.config import ModelConfig, RunConfig
 from xmodal.errors import ConfigError, DataError
 from xmodal.models.features import fit_classifier
-from xmodal.models.features_arrays import ArrayClassifier, classifier_arrays, load_classifier
+from xmodal.models.features_arrays import (
+    ArrayClassifier,
+    classifier_arrays,
+    load_classifier,
+    load_classifiers,
+    save_classifiers,
+)
 from xmodal.signals.preprocess import PreprocessedRecording
 from xmodal.signals.windows import WindowSet, context_extra, context_windows, make_windows
 from xmodal.training.adaptation import MIN_WINDOWS
@@ -104,6 +110,16 @@ def test_load_classifier_refuses_other_files(tmp_path):
     np.savez(objects, kind=np.array(["rf", None], dtype=object))  # would need pickle to read
     with pytest.raises(DataError, match="o.npz: not a saved features classifier"):
         load_classifier(objects)
+    # several classifiers in one file: each read back, and a file with fewer refused
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 3)), np.repeat([0, 1], 30)
+    fitted = [fit_classifier(name, x, y, 2, 0)[0] for name in ("lda", "rf")]
+    both = tmp_path / "both.npz"
+    save_classifiers(both, fitted)
+    for pipeline, loaded in zip(fitted, load_classifiers(both, 2)):
+        np.testing.assert_allclose(loaded.predict_proba(x), pipeline.predict_proba(x), atol=1e-9)
+    with pytest.raises(DataError, match="both.npz: not a saved features classifier"):
+        load_classifiers(both, 3)
 
 
 # ---------------------------------------------------------------------------- the weight
