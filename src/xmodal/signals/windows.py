@@ -87,6 +87,17 @@ class WindowSet:
         """Windows of the given subjects."""
         return self.subset(np.isin(self.subjects, list(subjects)))
 
+    def rows_of(self, other: WindowSet) -> np.ndarray | None:
+        """For each window of ``other``, the index of the window of this set with the same
+        subject and start (to the millisecond); None unless every one has one."""
+        key = {
+            (s, round(float(t), 3)): i for i, (s, t) in enumerate(zip(self.subjects, self.t_start))
+        }
+        rows = [key.get((s, round(float(t), 3))) for s, t in zip(other.subjects, other.t_start)]
+        if any(r is None for r in rows):
+            return None
+        return np.asarray(rows, dtype=np.int64)
+
     @staticmethod
     def concat(sets: list[WindowSet]) -> WindowSet:
         """Concatenate window sets of the same modalities, rates and task (and the extras

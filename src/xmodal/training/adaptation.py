@@ -331,8 +331,13 @@ def fold_probabilities(
             device,
         )
 
-    network = network_of(test)
     if reads_recording:
-        return estimator.features.blend(test, network, recording, network_of(recording))
+        # the test subjects' recordings, predicted once: the test windows are among them
+        recording = recording.of_subjects(np.unique(test.subjects))
+        pooled = network_of(recording)
+        rows = recording.rows_of(test)
+        network = pooled[rows] if rows is not None else network_of(test)
+        return estimator.features.blend(test, network, recording, pooled)
+    network = network_of(test)
     blend = getattr(estimator, "blend", None)  # a hybrid's features half is not adapted
     return network if blend is None else blend(test, network)

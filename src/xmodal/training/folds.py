@@ -13,6 +13,7 @@ from xmodal.data.tasks import Task
 from xmodal.errors import DataError, XmodalError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.models.checkpoint import read_checkpoint
+from xmodal.models.features import FEATURES_EXTRA
 from xmodal.models.registry import features_blend_of
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
@@ -94,12 +95,6 @@ def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
     estimator = estimator_for(config)
     data = config.data
     context = features_context(config)
-    eval_all = estimator.prepare(
-        windows_of(prepared, task, data.window, data.stride, False, context)
-    )
-    train_all = estimator.prepare(
-        windows_of(prepared, task, data.window, data.train_stride, False, context)
-    )
     # every window of each recording, labelled or not: what test-time adaptation and a blend
     # that weighs its experts per person read (never a label)
     reads_recording = getattr(estimator, "reads_recording", False)
@@ -115,6 +110,15 @@ def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
         )
         if reads_recording:
             recordings = estimator.prepare(recordings)
+    evaluated = windows_of(prepared, task, data.window, data.stride, False, context)
+    if reads_recording:  # the labelled windows are among the recording's: their features too
+        rows = recordings.rows_of(evaluated)
+        if rows is not None and FEATURES_EXTRA in recordings.extras:
+            evaluated.extras[FEATURES_EXTRA] = recordings.extras[FEATURES_EXTRA][rows]
+    eval_all = estimator.prepare(evaluated)
+    train_all = estimator.prepare(
+        windows_of(prepared, task, data.window, data.train_stride, False, context)
+    )
     return RunWindows(train_all, eval_all, unlabelled_windows(prepared, config), recordings)
 
 
