@@ -15,7 +15,7 @@ from xmodal.signals.filters import signal_filter
 from xmodal.signals.gaps import signal_fill_gaps
 from xmodal.signals.preprocess import preprocess_recording, target_rate
 from xmodal.signals.resample import signal_resample
-from xmodal.signals.windows import label_windows, make_windows, window_starts
+from xmodal.signals.windows import WindowSet, label_windows, make_windows, window_starts
 
 
 def _sine(freq, fs, seconds=20.0):
@@ -157,6 +157,24 @@ def test_binary_task_merges_baseline_and_amusement():
     labels = np.repeat(np.array([1, 3, 2, 4], dtype=np.int8), 7000)
     out = label_windows(labels, 700.0, window_starts(40, 10, 10), 10.0, get_task("binary"))
     np.testing.assert_array_equal(out, [0, 0, 1, -1])
+
+
+def test_rows_of_finds_each_window_by_subject_and_start():
+    def windows(subjects, starts):
+        n = len(starts)
+        return WindowSet(
+            {"x.EDA": np.zeros((n, 1, 4), dtype=np.float32)},
+            np.array(subjects),
+            np.full(n, -1),
+            np.array(starts, dtype=float),
+            {"x.EDA": 4.0},
+            ("a", "b"),
+        )
+
+    recording = windows(["S1", "S1", "S2", "S2"], [0.0, 10.0, 0.0, 10.0])
+    labelled = windows(["S2", "S1"], [10.0, 10.0])
+    assert recording.rows_of(labelled).tolist() == [3, 1]
+    assert recording.rows_of(windows(["S3"], [0.0])) is None  # not among them
 
 
 def test_window_spanning_two_classes_of_binary_task_is_kept_only_if_same_class():
