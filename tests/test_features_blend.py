@@ -29,7 +29,7 @@ from xmodal.training.features_blend import (
     BLEND_WEIGHTS,
     FeaturesBlend,
     choose_weight,
-    expert_weights,
+    mixture_weights,
     sensor_columns,
 )
 
@@ -188,16 +188,16 @@ def test_sensor_columns_group_the_features_of_each_modality():
     }
 
 
-def test_expert_weights_follow_the_information_of_each_expert():
+def test_mixture_weights_follow_the_information_of_each_expert():
     n = 2 * MIN_WINDOWS
     states = np.repeat([0, 1], n // 2)
     follows = np.eye(2)[states] * 0.8 + 0.1  # confident and varies with the window
     flat = np.tile([0.9, 0.1], (n, 1))  # the same for every window: no information
-    weights = expert_weights([flat, follows, flat])
+    weights = mixture_weights([flat, follows, flat])
     assert weights[1] > 0.99 and np.isclose(weights.sum(), 1.0)
     # too few windows, or no expert informative: equal weights
-    np.testing.assert_allclose(expert_weights([flat[:3], follows[:3]]), [0.5, 0.5])
-    np.testing.assert_allclose(expert_weights([flat, flat]), [0.5, 0.5])
+    np.testing.assert_allclose(mixture_weights([flat[:3], follows[:3]]), [0.5, 0.5])
+    np.testing.assert_allclose(mixture_weights([flat, flat]), [0.5, 0.5])
 
 
 def _two_sensor_windows(subjects, silent=None, n=40, seed=0) -> WindowSet:

@@ -121,6 +121,13 @@ def mutual_information(proba: np.ndarray) -> float:
     return float(-(mean * np.log(mean)).sum() + (p * np.log(p)).sum(1).mean())
 
 
+def information_shares(probas: list[np.ndarray]) -> np.ndarray | None:
+    """Each expert's share of the experts' summed mutual information (:func:`mutual_information`
+    of its class probabilities ``(n, k)``, negative values as 0); None when none carries any."""
+    info = np.array([max(mutual_information(p), 0.0) for p in probas])
+    return info / info.sum() if info.sum() > 1e-9 else None
+
+
 class ExpertMix(nn.Module):
     """A fusion network (or seed ensemble) whose experts are mixed with fixed per-person
     weights, one weight vector per member (fused model first); output: log-probabilities."""
@@ -156,8 +163,8 @@ def expert_weights(model: nn.Module, inputs: dict[str, np.ndarray], device="cpu"
             for i in range(0, len(xs[0]), _BATCH)
         ]
         probs = [torch.cat([p[e] for p in parts]).cpu().numpy() for e in range(len(parts[0]))]
-        mi = np.array([max(mutual_information(p), 0.0) for p in probs])
-        out.append(mi / mi.sum() if mi.sum() > 1e-9 else np.eye(len(mi))[0])
+        shares = information_shares(probs)
+        out.append(shares if shares is not None else np.eye(len(probs))[0])
     return out
 
 
@@ -333,11 +340,11 @@ def fold_probabilities(
 
     if reads_recording:
         # the test subjects' recordings, predicted once: the test windows are among them
-        recording = recording.of_subjects(np.unique(test.subjects))
-        pooled = network_of(recording)
-        rows = recording.rows_of(test)
+        own = recording.of_subjects(np.unique(test.subjects))
+        pooled = network_of(own)
+        rows = own.rows_of(test)
         network = pooled[rows] if rows is not None else network_of(test)
-        return estimator.features.blend(test, network, recording, pooled)
+        return estimator.features.blend(test, network, own, pooled)
     network = network_of(test)
     blend = getattr(estimator, "blend", None)  # a hybrid's features half is not adapted
     return network if blend is None else blend(test, network)

@@ -47,7 +47,7 @@ from xmodal.models.features_arrays import (
     save_classifiers,
 )
 from xmodal.signals.windows import WindowSet
-from xmodal.training.adaptation import MIN_WINDOWS, mutual_information
+from xmodal.training.adaptation import MIN_WINDOWS, information_shares
 
 #: network shares ``w`` that ``val`` chooses from
 BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
@@ -84,16 +84,14 @@ def sensor_columns(names: list[str], modalities: list[str]) -> dict[str, np.ndar
     return out
 
 
-def expert_weights(probas: list[np.ndarray]) -> np.ndarray:
+def mixture_weights(probas: list[np.ndarray]) -> np.ndarray:
     """Weights of experts from their class probabilities ``(n, k)`` over one person's windows:
-    proportional to each one's mutual information; equal with fewer than ``MIN_WINDOWS``
-    windows or when none carries any."""
+    proportional to each one's mutual information (:func:`~xmodal.training.adaptation.information_shares`); equal with
+    fewer than ``MIN_WINDOWS`` windows or when none carries any."""
     n = len(probas[0]) if probas else 0
     equal = np.full(len(probas), 1.0 / max(len(probas), 1))
-    if n < MIN_WINDOWS:
-        return equal
-    info = np.array([max(mutual_information(p), 0.0) for p in probas])
-    return info / info.sum() if info.sum() > 1e-9 else equal
+    shares = information_shares(probas) if n >= MIN_WINDOWS else None
+    return equal if shares is None else shares
 
 
 class FeaturesBlend:
@@ -179,7 +177,7 @@ class FeaturesBlend:
     def person_weight_of(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
         """``experts-mi``: the experts' weights (network first, then each sensor) from one
         person's unlabelled windows: their feature rows and network probabilities."""
-        return expert_weights(self._expert_probas(features, network))
+        return mixture_weights(self._expert_probas(features, network))
 
     def blend(
         self,
