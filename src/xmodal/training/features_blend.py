@@ -86,8 +86,9 @@ def sensor_columns(names: list[str], modalities: list[str]) -> dict[str, np.ndar
 
 def mixture_weights(probas: list[np.ndarray]) -> np.ndarray:
     """Weights of experts from their class probabilities ``(n, k)`` over one person's windows:
-    proportional to each one's mutual information (:func:`~xmodal.training.adaptation.information_shares`); equal with
-    fewer than ``MIN_WINDOWS`` windows or when none carries any."""
+    proportional to each one's mutual information
+    (:func:`~xmodal.training.adaptation.information_shares`); equal with fewer than
+    ``MIN_WINDOWS`` windows or when none carries any."""
     n = len(probas[0]) if probas else 0
     equal = np.full(len(probas), 1.0 / max(len(probas), 1))
     shares = information_shares(probas) if n >= MIN_WINDOWS else None
