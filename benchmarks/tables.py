@@ -305,6 +305,18 @@ def bench(results: dict, options: dict) -> str:
     )
 
 
+def _raw_results(results: dict, options: dict) -> str:
+    """The line naming a script study's results file, its machine and how to regenerate."""
+    machine = results.get("machine") or {}
+    return (
+        f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal "
+        f"{', '.join(results.get('xmodal_versions', [])) or 'n/a'}; "
+        f"{machine.get('cpu') or 'machine n/a'}, load average "
+        f"{machine.get('load_avg_start', 'n/a')} at start); regenerate with "
+        f"`python -m benchmarks.reproduce {options['name']}`."
+    )
+
+
 def layouts(results: dict, options: dict) -> str:
     """Two layouts of the same recordings (``python -m benchmarks.e4_equivalence``): per task,
     each layout's mean macro-F1 and the paired per-subject difference (E4 minus WESAD)."""
@@ -332,7 +344,6 @@ def layouts(results: dict, options: dict) -> str:
         "E4 − WESAD",
         f"per subject ({', '.join(subjects)})",
     ]
-    machine = results.get("machine") or {}
     n = len(subjects)
     return "\n".join(
         [
@@ -343,11 +354,7 @@ def layouts(results: dict, options: dict) -> str:
             f"interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and two-sided "
             f"Wilcoxon p; with {n} subjects the smallest p the exact test can give is "
             f"{smallest_wilcoxon_p(n):.3f}.",
-            f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal "
-            f"{', '.join(results.get('xmodal_versions', [])) or 'n/a'}; "
-            f"{machine.get('cpu') or 'machine n/a'}, load average "
-            f"{machine.get('load_avg_start', 'n/a')} at start); regenerate with "
-            f"`python -m benchmarks.reproduce {options['name']}`.",
+            _raw_results(results, options),
         ]
     )
 
@@ -378,7 +385,6 @@ def stacked_step(results: dict, options: dict) -> str:
         for precision, r in sorted(result[preset].items())
         if isinstance(r, dict) and "speedup" in r
     ]
-    machine = results.get("machine") or {}
     peaks = result.get("matmul_peak_gflops_cpu_time", {})
     return "\n".join(
         [
@@ -390,11 +396,7 @@ def stacked_step(results: dict, options: dict) -> str:
             f"measured the same way in the same run: "
             + ", ".join(f"{peaks[p]:.0f} GFLOP/s {p}" for p in sorted(peaks))
             + ".",
-            f"Raw results: `benchmarks/results/{results['study_name']}.json` (xmodal "
-            f"{', '.join(results.get('xmodal_versions', [])) or 'n/a'}; "
-            f"{machine.get('cpu') or 'machine n/a'}, load average "
-            f"{machine.get('load_avg_start', 'n/a')} at start); regenerate with "
-            f"`python -m benchmarks.reproduce {options['name']}`.",
+            _raw_results(results, options),
         ]
     )
 
