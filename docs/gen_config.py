@@ -21,15 +21,6 @@ MARKER = "<!-- xmodal:config -->"
 FALLBACK = {
     ("data", "path"): "dataset folder (the DATA argument of the command)",
     ("data", "use_cache"): "read and write the window cache (`--no-cache` sets false)",
-    ("model", "convs_per_block"): "convolutions per stream block",
-    ("model", "batch_norm"): "BatchNorm after each convolution",
-    ("model", "dropout"): "dropout before the classifier's last layer",
-    ("model", "head_hidden"): "width of the classifier's hidden layer",
-    ("training", "batch_size"): "training windows per batch",
-    ("training", "lr"): "learning rate (AdamW)",
-    ("training", "weight_decay"): "weight decay (AdamW)",
-    ("training", "seed"): "seed of splits, initialisation and sampling; the same seed gives the "
-    "same results",
 }
 
 

@@ -97,7 +97,14 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     d.add_argument(
         "--train-stride", type=float, help="stride of training windows in seconds (default 5)"
     )
-    d.add_argument("--rates", nargs="+", type=_rate, metavar="M=HZ", help="target-rate overrides")
+    d.add_argument(
+        "--rates",
+        nargs="+",
+        type=_rate,
+        metavar="M=HZ",
+        help="target rates in Hz of chosen modalities, e.g. wrist.BVP=32 (default: each "
+        "modality's rate in the dataset adapter)",
+    )
     d.add_argument(
         "--max-gap", type=float, help="longest NaN gap in seconds that is interpolated (default 1)"
     )
@@ -198,7 +205,35 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     )
     m.add_argument("--direction", help="both (default) | a2b | b2a (a = first modality)")
     m.add_argument("--gate", help="attention gate: sigmoid (default) | softmax")
-    m.add_argument("--dropout", type=float)
+    m.add_argument(
+        "--widths",
+        type=_int_list,
+        metavar="16,32,64",
+        help="channels of each stream block (default from the preset)",
+    )
+    m.add_argument(
+        "--kernels",
+        type=_int_list,
+        metavar="7,5,3",
+        help="kernel length of each stream block (default from the preset)",
+    )
+    m.add_argument(
+        "--pool-size", type=int, metavar="N", help="pooling window (default from the preset)"
+    )
+    m.add_argument(
+        "--pool-stride", type=int, metavar="N", help="pooling stride (default from the preset)"
+    )
+    m.add_argument("--convs-per-block", type=int, metavar="N", help="convolutions per block")
+    m.add_argument(
+        "--batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="BatchNorm after each convolution",
+    )
+    m.add_argument("--dropout", type=float, help="dropout before the classifier's last layer")
+    m.add_argument(
+        "--head-hidden", type=int, metavar="N", help="width of the classifier's hidden layer"
+    )
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
     t.add_argument(
@@ -207,8 +242,9 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         metavar="F",
         help="share of the training windows drawn at random per epoch (default 0.5)",
     )
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
+    t.add_argument("--batch-size", type=int, help="training windows per batch")
+    t.add_argument("--lr", type=float, help="learning rate (AdamW)")
+    t.add_argument("--weight-decay", type=float, metavar="WD", help="weight decay (AdamW)")
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
     t.add_argument(
         "--min-epochs", type=int, help="warm-up epochs, never selected nor stopped in (default 4)"
@@ -225,7 +261,12 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
             help="repeat every configuration with seeds 0..K-1 (default 1)",
         )
     else:
-        t.add_argument("--seed", type=int)
+        t.add_argument(
+            "--seed",
+            type=int,
+            help="seed of splits, initialisation and sampling; the same seed gives the same "
+            "results",
+        )
     t.add_argument(
         "--jobs",
         type=int,
@@ -240,6 +281,26 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         help="auto (default: bf16 where the CPU or GPU computes it, "
         "else fp32 on CPU, fp16 on CUDA) | fp32 | bf16 | fp16 "
         "(CUDA only)",
+    )
+    t.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="--precision auto may use bf16 or fp16 (--no-amp: auto means fp32)",
+    )
+    t.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads per training process: 0 torch's own (reproducible), N, or -1 "
+        "as many as idle CPUs",
+    )
+    t.add_argument(
+        "--stack-members",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train the ensemble's members together as one stacked network (in fp32 the "
+        "same results as one after another; --no-stack-members: one after another)",
     )
     r = p.add_argument_group("fusion recipe (fusion models)")
     r.add_argument(
@@ -377,6 +438,7 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     )
     p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
+    _show_defaults(p)
 
 
 _FLAG_TO_KEY = {
@@ -406,6 +468,17 @@ _FLAG_TO_KEY = {
     "direction": ("model", "direction"),
     "gate": ("model", "gate"),
     "dropout": ("model", "dropout"),
+    "widths": ("model", "widths"),
+    "kernels": ("model", "kernels"),
+    "pool_size": ("model", "pool_size"),
+    "pool_stride": ("model", "pool_stride"),
+    "convs_per_block": ("model", "convs_per_block"),
+    "batch_norm": ("model", "batch_norm"),
+    "head_hidden": ("model", "head_hidden"),
+    "weight_decay": ("training", "weight_decay"),
+    "threads": ("training", "threads"),
+    "amp": ("training", "amp"),
+    "stack_members": ("training", "stack_members"),
     "epochs": ("training", "epochs"),
     "epoch_fraction": ("training", "epoch_fraction"),
     "batch_size": ("training", "batch_size"),
@@ -435,6 +508,29 @@ _FLAG_TO_KEY = {
     "transductive": ("training", "transductive"),
     "init": ("training", "init"),
 }
+
+
+def _shown(value: object) -> str:
+    """A configuration default as the help shows it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value) if value not in ("", {}) else "none"
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append to the help of each option that sets a configuration key the key's default in
+    :class:`~xmodal.config.RunConfig`, where the help does not state its own (one that
+    depends on the data, the model or the preset)."""
+    defaults = RunConfig().to_dict()
+    for action in parser._actions:
+        key = _FLAG_TO_KEY.get(action.dest)
+        if key is None or not action.option_strings or "default" in (action.help or ""):
+            continue
+        action.help = f"{action.help} (default {_shown(defaults[key[0]][key[1]])})"
 
 
 def config_from_args(args: argparse.Namespace, between: dict | None = None) -> RunConfig:

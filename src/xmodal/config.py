@@ -115,6 +115,9 @@ ADAPT_MODES = (
     "adabn-experts-mi",
 )
 
+#: evaluation protocols (see :mod:`xmodal.training.splits`)
+PROTOCOLS = ("loso", "kfold", "holdout", "kfold-windows")
+
 #: numeric precision of training (see xmodal.training.precision): ``auto`` (bf16 where the
 #: hardware computes it, else fp32 on CPU and fp16 on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -558,6 +561,7 @@ VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "normalize"): NORMALIZE_MODES,
     ("data", "adapt"): ADAPT_MODES,
     ("training", "precision"): PRECISIONS,
+    ("evaluation", "protocol"): PROTOCOLS,
 }
 
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 
+from xmodal.config import PROTOCOLS
 from xmodal.errors import XmodalError
-
-PROTOCOLS = ("loso", "kfold", "holdout", "kfold-windows")
 
 #: protocols whose test windows come from subjects also seen in training
 SUBJECT_DEPENDENT = ("kfold-windows",)
