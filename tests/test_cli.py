@@ -170,7 +170,7 @@ def test_recording_shorter_than_the_features_context(capsys, tmp_path):
         (["--task", "5class"], "unknown task '5class'"),
         (["--model", "single"], "exactly one modality"),
         (["--protocol", "random"], "--protocol: unknown value 'random'"),
-        (["--direction", "sideways"], "unknown direction"),
+        (["--direction", "sideways"], "--direction: unknown value 'sideways'; valid: both"),
         (["--connections", "5"], "block 5"),
     ],
 )

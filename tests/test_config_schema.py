@@ -1,5 +1,6 @@
-"""The configuration schema: every key of ``RunConfig`` is an option of ``xmodal train`` whose
-help states the default, and a wrong value is refused with a ConfigError."""
+"""The configuration schema: every key of ``RunConfig`` is declared once
+(:func:`xmodal.config.setting`) and is an option of ``xmodal train`` whose help states the
+default and the allowed names; a wrong value is refused with a ConfigError."""
 
 import argparse
 import dataclasses
@@ -7,17 +8,10 @@ import re
 
 import pytest
 
-from xmodal.cli import _FLAG_TO_KEY, build_parser, config_from_args
+from xmodal.cli import build_parser, config_from_args, setting_dests
 from xmodal.config import RunConfig
 from xmodal.errors import ConfigError
 
-#: keys set by options outside :data:`_FLAG_TO_KEY` (the data folder, a file, a switch)
-OTHER_OPTIONS = {
-    ("data", "path"): "data",
-    ("data", "rates"): "rates",
-    ("data", "labels"): "labels",
-    ("data", "use_cache"): "no_cache",
-}
 #: keys whose values are names of things the run finds (files, folders, subjects, signals,
 #: adapters, tasks, registered models): checked where they are looked up, with the file or
 #: folder in the message, not by the configuration
@@ -66,17 +60,19 @@ def _wrong(default):
 
 def test_every_key_has_an_option_with_help_and_its_default():
     actions = _train_actions()
-    flags = {key: dest for dest, key in _FLAG_TO_KEY.items()}
-    flags.update(OTHER_OPTIONS)
+    flags = {key: dest for dest, key in setting_dests().items()}
+    flags["data", "path"] = "data"  # the DATA argument
     for section, key, default in _keys():
         assert (section, key) in flags, f"[{section}] {key} has no option in xmodal train"
         action = actions[flags[section, key]]
-        if key == "path":  # the DATA argument
-            continue
-        assert action.help, f"{action.option_strings} has no help"
-        if key in ("use_cache",):  # a switch that turns the default off
+        assert action.help, f"{action.option_strings or key} has no help"
+        if key == "path":
             continue
         assert "default" in action.help, f"{action.option_strings}: no default in the help"
+        choices = dataclasses.fields(getattr(RunConfig(), section))
+        choices = next(f for f in choices if f.name == key).metadata["choices"]
+        if choices:  # the allowed names are shown
+            assert action.metavar == "{" + ",".join(choices) + "}", action.option_strings
         # a default the help states as a number is the configuration's
         stated = re.search(r"\(default (-?[0-9.]+)[);]", action.help)
         if stated and not isinstance(default, (tuple, bool)):

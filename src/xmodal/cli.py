@@ -1,8 +1,14 @@
-"""Command line: ``xmodal simulate | train | benchmark | report | predict | explain | ...``."""
+"""Command line: ``xmodal simulate | train | benchmark | report | predict | explain | ...``.
+
+The options that set the configuration are made from its declarations
+(:func:`xmodal.config.setting`); the commands' own options and their small handlers are here,
+one parser for all of them (the inference commands live in :mod:`xmodal.inference.commands`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -12,15 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xmodal.config import (
-    ADAPT_MODES,
-    DEFAULT_PRESET,
-    FEATURES_BLENDS,
-    FEATURES_MODELS,
-    FEATURES_SENSORS,
     FEATURES_WINDOW,
-    NORMALIZE_MODES,
-    OUTPUT_MODES,
-    PRESETS,
+    RECIPE,
     RunConfig,
     load_config,
     read_toml,
@@ -57,201 +56,89 @@ def _rate(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected MODALITY=HZ, got {text!r}") from None
 
 
+#: settings ``benchmark`` takes otherwise: each configuration names its model, ``--seeds``
+#: repeats it
+_NOT_IN_BENCHMARK = {("model", "name"), ("training", "seed")}
+#: the help sections of the options, in order (:func:`~xmodal.config.setting`'s ``group``)
+_GROUPS = ("data", "model", "training", RECIPE, "evaluation")
+
+
+def _settings() -> list[tuple[str, dataclasses.Field, object]]:
+    """(section, field, default) of every configuration key, in declaration order."""
+    defaults = RunConfig()
+    return [
+        (section.name, item, getattr(getattr(defaults, section.name), item.name))
+        for section in dataclasses.fields(RunConfig)
+        for item in dataclasses.fields(getattr(defaults, section.name))
+    ]
+
+
+def option_of(item: dataclasses.Field) -> str:
+    """The option that sets a configuration key (``""``: none, such as the data folder)."""
+    flag = item.metadata.get("flag") or "--" + item.name.replace("_", "-")
+    return "" if flag == "-" else flag
+
+
+def setting_dests() -> dict[str, tuple[str, str]]:
+    """The argparse destination of every option that sets a configuration key, and the key."""
+    return {
+        option_of(item)[2:].replace("-", "_"): (section, item.name)
+        for section, item, _ in _settings()
+        if option_of(item)
+    }
+
+
+def _shown(value: object) -> str:
+    """A configuration default as the help shows it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value) if value not in ("", {}) else "none"
+
+
+def _setting_option(item: dataclasses.Field, default: object) -> dict:
+    """The argparse keywords of a setting's option, from its declaration."""
+    meta = item.metadata
+    text = meta["help"]
+    if "default" not in text:  # a default of its own (the data's, the preset's) is in the text
+        text += f" (default {_shown(default)})"
+    kwargs: dict = {"help": text}
+    if isinstance(default, bool):
+        inverted = option_of(item).startswith("--no-")
+        kwargs["action"] = "store_true" if inverted else argparse.BooleanOptionalAction
+        if not inverted:
+            kwargs["default"] = None
+        return kwargs
+    if isinstance(default, dict):
+        kwargs.update(nargs="+", type=_rate)
+    elif isinstance(default, tuple) and "int" in str(item.type):
+        kwargs["type"] = _int_list
+    elif isinstance(default, tuple):
+        kwargs["nargs"] = "+"
+    elif isinstance(default, (int, float)):
+        kwargs["type"] = type(default)
+    metavar = meta["metavar"] or ("{" + ",".join(meta["choices"]) + "}" if meta["choices"] else "")
+    if metavar:
+        kwargs["metavar"] = metavar
+    return kwargs
+
+
 def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> None:
-    d = p.add_argument_group("data")
-    d.add_argument(
-        "--dataset",
-        help="dataset adapter: wesad | drivedb | csv | e4 or a registered one (default: the "
-        "one that recognises the data folder, else wesad)",
-    )
-    d.add_argument(
-        "--labels",
-        metavar="FILE",
-        help="segments CSV (drivedb, csv; default: the one found beside the data)",
-    )
-    d.add_argument(
-        "--modalities",
-        nargs="+",
-        metavar="M",
-        help="e.g. chest.ECG chest.EDA (wesad default); drivedb: ecg hand_gsr (default); "
-        "csv: the [signals] of dataset.toml (default: all)",
-    )
-    d.add_argument(
-        "--subjects", nargs="+", metavar="S", help="only these subjects (default: all found)"
-    )
-    d.add_argument(
-        "--task",
-        nargs="+" if benchmark else None,
-        help="wesad: binary | 3class (default) | 4class; drivedb: drive3 "
-        "(default) | drive2; csv: from dataset.toml"
-        + ("; several run one after the other" if benchmark else ""),
-    )
-    d.add_argument(
-        "--window",
-        type=float,
-        help="window length in seconds (default 10; 60 for --model features)",
-    )
-    d.add_argument(
-        "--stride", type=float, help="stride of evaluation windows in seconds (default 10)"
-    )
-    d.add_argument(
-        "--train-stride", type=float, help="stride of training windows in seconds (default 5)"
-    )
-    d.add_argument(
-        "--rates",
-        nargs="+",
-        type=_rate,
-        metavar="M=HZ",
-        help="target rates in Hz of chosen modalities, e.g. wrist.BVP=32 (default: each "
-        "modality's rate in the dataset adapter)",
-    )
-    d.add_argument(
-        "--max-gap", type=float, help="longest NaN gap in seconds that is interpolated (default 1)"
-    )
-    d.add_argument(
-        "--normalize",
-        choices=NORMALIZE_MODES,
-        help="z-score statistics of each subject: its whole recording (default), a "
-        "calibration part of it, or causal running statistics (as a stream)",
-    )
-    d.add_argument(
-        "--calibration-minutes",
-        type=float,
-        metavar="MIN",
-        help="--normalize calibration: minutes of the calibration part (default 5)",
-    )
-    d.add_argument(
-        "--calibration-label",
-        metavar="LABEL",
-        help="--normalize calibration: calibrate on the first minutes of this label's "
-        "segment (e.g. baseline; windows overlapping it are then neither "
-        "trained on nor scored) instead of "
-        "the recording start",
-    )
-    d.add_argument(
-        "--adapt",
-        choices=ADAPT_MODES,
-        help="test-time adaptation to each test subject from its unlabelled windows: none; "
-        "adabn (default): BatchNorm statistics of its recording; experts-mi: the fused "
-        "model and each stream alone weighted per person by how much their predictions vary "
-        "(mutual information); -causal: from its first --adapt-minutes only, then frozen",
-    )
-    d.add_argument(
-        "--adapt-minutes",
-        type=float,
-        metavar="MIN",
-        help="--adapt ...-causal: minutes from the recording start (default 5)",
-    )
-    d.add_argument(
-        "--cache-dir", help="window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)"
-    )
-    d.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    m = p.add_argument_group("model")
-    if not benchmark:
-        m.add_argument(
-            "--model",
-            help="a registered model (default attentive): a built-in one (see the Models page) "
-            "or one a package adds; an unknown name lists the registered ones",
-        )
-    m.add_argument(
-        "--features-model",
-        choices=("auto", *FEATURES_MODELS),
-        help="classifier of the classical features: rf | lda | adaboost for the 'features' "
-        "model, rf | lda for the hybrid (--features-blend); auto (default): rf for the "
-        "'features' model, lda (shrinkage) for the hybrid",
-    )
-    m.add_argument(
-        "--features-blend",
-        choices=FEATURES_BLENDS,
-        help="the hybrid: the network's probabilities mixed with those of the features "
-        "classifier of the same fold: equal weights, the weight best on the inner validation "
-        "subjects (val), or one features classifier per sensor beside the network, weighted "
-        "per person by the mutual information of each one's predictions over the person's "
-        "unlabelled windows (experts-mi); auto (default): experts-mi for fusion networks, "
-        "none for single and features",
-    )
-    m.add_argument(
-        "--features-sensors",
-        choices=FEATURES_SENSORS,
-        help="the sensors the hybrid's features read: the network's plus the wrist's TEMP "
-        "and ACC (device, default) or the network's only (same)",
-    )
-    m.add_argument(
-        "--network-modalities",
-        nargs="+",
-        metavar="M",
-        help="with --features-blend: the modalities the network reads (default all); the "
-        "features read every modality of --modalities",
-    )
-    m.add_argument(
-        "--features-window",
-        type=float,
-        metavar="S",
-        help="with --features-blend: seconds of signal, ending where each window ends, the "
-        f"features describe (default {FEATURES_WINDOW:g})",
-    )
-    m.add_argument("--preset", help=f"stream size: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
-    m.add_argument(
-        "--stem-stride",
-        type=int,
-        metavar="S",
-        help="stride of the strided stem of long streams (default from the preset; 1: none)",
-    )
-    m.add_argument(
-        "--connections",
-        type=_int_list,
-        metavar="1,2,3",
-        help="blocks after which streams connect (default 1,2,3); '' for none",
-    )
-    m.add_argument("--direction", help="both (default) | a2b | b2a (a = first modality)")
-    m.add_argument("--gate", help="attention gate: sigmoid (default) | softmax")
-    m.add_argument(
-        "--widths",
-        type=_int_list,
-        metavar="16,32,64",
-        help="channels of each stream block (default from the preset)",
-    )
-    m.add_argument(
-        "--kernels",
-        type=_int_list,
-        metavar="7,5,3",
-        help="kernel length of each stream block (default from the preset)",
-    )
-    m.add_argument(
-        "--pool-size", type=int, metavar="N", help="pooling window (default from the preset)"
-    )
-    m.add_argument(
-        "--pool-stride", type=int, metavar="N", help="pooling stride (default from the preset)"
-    )
-    m.add_argument("--convs-per-block", type=int, metavar="N", help="convolutions per block")
-    m.add_argument(
-        "--batch-norm",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="BatchNorm after each convolution",
-    )
-    m.add_argument("--dropout", type=float, help="dropout before the classifier's last layer")
-    m.add_argument(
-        "--head-hidden", type=int, metavar="N", help="width of the classifier's hidden layer"
-    )
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
-    t.add_argument(
-        "--epoch-fraction",
-        type=float,
-        metavar="F",
-        help="share of the training windows drawn at random per epoch (default 0.5)",
-    )
-    t.add_argument("--batch-size", type=int, help="training windows per batch")
-    t.add_argument("--lr", type=float, help="learning rate (AdamW)")
-    t.add_argument("--weight-decay", type=float, metavar="WD", help="weight decay (AdamW)")
-    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
-    t.add_argument(
-        "--min-epochs", type=int, help="warm-up epochs, never selected nor stopped in (default 4)"
-    )
-    t.add_argument(
-        "--val-subjects", type=int, help="inner validation subjects per fold (default 2)"
-    )
+    """Every configuration key as an option (:func:`~xmodal.config.setting` declares each),
+    then the options of how a command runs."""
+    groups = {title: p.add_argument_group(title) for title in _GROUPS}
+    for section, item, default in _settings():
+        flag = option_of(item)
+        if not flag or (benchmark and (section, item.name) in _NOT_IN_BENCHMARK):
+            continue
+        kwargs = _setting_option(item, default)
+        if benchmark and (section, item.name) == ("data", "task"):
+            kwargs.update(nargs="+", help=kwargs["help"] + "; several run one after the other")
+        groups[item.metadata["group"] or section].add_argument(flag, **kwargs)
+    t = groups["training"]
     if benchmark:
         t.add_argument(
             "--seeds",
@@ -260,13 +147,6 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
             metavar="K",
             help="repeat every configuration with seeds 0..K-1 (default 1)",
         )
-    else:
-        t.add_argument(
-            "--seed",
-            type=int,
-            help="seed of splits, initialisation and sampling; the same seed gives the same "
-            "results",
-        )
     t.add_argument(
         "--jobs",
         type=int,
@@ -274,142 +154,6 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
         help="train the folds of a configuration in N worker processes with one "
         "thread each (default: $XMODAL_JOBS or the number of usable CPUs; 1: "
         "in this process with torch's threads; CUDA always uses 1)",
-    )
-    t.add_argument("--device", help="cpu (default) | cuda | auto")
-    t.add_argument(
-        "--precision",
-        help="auto (default: bf16 where the CPU or GPU computes it, "
-        "else fp32 on CPU, fp16 on CUDA) | fp32 | bf16 | fp16 "
-        "(CUDA only)",
-    )
-    t.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="--precision auto may use bf16 or fp16 (--no-amp: auto means fp32)",
-    )
-    t.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch threads per training process: 0 torch's own (reproducible), N, or -1 "
-        "as many as idle CPUs",
-    )
-    t.add_argument(
-        "--stack-members",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="train the ensemble's members together as one stacked network (in fp32 the "
-        "same results as one after another; --no-stack-members: one after another)",
-    )
-    r = p.add_argument_group("fusion recipe (fusion models)")
-    r.add_argument(
-        "--aux-heads",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="a linear head per stream, trained with its own loss",
-    )
-    r.add_argument(
-        "--aux-weight",
-        type=float,
-        metavar="W",
-        help="weight of each per-stream head's loss (with --aux-heads)",
-    )
-    r.add_argument(
-        "--aux-detach",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="per-stream heads learn from the streams' features without training "
-        "the streams (they only serve --output)",
-    )
-    r.add_argument(
-        "--gblend",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="weight the heads' losses by how they generalise on the inner "
-        "validation subjects (gradient blending)",
-    )
-    r.add_argument(
-        "--output",
-        choices=OUTPUT_MODES,
-        help="prediction of a model with per-stream heads: the fused head, the mean "
-        "of all heads, the mix best on inner validation, or the blending weights; "
-        "experts (no heads): the fused model and each stream alone, mixed per window by a "
-        "gate fitted on inner validation",
-    )
-    r.add_argument(
-        "--modality-dropout",
-        type=float,
-        metavar="P",
-        help="share of training windows that lose one random stream",
-    )
-    r.add_argument(
-        "--ogm-alpha",
-        type=float,
-        metavar="A",
-        help="OGM-GE gradient modulation of the dominant stream (0: off)",
-    )
-    r.add_argument(
-        "--augment",
-        type=float,
-        metavar="S",
-        help="strength of physiological augmentation of training windows (0: off)",
-    )
-    r.add_argument(
-        "--warm-start",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="train each stream alone first, then fine-tune the fused model",
-    )
-    r.add_argument(
-        "--warm-lr-factor",
-        type=float,
-        metavar="F",
-        help="learning-rate factor of warm-started streams",
-    )
-    r.add_argument(
-        "--swa",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="average the weights of the epochs after the warm-up",
-    )
-    r.add_argument(
-        "--ensemble",
-        type=int,
-        metavar="K",
-        help="train K networks with different seeds and average them",
-    )
-    r.add_argument(
-        "--pretrain-epochs",
-        type=int,
-        metavar="N",
-        help="contrastive pretraining of the streams on the unlabelled time of each "
-        "fold's training subjects, N epochs (0: off)",
-    )
-    r.add_argument(
-        "--transductive",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="pretraining also reads the test subject's unlabelled signal (recorded "
-        "as transductive in the results)",
-    )
-    r.add_argument(
-        "--init",
-        metavar="DIR",
-        help="start the streams from the encoders of 'xmodal pretrain --out DIR'",
-    )
-    e = p.add_argument_group("evaluation")
-    e.add_argument(
-        "--protocol",
-        help="loso (default; leave-one-record-out for drivedb) | kfold | "
-        "holdout (with --test) | kfold-windows (window-level, "
-        "subjects mixed: subject-dependent, for comparison only)",
-    )
-    e.add_argument(
-        "--test", nargs="+", metavar="SUBJECT", help="test subjects (records) of --protocol holdout"
-    )
-    e.add_argument(
-        "--folds", type=int, help="number of folds for kfold and kfold-windows (default 5)"
     )
     x = p.add_argument_group("execution (never changes results)")
     x.add_argument(
@@ -438,99 +182,6 @@ def _add_train_options(p: argparse.ArgumentParser, benchmark: bool = False) -> N
     )
     p.add_argument("--config", help="TOML file with [data] [model] [training] [evaluation] tables")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
-    _show_defaults(p)
-
-
-_FLAG_TO_KEY = {
-    "dataset": ("data", "dataset"),
-    "modalities": ("data", "modalities"),
-    "subjects": ("data", "subjects"),
-    "task": ("data", "task"),
-    "window": ("data", "window"),
-    "stride": ("data", "stride"),
-    "train_stride": ("data", "train_stride"),
-    "max_gap": ("data", "max_gap"),
-    "cache_dir": ("data", "cache_dir"),
-    "normalize": ("data", "normalize"),
-    "calibration_minutes": ("data", "calibration_minutes"),
-    "calibration_label": ("data", "calibration_label"),
-    "adapt": ("data", "adapt"),
-    "adapt_minutes": ("data", "adapt_minutes"),
-    "model": ("model", "name"),
-    "preset": ("model", "preset"),
-    "stem_stride": ("model", "stem_stride"),
-    "features_model": ("model", "features_model"),
-    "features_blend": ("model", "features_blend"),
-    "features_sensors": ("model", "features_sensors"),
-    "network_modalities": ("model", "network_modalities"),
-    "features_window": ("model", "features_window"),
-    "connections": ("model", "connections"),
-    "direction": ("model", "direction"),
-    "gate": ("model", "gate"),
-    "dropout": ("model", "dropout"),
-    "widths": ("model", "widths"),
-    "kernels": ("model", "kernels"),
-    "pool_size": ("model", "pool_size"),
-    "pool_stride": ("model", "pool_stride"),
-    "convs_per_block": ("model", "convs_per_block"),
-    "batch_norm": ("model", "batch_norm"),
-    "head_hidden": ("model", "head_hidden"),
-    "weight_decay": ("training", "weight_decay"),
-    "threads": ("training", "threads"),
-    "amp": ("training", "amp"),
-    "stack_members": ("training", "stack_members"),
-    "epochs": ("training", "epochs"),
-    "epoch_fraction": ("training", "epoch_fraction"),
-    "batch_size": ("training", "batch_size"),
-    "lr": ("training", "lr"),
-    "patience": ("training", "patience"),
-    "min_epochs": ("training", "min_epochs"),
-    "val_subjects": ("training", "val_subjects"),
-    "seed": ("training", "seed"),
-    "device": ("training", "device"),
-    "precision": ("training", "precision"),
-    "protocol": ("evaluation", "protocol"),
-    "folds": ("evaluation", "folds"),
-    "test": ("evaluation", "test_subjects"),
-    "aux_heads": ("model", "aux_heads"),
-    "output": ("model", "output"),
-    "ensemble": ("model", "ensemble"),
-    "aux_weight": ("training", "aux_weight"),
-    "gblend": ("training", "gblend"),
-    "aux_detach": ("training", "aux_detach"),
-    "modality_dropout": ("training", "modality_dropout"),
-    "ogm_alpha": ("training", "ogm_alpha"),
-    "augment": ("training", "augment"),
-    "warm_start": ("training", "warm_start"),
-    "warm_lr_factor": ("training", "warm_lr_factor"),
-    "swa": ("training", "swa"),
-    "pretrain_epochs": ("training", "pretrain_epochs"),
-    "transductive": ("training", "transductive"),
-    "init": ("training", "init"),
-}
-
-
-def _shown(value: object) -> str:
-    """A configuration default as the help shows it."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value) if value else "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value) if value not in ("", {}) else "none"
-
-
-def _show_defaults(parser: argparse.ArgumentParser) -> None:
-    """Append to the help of each option that sets a configuration key the key's default in
-    :class:`~xmodal.config.RunConfig`, where the help does not state its own (one that
-    depends on the data, the model or the preset)."""
-    defaults = RunConfig().to_dict()
-    for action in parser._actions:
-        key = _FLAG_TO_KEY.get(action.dest)
-        if key is None or not action.option_strings or "default" in (action.help or ""):
-            continue
-        action.help = f"{action.help} (default {_shown(defaults[key[0]][key[1]])})"
 
 
 def config_from_args(args: argparse.Namespace, between: dict | None = None) -> RunConfig:
@@ -539,16 +190,17 @@ def config_from_args(args: argparse.Namespace, between: dict | None = None) -> R
     if between:
         config = config.updated(between, source="study [base]")
     raw: dict[str, dict] = {}
-    for flag, (section, key) in _FLAG_TO_KEY.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            raw.setdefault(section, {})[key] = list(value) if isinstance(value, tuple) else value
-    if args.rates:
-        raw.setdefault("data", {})["rates"] = dict(args.rates)
-    if args.no_cache:
-        raw.setdefault("data", {})["use_cache"] = False
-    if getattr(args, "labels", None):
-        raw.setdefault("data", {})["labels"] = str(Path(args.labels).resolve())
+    for dest, (section, key) in setting_dests().items():
+        value = getattr(args, dest, None)
+        if value is None or value is False and dest == "no_cache":
+            continue
+        if dest == "no_cache":
+            value = False
+        elif dest == "rates":
+            value = dict(value)
+        elif dest == "labels":
+            value = str(Path(value).resolve())
+        raw.setdefault(section, {})[key] = list(value) if isinstance(value, tuple) else value
     raw.setdefault("data", {})["path"] = str(Path(args.data).resolve())
     config = config.updated(raw, source="command line")
     file_data = read_toml(args.config).get("data", {}) if args.config else {}

@@ -1,4 +1,11 @@
-"""Run configuration as dataclasses; TOML files map onto them section by section."""
+"""Run configuration as dataclasses; TOML files map onto them section by section.
+
+Every setting is declared once, with :func:`setting`: its type, default, help, allowed range
+or names, and option. The command line's options (:mod:`xmodal.cli`), the validation of what
+TOML files, studies and options set (:func:`validate_values`) and the configuration reference
+of the documentation are made from these declarations. The module is long because it holds
+all of them, and the vocabularies (presets, modes) they allow, in one place.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import dataclasses
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -123,56 +130,333 @@ PROTOCOLS = ("loso", "kfold", "holdout", "kfold-windows")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+#: the highest target rate (Hz) accepted in ``[data] rates`` / ``--rates``
+MAX_RATE = 10_000.0
+
+#: the ``source`` under which the command line's options are applied: errors then name the
+#: option (``--lr``) instead of the TOML key (``[training] lr``)
+COMMAND_LINE = "command line"
+
+#: the forms ``[training] device`` takes
+DEVICES = "cpu, cuda, cuda:N (N: a GPU index), auto"
+_DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
+
+
+class ValueRange(NamedTuple):
+    """The allowed values of one numeric setting.
+
+    Attributes
+    ----------
+    kind : str
+        ``"int"``, ``"float"``, ``"ints"`` (every element of a tuple) or ``"rates"`` (every
+        value of a dict).
+    lower, upper : float or None
+        Bounds; None: unbounded on that side. Floats must be finite in any case.
+    inclusive : tuple of bool
+        Whether ``lower`` and ``upper`` themselves are allowed.
+    """
+
+    kind: str
+    lower: float | None = None
+    upper: float | None = None
+    inclusive: tuple[bool, bool] = (True, True)
+
+    def allows(self, value: Any) -> bool:
+        """Whether one number (an element, for ``ints`` and ``rates``) is in range."""
+        integral = self.kind in ("int", "ints")
+        if isinstance(value, bool) or not isinstance(value, int if integral else (int, float)):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.lower is not None and (
+            value < self.lower or (value == self.lower and not self.inclusive[0])
+        ):
+            return False
+        return (
+            self.upper is None or value < self.upper or (value == self.upper and self.inclusive[1])
+        )
+
+    def describe(self) -> str:
+        """E.g. ``"an integer >= 1"``, ``"a number in [0, 1)"``, ``"integers >= 1"``."""
+
+        def num(x: float) -> str:
+            return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+        noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a finite number")
+        low, high = self.inclusive
+        if self.lower is not None and self.upper is not None:
+            noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a number")
+            return (
+                f"{noun} in {'[' if low else '('}{num(self.lower)}, {num(self.upper)}"
+                f"{']' if high else ')'}"
+            )
+        if self.lower is not None:
+            return f"{noun} {'>=' if low else '>'} {num(self.lower)}"
+        if self.upper is not None:
+            return f"{noun} {'<=' if high else '<'} {num(self.upper)}"
+        return noun
+
+
+def _above(lower: float, kind: str = "float", inclusive: bool = True) -> ValueRange:
+    """A range bounded below only."""
+    return ValueRange(kind, lower, None, (inclusive, True))
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    factory: Callable[[], Any] | None = None,
+    check: ValueRange | tuple[str, ...] | None = None,
+    flag: str = "",
+    metavar: str = "",
+    group: str = "",
+) -> Any:
+    """A configuration field and its schema, declared once.
+
+    The command line's options (:mod:`xmodal.cli`), the validation of every value a TOML file,
+    a study or the command line sets (:func:`validate_values`) and the configuration reference
+    of the documentation are made from it.
+
+    Parameters
+    ----------
+    default, factory
+        The default value, or a function that makes it (mutable defaults).
+    help : str
+        What the setting does: the option's help and the reference's meaning. The default is
+        appended to the option's help unless the text states its own (one that depends on the
+        data, the model or the preset).
+    check : ValueRange or tuple of str, optional
+        The allowed range of a number, or the allowed names.
+    flag : str
+        The option, where it is not ``--`` and the key with dashes; ``"-"``: none (a setting
+        given otherwise, such as the data folder).
+    metavar : str
+        The option's placeholder in the help (default: the allowed names, else the key).
+    group : str
+        The help section of the option, where it is not the configuration section's.
+    """
+    ranged = isinstance(check, ValueRange)
+    metadata = {
+        "help": help,
+        "range": check if ranged else None,
+        "choices": () if ranged or check is None else tuple(check),
+        "flag": flag,
+        "metavar": metavar,
+        "group": group,
+    }
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+#: the help section of the fusion recipe's options
+RECIPE = "fusion recipe (fusion models)"
+
+
 @dataclass
 class DataConfig:
     """Where the data is and how windows are made."""
 
-    path: str = ""
-    dataset: str = "wesad"
-    modalities: tuple[str, ...] = ("chest.ECG", "chest.EDA")
-    subjects: tuple[str, ...] = ()  # empty: every subject found
-    task: str = "3class"
-    window: float = 10.0  # seconds
-    stride: float = 10.0  # seconds, evaluation windows
-    train_stride: float = 5.0  # seconds, training windows (overlap augments)
-    rates: dict[str, float] = field(default_factory=dict)  # per-modality target-rate overrides
-    max_gap: float = 1.0  # seconds of NaN/inf repaired by interpolation
-    cache_dir: str = ""  # empty: $XMODAL_CACHE or ~/.cache/xmodal
-    use_cache: bool = True
-    labels: str = ""  # segments CSV (drivedb, csv); empty: found beside the data
-    normalize: str = "recording"  # recording | calibration | running (NORMALIZE_MODES)
-    calibration_minutes: float = 5.0  # length of the calibration part (calibration)
-    calibration_label: str = ""  # calibrate on this label's first segment; empty: start
-    adapt: str = "adabn"  # none | adabn | experts-mi [-causal] (ADAPT_MODES): test-time adaptation
-    adapt_minutes: float = 5.0  # adabn-causal: adaptation period from the recording start
+    path: str = setting("", "dataset folder (the DATA argument of the command)", flag="-")
+    dataset: str = setting(
+        "wesad",
+        "dataset adapter: wesad | drivedb | csv | e4 or a registered one (default: the one "
+        "that recognises the data folder, else wesad)",
+    )
+    modalities: tuple[str, ...] = setting(
+        ("chest.ECG", "chest.EDA"),
+        "e.g. chest.ECG chest.EDA (wesad default); drivedb: ecg hand_gsr (default); csv: the "
+        "[signals] of dataset.toml (default: all)",
+        metavar="M",
+    )
+    subjects: tuple[str, ...] = setting((), "only these subjects (default: all found)", metavar="S")
+    task: str = setting(
+        "3class",
+        "wesad: binary | 3class (default) | 4class; drivedb: drive3 (default) | drive2; csv: "
+        "from dataset.toml",
+    )
+    window: float = setting(
+        10.0,
+        "window length in seconds (default 10; 60 for --model features)",
+        check=_above(0, inclusive=False),
+    )
+    stride: float = setting(
+        10.0, "stride of evaluation windows in seconds", check=_above(0, inclusive=False)
+    )
+    train_stride: float = setting(
+        5.0,
+        "stride of training windows in seconds (overlap augments)",
+        check=_above(0, inclusive=False),
+    )
+    rates: dict[str, float] = setting(
+        help="target rates in Hz of chosen modalities, e.g. wrist.BVP=32 (default: each "
+        "modality's rate in the dataset adapter)",
+        factory=dict,
+        check=ValueRange("rates", 0, MAX_RATE, (False, True)),
+        metavar="M=HZ",
+    )
+    max_gap: float = setting(
+        1.0, "longest NaN gap in seconds that is interpolated", check=_above(0)
+    )
+    cache_dir: str = setting("", "window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)")
+    use_cache: bool = setting(
+        True,
+        "read and write the window cache (--no-cache: do not)",
+        flag="--no-cache",
+    )
+    labels: str = setting(
+        "",
+        "segments CSV (drivedb, csv; default: the one found beside the data)",
+        metavar="FILE",
+    )
+    normalize: str = setting(
+        "recording",
+        "z-score statistics of each subject: its whole recording, a calibration part of "
+        "it, or causal running statistics (as a stream)",
+        check=NORMALIZE_MODES,
+    )
+    calibration_minutes: float = setting(
+        5.0,
+        "--normalize calibration: minutes of the calibration part",
+        check=_above(0, inclusive=False),
+        metavar="MIN",
+    )
+    calibration_label: str = setting(
+        "",
+        "--normalize calibration: calibrate on the first minutes of this label's segment "
+        "(e.g. baseline; windows overlapping it are then neither trained on nor scored) "
+        "instead of the recording start",
+        metavar="LABEL",
+    )
+    adapt: str = setting(
+        "adabn",
+        "test-time adaptation to each test subject from its unlabelled windows: none; adabn: "
+        "BatchNorm statistics of its recording; experts-mi: the fused model and each stream "
+        "alone weighted per person by how much their predictions vary (mutual information); "
+        "-causal: from its first --adapt-minutes only, then frozen",
+        check=ADAPT_MODES,
+    )
+    adapt_minutes: float = setting(
+        5.0,
+        "--adapt ...-causal: minutes from the recording start",
+        check=_above(0, inclusive=False),
+        metavar="MIN",
+    )
 
 
 @dataclass
 class ModelConfig:
     """Which network and its hyper-parameters (see the Models page of the documentation)."""
 
-    name: str = "attentive"  # a registered model (xmodal.models.registry)
-    preset: str = DEFAULT_PRESET
-    widths: tuple[int, ...] = ()  # empty: from preset
-    kernels: tuple[int, ...] = ()  # empty: from preset
-    pool_size: int = 0  # 0: from preset
-    pool_stride: int = 0  # 0: from preset
-    stem_stride: int = 0  # 0: from preset; 1: no stem
-    convs_per_block: int = 2
-    batch_norm: bool = True
-    dropout: float = 0.3
-    connections: tuple[int, ...] = (1, 2, 3)  # blocks after which streams connect (1-based)
-    direction: str = "both"  # both | a2b | b2a (DIRECTIONS)
-    gate: str = "sigmoid"  # sigmoid | softmax over channels (GATES)
-    head_hidden: int = 64
-    features_model: str = "auto"  # auto | rf | lda | adaboost (features model and hybrid)
-    features_blend: str = "auto"  # auto | none | equal | val | experts-mi (FEATURES_BLENDS)
-    features_sensors: str = "device"  # device | same: the sensors a hybrid's features read
-    network_modalities: tuple[str, ...] = ()  # with features_blend; empty: every modality
-    features_window: float = FEATURES_WINDOW  # s of signal the blend's features read
-    aux_heads: bool = False  # a linear head per stream (fusion models)
-    output: str = "fused"  # fused | mean | val | blend | experts (see OUTPUT_MODES)
-    ensemble: int = 3  # members trained with different seeds, averaged
+    name: str = setting(
+        "attentive",
+        "a registered model: a built-in one (see the Models page) or one a package adds; an "
+        "unknown name lists the registered ones",
+        flag="--model",
+    )
+    preset: str = setting(DEFAULT_PRESET, "stream size", check=tuple(PRESETS))
+    widths: tuple[int, ...] = setting(
+        (),
+        "channels of each stream block (default from the preset)",
+        check=_above(1, "ints"),
+        metavar="16,32,64",
+    )
+    kernels: tuple[int, ...] = setting(
+        (),
+        "kernel length of each stream block (default from the preset)",
+        check=_above(1, "ints"),
+        metavar="8,8,8",
+    )
+    pool_size: int = setting(
+        0, "pooling window (default from the preset)", check=_above(0, "int"), metavar="N"
+    )
+    pool_stride: int = setting(
+        0, "pooling stride (default from the preset)", check=_above(0, "int"), metavar="N"
+    )
+    stem_stride: int = setting(
+        0,
+        "stride of the strided stem of long streams (default from the preset; 1: none)",
+        check=_above(0, "int"),
+        metavar="S",
+    )
+    convs_per_block: int = setting(
+        2, "convolutions per stream block", check=_above(1, "int"), metavar="N"
+    )
+    batch_norm: bool = setting(True, "BatchNorm after each convolution")
+    dropout: float = setting(
+        0.3,
+        "dropout before the classifier's last layer",
+        check=ValueRange("float", 0, 1, (True, False)),
+    )
+    connections: tuple[int, ...] = setting(
+        (1, 2, 3),
+        "blocks after which streams connect ('' for none)",
+        check=_above(1, "ints"),
+        metavar="1,2,3",
+    )
+    direction: str = setting(
+        "both", "which streams feed which (a = first modality)", check=DIRECTIONS
+    )
+    gate: str = setting("sigmoid", "attention gate of the connections", check=GATES)
+    head_hidden: int = setting(
+        64, "width of the classifier's hidden layer", check=_above(1, "int"), metavar="N"
+    )
+    features_model: str = setting(
+        "auto",
+        "classifier of the classical features: rf | lda | adaboost for the 'features' model, "
+        "rf | lda for the hybrid (--features-blend); auto (default): rf for the 'features' "
+        "model, lda (shrinkage) for the hybrid",
+        check=("auto", *FEATURES_MODELS),
+    )
+    features_blend: str = setting(
+        "auto",
+        "the hybrid: the network's probabilities mixed with those of the features classifier "
+        "of the same fold: equal weights, the weight best on the inner validation subjects "
+        "(val), or one features classifier per sensor beside the network, weighted per person "
+        "by the mutual information of each one's predictions over the person's unlabelled "
+        "windows (experts-mi); auto (default): experts-mi for fusion networks, none for single "
+        "and features",
+        check=FEATURES_BLENDS,
+    )
+    features_sensors: str = setting(
+        "device",
+        "the sensors the hybrid's features read: the network's plus the wrist's TEMP and ACC "
+        "(device) or the network's only (same)",
+        check=FEATURES_SENSORS,
+    )
+    network_modalities: tuple[str, ...] = setting(
+        (),
+        "with --features-blend: the modalities the network reads (default all); the features "
+        "read every modality of --modalities",
+        metavar="M",
+    )
+    features_window: float = setting(
+        FEATURES_WINDOW,
+        "with --features-blend: seconds of signal, ending where each window ends, the "
+        "features describe",
+        check=_above(0, inclusive=False),
+        metavar="S",
+    )
+    aux_heads: bool = setting(
+        False, "a linear head per stream, trained with its own loss", group=RECIPE
+    )
+    output: str = setting(
+        "fused",
+        "prediction of a model with per-stream heads: the fused head, the mean of all heads, "
+        "the mix best on inner validation, or the blending weights; experts (no heads): the "
+        "fused model and each stream alone, mixed per window by a gate fitted on inner "
+        "validation",
+        check=OUTPUT_MODES,
+        group=RECIPE,
+    )
+    ensemble: int = setting(
+        3,
+        "train K networks with different seeds and average them",
+        check=_above(1, "int"),
+        metavar="K",
+        group=RECIPE,
+    )
 
     def network_inputs(self, modalities: Sequence[str]) -> list[str]:
         """The modalities the network reads, of a run's ``modalities``: ``network_modalities``
@@ -182,8 +466,12 @@ class ModelConfig:
     def resolved(self) -> ModelConfig:
         """Return a copy with preset values filled in and everything validated (the model's
         name is looked up in the model registry, :mod:`xmodal.models.registry`)."""
-        if self.preset not in PRESETS:
-            raise ConfigError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
+        for item in fields(self):
+            allowed, value = item.metadata["choices"], getattr(self, item.name)
+            if allowed and value not in allowed:
+                raise ConfigError(
+                    f"unknown {item.name.replace('_', ' ')} {value!r}; valid: {', '.join(allowed)}"
+                )
         preset = PRESETS[self.preset]
         out = dataclasses.replace(
             self,
@@ -203,14 +491,6 @@ class ModelConfig:
                 f"connection after block {bad[0]} but the streams have "
                 f"{len(out.widths)} blocks (valid: 1..{len(out.widths)})"
             )
-        if out.direction not in DIRECTIONS:
-            raise ConfigError(
-                f"unknown direction {out.direction!r}; valid: {', '.join(DIRECTIONS)}"
-            )
-        if out.gate not in GATES:
-            raise ConfigError(f"unknown gate {out.gate!r}; valid: {', '.join(GATES)}")
-        if out.output not in OUTPUT_MODES:
-            raise ConfigError(f"unknown output {out.output!r}; valid: {', '.join(OUTPUT_MODES)}")
         if out.output == "experts" and out.aux_heads:
             raise ConfigError(
                 "output 'experts' mixes the fused model and each stream alone; it replaces "
@@ -223,21 +503,6 @@ class ModelConfig:
             )
         if out.ensemble < 1:
             raise ConfigError(f"ensemble must be at least 1, got {out.ensemble}")
-        if out.features_model not in ("auto", *FEATURES_MODELS):
-            raise ConfigError(
-                f"unknown features model {out.features_model!r}; valid: auto, "
-                f"{', '.join(FEATURES_MODELS)}"
-            )
-        if out.features_blend not in FEATURES_BLENDS:
-            raise ConfigError(
-                f"unknown features blend {out.features_blend!r}; valid: "
-                f"{', '.join(FEATURES_BLENDS)}"
-            )
-        if out.features_sensors not in FEATURES_SENSORS:
-            raise ConfigError(
-                f"unknown features sensors {out.features_sensors!r}; valid: "
-                f"{', '.join(FEATURES_SENSORS)}"
-            )
         if out.features_blend in HYBRID_BLENDS and out.features_model not in (
             "auto",
             *SAVABLE_FEATURES_MODELS,
@@ -259,42 +524,141 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation, early stopping and reproducibility."""
 
-    epochs: int = 20
-    epoch_fraction: float = 0.5  # share of the training windows drawn per epoch
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int = 5  # epochs without validation improvement
-    min_epochs: int = 4  # warm-up: not selected, no early stop before
-    val_subjects: int = 2  # inner validation subjects per fold
-    seed: int = 0
-    device: str = "cpu"  # cpu | cuda | auto
-    threads: int = 0  # 0: torch default (reproducible); N; -1: auto (idle CPUs)
-    amp: bool = True  # false: precision auto means fp32
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see PRECISIONS)
+    epochs: int = setting(20, "maximum epochs", check=_above(1, "int"))
+    epoch_fraction: float = setting(
+        0.5,
+        "share of the training windows drawn at random per epoch",
+        check=ValueRange("float", 0, 1, (False, True)),
+        metavar="F",
+    )
+    batch_size: int = setting(
+        64,
+        "training windows per batch",
+        check=_above(2, "int"),  # batch norm needs two
+    )
+    lr: float = setting(1e-3, "learning rate (AdamW)", check=_above(0, inclusive=False))
+    weight_decay: float = setting(1e-2, "weight decay (AdamW)", check=_above(0), metavar="WD")
+    patience: int = setting(
+        5, "early-stopping patience: epochs without validation improvement", check=_above(0, "int")
+    )
+    min_epochs: int = setting(
+        4, "warm-up epochs, never selected nor stopped in", check=_above(0, "int")
+    )
+    val_subjects: int = setting(2, "inner validation subjects per fold", check=_above(0, "int"))
+    seed: int = setting(
+        0,
+        "seed of splits, initialisation and sampling; the same seed gives the same results",
+        check=ValueRange("int", 0, 2**32 - 1),  # numpy and scikit-learn seeds
+    )
+    device: str = setting("cpu", "cpu | cuda | cuda:N | auto")
+    threads: int = setting(
+        0,
+        "torch threads per training process: 0 torch's own (reproducible), N, or -1 as many "
+        "as idle CPUs",
+        check=_above(-1, "int"),
+        metavar="N",
+    )
+    amp: bool = setting(True, "--precision auto may use bf16 or fp16 (--no-amp: auto means fp32)")
+    precision: str = setting(
+        "auto",
+        "auto: bf16 where the CPU or GPU computes it, else fp32 on CPU and fp16 on CUDA; fp16 "
+        "on CUDA only",
+        check=PRECISIONS,
+    )
     # the fusion recipe (each an option; see xmodal.training.recipe)
-    aux_weight: float = 0.0  # weight of each per-stream head's loss (aux_heads)
-    gblend: bool = False  # per-head loss weights from inner validation
-    aux_detach: bool = False  # per-stream heads learn without training the streams
-    modality_dropout: float = 0.3  # share of training windows that lose one stream
-    ogm_alpha: float = 0.0  # OGM-GE gradient modulation strength (0: off)
-    augment: float = 1.0  # physiological augmentation strength (0: off)
-    warm_start: bool = False  # streams first trained alone, then fused
-    warm_lr_factor: float = 0.3  # learning-rate factor of warm-started streams
-    swa: bool = False  # average the weights of the epochs after warm-up
-    pretrain_epochs: int = 0  # in-fold contrastive pretraining epochs (0: off)
-    transductive: bool = False  # pretraining also reads the test subject's signal
-    init: str = ""  # folder of `xmodal pretrain`: initial encoders
-    stack_members: bool = True  # train ensemble members together as one stacked network
+    aux_weight: float = setting(
+        0.0,
+        "weight of each per-stream head's loss (with --aux-heads)",
+        check=_above(0),
+        metavar="W",
+        group=RECIPE,
+    )
+    gblend: bool = setting(
+        False,
+        "weight the heads' losses by how they generalise on the inner validation subjects "
+        "(gradient blending)",
+        group=RECIPE,
+    )
+    aux_detach: bool = setting(
+        False,
+        "per-stream heads learn from the streams' features without training the streams "
+        "(they only serve --output)",
+        group=RECIPE,
+    )
+    modality_dropout: float = setting(
+        0.3,
+        "share of training windows that lose one random stream",
+        check=ValueRange("float", 0, 1, (True, False)),
+        metavar="P",
+        group=RECIPE,
+    )
+    ogm_alpha: float = setting(
+        0.0,
+        "OGM-GE gradient modulation of the dominant stream (0: off)",
+        check=_above(0),
+        metavar="A",
+        group=RECIPE,
+    )
+    augment: float = setting(
+        1.0,
+        "strength of physiological augmentation of training windows (0: off)",
+        check=ValueRange("float", 0, 5),
+        metavar="S",
+        group=RECIPE,
+    )
+    warm_start: bool = setting(
+        False, "train each stream alone first, then fine-tune the fused model", group=RECIPE
+    )
+    warm_lr_factor: float = setting(
+        0.3,
+        "learning-rate factor of warm-started streams",
+        check=_above(0, inclusive=False),
+        metavar="F",
+        group=RECIPE,
+    )
+    swa: bool = setting(False, "average the weights of the epochs after the warm-up", group=RECIPE)
+    pretrain_epochs: int = setting(
+        0,
+        "contrastive pretraining of the streams on the unlabelled time of each fold's "
+        "training subjects, N epochs (0: off)",
+        check=_above(0, "int"),
+        metavar="N",
+        group=RECIPE,
+    )
+    transductive: bool = setting(
+        False,
+        "pretraining also reads the test subject's unlabelled signal (recorded as "
+        "transductive in the results)",
+        group=RECIPE,
+    )
+    init: str = setting(
+        "",
+        "start the streams from the encoders of 'xmodal pretrain --out DIR'",
+        metavar="DIR",
+        group=RECIPE,
+    )
+    stack_members: bool = setting(
+        True,
+        "train the ensemble's members together as one stacked network (in fp32 the same "
+        "results as one after another; --no-stack-members: one after another)",
+        group=RECIPE,
+    )
 
 
 @dataclass
 class EvalConfig:
     """The evaluation protocol."""
 
-    protocol: str = "loso"  # loso | kfold | holdout | kfold-windows
-    folds: int = 5  # for kfold and kfold-windows
-    test_subjects: tuple[str, ...] = ()  # for holdout: the test subjects (records)
+    protocol: str = setting(
+        "loso",
+        "loso (leave-one-record-out for drivedb) | kfold | holdout (with --test) | "
+        "kfold-windows (window-level, subjects mixed: subject-dependent, for comparison only)",
+        check=PROTOCOLS,
+    )
+    folds: int = setting(5, "number of folds for kfold and kfold-windows", check=_above(2, "int"))
+    test_subjects: tuple[str, ...] = setting(
+        (), "test subjects (records) of --protocol holdout", flag="--test", metavar="SUBJECT"
+    )
 
 
 @dataclass
@@ -443,126 +807,23 @@ def load_config(path: str | Path) -> RunConfig:
     return RunConfig.from_dict(read_toml(path), source=str(path))
 
 
-#: the highest target rate (Hz) accepted in ``[data] rates`` / ``--rates``
-MAX_RATE = 10_000.0
-
-#: the ``source`` under which the command line's options are applied: errors then name the
-#: option (``--lr``) instead of the TOML key (``[training] lr``)
-COMMAND_LINE = "command line"
-
-#: the forms ``[training] device`` takes
-DEVICES = "cpu, cuda, cuda:N (N: a GPU index), auto"
-_DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
+def _declared(kind: str) -> dict[tuple[str, str], Any]:
+    """The ``range`` or the ``choices`` of every setting that declares one (:func:`setting`)."""
+    return {
+        (section.name, item.name): item.metadata[kind]
+        for section in fields(RunConfig)
+        for item in fields(section.default_factory())
+        if item.metadata.get(kind)
+    }
 
 
-class ValueRange(NamedTuple):
-    """The allowed values of one numeric setting.
-
-    Attributes
-    ----------
-    kind : str
-        ``"int"``, ``"float"``, ``"ints"`` (every element of a tuple) or ``"rates"`` (every
-        value of a dict).
-    lower, upper : float or None
-        Bounds; None: unbounded on that side. Floats must be finite in any case.
-    inclusive : tuple of bool
-        Whether ``lower`` and ``upper`` themselves are allowed.
-    """
-
-    kind: str
-    lower: float | None = None
-    upper: float | None = None
-    inclusive: tuple[bool, bool] = (True, True)
-
-    def allows(self, value: Any) -> bool:
-        """Whether one number (an element, for ``ints`` and ``rates``) is in range."""
-        integral = self.kind in ("int", "ints")
-        if isinstance(value, bool) or not isinstance(value, int if integral else (int, float)):
-            return False
-        if not math.isfinite(value):
-            return False
-        if self.lower is not None and (
-            value < self.lower or (value == self.lower and not self.inclusive[0])
-        ):
-            return False
-        return (
-            self.upper is None or value < self.upper or (value == self.upper and self.inclusive[1])
-        )
-
-    def describe(self) -> str:
-        """E.g. ``"an integer >= 1"``, ``"a number in [0, 1)"``, ``"integers >= 1"``."""
-
-        def num(x: float) -> str:
-            return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-        noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a finite number")
-        low, high = self.inclusive
-        if self.lower is not None and self.upper is not None:
-            noun = {"int": "an integer", "ints": "integers"}.get(self.kind, "a number")
-            return (
-                f"{noun} in {'[' if low else '('}{num(self.lower)}, {num(self.upper)}"
-                f"{']' if high else ')'}"
-            )
-        if self.lower is not None:
-            return f"{noun} {'>=' if low else '>'} {num(self.lower)}"
-        if self.upper is not None:
-            return f"{noun} {'<=' if high else '<'} {num(self.upper)}"
-        return noun
-
-
-def _above(lower: float, kind: str = "float", inclusive: bool = True) -> ValueRange:
-    """A range bounded below only."""
-    return ValueRange(kind, lower, None, (inclusive, True))
-
-
-#: the range of every numeric setting, checked by :func:`validate_values` whenever a TOML file,
-#: a study or the command line sets it (keys this version lacks are skipped)
-VALUE_RANGES: dict[tuple[str, str], ValueRange] = {
-    ("data", "window"): _above(0, inclusive=False),
-    ("model", "features_window"): _above(0, inclusive=False),
-    ("data", "stride"): _above(0, inclusive=False),
-    ("data", "train_stride"): _above(0, inclusive=False),
-    ("data", "rates"): ValueRange("rates", 0, MAX_RATE, (False, True)),
-    ("data", "max_gap"): _above(0),
-    ("data", "calibration_minutes"): _above(0, inclusive=False),
-    ("data", "adapt_minutes"): _above(0, inclusive=False),
-    ("model", "widths"): _above(1, "ints"),
-    ("model", "kernels"): _above(1, "ints"),
-    ("model", "pool_size"): _above(0, "int"),  # 0: from the preset
-    ("model", "pool_stride"): _above(0, "int"),
-    ("model", "stem_stride"): _above(0, "int"),
-    ("model", "convs_per_block"): _above(1, "int"),
-    ("model", "dropout"): ValueRange("float", 0, 1, (True, False)),
-    ("model", "head_hidden"): _above(1, "int"),
-    ("model", "ensemble"): _above(1, "int"),
-    ("training", "epochs"): _above(1, "int"),
-    ("training", "epoch_fraction"): ValueRange("float", 0, 1, (False, True)),
-    ("training", "batch_size"): _above(2, "int"),  # batch norm needs two windows
-    ("training", "lr"): _above(0, inclusive=False),
-    ("training", "weight_decay"): _above(0),
-    ("training", "patience"): _above(0, "int"),
-    ("training", "min_epochs"): _above(0, "int"),
-    ("training", "val_subjects"): _above(0, "int"),
-    ("training", "seed"): ValueRange("int", 0, 2**32 - 1),  # numpy and scikit-learn seeds
-    ("training", "threads"): _above(-1, "int"),  # -1: auto, 0: torch's default
-    ("training", "aux_weight"): _above(0),
-    ("training", "modality_dropout"): ValueRange("float", 0, 1, (True, False)),
-    ("training", "ogm_alpha"): _above(0),
-    ("training", "augment"): ValueRange("float", 0, 5),
-    ("training", "warm_lr_factor"): _above(0, inclusive=False),
-    ("training", "pretrain_epochs"): _above(0, "int"),
-    ("evaluation", "folds"): _above(2, "int"),
-}
-
-
-#: the allowed values of every setting that takes one of a few names, checked by
-#: :func:`validate_values` like :data:`VALUE_RANGES`
-VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("data", "normalize"): NORMALIZE_MODES,
-    ("data", "adapt"): ADAPT_MODES,
-    ("training", "precision"): PRECISIONS,
-    ("evaluation", "protocol"): PROTOCOLS,
-}
+#: the range of every numeric setting (declared with it), checked by :func:`validate_values`
+#: whenever a TOML file, a study or the command line sets it (keys this version lacks are
+#: skipped)
+VALUE_RANGES: dict[tuple[str, str], ValueRange] = _declared("range")
+#: the allowed values of every setting that takes one of a few names, checked like
+#: :data:`VALUE_RANGES`
+VALUE_CHOICES: dict[tuple[str, str], tuple[str, ...]] = _declared("choices")
 
 
 def check_device(name: str, where: str = "device") -> str:
