@@ -16,10 +16,10 @@ from xmodal.errors import ConfigError
 from xmodal.models.ensemble import SeedEnsemble
 from xmodal.models.registry import build_model
 from xmodal.signals.windows import WindowSet
-from xmodal.training import recipe, trainer
+from xmodal.training import recipe, remedies
 from xmodal.training.augment import augment_windows
 from xmodal.training.recipe import choose_mix, fit_network
-from xmodal.training.trainer import predict_logits
+from xmodal.training.trainer import head_logits, predict_logits
 
 RATES = {"chest.ECG": 64.0, "chest.EDA": 4.0}
 
@@ -134,7 +134,7 @@ def test_output_weights_mix_head_probabilities():
 
 
 def test_modality_dropout_masks_whole_streams():
-    mask = trainer._drop_mask(1000, 2, 0.3, torch.Generator().manual_seed(0))
+    mask = remedies.drop_mask(1000, 2, 0.3, torch.Generator().manual_seed(0))
     assert set(mask.sum(1).tolist()) <= {1.0, 2.0}  # never both streams dropped
     assert 0.25 < (mask.sum(1) == 1).float().mean().item() < 0.35
     torch.manual_seed(0)
@@ -155,16 +155,16 @@ def test_modality_dropout_masks_whole_streams():
 def test_gblend_weights_follow_generalisation():
     # head 0 generalises (val falls, small gap), head 1 overfits (val rises)
     history = [[(1.0, 1.0), (1.0, 1.0)], [(0.5, 0.6), (0.2, 1.2)]]
-    w = trainer._gblend_weights(history)
+    w = remedies.gblend_weights(history)
     assert w[0] == pytest.approx(1.0) and w[1] == pytest.approx(0.0)
-    assert trainer._gblend_weights(history[:1]) == [0.5, 0.5]
+    assert remedies.gblend_weights(history[:1]) == [0.5, 0.5]
 
 
 def test_ogm_slows_only_the_dominant_stream():
     y = torch.tensor([0, 1])
     strong = torch.tensor([[5.0, -5.0], [-5.0, 5.0]])
     weak = torch.zeros(2, 2)
-    coeffs = trainer._ogm_coefficients([strong, weak], y, alpha=1.0)
+    coeffs = remedies.ogm_coefficients([strong, weak], y, alpha=1.0)
     assert coeffs[0] < 1.0 and coeffs[1] == 1.0
 
 
@@ -181,9 +181,9 @@ def test_augmentation_keeps_shape_and_sync_and_is_seeded():
 
 def test_augmentation_is_never_applied_in_evaluation(monkeypatch):
     calls = []
-    real = trainer.augment_windows
+    real = remedies.augment_windows
     monkeypatch.setattr(
-        trainer, "augment_windows", lambda *a, **k: calls.append(1) or real(*a, **k)
+        remedies, "augment_windows", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     config = _config(training={"augment": 1.0})
     train, val = _windows(32, 0), _windows(16, 1)
@@ -192,7 +192,7 @@ def test_augmentation_is_never_applied_in_evaluation(monkeypatch):
     calls.clear()
     first = predict_logits(model, val)
     second = predict_logits(model, val)
-    trainer.head_logits(model, val)
+    head_logits(model, val)
     assert not calls and np.array_equal(first, second)
 
 

@@ -33,13 +33,12 @@ from xmodal.config import TrainConfig
 from xmodal.models.multimodal import CrossModalNet
 from xmodal.models.stacked import StackedCrossModalNet, stack_inputs, stackable
 from xmodal.signals.windows import WindowSet
-from xmodal.training.augment import augment_windows
 from xmodal.training.metrics import classification_metrics
 from xmodal.training.precision import autocast_context, grad_scaler, training_precision
+from xmodal.training.remedies import remedies_for
 from xmodal.training.threads import training_threads
 from xmodal.training.trainer import (
     TrainResult,
-    _drop_mask,
     _tensors,
     class_weights,
     resolve_device,
@@ -143,8 +142,10 @@ def _fit_stacked(
     )
     generators = [torch.Generator().manual_seed(c.seed) for c in configs]
     n_streams = len(members[0].encoders)
-    dropout = config.modality_dropout if n_streams > 1 else 0.0
-    rates = [float(train.rates[m]) for m in train.modalities]
+    # augmentation and modality dropout (what stacking supports), per member
+    remedies = [
+        remedies_for(member, train, c, device=device) for member, c in zip(members, configs)
+    ]
     xs = _tensors(train, device)
     y = torch.from_numpy(train.labels).to(device)
     val_xs = _tensors(val, device) if val is not None and len(val) else None
@@ -174,12 +175,12 @@ def _fit_stacked(
             batches, keeps = [], []
             for j in range(k):
                 batch = [x[idx[j]] for x in xs]
-                if config.augment > 0:
-                    batch = augment_windows(batch, rates, config.augment, generators[j])
+                for remedy in remedies[j]:
+                    batch = remedy.on_batch(batch, generators[j])
                 batches.append(batch)
-                if dropout > 0:
-                    keeps.append(_drop_mask(size, n_streams, dropout, generators[j]))
-            keep = torch.stack(keeps, dim=1).to(device) if keeps else None
+                masks = [r.stream_mask(size, n_streams, generators[j]) for r in remedies[j]]
+                keeps += [m for m in masks if m is not None]
+            keep = torch.stack(keeps, dim=1) if keeps else None
             with autocast:
                 logits = model(*stack_inputs(batches), keep=keep)
                 losses = torch.stack(

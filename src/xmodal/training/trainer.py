@@ -13,9 +13,9 @@ from torch import nn
 
 from xmodal.config import TrainConfig
 from xmodal.signals.windows import WindowSet
-from xmodal.training.augment import augment_windows
 from xmodal.training.metrics import classification_metrics
 from xmodal.training.precision import autocast_context, grad_scaler, training_precision
+from xmodal.training.remedies import remedies_for
 from xmodal.training.threads import training_threads
 
 
@@ -156,50 +156,6 @@ def head_logits(
     )
 
 
-def _drop_mask(batch: int, n_streams: int, p: float, generator: torch.Generator) -> torch.Tensor:
-    """(batch, n_streams) of 0/1: a share ``p`` of the windows lose one random stream."""
-    keep = torch.ones(batch, n_streams)
-    drop = torch.rand(batch, generator=generator) < p
-    which = torch.randint(n_streams, (batch,), generator=generator)
-    keep[drop, which[drop]] = 0.0
-    return keep
-
-
-def _gblend_weights(history: list[list[tuple[float, float]]]) -> list[float]:
-    """Gradient-blending weights (Wang et al., CVPR 2020) from per-head (train, val) losses.
-
-    ``history[e][k]`` holds head k's training and inner-validation loss after epoch e. Between
-    the first epoch and the last, the generalisation gain is ``G = ΔL_val`` (decrease) and the
-    overfitting change ``O = Δ(L_val - L_train)``; a head's weight is ``G / O²`` (0 when it
-    stopped generalising), normalised to sum to 1. Uniform until two epochs exist.
-    """
-    k = len(history[-1])
-    if len(history) < 2:
-        return [1.0 / k] * k
-    (first, last) = history[0], history[-1]
-    raw = []
-    for (t0, v0), (t1, v1) in zip(first, last):
-        gain = v0 - v1
-        over = (v1 - t1) - (v0 - t0)
-        raw.append(max(gain, 0.0) / max(over * over, 1e-4))
-    total = sum(raw)
-    return [r / total for r in raw] if total > 0 else [1.0 / k] * k
-
-
-def _ogm_coefficients(aux: list[torch.Tensor], y: torch.Tensor, alpha: float) -> list[float]:
-    """OGM-GE (Peng et al., CVPR 2022): ``1 - tanh(alpha * (ratio - 1))`` for a stream whose
-    own head is more confident on the true class than the mean of the others, else 1."""
-    scores = [
-        torch.softmax(z.detach().float(), dim=-1).gather(1, y[:, None]).sum().item() for z in aux
-    ]
-    coeffs = []
-    for m, s in enumerate(scores):
-        others = [o for j, o in enumerate(scores) if j != m]
-        ratio = s / max(sum(others) / len(others), 1e-12)
-        coeffs.append(1.0 - float(np.tanh(alpha * (ratio - 1.0))) if ratio > 1 else 1.0)
-    return coeffs
-
-
 def _fit(
     model: nn.Module,
     train: WindowSet,
@@ -252,21 +208,6 @@ def _fit(
         groups = [{"params": list(model.parameters())}]
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    # the fusion recipe: per-stream heads and their losses, modality dropout, OGM-GE
-    heads = getattr(model, "aux_heads", None) is not None
-    recipe = heads or (
-        config.modality_dropout > 0
-        and hasattr(model, "head_logits")
-        and len(getattr(model, "encoders", ())) > 1
-    )
-    n_heads = len(model.head_names) if recipe else 1
-    loss_weights = [1.0] + [config.aux_weight] * (n_heads - 1)
-    if recipe and heads and config.gblend:
-        loss_weights = [1.0 / n_heads] * n_heads
-    head_history: list[list[tuple[float, float]]] = []
-    rates = [float(train.rates[m]) for m in train.modalities]
-    swa_state: dict[str, torch.Tensor] | None = None
-    swa_count = 0
     xs = _tensors(train, device)
     y = torch.from_numpy(train.labels).to(device)
     precision = training_precision(config, device)
@@ -279,75 +220,60 @@ def _fit(
     best = (-np.inf, np.inf)
     best_state, best_epoch, stale = None, 0, 0
     history = []
+    has_val = val is not None and len(val) > 0
+
+    def validation_losses(model: nn.Module) -> list[float]:  # each head's, on validation
+        yv = torch.from_numpy(val.labels).to(device)
+        return [
+            float(criterion(torch.from_numpy(z).to(device), yv))
+            for z in head_logits(model, val, device=device, precision=precision)
+        ]
+
+    remedies = remedies_for(model, train, config, validation_losses if has_val else None, device)
+    uses_heads = any(r.uses_heads for r in remedies)
+
+    def loss_weights(n_heads: int) -> list[float]:  # of each head's loss
+        return next((w for r in remedies if (w := r.loss_weights()) is not None), [1.0] * n_heads)
+
+    head_options = {k: v for r in remedies for k, v in r.head_options().items()}
     start = time.perf_counter()
     seen = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.randperm(n, generator=generator)[:per_epoch].to(device)
         total = torch.zeros((), dtype=torch.float64, device=device)  # no per-batch sync
-        head_sums = torch.zeros(n_heads, dtype=torch.float64, device=device)  # heads only
+        for remedy in remedies:
+            remedy.on_epoch_start(per_epoch)
         for i in range(0, per_epoch, config.batch_size):
             idx = order[i : i + config.batch_size]
             if len(idx) < 2 and per_epoch > 1:
                 continue  # BatchNorm needs two samples
             batch = [x[idx] for x in xs]
-            if config.augment > 0:
-                batch = augment_windows(batch, rates, config.augment, generator)
-            coeffs = None
+            for remedy in remedies:
+                batch = remedy.on_batch(batch, generator)
             with autocast:
-                if recipe:
-                    keep = (
-                        _drop_mask(len(idx), len(batch), config.modality_dropout, generator).to(
-                            device
-                        )
-                        if config.modality_dropout > 0
-                        else None
-                    )
-                    outs = model.head_logits(*batch, keep=keep, detach_aux=config.aux_detach)
+                if uses_heads:
+                    masks = [r.stream_mask(len(idx), len(batch), generator) for r in remedies]
+                    keep = next((m for m in masks if m is not None), None)
+                    outs = model.head_logits(*batch, keep=keep, **head_options)
                     losses = [criterion(z, y[idx]) for z in outs]
-                    loss = sum(w * part for w, part in zip(loss_weights, losses))
-                    if heads:  # per-head training losses (gradient blending)
-                        head_sums += torch.stack([p.detach() for p in losses]).double() * len(idx)
-                    if heads and config.ogm_alpha > 0:
-                        coeffs = _ogm_coefficients(outs[1:], y[idx], config.ogm_alpha)
+                    loss = sum(w * part for w, part in zip(loss_weights(len(outs)), losses))
+                    for remedy in remedies:
+                        remedy.on_losses(outs, losses, y[idx])
                 else:
                     loss = model.compute_loss(batch, y[idx], criterion)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if coeffs is not None:
-                for enc, coeff in zip(model.encoders, coeffs):
-                    for p in enc.parameters():
-                        if p.grad is not None:
-                            noise = torch.randn(p.grad.shape, generator=generator).to(device)
-                            p.grad.mul_(coeff).add_(
-                                noise * (p.grad.std() + 1e-8) if p.grad.numel() > 1 else 0.0
-                            )
+            for remedy in remedies:
+                remedy.after_backward(model, generator)
             scaler.step(optimizer)
             scaler.update()
             total += loss.detach().double() * len(idx)
             seen += len(idx)
         record = {"epoch": epoch, "train_loss": float(total) / max(per_epoch, 1)}
-        if recipe and heads and val is not None and len(val):
-            val_heads = head_logits(model, val, device=device, precision=precision)
-            yv = torch.from_numpy(val.labels).to(device)
-            val_losses = [float(criterion(torch.from_numpy(z).to(device), yv)) for z in val_heads]
-            train_losses = (head_sums / max(per_epoch, 1)).tolist()
-            head_history.append(list(zip(train_losses, val_losses)))
-            if config.gblend:
-                loss_weights = _gblend_weights(head_history)
-            record["head_weights"] = [round(w, 4) for w in loss_weights]
-        if config.swa and epoch >= min(config.min_epochs, config.epochs):
-            current = model.state_dict()
-            if swa_state is None:
-                swa_state = {k: v.detach().clone().float() for k, v in current.items()}
-            else:
-                for k, v in current.items():
-                    if v.is_floating_point():
-                        swa_state[k].mul_(swa_count / (swa_count + 1)).add_(
-                            v.detach().float() / (swa_count + 1)
-                        )
-            swa_count += 1
-        if val is not None and len(val):
+        for remedy in remedies:
+            remedy.on_epoch_end(model, epoch, record)
+        if has_val:
             logits = predict_logits(model, val, device=device, precision=precision)
             val_loss = float(
                 nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(val.labels))
@@ -368,12 +294,10 @@ def _fit(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if val is not None and len(val) and stale >= config.patience:
+        if has_val and stale >= config.patience:
             break
-    if config.swa and swa_state is not None:
-        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in swa_state.items()})
-        _recompute_batch_norm(model, xs, config.batch_size)
-    elif best_state is not None:
+    finished = [r.finish(model, xs, config.batch_size) for r in remedies]
+    if not any(finished) and best_state is not None:
         model.load_state_dict(best_state)
     elapsed = time.perf_counter() - start
     return TrainResult(
@@ -384,24 +308,5 @@ def _fit(
         seen / max(elapsed, 1e-9),
         amp=precision != "fp32",
         precision=precision,
-        head_weights=[float(w) for w in loss_weights],
+        head_weights=[float(w) for w in loss_weights(1)],
     )
-
-
-@torch.no_grad()
-def _recompute_batch_norm(model: nn.Module, xs: list[torch.Tensor], batch_size: int) -> None:
-    """BatchNorm running statistics of averaged weights, from one pass over the training data."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the pass
-    model.train()
-    for i in range(0, len(xs[0]), batch_size):
-        if len(xs[0][i : i + batch_size]) > 1:
-            model(*[x[i : i + batch_size] for x in xs])
-    for m, momentum in zip(norms, saved):
-        m.momentum = momentum
-    model.eval()
