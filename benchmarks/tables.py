@@ -359,6 +359,116 @@ def layouts(results: dict, options: dict) -> str:
     )
 
 
+def _span(values: list[int]) -> str:
+    """``"a"`` or ``"a–b"`` of integers, with thousands separators."""
+    low, high = min(values), max(values)
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def layouts_data(results: dict, options: dict) -> str:
+    """Two layouts of the same recordings, sample by sample and window by window
+    (``python -m benchmarks.e4_equivalence``): which signal samples and label codes agree, and
+    how the windows of each task shift."""
+    result = results["result"]
+    samples, windows = result["samples"], result["windows"]
+    subjects = list(samples)
+    names = sorted({m for s in samples.values() for m in s["signals"]})
+    compared = sum(v["compared"] for s in samples.values() for v in s["signals"].values())
+    same = sum(v["identical"] for s in samples.values() for v in s["signals"].values())
+    largest = max(v["max_abs_diff"] for s in samples.values() for v in s["signals"].values())
+    first = subjects[0]
+    example = samples[first]["signals"]
+    offsets = [s["offset_s"] for s in samples.values()]
+    if same == compared:
+        signals = (
+            f"every wrist sample ({', '.join(n.split('.')[-1] for n in names)}) of each WESAD "
+            f"pickle equals the E4 export's sample at the same moment, for all "
+            f"{len(subjects)} subjects ({first}: "
+            + " and ".join(
+                f"{example[m]['compared']:,} {m.split('.')[-1]}"
+                for m in names
+                if m in example and m.endswith(("BVP", "EDA"))
+            )
+            + " samples, all identical)"
+        )
+    else:
+        signals = (
+            f"{compared - same:,} of {compared:,} wrist samples differ between the layouts "
+            f"(largest difference {largest:g})"
+        )
+    labels = [s["labels"] for s in samples.values()]
+    label_text = (
+        f"the label codes on the e4 adapter's 10-Hz grid differ in "
+        f"{_span([x['different'] for x in labels])} of "
+        f"{_span([x['compared'] for x in labels])} samples per subject, and "
+        + (
+            "no E4 sample outside the overlap is labelled"
+            if not any(x["e4_labelled_outside_overlap"] for x in labels)
+            else f"{sum(x['e4_labelled_outside_overlap'] for x in labels):,} E4 samples "
+            "outside the overlap are labelled"
+        )
+    )
+    task = options.get("windows_task", "binary")
+    shifts: dict[float, list[str]] = {}
+    for subject, w in windows[task].items():
+        shifts.setdefault(w["grid_shift_s"], []).append(subject)
+    same_count = [
+        s for s, w in windows[task].items() if w["e4"]["windows"] == w["wesad"]["windows"]
+    ]
+    fewer = [
+        f"{s} {w['e4']['windows']} vs {w['wesad']['windows']}"
+        for s, w in windows[task].items()
+        if w["e4"]["windows"] != w["wesad"]["windows"]
+    ]
+    return "\n".join(
+        [
+            f"The E4 exports start {_span([int(o) for o in offsets])} s before the WESAD pickles.",
+            "",
+            f"- **Signals and labels**: {signals}; {label_text}.",
+            "- **Windows**: t = 0 of the E4 layout is the E4's start, so its 10-s grid is shifted "
+            "against the WESAD layout's by the offset modulo 10 s: "
+            + ", ".join(f"{shift:g} s ({', '.join(subs)})" for shift, subs in shifts.items())
+            + f". The labelled {task} windows per subject are the same number"
+            + (f" ({', '.join(same_count)})" if same_count else " for none")
+            + (f" or differ in the E4 layout ({', '.join(fewer)})" if fewer else "")
+            + ".",
+            "",
+            _raw_results(results, options),
+        ]
+    )
+
+
+def layouts_predictions(results: dict, options: dict) -> str:
+    """One subject's recording predicted from each layout (``python -m
+    benchmarks.e4_equivalence``): folder against zip, and against the WESAD pickle under the
+    run's normalisation and window by window."""
+    p = results["result"]["predictions"]
+    counts = p["windows"]
+    zip_text = (
+        "identical probabilities"
+        if p["folder_equals_zip"]
+        else f"probabilities that differ by up to {p['max_abs_diff_folder_zip']:g}"
+    )
+    rec, win = p["vs_wesad"]["recording"], p["vs_wesad"]["window"]
+    d_rec, d_win = rec["p_stress_abs_diff"], win["p_stress_abs_diff"]
+    return "\n".join(
+        [
+            f"**Predictions** (the {p['subject']} model above, a window every {p['hop_s']:g} s): "
+            f"the session as a folder and as a zip gives {zip_text} ({counts['folder']:,} "
+            f"windows, largest difference {p['max_abs_diff_folder_zip']:g}). Against the WESAD "
+            f"pickle at the same {rec['matched_windows']:,} moments, p(stress) differs by a "
+            f"median of {d_rec['median']:.3f} (mean {d_rec['mean']:.3f}, largest "
+            f"{d_rec['max']:.2f}; {rec['same_predicted_class']:.0%} the same class) under the "
+            f"run's whole-recording z-scoring; z-scored window by window (`--normalize window`) "
+            f"it differs by at most {d_win['max_after_first_window']:.2g} "
+            f"({d_win['max']:.2g} in the first window, which has no filter context in the "
+            f"pickle) and {win['same_predicted_class']:.0%} of the windows get the same class.",
+            "",
+            _raw_results(results, options),
+        ]
+    )
+
+
 def stacked_step(results: dict, options: dict) -> str:
     """One training step of the ensemble, members one after another against stacked, per
     precision (``python -m benchmarks.stacked_step``), in CPU time."""
@@ -408,5 +518,7 @@ RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "ablation": ablation,
     "bench": bench,
     "layouts": layouts,
+    "layouts-data": layouts_data,
+    "layouts-predictions": layouts_predictions,
     "stacked-step": stacked_step,
 }
