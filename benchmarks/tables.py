@@ -284,6 +284,34 @@ def ablation(results: dict, options: dict) -> str:
     return "\n".join(text + notes(results, options, _subjects(results), False))
 
 
+def paired(results: dict, options: dict) -> str:
+    """Rows = pairs of configurations, per task: the paired per-subject difference (first
+    minus second), Holm-adjusted over the rows of each task's column.
+
+    Options: ``tasks`` (with ``task_labels``), ``pairs`` (``[first, second, label]``).
+    """
+    metric = options.get("metric", "macro_f1")
+    tasks = list(options.get("tasks") or results["tasks"])
+    labels = options.get("task_labels", {})
+    pairs = [(str(a), str(b), str(label)) for a, b, label in options.get("pairs", [])]
+    if not pairs:
+        raise TableError("a paired table needs pairs = [[first, second, label], ...]")
+    columns = []
+    for task in tasks:
+        comps = [
+            _compare(
+                subject_scores(results, task, a, metric), subject_scores(results, task, b, metric)
+            )
+            for a, b, _ in pairs
+        ]
+        columns.append(holm_adjust_comparisons(comps))
+    head = [options.get("row_header", "comparison")] + [
+        f"{labels.get(task, task)} Δ" for task in tasks
+    ]
+    body = [[label] + [_delta(col[i]) for col in columns] for i, (_, _, label) in enumerate(pairs)]
+    return "\n".join(_table(head, body) + [""] + notes(results, options, _subjects(results), True))
+
+
 def _table(head: list[str], body: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
         "| " + " | ".join(c.replace("|", "/") for c in line) + " |" for line in body
@@ -521,4 +549,5 @@ RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "layouts-data": layouts_data,
     "layouts-predictions": layouts_predictions,
     "stacked-step": stacked_step,
+    "paired": paired,
 }

@@ -244,3 +244,36 @@ def test_several_argument_lists_run_one_benchmark_each_collected_in_order(
     ]
     assert reproduce.benchmark_calls({"args": ["--seeds", "3"]}) == [["--seeds", "3"]]
     assert reproduce.benchmark_calls({}) == [[]]
+
+
+def test_a_paired_table_gives_first_minus_second_holm_adjusted_per_task():
+    from benchmarks.tables import RENDERERS, TableError
+
+    def run(conf, task, scores):
+        per = {s: {"macro_f1": v} for s, v in scores.items()}
+        return {"configuration": conf, "task": task, "status": "done", "per_subject": per}
+
+    a = {"S1": 0.9, "S2": 0.8, "S3": 0.7, "S4": 0.6, "S5": 0.9, "S6": 0.8}
+    b = {s: v - 0.05 for s, v in a.items()}
+    c = {s: v + (0.02 if i % 2 else -0.03) for i, (s, v) in enumerate(a.items())}
+    results = {
+        "runs": [
+            run(n, t, sc) for t in ("binary", "3class") for n, sc in (("a", a), ("b", b), ("c", c))
+        ],
+        "study_name": "x",
+    }
+    text = RENDERERS["paired"](
+        results,
+        {
+            "name": "x",
+            "tasks": ["binary"],
+            "pairs": [["a", "b", "a minus b"], ["c", "a", "c minus a"]],
+        },
+    )
+    comps = holm_adjust_comparisons([paired_comparison(a, b), paired_comparison(c, a)])
+    lines = text.splitlines()
+    assert lines[0] == "| comparison | binary Δ |"
+    assert lines[2] == f"| a minus b | {comps[0].format()} |" and "+0.050" in lines[2]
+    assert lines[3] == f"| c minus a | {comps[1].format()} |"
+    with pytest.raises(TableError):
+        RENDERERS["paired"](results, {"name": "x", "tasks": ["binary"]})
