@@ -8,6 +8,9 @@ the file's first row), the class names and, optionally, the raw values meaning e
 Extra tasks merge classes (``[tasks.NAME]``). See README "Your own recordings" for an example.
 
 Raw label codes in a :class:`Recording` are ``class index + 1``; 0 is unlabelled.
+
+The module is long because the ``dataset.toml`` schema, its validation with one-line errors
+naming the file and key, and reading the tables are one format.
 """
 
 from __future__ import annotations

@@ -39,6 +39,10 @@ Beside the device's files, all optional:
 
 A ``segments.csv`` wins over a tags mapping; without either, a session can be inspected
 (``xmodal datasets``) and predicted on, not trained on.
+
+The module is long because one device format is one concept here: the files' headers, session
+discovery in folders and zips (with the zip's safety checks), the alignment of the signals'
+start times and the labels beside the sessions.
 """
 
 from __future__ import annotations

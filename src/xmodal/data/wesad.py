@@ -6,6 +6,9 @@ t = 0, wrist signals (Empatica E4) at their native rates on the same time base. 
 with the restricted unpickler of :mod:`xmodal.data.safe_pickle`, one subject at a time; only the
 requested modalities are kept (as float32) and every other array is released as soon as the
 file is parsed. NaN and inf are left in place for preprocessing to repair or reject.
+
+The module is long because an untrusted pickle is checked key by key and array by array, each
+with a one-line error naming the file and key.
 """
 
 from __future__ import annotations

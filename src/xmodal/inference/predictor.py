@@ -16,6 +16,9 @@ not adapt.
 A hybrid run (``--features-blend``) blends each model's probabilities with its fold's saved
 features classifier (:mod:`xmodal.training.features_blend`); it predicts whole recordings
 with the run's ``recording`` or ``calibration`` normalisation, not streams.
+
+The module is long because loading a run, preparing a recording as the run did, adapting,
+blending and streaming all serve one object, :class:`Predictor`.
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ when training windows barely outnumber features). Fitted estimators are not pers
 pickle); each fold writes the estimator's parameters and importances / coefficients as JSON
 (``folds/*/features_model.json``). :class:`FeaturesEstimator` is the baseline as a fold estimator
 (the same fold runner as the networks').
+
+The module is long because the features, their extraction and the classifiers that read them
+are one pipeline, defined and documented in one place.
 """
 
 from __future__ import annotations

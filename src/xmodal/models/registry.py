@@ -7,6 +7,9 @@ by the standard recipe) or, for models that are not trained that way, an *estima
 built-in models register themselves in :func:`builtin_registry`; a user adds one with
 :func:`register_model`, a package through the ``xmodal.models`` entry point group, whose
 entries name a builder or a :class:`ModelEntry` and are loaded when a name is not found.
+
+The module is long because it is the one place where a model name means something: the
+registry, the built-in models' builders and how the features settings resolve for each.
 """
 
 from __future__ import annotations
