@@ -103,15 +103,13 @@ def _setting_option(item: dataclasses.Field, default: object) -> dict:
     """The argparse keywords of a setting's option, from its declaration."""
     meta = item.metadata
     text = meta["help"]
+    if isinstance(default, bool) and option_of(item).startswith("--no-"):  # turns it off
+        return {"action": "store_true", "help": f"do not {text} (default: on)"}
     if "default" not in text:  # a default of its own (the data's, the preset's) is in the text
         text += f" (default {_shown(default)})"
     kwargs: dict = {"help": text}
     if isinstance(default, bool):
-        inverted = option_of(item).startswith("--no-")
-        kwargs["action"] = "store_true" if inverted else argparse.BooleanOptionalAction
-        if not inverted:
-            kwargs["default"] = None
-        return kwargs
+        return {**kwargs, "action": argparse.BooleanOptionalAction, "default": None}
     if isinstance(default, dict):
         kwargs.update(nargs="+", type=_rate)
     elif isinstance(default, tuple) and "int" in str(item.type):

@@ -302,7 +302,7 @@ class DataConfig:
     cache_dir: str = setting("", "window cache folder (default $XMODAL_CACHE or ~/.cache/xmodal)")
     use_cache: bool = setting(
         True,
-        "read and write the window cache (--no-cache: do not)",
+        "use the window cache (--cache-dir)",
         flag="--no-cache",
     )
     labels: str = setting(
