@@ -18,6 +18,7 @@ import time
 import numpy as np
 import torch
 
+from benchmarks.common import MODEL
 from xmodal.config import ModelConfig
 from xmodal.inference.frozen import freeze_for_cpu
 from xmodal.inference.predictor import Predictor
@@ -61,7 +62,7 @@ def model_latency(name: str, device: str, repeats: int = 300, frozen: bool = Fal
 
 def streaming(minutes: float, hop: float, chunk_s: float = 0.25) -> dict:
     torch.manual_seed(0)
-    model = build_model(ModelConfig(ensemble=1), SHAPES, 3).eval()
+    model = build_model(ModelConfig(name=MODEL, ensemble=1), SHAPES, 3).eval()
     predictor = Predictor([model], ["baseline", "stress", "amusement"], RATES, 10.0, hop)
     rate = 700.0
     stream = predictor.stream({"chest.ECG": rate, "chest.EDA": rate}, hop=hop)

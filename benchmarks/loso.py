@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import N_SUBJECTS_FULL, PRESET_ORDER, load_avg, rmtree, simulate
+from benchmarks.common import MODEL, N_SUBJECTS_FULL, PRESET_ORDER, load_avg, rmtree, simulate
 from benchmarks.loso15 import measure_loso_default_15
 
 #: wall-time targets of the 15-subject LOSO per preset, seconds (others: the old 20 minutes)
@@ -42,6 +42,7 @@ def _loso_once(
     from xmodal.config import RunConfig
 
     config = RunConfig()
+    config.model.name = MODEL
     config.data.path = str(data)
     config.data.cache_dir = str(work / "cache-loso")
     config.model.preset = preset
@@ -151,6 +152,7 @@ def measure_full_loso(work: Path, quick: bool) -> dict:
     data = work / "full"
     simulate(data, N_SUBJECTS_FULL, minutes)
     config = RunConfig()
+    config.model.name = MODEL
     config.data.path = str(data)
     config.data.cache_dir = str(work / "cache-full")
     if quick:
@@ -218,6 +220,7 @@ def measure_ray_scaling(work: Path, quick: bool) -> dict:
     data = work / "ray"
     simulate(data, n_sub, minutes)
     config = RunConfig()
+    config.model.name = MODEL
     config.data.path = str(data)
     config.data.cache_dir = str(work / "cache-ray")
     config.model.ensemble = 1

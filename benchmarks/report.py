@@ -100,7 +100,7 @@ def _inference_and_loso(r: dict) -> list[str]:
         f"{me['macro_f1']:.2f}) | - | - |"
     )
     lines.append(
-        f"| LOSO 15 subjects x 100 min, default config, {ex['jobs']} fold workers "
+        f"| LOSO 15 subjects x 100 min, default config (attentive), {ex['jobs']} fold workers "
         f"(EXTRAPOLATED) | "
         f"{ex['wall_s_earliest_stop'] / 60:.1f}-{ex['wall_s_max_epochs'] / 60:.1f} min "
         f"(earliest stop - all epochs) | <= {ex['target_s'] / 60:.0f} min | "
@@ -109,7 +109,7 @@ def _inference_and_loso(r: dict) -> list[str]:
     if "full_15_subjects" in lo:
         fu = lo["full_15_subjects"]
         lines.append(
-            f"| LOSO 15 subjects x {fu['minutes']:g} min, default config, {fu['jobs']} "
+            f"| LOSO 15 subjects x {fu['minutes']:g} min, default config (attentive), {fu['jobs']} "
             f"fold workers (MEASURED) | "
             f"{fu['wall_s'] / 60:.1f} min (macro-F1 {fu['macro_f1']:.2f}, epochs "
             f"{min(fu['epochs_run'])}-{max(fu['epochs_run'])}) | "
@@ -166,7 +166,7 @@ def _scaling(r: dict) -> list[str]:
         )
     lines += [
         "",
-        "Scaling (training epoch, default model and trainer):",
+        "Scaling (training epoch, attentive model, default trainer):",
         "",
         "| windows | epoch s | windows/s | threads | precision |",
         "|---|---|---|---|---|",

@@ -27,7 +27,8 @@ FAST = [
 
 
 def train_tiny(data: Path, out: Path, *extra: str) -> Path:
-    """Train a run on ``data`` into ``out`` and return ``out`` (asserts success)."""
+    """Train an attentive run (``extra`` may name another model) on ``data`` into ``out`` and
+    return ``out`` (asserts success)."""
     code = main(
         [
             "train",
@@ -37,6 +38,8 @@ def train_tiny(data: Path, out: Path, *extra: str) -> Path:
             "--cache-dir",
             str(out.parent / "cache"),
             *FAST,
+            "--model",
+            "attentive",
             *extra,
         ]
     )

@@ -46,7 +46,8 @@ def test_cross_val_score_matches_xmodal_train(dataset, tiny_wesad, tmp_path):
     """Leave-one-subject-out through scikit-learn gives the folds of ``xmodal train``: the same
     inner validation subjects, seeds, and so the same probabilities and scores (fp32)."""
     out = tmp_path / "run"
-    argv = ["train", str(tiny_wesad), "--out", str(out), *FLAGS, "--features-blend", "equal"]
+    argv = ["train", str(tiny_wesad), "--out", str(out), *FLAGS, "--model", "attentive"]
+    argv += ["--features-blend", "equal"]
     assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 0
     folds = [json.loads(p.read_text()) for p in sorted((out / "folds").glob("*/fold.json"))]
     clf = xmodal.XModalClassifier("attentive", **SETTINGS, config=EQUAL_BLEND)

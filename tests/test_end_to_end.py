@@ -39,7 +39,7 @@ def test_loso_run_writes_every_file_with_the_schema(capsys, tiny_wesad, tmp_path
     results = _train(capsys, tiny_wesad, out)
     for key in RESULTS_KEYS:
         assert key in results
-    assert results["model"] == "attentive" and results["protocol"] == "loso"
+    assert results["model"] == "late-fusion" and results["protocol"] == "loso"  # the default
     assert results["modalities"] == ["chest.ECG", "chest.EDA"]
     assert results["classes"] == ["baseline", "stress", "amusement"]
     assert len(results["folds"]) == 4
@@ -56,9 +56,9 @@ def test_loso_run_writes_every_file_with_the_schema(capsys, tiny_wesad, tmp_path
         "confusion_matrix.png",
         "per_subject.png",
         "training_curves.png",
-        "attention.png",
     ):
         assert (out / name).stat().st_size > 0, name
+    assert not (out / "attention.png").exists()  # late fusion has no attention to plot
     assert len(list(out.glob("folds/*/model.pt"))) == 4
     header, *rows = (out / "predictions.csv").read_text().splitlines()
     assert header == "subject,t_start,true,predicted,p_baseline,p_stress,p_amusement"

@@ -320,7 +320,9 @@ def _train(data: Path, out: Path, *extra: str) -> int:
 @pytest.fixture(scope="module")
 def hybrid_run(tiny_wesad, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "run"
-    assert _train(tiny_wesad, out, "--features-blend", "val", "--final") == 0
+    assert (
+        _train(tiny_wesad, out, "--model", "attentive", "--features-blend", "val", "--final") == 0
+    )
     return out
 
 
@@ -338,7 +340,9 @@ def test_hybrid_run_saves_its_halves_and_is_deterministic(hybrid_run, tiny_wesad
     assert final["weight"] == 0.5
     assert final["classifier"] == "lda"  # auto: a shrinkage LDA in a hybrid
     again = tmp_path / "again"
-    assert _train(tiny_wesad, again, "--features-blend", "val", "--final") == 0
+    assert (
+        _train(tiny_wesad, again, "--model", "attentive", "--features-blend", "val", "--final") == 0
+    )
     a = pd.read_csv(hybrid_run / "predictions.csv")
     b = pd.read_csv(again / "predictions.csv")
     pd.testing.assert_frame_equal(a, b)

@@ -350,7 +350,7 @@ class ModelConfig:
     """Which network and its hyper-parameters (see the Models page of the documentation)."""
 
     name: str = setting(
-        "attentive",
+        "late-fusion",
         "a registered model: a built-in one (see the Models page) or one a package adds; an "
         "unknown name lists the registered ones",
         flag="--model",

@@ -1,8 +1,9 @@
 """``xmodal demo``: the embedded default, end to end on synthetic WESAD-format data.
 
-The demo compares the default attentive model with late fusion, each single modality and the
-classical ``features`` pipeline, leave-one-subject-out over two seeds, and reports the paired
-per-subject differences with their bootstrap intervals and Wilcoxon p-values, whatever they are.
+The demo compares the default model (late fusion) with the attentive network, each single
+modality and the classical ``features`` pipeline, leave-one-subject-out over two seeds, and
+reports the paired per-subject differences with their bootstrap intervals and Wilcoxon p-values,
+whatever they are.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ DEMO_MODALITIES = ("chest.ECG", "chest.EDA")
 def demo_study() -> Study:
     """The configurations the demo compares."""
     configs = [
-        Configuration("attentive", {"model": {"name": "attentive"}}),
         Configuration("late-fusion", {"model": {"name": "late-fusion"}}),
+        Configuration("attentive", {"model": {"name": "attentive"}}),
     ]
     for modality in DEMO_MODALITIES:
         configs.append(

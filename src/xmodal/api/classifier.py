@@ -49,7 +49,7 @@ class XModalClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model : str, optional
-        A registered model (``attentive`` by default; see :func:`xmodal.register_model`).
+        A registered model (``late-fusion`` by default; see :func:`xmodal.register_model`).
     preset : str, optional
         Stream size preset (``efficient`` by default).
     ensemble : int, optional
