@@ -193,3 +193,19 @@ def test_unknown_config_key(capsys, tmp_path):
 
 def test_simulate_rejects_bad_sizes(capsys, tmp_path):
     _expect_error(capsys, ["simulate", str(tmp_path / "x"), "--subjects", "0"], "--subjects")
+
+
+def test_demo_with_a_failed_run_exits_2_naming_it(capsys, monkeypatch, tmp_path):
+    """A demo whose folder holds a run of another configuration (an earlier version's) does not
+    make its comparison: one line naming the run, exit code 2."""
+    import xmodal.demo
+
+    stale = "xmodal-demo/runs/late-fusion--seed1 holds a run with another configuration"
+    state = {
+        "entries": [
+            {"status": "failed", "run": "runs/late-fusion--seed1", "error": stale},
+            {"status": "done", "run": "runs/features--seed1", "error": ""},
+        ]
+    }
+    monkeypatch.setattr(xmodal.demo, "run_demo", lambda out, quiet=False: state)
+    _expect_error(capsys, ["demo", "--out", str(tmp_path)], "1 of 2 demo runs failed")

@@ -401,7 +401,13 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from xmodal.demo import run_demo
 
-    run_demo(Path(args.out), quiet=args.quiet)
+    state = run_demo(Path(args.out), quiet=args.quiet)
+    failed = [e for e in state["entries"] if e["status"] == "failed"]
+    if failed:  # a demo with a missing row does not make its comparison
+        raise XmodalError(
+            f"{len(failed)} of {len(state['entries'])} demo runs failed (first: "
+            f"{failed[0]['run']}: {failed[0]['error']})"
+        )
     return 0
 
 

@@ -59,8 +59,9 @@ def demo_base(data: Path, cache: Path) -> RunConfig:
     )
 
 
-def run_demo(out: Path, quiet: bool = False) -> str:
-    """Simulate data, run the demo study, print and write the table; return it."""
+def run_demo(out: Path, quiet: bool = False) -> dict:
+    """Simulate data, run the demo study, print and write the table; return the benchmark state
+    (its ``entries`` say which runs failed)."""
     out = Path(out)
     progress = Progress(quiet=quiet)
     start = time.perf_counter()
@@ -94,4 +95,4 @@ def run_demo(out: Path, quiet: bool = False) -> str:
     atomic_write_text(out / "demo.md", text)
     print(table)
     print(f"\nwrote {out}/demo.md, table.md, report.html and runs/*/ in {elapsed:.0f} s")
-    return table
+    return state
