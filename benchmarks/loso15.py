@@ -12,7 +12,8 @@ shared: read every wall time next to it).
 
 ``variants``: ``default`` and ``paper`` (``--preset paper``); ``default_one_after_another``
 trains the ensemble members one after another (``training.stack_members = false``), the
-comparison for the stacked members.
+comparison for the stacked members; ``default_late_fusion`` is the default configuration as
+``xmodal train`` runs it (late fusion instead of the attentive network).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ VARIANTS = {
     "default": [],
     "default_one_after_another": ["--config", "{config}"],
     "paper": ["--preset", "paper"],
+    "default_late_fusion": ["--model", "late-fusion"],
 }
 SEQUENTIAL_TOML = "[training]\nstack_members = false\n"
 
@@ -77,7 +79,8 @@ def _one(work: Path, data: Path, name: str, extra: list[str]) -> dict:
     config = work / "loso15-sequential.toml"
     config.write_text(SEQUENTIAL_TOML, encoding="utf-8")
     env = dict(os.environ, XMODAL_CACHE=str(cache))
-    args = ["train", str(data), "--out", str(run), "--quiet", "--model", MODEL]
+    args = ["train", str(data), "--out", str(run), "--quiet"]
+    args += [] if "--model" in extra else ["--model", MODEL]
     args += [a.replace("{config}", str(config)) for a in extra]
     start_load = load_avg()
     with _LoadSampler() as sampler:
