@@ -83,8 +83,15 @@ def _subjects(results: dict) -> list[str]:
     return list(dict.fromkeys(s for r in results["runs"] for s in r.get("per_subject", {})))
 
 
-def notes(results: dict, options: dict, subjects: list[str], compared: bool) -> list[str]:
-    """The lines under a table: what Δ means, the smallest p, the data and the results file."""
+def notes(
+    results: dict,
+    options: dict,
+    subjects: list[str],
+    compared: bool,
+    difference: str = "row minus reference",
+) -> list[str]:
+    """The lines under a table: what Δ means (``difference``: which score minus which), the
+    smallest p, the data and the results file."""
     n = len(subjects)
     seeds = sorted({len(runs_of(results, r["task"], r["configuration"])) for r in results["runs"]})
     metric = options.get("metric_label", "macro-F1")
@@ -95,7 +102,7 @@ def notes(results: dict, options: dict, subjects: list[str], compared: bool) -> 
     ]
     if compared:
         lines.append(
-            f"Δ: paired per-subject difference (row minus reference), {CONFIDENCE:.0%} BCa "
+            f"Δ: paired per-subject difference ({difference}), {CONFIDENCE:.0%} BCa "
             f"bootstrap interval ({N_BOOT} resamples of the subjects, seed {BOOT_SEED}) and "
             f"two-sided Wilcoxon p, with the Holm-adjusted p over the rows of the column where "
             f"it differs; **resolved**: the interval excludes 0 and the adjusted p is below "
@@ -309,7 +316,9 @@ def paired(results: dict, options: dict) -> str:
         f"{labels.get(task, task)} Δ" for task in tasks
     ]
     body = [[label] + [_delta(col[i]) for col in columns] for i, (_, _, label) in enumerate(pairs)]
-    return "\n".join(_table(head, body) + [""] + notes(results, options, _subjects(results), True))
+    difference = "the first configuration of each row minus the second"
+    notes_lines = notes(results, options, _subjects(results), True, difference)
+    return "\n".join(_table(head, body) + [""] + notes_lines)
 
 
 def _table(head: list[str], body: list[list[str]]) -> list[str]:
