@@ -48,13 +48,11 @@ def with_threads(n: int, fn):
 def build(preset: str = ""):
     """One ``MODEL`` network (the default trains a seed ensemble of such networks) of
     ``preset`` (default preset when empty) on the benchmark's ECG + EDA shapes, seed 0."""
-    from xmodal.config import ModelConfig
+    from xmodal.config import DEFAULT_PRESET, ModelConfig
     from xmodal.models.registry import build_model
 
     torch.manual_seed(0)
-    config = ModelConfig(name=MODEL, ensemble=1)
-    if preset:
-        config.preset = preset
+    config = ModelConfig(name=MODEL, preset=preset or DEFAULT_PRESET, ensemble=1)
     return build_model(config, SHAPES, 3)
 
 

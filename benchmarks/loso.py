@@ -36,15 +36,24 @@ def _timed_run(config, out: Path) -> tuple[dict, float, int]:
     return results, time.perf_counter() - t, jobs
 
 
-def _loso_once(
-    work: Path, data: Path, preset: str, n_sub: int, minutes: float, epochs: int, preprocess: dict
-) -> dict:
+def _bench_config(data: Path, cache: Path):
+    """A default run configuration of the bench's network (``MODEL``) on ``data``, with its own
+    window cache."""
     from xmodal.config import RunConfig
 
     config = RunConfig()
     config.model.name = MODEL
     config.data.path = str(data)
-    config.data.cache_dir = str(work / "cache-loso")
+    config.data.cache_dir = str(cache)
+    return config
+
+
+def _loso_once(
+    work: Path, data: Path, preset: str, n_sub: int, minutes: float, epochs: int, preprocess: dict
+) -> dict:
+    from xmodal.config import RunConfig
+
+    config = _bench_config(data, work / "cache-loso")
     config.model.preset = preset
     config.training.epochs = epochs
     config.training.min_epochs = min(config.training.min_epochs, epochs)
@@ -146,15 +155,10 @@ def measure_loso(
 def measure_full_loso(work: Path, quick: bool) -> dict:
     """The default configuration's real LOSO on 15 WESAD-size synthetic subjects (measured,
     cold preprocessing included); ``quick``: 15 subjects of 5 minutes, 1 epoch."""
-    from xmodal.config import RunConfig
-
     minutes = 5.0 if quick else 100.0
     data = work / "full"
     simulate(data, N_SUBJECTS_FULL, minutes)
-    config = RunConfig()
-    config.model.name = MODEL
-    config.data.path = str(data)
-    config.data.cache_dir = str(work / "cache-full")
+    config = _bench_config(data, work / "cache-full")
     if quick:
         config.training.epochs = config.training.min_epochs = 1
     results, wall, jobs = _timed_run(config, work / "full-run")
@@ -210,7 +214,6 @@ def measure_ray_scaling(work: Path, quick: bool) -> dict:
         import ray  # noqa: F401
     except ImportError:
         return {"skipped": True, "note": "Ray is not installed (pip install 'xmodal[ray]')"}
-    from xmodal.config import RunConfig
     from xmodal.signals.pipeline import prepare_subjects
     from xmodal.training.experiment import run_experiment
     from xmodal.training.progress import Progress
@@ -219,10 +222,7 @@ def measure_ray_scaling(work: Path, quick: bool) -> dict:
     n_sub, minutes, epochs = 4, 5.0, 1 if quick else 2
     data = work / "ray"
     simulate(data, n_sub, minutes)
-    config = RunConfig()
-    config.model.name = MODEL
-    config.data.path = str(data)
-    config.data.cache_dir = str(work / "cache-ray")
+    config = _bench_config(data, work / "cache-ray")
     config.model.ensemble = 1
     config.training.epochs = epochs
     config.training.min_epochs = min(config.training.min_epochs, epochs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.common import PRESET_ORDER
+from benchmarks.loso15 import TARGETED, VARIANTS
 
 
 def _machine(r: dict) -> list[str]:
@@ -118,7 +119,7 @@ def _inference_and_loso(r: dict) -> list[str]:
     d15 = lo.get("default_15", {})
     if d15.get("skipped"):
         lines.append(f"| loso.default_15 | not run: {d15['note']} | - | - |")
-    for name in ("default", "default_one_after_another", "paper", "default_late_fusion"):
+    for name in VARIANTS:
         if name in d15:
             v = d15[name]
             lines.append(
@@ -126,7 +127,7 @@ def _inference_and_loso(r: dict) -> list[str]:
                 f"{v['wall_s']:.0f} s wall: preprocessing {v['preprocess_s']:.0f} s, "
                 f"rest {v['rest_s']:.0f} s (macro-F1 {v['macro_f1']:.2f}; load "
                 f"{v['load_avg_1min_during']['mean']:.1f} mean) | <= 150 s (default) | "
-                f"{v['wall_s'] <= 150 if name.startswith('default') and 'after' not in name else '-'} |"
+                f"{v['wall_s'] <= 150 if name in TARGETED else '-'} |"
             )
     for preset, v in lo.get("presets", {}).items():
         if preset == me["preset"]:
