@@ -154,20 +154,29 @@ def measure_loso_default_15(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m benchmarks.loso15 OUT.json [VARIANT ...]``: only this stage."""
+    """``python -m benchmarks.loso15 --out OUT.json [VARIANT ...]``: only this stage."""
     import argparse
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out")
+    parser.add_argument("--out", required=True, help="result JSON")
     parser.add_argument("variants", nargs="*", help=f"of {', '.join(VARIANTS)} (default: all)")
     args = parser.parse_args(argv)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
 
     def write(result: dict) -> None:
         Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
 
+    from benchmarks.machine import machine_info
+
+    machine = machine_info()
     with tempfile.TemporaryDirectory() as tmp:
-        result = measure_loso_default_15(Path(tmp), False, tuple(args.variants), write)
+        result = measure_loso_default_15(
+            Path(tmp), False, tuple(args.variants), lambda r: write({**r, "machine": machine})
+        )
+    result["machine"] = {**machine, "load_avg_end": load_avg()}
     write(result)
     print(json.dumps(result, indent=2))
 

@@ -548,6 +548,148 @@ def stacked_step(results: dict, options: dict) -> str:
     )
 
 
+def cpu_paths(results: dict, options: dict) -> str:
+    """The CPU training paths against their alternatives (``python -m benchmarks.cpu_paths``):
+    one row per measurement, ratios below 1 meaning the path is faster."""
+    r = results["result"]
+    layers, st, batches = r["conv_layer"], r["steps"], r["batch_sizes"]
+
+    def ratios(key: str, c_in: int, kernels=(8, 16, 32)) -> str:
+        return ", ".join(f"kernel {k}: {layers[f'k{k}_cin{c_in}'][key]:.2f}x" for k in kernels)
+
+    presets = [p for p in ("efficient", "compact", "paper") if p in st]
+    body = [
+        [
+            "training FLOPs per ECG + EDA window (forward + backward)",
+            ", ".join(f"`{p}` {st[p]['mflop_per_window']:,.0f} MFLOP" for p in presets),
+        ],
+        [
+            "bf16 convolution layer, grad-input as a convolution / native "
+            f"({r['layer']['channels']} channels)",
+            ratios("grad_input_as_conv_ratio", r["layer"]["channels"]),
+        ],
+        [
+            "bf16 convolution layer, grad-weight as a convolution / native "
+            f"({r['layer']['channels']} channels; one input channel)",
+            ratios("grad_weight_as_conv_ratio", r["layer"]["channels"], (16, 32))
+            + "; "
+            + ratios("grad_weight_as_conv_ratio", 1, (16, 32)),
+        ],
+        [
+            "fp32 convolution layer forward + backward, gradients as convolutions / native "
+            f"({r['layer']['channels']} channels)",
+            ratios("fp32_fast_ratio", r["layer"]["channels"]),
+        ],
+        [
+            "bf16 max-pooling forward + backward, channels-last / channels-first",
+            f"{r['max_pool']['ratio']:.2f}x",
+        ],
+        [
+            "bf16 training step, fast paths off -> on (ms)",
+            ", ".join(
+                f"`{p}` {st[p]['bf16_native_ms']:.1f} -> {st[p]['bf16_fast_ms']:.1f}"
+                for p in presets
+            ),
+        ],
+        [
+            "training step, bf16 / fp32",
+            ", ".join(f"`{p}` {st[p]['bf16_to_fp32']:.2f}x" for p in presets),
+        ],
+        [
+            "`efficient` bf16 step per batch size: windows/s (ratio to the bf16 matmul peak)",
+            ", ".join(
+                f"{b}: {v['windows_per_s']:,.0f} ({v['ratio_to_matmul_peak']:.2f})"
+                for b, v in batches.items()
+            ),
+        ],
+    ]
+    if "implicit_bf16" in st:
+        body.append(
+            [
+                "fp32 `efficient` step with oneDNN's implicit bf16 / without",
+                f"{st['implicit_bf16']['ratio']:.2f}x",
+            ]
+        )
+    body.append(
+        [
+            "bf16 convolution (kernel 8) as a height-1 channels-last `conv2d` / `conv1d`",
+            f"{r['conv2d_layer']['ratio']:.2f}x",
+        ]
+    )
+    busy = r["threads_beside_a_busy_process"]
+    cpus = busy["cpus"]
+    body.append(
+        [
+            f"bf16 `compact` step beside {busy['busy_processes']} busy process(es), "
+            f"{cpus} threads / 1 (wall time)",
+            f"{busy['threads_1_s']:.2f} s -> {busy[f'threads_{cpus}_s']:.2f} s "
+            f"({busy['ratio']:.1f}x)",
+        ]
+    )
+    compiled = r.get("compile")
+    if compiled and "ratio" in compiled:
+        body.append(
+            [
+                "`efficient` bf16 step with `torch.compile` / eager",
+                f"{compiled['compiled_ms']:.1f} / {compiled['eager_ms']:.1f} ms "
+                f"({compiled['ratio']:.2f}x) after {compiled['compile_wall_s']:.0f} s of "
+                "compilation",
+            ]
+        )
+    peaks = r.get("matmul_peak_gflops_cpu_time", {})
+    return "\n".join(
+        [
+            *_table(["measurement", "result"], body),
+            "",
+            f"Batch {r.get('batch')}, {r.get('threads')} thread, CPU time of the process, "
+            "variants alternated and the best of each kept (wall time where marked); layers of "
+            f"{r['layer']['length']} steps; 2048² matmul peaks measured the same way in the "
+            "same run: " + ", ".join(f"{peaks[p]:.0f} GFLOP/s {p}" for p in sorted(peaks)) + ".",
+            _raw_results(results, options),
+        ]
+    )
+
+
+def loso_default_15(results: dict, options: dict) -> str:
+    """The default 15-subject LOSO run for real (``python -m benchmarks.loso15``): wall time,
+    preprocessing, training and the load beside each variant."""
+    r = results["result"]
+    labels = options.get("labels", {})
+    variants = [v for v in r if isinstance(r[v], dict) and "wall_s" in r[v]]
+    if not variants:
+        raise TableError("no measured variant in the results")
+    head = [
+        "variant",
+        "wall s",
+        "preprocessing s",
+        "training s (sum over folds)",
+        "macro-F1",
+        "1-min load during (mean / max)",
+    ]
+    body = [
+        [
+            labels.get(v, v),
+            f"{r[v]['wall_s']:.0f}",
+            f"{r[v]['preprocess_s']:.0f}",
+            f"{r[v]['train_s_sum_over_folds']:.0f}",
+            f"{r[v]['macro_f1']:.3f}",
+            f"{r[v]['load_avg_1min_during']['mean']:.1f} / "
+            f"{r[v]['load_avg_1min_during']['max']:.1f}",
+        ]
+        for v in variants
+    ]
+    return "\n".join(
+        [
+            *_table(head, body),
+            "",
+            f"{r['stated']}; {r['subjects']} subjects of {r['minutes']:g} min (seed {r['seed']}), "
+            "each variant with a cold cache, one after the other; the training seconds add up "
+            "the folds, which run two at a time.",
+            _raw_results(results, options),
+        ]
+    )
+
+
 #: renderer name (``renderer = ...`` of a table) to function
 RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "comparison": comparison,
@@ -558,5 +700,7 @@ RENDERERS: dict[str, Callable[[dict, dict], str]] = {
     "layouts-data": layouts_data,
     "layouts-predictions": layouts_predictions,
     "stacked-step": stacked_step,
+    "cpu-paths": cpu_paths,
+    "loso-default-15": loso_default_15,
     "paired": paired,
 }

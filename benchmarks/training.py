@@ -22,12 +22,9 @@ def step_flops(preset: str, batch: int) -> int:
     return int(counter.get_total_flops())
 
 
-def step_seconds(
-    preset: str, precision: str, batch: int, steps: int, threads: int, fast: bool
-) -> float:
-    """Seconds per full training step (forward under the precision's autocast, backward,
-    AdamW; best of ``steps``) at ``threads``, with the fast CPU conv path on or off."""
-    from xmodal.models import fastconv
+def training_step(preset: str, precision: str, batch: int):
+    """A callable doing one training step of one ``preset`` network on random windows:
+    forward under the precision's autocast, loss, backward, AdamW."""
     from xmodal.training.precision import autocast_context
 
     model = build(preset).train()
@@ -43,6 +40,17 @@ def step_seconds(
         loss.backward()
         opt.step()
 
+    return step
+
+
+def step_seconds(
+    preset: str, precision: str, batch: int, steps: int, threads: int, fast: bool
+) -> float:
+    """Seconds per full training step (:func:`training_step`; best of ``steps``) at
+    ``threads``, with the fast CPU conv path on or off."""
+    from xmodal.models import fastconv
+
+    step = training_step(preset, precision, batch)
     before = fastconv.ENABLED
     fastconv.ENABLED = fast
     try:

@@ -400,14 +400,17 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
         predictor.windows({}, {}, normalization="running")
 
 
-@pytest.mark.parametrize("adapt", ["none", "adabn"])
-def test_experts_mi_run_records_its_weights_and_predict_equals_its_fold(
-    adapt, tiny_wesad, tmp_path
+@pytest.mark.parametrize(
+    ("blend", "adapt"),
+    [("experts-mi", "none"), ("experts-mi", "adabn"), ("experts-gate", "adabn")],
+)
+def test_experts_run_records_its_weights_and_predict_equals_its_fold(
+    blend, adapt, tiny_wesad, tmp_path
 ):
     run = tmp_path / "run"
-    assert _train(tiny_wesad, run, "--features-blend", "experts-mi", "--adapt", adapt) == 0
+    assert _train(tiny_wesad, run, "--features-blend", blend, "--adapt", adapt) == 0
     results = json.loads((run / "results.json").read_text())
-    assert results["config"]["model"]["features_blend"] == "experts-mi"
+    assert results["config"]["model"]["features_blend"] == blend
     fold = sorted((run / "folds").iterdir())[0]
     record = json.loads((fold / "fold.json").read_text())
     subject = record["test_subjects"][0]
@@ -415,6 +418,8 @@ def test_experts_mi_run_records_its_weights_and_predict_equals_its_fold(
     assert list(weights) == ["network", *WRIST] and np.isclose(sum(weights.values()), 1.0, 1e-3)
     saved = json.loads((fold / "features_blend.json").read_text())
     assert list(saved["experts"]) == WRIST
+    # the gate: fitted on the fold's three labelled people (four subjects, one tested)
+    assert (saved["gate"] is not None) == (blend == "experts-gate")
     out = tmp_path / "pred.csv"
     code = main(
         ["predict", str(run), str(tiny_wesad / subject), "--fold", fold.name, "--out", str(out)]

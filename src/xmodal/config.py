@@ -43,10 +43,11 @@ SAVABLE_FEATURES_MODELS = ("rf", "lda")
 #: a network's hybrid with the features classifier: auto (DEFAULT_BLEND for a fusion network,
 #: none for one stream and for non-networks), none, equal weights, the weight best on the
 #: inner validation subjects, or the network and one features classifier per sensor mixed per
-#: person by mutual information (see xmodal.training.features_blend)
-FEATURES_BLENDS = ("auto", "none", "equal", "val", "experts-mi")
+#: person by mutual information or by a gate learned on the fold's people (see
+#: xmodal.training.features_blend)
+FEATURES_BLENDS = ("auto", "none", "equal", "val", "experts-mi", "experts-gate")
 #: the blends that make a network a hybrid
-HYBRID_BLENDS = ("equal", "val", "experts-mi")
+HYBRID_BLENDS = ("equal", "val", "experts-mi", "experts-gate")
 DEFAULT_BLEND = "experts-mi"
 #: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
 #: device (placement) that the dataset offers (device), or the network's only (same)
@@ -415,7 +416,9 @@ class ModelConfig:
         "of the same fold: equal weights, the weight best on the inner validation subjects "
         "(val), or one features classifier per sensor beside the network, weighted per person "
         "by the mutual information of each one's predictions over the person's unlabelled "
-        "windows (experts-mi); auto (default): experts-mi for fusion networks, none for single "
+        "windows (experts-mi), or the same experts with the sensors' share split by a gate "
+        "learned on the fold's training people from how each expert behaves on a recording "
+        "(experts-gate); auto (default): experts-mi for fusion networks, none for single "
         "and features",
         check=FEATURES_BLENDS,
     )

@@ -50,14 +50,19 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
     if model.get("features_blend") in HYBRID_BLENDS:
         network = ", ".join(model.get("network_modalities") or results.get("modalities", []))
         blend = model["features_blend"]
-        if blend == "experts-mi":
+        if blend in ("experts-mi", "experts-gate"):
+            weighting = (
+                "each one's mutual information between window and class"
+                if blend == "experts-mi"
+                else "the network's mutual information share, the sensors splitting the rest "
+                "by a gate learned on the fold's training people"
+            )
             parts.append(
                 f"hybrid: the network reads {network}; its probabilities are mixed with those "
                 f"of one `{model.get('features_model')}` classifier per sensor of the "
                 f"hand-crafted features of {model.get('features_window', 60):g} s ending with "
-                "each window, weighted per person by each one's mutual information between "
-                "window and class over the person's unlabelled windows (per fold: "
-                "`features_blend.json`, `features_classifier.npz`)"
+                f"each window, weighted per person by {weighting} over the person's unlabelled "
+                "windows (per fold: `features_blend.json`, `features_classifier.npz`)"
             )
         else:
             weight = (

@@ -38,7 +38,7 @@ def format_results(results: dict) -> str:
             f"hybrid: the network reads {network}; blended ({model['features_blend']}) with "
             f"features of {model.get('features_window', 60):g} s of {mods}"
         )
-        if model["features_blend"] == "experts-mi":
+        if model["features_blend"] in ("experts-mi", "experts-gate"):
             lines.append(
                 "the blend's per-person weights read the test subject's unlabelled windows"
             )

@@ -531,9 +531,10 @@ class FeaturesEstimator:
         seed: int = 0,
         on_epoch=None,
         unlabelled: WindowSet | None = None,
+        recordings: WindowSet | None = None,
     ) -> dict:
-        """Fit on ``train`` (``validation`` and ``unlabelled`` are not used); return the fold
-        record's training fields."""
+        """Fit on ``train`` (``validation``, ``unlabelled`` and ``recordings`` are not used);
+        return the fold record's training fields."""
         start = time.perf_counter()
         x, names = features_of(train)
         self._pipeline, info, fit_s = fit_classifier(

@@ -305,7 +305,8 @@ def fold_probabilities(
 ) -> np.ndarray:
     """Test probabilities of a fitted fold estimator under adaptation ``mode``; the
     estimator's own model is left as trained (it is what the fold saves). A hybrid whose
-    blend weighs its experts per person (``experts-mi``) weighs them on ``recording``.
+    blend weighs its experts per person (``experts-mi``, ``experts-gate``) weighs them on
+    ``recording``.
 
     Raises
     ------
@@ -319,7 +320,7 @@ def fold_probabilities(
     if mode == "none" and not reads_recording:
         return estimator.predict_proba(test)
     if recording is None:
-        what = f"adaptation {mode!r}" if mode != "none" else "features blend experts-mi"
+        what = f"adaptation {mode!r}" if mode != "none" else "a features blend of experts"
         raise ConfigError(f"{what}: no recording windows of the test subjects")
     device = getattr(estimator, "device", "cpu")
     model.to(device)

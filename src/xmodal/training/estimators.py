@@ -74,9 +74,12 @@ class FoldEstimator(Protocol):
         seed: int,
         on_epoch: Callable[[dict], None] | None = None,
         unlabelled: WindowSet | None = None,
+        recordings: WindowSet | None = None,
     ) -> dict:
         """Fit on the fold's windows; return the fold record's training fields (``best_epoch``,
-        ``epochs_run``, ``train_s``, ``windows_per_s``, ``history``, ...)."""
+        ``epochs_run``, ``train_s``, ``windows_per_s``, ``history``, ...). ``unlabelled``:
+        windows for in-fold pretraining; ``recordings``: the training people's whole
+        recordings, for a blend that reads them (labels unread)."""
 
     def predict_proba(self, windows: WindowSet) -> np.ndarray:
         """Class probabilities ``(n_windows, n_classes)``."""
@@ -193,9 +196,10 @@ class NetworkEstimator:
         seed: int,
         on_epoch: Callable[[dict], None] | None = None,
         unlabelled: WindowSet | None = None,
+        recordings: WindowSet | None = None,
     ) -> dict:
         """Build and train the network (see :func:`~xmodal.training.recipe.fit_network`),
-        then, for a hybrid, the features half."""
+        then, for a hybrid, the features half (``experts-gate`` reads ``recordings``)."""
         view = self.network_view
         network_train = view(train)
         self.model, result = fit_network(
@@ -210,7 +214,7 @@ class NetworkEstimator:
         )
         if self.features is not None:
             result["features_blend"] = self.features.fit(
-                train, validation, self.network_proba, seed=seed
+                train, validation, self.network_proba, seed=seed, recordings=recordings
             )
         return result
 

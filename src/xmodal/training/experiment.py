@@ -109,6 +109,7 @@ def train_final(
     out: Path,
     progress: Progress,
     unlabelled: WindowSet | None = None,
+    recordings: WindowSet | None = None,
 ) -> dict:
     """Train one model on every subject into ``out/final/`` (``xmodal train --final``).
 
@@ -131,7 +132,12 @@ def train_final(
         torch.manual_seed(seed)
         progress.fold_start(f"final ({estimator.label}, all subjects)", epochs)
         result = estimator.fit(
-            train_all, None, seed=seed, on_epoch=progress.epoch, unlabelled=unlabelled
+            train_all,
+            None,
+            seed=seed,
+            on_epoch=progress.epoch,
+            unlabelled=unlabelled,
+            recordings=recordings,
         )
     estimator.save(final_dir)
     record = {
@@ -238,7 +244,9 @@ def run_experiment(
         progress.fold_end(fold_line(fold_task.fold, record))
     records = [records[fold.index] for fold in folds]
     final_record = (
-        train_final(config, train_all, records, out, progress, windows.unlabelled)
+        train_final(
+            config, train_all, records, out, progress, windows.unlabelled, windows.recordings
+        )
         if final
         else None
     )

@@ -25,6 +25,16 @@ sensors than the network (``--network-modalities``).
     test subject's recording, in ``xmodal predict`` the recording predicted. Fewer than
     :data:`~xmodal.training.adaptation.MIN_WINDOWS` windows, or no expert with any
     information, give equal weights.
+``experts-gate``
+    The experts of ``experts-mi``; the network keeps its mutual-information share, and the
+    sensors' experts split the rest by a gate learned on the fold's own people
+    (:mod:`xmodal.training.expert_gate`): cross-fitted on the training people (each person's
+    experts fitted on the others), it predicts from label-free statistics of an expert's
+    predictions over a recording how well that expert does on that person. It reads the
+    person's recording as ``experts-mi`` does; the training people's recordings (labels unread)
+    give the gate its statistics. With fewer than
+    :data:`~xmodal.training.expert_gate.MIN_GATE_PEOPLE` training people (or one sensor) the
+    sensors' experts are weighted as in ``experts-mi``.
 
 The features classifiers are then fitted on the training and validation subjects together, as
 the ``features`` model is.
@@ -36,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from xmodal.errors import DataError
 from xmodal.files import atomic_write_json, read_json
@@ -48,6 +59,7 @@ from xmodal.models.features_arrays import (
 )
 from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import MIN_WINDOWS, information_shares
+from xmodal.training.expert_gate import MIN_GATE_PEOPLE, ExpertGate, expert_statistics
 
 #: network shares ``w`` that ``val`` chooses from
 BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
@@ -101,7 +113,7 @@ class FeaturesBlend:
     Parameters
     ----------
     mode : str
-        ``equal``, ``val`` or ``experts-mi`` (see the module).
+        ``equal``, ``val``, ``experts-mi`` or ``experts-gate`` (see the module).
     classifier : str
         The features classifier (``rf`` or ``lda``: those saved as arrays).
     """
@@ -111,17 +123,19 @@ class FeaturesBlend:
         self.classifier = classifier
         self.weight = 0.5
         self._pipeline = None
-        #: ``experts-mi``: each expert's sensor and feature columns, and its classifier
+        #: ``experts-*``: each expert's sensor and feature columns, and its classifier
         self.sensors: dict[str, np.ndarray] = {}
         self._experts: list = []
-        #: ``experts-mi``: the weights of the last :meth:`blend`, per subject
+        #: ``experts-gate``: the gate over the sensors' experts (None: weighted as experts-mi)
+        self.gate: ExpertGate | None = None
+        #: ``experts-*``: the weights of the last :meth:`blend`, per subject
         self.person_weights: dict[str, dict[str, float]] = {}
         self.info: dict = {}
 
     @property
     def reads_recording(self) -> bool:
         """Whether the blend weighs its experts on the person's unlabelled windows."""
-        return self.mode == "experts-mi"
+        return self.mode in ("experts-mi", "experts-gate")
 
     def fit(
         self,
@@ -129,10 +143,16 @@ class FeaturesBlend:
         validation: WindowSet | None,
         network_proba: Callable[[WindowSet], np.ndarray],
         seed: int = 0,
+        recordings: WindowSet | None = None,
     ) -> dict:
         """Choose the weight (``val``), then fit the classifier (one per sensor for
-        ``experts-mi``) on every labelled window of the fold; return the record
-        (``weight`` and ``validation_log_loss``; ``experts`` for ``experts-mi``)."""
+        ``experts-*``) on every labelled window of the fold; return the record (``weight``
+        and ``validation_log_loss``; ``experts`` for ``experts-*``, and ``gate`` for
+        ``experts-gate``).
+
+        ``recordings``: every window of the training and validation people's recordings,
+        which ``experts-gate`` reads (no label) for its statistics; without it the gate reads
+        their labelled windows."""
         n_classes = len(train.classes)
         scores: dict = {}
         has_val = validation is not None and len(validation) > 0
@@ -149,14 +169,17 @@ class FeaturesBlend:
         x = np.concatenate([features_of(part)[0] for part in parts])
         labels = np.concatenate([part.labels for part in parts])
         names = features_of(train)[1]
-        if self.mode == "experts-mi":
+        if self.reads_recording:
             self.sensors = sensor_columns(names, list(train.modalities))
-            self._experts = [
-                fit_classifier(self.classifier, x[:, cols], labels, n_classes, seed)[0]
-                for cols in self.sensors.values()
-            ]
+            self._experts = self._fit_experts(x, labels, n_classes, seed)
             self.info = {"feature_names": names}
-            return {"mode": self.mode, "experts": ["network", *self.sensors]}
+            record = {"mode": self.mode, "experts": ["network", *self.sensors]}
+            if self.mode == "experts-gate":
+                subjects = np.concatenate([part.subjects for part in parts])
+                starts = np.concatenate([part.t_start for part in parts])
+                self.gate = self._fit_gate(x, labels, subjects, starts, recordings, n_classes, seed)
+                record["gate"] = None if self.gate is None else self.gate.to_dict()
+            return record
         self._pipeline, info, _ = fit_classifier(self.classifier, x, labels, n_classes, seed)
         self.info = {**info, "feature_names": names}
         return {
@@ -164,6 +187,63 @@ class FeaturesBlend:
             "mode": self.mode,
             "validation_log_loss": {str(w): round(s, 4) for w, s in scores.items()},
         }
+
+    def _fit_experts(self, x: np.ndarray, labels: np.ndarray, n_classes: int, seed: int) -> list:
+        return [
+            fit_classifier(self.classifier, x[:, cols], labels, n_classes, seed)[0]
+            for cols in self.sensors.values()
+        ]
+
+    def _fit_gate(
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        subjects: np.ndarray,
+        starts: np.ndarray,
+        recordings: WindowSet | None,
+        n_classes: int,
+        seed: int,
+    ) -> ExpertGate | None:
+        """The gate, cross-fitted over the people of the labelled feature rows ``x`` (their
+        ``subjects`` and window ``starts``); its statistics read ``recordings`` (else the
+        labelled rows). None with fewer than MIN_GATE_PEOPLE people or one sensor."""
+        people = np.unique(subjects)
+        if len(people) < MIN_GATE_PEOPLE or len(self.sensors) < 2:
+            return None
+        if recordings is not None:
+            pool_rows, pool_subjects, pool_starts = (
+                features_of(recordings)[0],
+                recordings.subjects,
+                recordings.t_start,
+            )
+        else:
+            pool_rows, pool_subjects, pool_starts = x, subjects, starts
+        statistics, scores = [], []
+        for person in people:
+            mine = subjects == person
+            experts = self._fit_experts(x[~mine], labels[~mine], n_classes, seed)
+            theirs = np.flatnonzero(pool_subjects == person)
+            theirs = theirs[np.argsort(pool_starts[theirs], kind="stable")]
+            probas = [
+                predict_classifier(est, pool_rows[theirs][:, cols], n_classes)
+                for est, cols in zip(experts, self.sensors.values())
+            ]
+            statistics.append(expert_statistics(probas))
+            scores.append(
+                np.array(
+                    [
+                        f1_score(
+                            labels[mine],
+                            predict_classifier(est, x[mine][:, cols], n_classes).argmax(1),
+                            average="macro",
+                            labels=range(n_classes),
+                            zero_division=0,
+                        )
+                        for est, cols in zip(experts, self.sensors.values())
+                    ]
+                )
+            )
+        return ExpertGate.fit(statistics, scores)
 
     def _expert_probas(self, features: np.ndarray, network: np.ndarray) -> list[np.ndarray]:
         k = network.shape[1]
@@ -176,9 +256,15 @@ class FeaturesBlend:
         return sum(w * p for w, p in zip(weights, self._expert_probas(features, network)))
 
     def person_weight_of(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
-        """``experts-mi``: the experts' weights (network first, then each sensor) from one
-        person's unlabelled windows: their feature rows and network probabilities."""
-        return mixture_weights(self._expert_probas(features, network))
+        """``experts-*``: the experts' weights (network first, then each sensor) from one
+        person's unlabelled windows in time order: their feature rows and network
+        probabilities."""
+        probas = self._expert_probas(features, network)
+        shares = mixture_weights(probas)
+        if self.gate is None or len(features) < MIN_WINDOWS:
+            return shares
+        sensors = self.gate.weights(expert_statistics(probas[1:]))
+        return np.concatenate([shares[:1], (1.0 - shares[0]) * sensors])
 
     def blend(
         self,
@@ -204,9 +290,11 @@ class FeaturesBlend:
         pool = features_of(recording)[0]
         out = np.zeros_like(network)
         for subject in np.unique(windows.subjects):
-            mine, theirs = windows.subjects == subject, recording.subjects == subject
-            if not theirs.any():
+            mine = windows.subjects == subject
+            theirs = np.flatnonzero(recording.subjects == subject)
+            if not len(theirs):
                 raise DataError(f"{subject}: no recording windows to weigh the experts on")
+            theirs = theirs[np.argsort(recording.t_start[theirs], kind="stable")]
             weights = self.person_weight_of(pool[theirs], recording_network[theirs])
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
@@ -215,8 +303,8 @@ class FeaturesBlend:
         return out
 
     def blend_rows(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
-        """:meth:`blend` from the windows' feature rows (``experts-mi``: the rows are one
-        person's recording, which the weights are taken from)."""
+        """:meth:`blend` from the windows' feature rows (``experts-*``: the rows are one
+        person's recording in time order, which the weights are taken from)."""
         if self.reads_recording:
             return self._mix(features, network, self.person_weight_of(features, network))
         proba = predict_classifier(self._pipeline, features, network.shape[1])
@@ -230,6 +318,7 @@ class FeaturesBlend:
         record["classifier"] = self.classifier
         if self.reads_recording:
             record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
+            record["gate"] = None if self.gate is None else self.gate.to_dict()
             save_classifiers(Path(folder) / CLASSIFIER_FILE, self._experts)
         else:
             save_classifier(Path(folder) / CLASSIFIER_FILE, self._pipeline)
@@ -249,6 +338,8 @@ class FeaturesBlend:
                     str(m): np.asarray(cols, dtype=np.int64)
                     for m, cols in record["experts"].items()
                 }
+                gate = record.get("gate")
+                blend.gate = None if gate is None else ExpertGate.from_dict(gate)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{path}: cannot read the hybrid's features half ({exc})") from None
         blend.info = record

@@ -234,8 +234,22 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: P
             if windows.unlabelled is not None and fold.test_windows is None
             else None
         )
+        # the labelled people's whole recordings (no label read), for the blend that learns
+        # from how its experts behave on them
+        fold_recordings = (
+            windows.recordings.of_subjects(split.train_subjects + split.val_subjects)
+            if windows.recordings is not None
+            and fold.test_windows is None
+            and features_blend_of(config.model) == "experts-gate"
+            else None
+        )
         result = estimator.fit(
-            train, val, seed=seed, on_epoch=progress.epoch, unlabelled=fold_unlabelled
+            train,
+            val,
+            seed=seed,
+            on_epoch=progress.epoch,
+            unlabelled=fold_unlabelled,
+            recordings=fold_recordings,
         )
     proba = fold_probabilities(
         estimator, test, windows.recordings, config.data.adapt, config.data.adapt_minutes

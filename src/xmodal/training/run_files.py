@@ -106,7 +106,7 @@ def aggregate(
             {
                 **{k: r[k] for k in FOLD_KEYS},
                 **({"overrides": r["overrides"]} if r.get("overrides") else {}),
-                # experts-mi: each test subject's expert weights, read from its recording
+                # experts-*: each test subject's expert weights, read from its recording
                 **({"expert_weights": r["expert_weights"]} if r.get("expert_weights") else {}),
             }
             for r in records
