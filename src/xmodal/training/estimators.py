@@ -79,7 +79,8 @@ class FoldEstimator(Protocol):
         """Fit on the fold's windows; return the fold record's training fields (``best_epoch``,
         ``epochs_run``, ``train_s``, ``windows_per_s``, ``history``, ...). ``unlabelled``:
         windows for in-fold pretraining; ``recordings``: the training people's whole
-        recordings, for a blend that reads them (labels unread)."""
+        recordings (labels unread), passed only when the configured blend reads them
+        (``experts-gate``), so an estimator without that keyword still runs."""
 
     def predict_proba(self, windows: WindowSet) -> np.ndarray:
         """Class probabilities ``(n_windows, n_classes)``."""

@@ -37,6 +37,7 @@ from xmodal.training.folds import (
     finished_record,
     fold_line,
     fold_seed,
+    learns_from_recordings,
     read_record,
     run_windows,
     saved_state_intact,
@@ -137,7 +138,7 @@ def train_final(
             seed=seed,
             on_epoch=progress.epoch,
             unlabelled=unlabelled,
-            recordings=recordings,
+            **({"recordings": recordings} if learns_from_recordings(config) else {}),
         )
     estimator.save(final_dir)
     record = {

@@ -209,6 +209,12 @@ def fold_windows(fold: Fold, windows: RunWindows, uses_validation: bool = True) 
     return FoldWindows(WindowSet.concat(parts), None, test, list(fold.train), [])
 
 
+def learns_from_recordings(config: RunConfig) -> bool:
+    """Whether the configured estimator's fit reads the training people's whole recordings
+    (``recordings=``; the ``experts-gate`` blend)."""
+    return features_blend_of(config.model) == "experts-gate"
+
+
 def fold_seed(config: RunConfig, index: int) -> int:
     """The seed of fold ``index`` (997: the final model)."""
     return config.training.seed * 1009 + index
@@ -235,21 +241,21 @@ def run_fold(task: FoldTask, config: RunConfig, windows: RunWindows, progress: P
             else None
         )
         # the labelled people's whole recordings (no label read), for the blend that learns
-        # from how its experts behave on them
-        fold_recordings = (
-            windows.recordings.of_subjects(split.train_subjects + split.val_subjects)
-            if windows.recordings is not None
+        # from how its experts behave on them (only then: other estimators' fit need not
+        # take them)
+        extra = (
+            {
+                "recordings": windows.recordings.of_subjects(
+                    split.train_subjects + split.val_subjects
+                )
+            }
+            if learns_from_recordings(config)
+            and windows.recordings is not None
             and fold.test_windows is None
-            and features_blend_of(config.model) == "experts-gate"
-            else None
+            else {}
         )
         result = estimator.fit(
-            train,
-            val,
-            seed=seed,
-            on_epoch=progress.epoch,
-            unlabelled=fold_unlabelled,
-            recordings=fold_recordings,
+            train, val, seed=seed, on_epoch=progress.epoch, unlabelled=fold_unlabelled, **extra
         )
     proba = fold_probabilities(
         estimator, test, windows.recordings, config.data.adapt, config.data.adapt_minutes
