@@ -2,8 +2,8 @@
 
 Profiling the paper-size ECG stream (kernels 32/16/8, 32-128 channels, 2560 samples) on a
 2-core CPU showed the forward convolution (oneDNN) running near the matmul peak, but PyTorch's
-``convolution_backward`` 2-4x slower than the forward for kernels of 16 and 32: the backward
-pass took two thirds of a training step. Both gradients of a convolution are themselves
+float32 ``convolution_backward`` several times slower than the forward for kernels of 16 and
+32. Both gradients of a convolution are themselves
 convolutions, which oneDNN's *forward* kernel computes fast:
 
 * grad_input  = conv1d(pad(grad_out, (right, left)), flip(W).transpose(0, 1))
@@ -20,13 +20,13 @@ traced (:func:`use_fast_path`); inference, export and CUDA keep the native convo
 Under ``torch.autocast`` (bfloat16 training, ``--precision bf16``) :func:`same_conv1d` casts
 its inputs to the autocast dtype as autocast casts those of ``conv1d``, and forward and
 backward run in bfloat16. oneDNN's bfloat16 kernels differ from its float32 ones, so the path
-is chosen per kernel size there (measured per layer, forward + backward, batch 64, one thread
-of a 2-core AVX-512-BF16 CPU): grad_input as a convolution wins for kernels >= 16 (32 channels,
-kernel 32: 0.70x the native time; kernel 16: 0.87-0.91x) and loses for kernels of 8
-(1.0-1.2x), while grad_weight as a convolution never wins in bfloat16 (kernel 16: 1.06-1.22x
-the native grad_weight; a single input channel: 2-9x). Under autocast the function is therefore
-used only for kernels >= :data:`LOW_PRECISION_FAST_KERNEL` whose input needs a gradient, and
-grad_weight always comes from the native kernel; float32 training is unchanged.
+is chosen per kernel size there: grad_input as a convolution for kernels >=
+:data:`LOW_PRECISION_FAST_KERNEL` whose input needs a gradient, the native kernel for kernels
+of 8, and grad_weight always from the native kernel; float32 training is unchanged.
+``python -m benchmarks.cpu_paths`` measures every one of these choices per layer against its
+alternative (the performance page's table of the CPU paths); on its committed run grad_weight
+as a convolution was faster in bfloat16 for layers of 32 input channels with kernels of 16 and
+32, which this path does not take yet.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """A faster CPU training path for 1-D max-pooling under bfloat16 autocast.
 
 PyTorch computes ``max_pool1d`` with indices (needed for the gradient) through the 2-D kernel
-on a ``(N, C, 1, L)`` view in the contiguous (channels-first) layout, which is slow on CPU: in
-a bfloat16 training step of the paper preset the pooling took 13 % of the time. The same
-pooling on a channels-last ``(N, 1, L, C)``-ordered copy runs the vectorised channels-last
-kernel: forward + backward 0.45-0.6x the time (batch 64, one thread, AVX-512-BF16 CPU).
+on a ``(N, C, 1, L)`` view in the contiguous (channels-first) layout, which is slow on CPU.
+The same pooling on a channels-last ``(N, 1, L, C)``-ordered copy runs the vectorised
+channels-last kernel (``python -m benchmarks.cpu_paths`` times both: the performance page's
+table of the CPU paths).
 
 :class:`MaxPool1d` uses it only while training under CPU autocast (the values are the same;
 where a window holds equal maxima the gradient may go to another of them, as a different
