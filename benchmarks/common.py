@@ -24,15 +24,45 @@ def load_avg() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
-def best_time(fn, repeats: int) -> float:
-    """Seconds of the fastest of ``repeats`` calls of ``fn`` after one warm-up call."""
+def best_time(fn, repeats: int, clock=time.perf_counter) -> float:
+    """Seconds (wall time, or ``clock``'s) of the fastest of ``repeats`` calls of ``fn`` after
+    one warm-up call."""
     fn()
     best = float("inf")
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return best
+
+
+def cpu_best(fn, repeats: int) -> float:
+    """:func:`best_time` in CPU seconds of this process (``time.process_time``): on a shared
+    machine it follows the other processes much less than wall time does."""
+    return best_time(fn, repeats, time.process_time)
+
+
+def alternate_cpu_best(variants: dict, rounds: int, repeats: int) -> dict:
+    """:func:`cpu_best` of each callable of ``variants``, the variants alternated ``rounds``
+    times and the best of each kept."""
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            best[name] = min(best[name], cpu_best(fn, repeats))
+    return best
+
+
+def matmul_peak_cpu(precision: str, repeats: int) -> float:
+    """GFLOP/s of a 2048^2 GEMM in CPU time (bf16 under autocast)."""
+    from xmodal.training.precision import autocast_context
+
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    if precision == "bf16":
+        a, b = a.bfloat16(), b.bfloat16()
+    with autocast_context(precision, "cpu"):
+        s = cpu_best(lambda: a @ b, repeats)
+    return 2 * n**3 / s / 1e9
 
 
 def with_threads(n: int, fn):

@@ -28,9 +28,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import best_time, load_avg, with_threads
+from benchmarks.common import (
+    alternate_cpu_best,
+    best_time,
+    load_avg,
+    matmul_peak_cpu,
+    with_threads,
+)
 from benchmarks.machine import machine_info
-from benchmarks.stacked_step import _cpu_best, _matmul_peak
 from benchmarks.training import step_flops, training_step
 
 PRESETS = ("efficient", "compact", "paper")
@@ -39,17 +44,8 @@ BATCH = 64
 LAYER = {"channels": 32, "length": 320}
 
 
-def _alternate(variants: dict, rounds: int, repeats: int) -> dict:
-    """Best CPU seconds of each callable, the variants alternated ``rounds`` times."""
-    best = dict.fromkeys(variants, float("inf"))
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            best[name] = min(best[name], _cpu_best(fn, repeats))
-    return best
-
-
-def _bf16(*shape: int, grad: bool = True) -> torch.Tensor:
-    return torch.randn(*shape).bfloat16().requires_grad_(grad)
+def _bf16(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape).bfloat16().requires_grad_(True)
 
 
 def conv_layer(rounds: int) -> dict:
@@ -83,7 +79,7 @@ def conv_layer(rounds: int) -> dict:
             def grad_weight_as_conv() -> None:
                 F.conv1d(xp.transpose(0, 1), gy.transpose(0, 1))
 
-            best = _alternate(
+            best = alternate_cpu_best(
                 {
                     "native": native,
                     "grad_input_as_conv": grad_input_as_conv,
@@ -101,7 +97,9 @@ def conv_layer(rounds: int) -> dict:
             def fp32_fast() -> None:  # both gradients as convolutions (kernels >= 16)
                 SameConv1dFunction.apply(x32, w32, None, left, right).backward(gy32.detach())
 
-            best.update(_alternate({"fp32_native": fp32_native, "fp32_fast": fp32_fast}, rounds, 5))
+            best.update(
+                alternate_cpu_best({"fp32_native": fp32_native, "fp32_fast": fp32_fast}, rounds, 5)
+            )
             out[f"k{k}_cin{c_in}"] = {
                 "kernel": k,
                 "in_channels": c_in,
@@ -128,7 +126,7 @@ def max_pool(rounds: int) -> dict:
     def channels_last() -> None:
         ChannelsLastMaxPool1d.apply(x, 2, 2, 0, 1).backward(gy)
 
-    best = _alternate({"native": native, "channels_last": channels_last}, rounds, 10)
+    best = alternate_cpu_best({"native": native, "channels_last": channels_last}, rounds, 10)
     return {
         **{f"{n}_ms": 1000 * s for n, s in best.items()},
         "ratio": best["channels_last"] / best["native"],
@@ -151,7 +149,9 @@ def conv2d_layer(rounds: int) -> dict:
         w4 = w.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         F.conv2d(x4, w4).squeeze(2).contiguous().backward(gy)
 
-    best = _alternate({"conv1d": conv1d, "conv2d_channels_last": conv2d_channels_last}, rounds, 5)
+    best = alternate_cpu_best(
+        {"conv1d": conv1d, "conv2d_channels_last": conv2d_channels_last}, rounds, 5
+    )
     return {
         **{f"{n}_ms": 1000 * s for n, s in best.items()},
         "ratio": best["conv2d_channels_last"] / best["conv1d"],
@@ -188,7 +188,7 @@ def steps(rounds: int) -> dict:
     for preset in PRESETS:
         bf16, fp32 = training_step(preset, "bf16", BATCH), training_step(preset, "fp32", BATCH)
         repeats = 2 if preset == "paper" else 6
-        best = _alternate(
+        best = alternate_cpu_best(
             {
                 "bf16_native": _toggled(bf16, False),
                 "bf16_fast": _toggled(bf16, True),
@@ -215,7 +215,7 @@ def steps(rounds: int) -> dict:
             finally:
                 conv.fp32_precision = before
 
-        best = _alternate({"fp32": fp32, "fp32_implicit_bf16": implicit_bf16}, rounds, 6)
+        best = alternate_cpu_best({"fp32": fp32, "fp32_implicit_bf16": implicit_bf16}, rounds, 6)
         out["implicit_bf16"] = {
             **{f"{n}_ms": 1000 * s for n, s in best.items()},
             "ratio": best["fp32_implicit_bf16"] / best["fp32"],
@@ -229,7 +229,7 @@ def batch_sizes(rounds: int, peak_gflops: float) -> dict:
     out = {}
     for batch in (32, 64, 128, 256):
         step = training_step("efficient", "bf16", batch)
-        seconds = _alternate({"step": step}, rounds, 4)["step"]
+        seconds = alternate_cpu_best({"step": step}, rounds, 4)["step"]
         out[str(batch)] = {
             "windows_per_s": batch / seconds,
             "ratio_to_matmul_peak": step_flops("efficient", batch) / seconds / 1e9 / peak_gflops,
@@ -278,7 +278,7 @@ def compiled(rounds: int) -> dict:
     start = time.perf_counter()
     fast()
     compile_s = time.perf_counter() - start
-    best = _alternate({"eager": eager, "compiled": fast}, rounds, 6)
+    best = alternate_cpu_best({"eager": eager, "compiled": fast}, rounds, 6)
     return {
         "compile_wall_s": compile_s,
         **{f"{n}_ms": 1000 * s for n, s in best.items()},
@@ -290,7 +290,7 @@ def measure(rounds: int, compile_step: bool) -> dict:
     """Every measurement above, on one intra-op thread (the busy-process one aside)."""
     torch.set_num_threads(1)
     out: dict = {"machine": machine_info(), "batch": BATCH, "layer": LAYER, "threads": 1}
-    out["matmul_peak_gflops_cpu_time"] = {p: _matmul_peak(p, 5) for p in ("bf16", "fp32")}
+    out["matmul_peak_gflops_cpu_time"] = {p: matmul_peak_cpu(p, 5) for p in ("bf16", "fp32")}
     out["conv_layer"] = conv_layer(rounds)
     out["max_pool"] = max_pool(rounds)
     out["conv2d_layer"] = conv2d_layer(rounds)

@@ -16,37 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import SHAPES, build, load_avg
+from benchmarks.common import SHAPES, alternate_cpu_best, build, load_avg, matmul_peak_cpu
 from benchmarks.machine import machine_info, precisions
 from benchmarks.training import step_flops
-
-
-def _cpu_best(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t)
-    return best
-
-
-def _matmul_peak(precision: str, repeats: int) -> float:
-    """GFLOP/s of a 2048^2 GEMM in CPU time (bf16 under autocast)."""
-    from xmodal.training.precision import autocast_context
-
-    n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    if precision == "bf16":
-        a, b = a.bfloat16(), b.bfloat16()
-    with autocast_context(precision, "cpu"):
-        s = _cpu_best(lambda: a @ b, repeats)
-    return 2 * n**3 / s / 1e9
 
 
 def _steps(preset: str, precision: str, k: int, batch: int):
@@ -90,17 +66,14 @@ def measure(presets: list[str], rounds: int, k: int = 3, batch: int = 64) -> dic
     ratio to the same precision's matmul peak (all in CPU time, this run)."""
     torch.set_num_threads(1)
     out: dict = {"machine": machine_info(), "members": k, "batch_per_member": batch, "threads": 1}
-    out["matmul_peak_gflops_cpu_time"] = {p: _matmul_peak(p, 5) for p in precisions()}
+    out["matmul_peak_gflops_cpu_time"] = {p: matmul_peak_cpu(p, 5) for p in precisions()}
     for preset in presets:
         flops = step_flops(preset, batch) * k
         out[preset] = {"flops_per_step_all_members": flops}
         for precision in precisions():
             seq, stk = _steps(preset, precision, k, batch)
             repeats = 3 if preset == "paper" else 8
-            best = {"one_after_another": float("inf"), "stacked": float("inf")}
-            for _ in range(rounds):
-                best["one_after_another"] = min(best["one_after_another"], _cpu_best(seq, repeats))
-                best["stacked"] = min(best["stacked"], _cpu_best(stk, repeats))
+            best = alternate_cpu_best({"one_after_another": seq, "stacked": stk}, rounds, repeats)
             peak = out["matmul_peak_gflops_cpu_time"][precision]
             out[preset][precision] = {
                 **{f"{name}_cpu_s_per_step": s for name, s in best.items()},

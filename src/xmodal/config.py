@@ -48,6 +48,8 @@ SAVABLE_FEATURES_MODELS = ("rf", "lda")
 FEATURES_BLENDS = ("auto", "none", "equal", "val", "experts-mi", "experts-gate")
 #: the blends that make a network a hybrid
 HYBRID_BLENDS = ("equal", "val", "experts-mi", "experts-gate")
+#: the hybrid blends that weigh per-sensor experts per person on the person's recording
+PERSON_BLENDS = ("experts-mi", "experts-gate")
 DEFAULT_BLEND = "experts-mi"
 #: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
 #: device (placement) that the dataset offers (device), or the network's only (same)

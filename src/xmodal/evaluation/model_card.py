@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xmodal.config import HYBRID_BLENDS
+from xmodal.config import HYBRID_BLENDS, PERSON_BLENDS
 from xmodal.files import atomic_write_text, read_json
 from xmodal.training.adaptation import adaptation_note
 
@@ -50,7 +50,7 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
     if model.get("features_blend") in HYBRID_BLENDS:
         network = ", ".join(model.get("network_modalities") or results.get("modalities", []))
         blend = model["features_blend"]
-        if blend in ("experts-mi", "experts-gate"):
+        if blend in PERSON_BLENDS:
             weighting = (
                 "each one's mutual information between window and class"
                 if blend == "experts-mi"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xmodal.config import HYBRID_BLENDS
+from xmodal.config import HYBRID_BLENDS, PERSON_BLENDS
 
 
 def _pm(mean: float | None, std: float | None) -> str:
@@ -38,7 +38,7 @@ def format_results(results: dict) -> str:
             f"hybrid: the network reads {network}; blended ({model['features_blend']}) with "
             f"features of {model.get('features_window', 60):g} s of {mods}"
         )
-        if model["features_blend"] in ("experts-mi", "experts-gate"):
+        if model["features_blend"] in PERSON_BLENDS:
             lines.append(
                 "the blend's per-person weights read the test subject's unlabelled windows"
             )

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
+from xmodal.config import PERSON_BLENDS
 from xmodal.errors import DataError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.models.features import features_of, fit_classifier, predict_classifier
@@ -135,7 +136,7 @@ class FeaturesBlend:
     @property
     def reads_recording(self) -> bool:
         """Whether the blend weighs its experts on the person's unlabelled windows."""
-        return self.mode in ("experts-mi", "experts-gate")
+        return self.mode in PERSON_BLENDS
 
     def fit(
         self,
