@@ -418,6 +418,11 @@ def test_experts_run_records_its_weights_and_predict_equals_its_fold(
     assert list(weights) == ["network", *WRIST] and np.isclose(sum(weights.values()), 1.0, 1e-3)
     saved = json.loads((fold / "features_blend.json").read_text())
     assert list(saved["experts"]) == WRIST
+    # the refit (auto: on for the person blends) is recorded, its sensors' weights too
+    assert results["config"]["model"]["person_refit"] == "recording" and saved["person_refit"]
+    refit = results["folds"][0]["refit_weights"][subject]
+    assert not refit or np.isclose(sum(refit.values()), 1.0, 1e-3)
+    assert "person refit" in (run / "MODEL_CARD.md").read_text()
     # the gate: fitted on the fold's three labelled people (four subjects, one tested)
     assert (saved["gate"] is not None) == (blend == "experts-gate")
     out = tmp_path / "pred.csv"

@@ -51,6 +51,10 @@ HYBRID_BLENDS = ("equal", "val", "experts-mi", "experts-gate")
 #: the hybrid blends that weigh per-sensor experts per person on the person's recording
 PERSON_BLENDS = ("experts-mi", "experts-gate")
 DEFAULT_BLEND = "experts-mi"
+#: a person blend's per-sensor classifiers refitted on the scored person's recording, with the
+#: blend's labels as teacher (see xmodal.training.person_refit): auto (recording for a person
+#: blend, none otherwise), none, recording
+PERSON_REFITS = ("auto", "none", "recording")
 #: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
 #: device (placement) that the dataset offers (device), or the network's only (same)
 FEATURES_SENSORS = ("device", "same")
@@ -423,6 +427,15 @@ class ModelConfig:
         "(experts-gate); auto (default): experts-mi for fusion networks, none for single "
         "and features",
         check=FEATURES_BLENDS,
+    )
+    person_refit: str = setting(
+        "auto",
+        "with an experts-* blend: refit each sensor's features classifier on the scored "
+        "person's unlabelled recording, the blend's most probable class of each window as "
+        "label, and mix the refits (weighted by how well each reproduces those labels on "
+        "windows it was not fitted on) into the person's probabilities (recording); none: "
+        "the blend as it is; auto (default): recording for experts-mi and experts-gate",
+        check=PERSON_REFITS,
     )
     features_sensors: str = setting(
         "device",

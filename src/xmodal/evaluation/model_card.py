@@ -64,6 +64,13 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
                 f"each window, weighted per person by {weighting} over the person's unlabelled "
                 "windows (per fold: `features_blend.json`, `features_classifier.npz`)"
             )
+            if model.get("person_refit") == "recording":
+                parts.append(
+                    "person refit: each sensor's classifier is refitted on the person's "
+                    "unlabelled recording with the blend's most probable class as label, and the "
+                    "refits (weighted by how well each reproduces those labels on windows it was "
+                    "not fitted on) make half of the person's probabilities"
+                )
         else:
             weight = (
                 "equal weights"

@@ -42,6 +42,11 @@ def format_results(results: dict) -> str:
             lines.append(
                 "the blend's per-person weights read the test subject's unlabelled windows"
             )
+            if model.get("person_refit") == "recording":
+                lines.append(
+                    "person refit: the sensors' classifiers are refitted on the test subject's "
+                    "unlabelled recording (the blend's labels as teacher)"
+                )
     adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
     if adapt != "none":
         lines.append(f"test-time adaptation: {adapt} (from the test subject's unlabelled windows)")

@@ -24,6 +24,7 @@ from xmodal.config import (
     DEFAULT_BLEND,
     DEFAULT_FEATURES_MODEL,
     DEFAULT_HYBRID_FEATURES_MODEL,
+    PERSON_BLENDS,
     ModelConfig,
 )
 from xmodal.errors import ConfigError
@@ -37,6 +38,7 @@ __all__ = [
     "features_model_of",
     "get_model",
     "model_names",
+    "person_refit_of",
     "register_model",
     "stream_kwargs",
     "unregister_model",
@@ -359,6 +361,23 @@ def features_blend_of(config: ModelConfig) -> str:
         return config.features_blend
     entry = get_model(config.name)
     return DEFAULT_BLEND if entry.is_network and entry.min_modalities >= 2 else "none"
+
+
+def person_refit_of(config: ModelConfig) -> str:
+    """Whether a model configuration refits its experts on the scored person
+    (:mod:`xmodal.training.person_refit`): ``auto`` is ``recording`` for a blend of
+    :data:`~xmodal.config.PERSON_BLENDS` and ``none`` otherwise; ConfigError for ``recording``
+    without such a blend."""
+    blend = features_blend_of(config)
+    if config.person_refit == "auto":
+        return "recording" if blend in PERSON_BLENDS else "none"
+    if config.person_refit == "recording" and blend not in PERSON_BLENDS:
+        raise ConfigError(
+            f"person_refit 'recording' refits the per-sensor experts of a person blend; model "
+            f"{config.name!r} trains with features_blend {blend!r} "
+            f"(it needs {' or '.join(PERSON_BLENDS)})"
+        )
+    return config.person_refit
 
 
 def features_model_of(config: ModelConfig) -> str:

@@ -20,7 +20,13 @@ from xmodal.errors import ConfigError
 from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
 from xmodal.models.features import features_of
-from xmodal.models.registry import build_model, features_blend_of, features_model_of, get_model
+from xmodal.models.registry import (
+    build_model,
+    features_blend_of,
+    features_model_of,
+    get_model,
+    person_refit_of,
+)
 from xmodal.signals.windows import WindowSet, drop_contexts
 from xmodal.training.features_blend import BLEND_FILE, CLASSIFIER_FILE, FeaturesBlend
 from xmodal.training.recipe import fit_network
@@ -141,7 +147,13 @@ class NetworkEstimator:
         self.model: torch.nn.Module | None = None
         blend = features_blend_of(config.model)
         self.features: FeaturesBlend | None = (
-            None if blend == "none" else FeaturesBlend(blend, features_model_of(config.model))
+            None
+            if blend == "none"
+            else FeaturesBlend(
+                blend,
+                features_model_of(config.model),
+                refit=person_refit_of(config.model) == "recording",
+            )
         )
         self.state_files = ("model.pt",)
         if self.features is not None:
@@ -253,6 +265,8 @@ class NetworkEstimator:
         }
         if self.reads_recording:
             record["expert_weights"] = dict(self.features.person_weights)
+        if self.features is not None and self.features.refit:
+            record["refit_weights"] = dict(self.features.refit_weights)
         return record
 
 

@@ -37,7 +37,9 @@ sensors than the network (``--network-modalities``).
     sensors' experts are weighted as in ``experts-mi``.
 
 The features classifiers are then fitted on the training and validation subjects together, as
-the ``features`` model is.
+the ``features`` model is. With ``refit`` (``--person-refit recording``, the default for the
+``experts-*`` blends) each sensor's classifier is also refitted on the person being scored,
+with the blend's labels as teacher (:mod:`xmodal.training.person_refit`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from xmodal.models.features_arrays import (
 from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import MIN_WINDOWS, information_shares
 from xmodal.training.expert_gate import MIN_GATE_PEOPLE, ExpertGate, expert_statistics
+from xmodal.training.person_refit import refined, refit_person
 
 #: network shares ``w`` that ``val`` chooses from
 BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
@@ -117,11 +120,17 @@ class FeaturesBlend:
         ``equal``, ``val``, ``experts-mi`` or ``experts-gate`` (see the module).
     classifier : str
         The features classifier (``rf`` or ``lda``: those saved as arrays).
+    refit : bool
+        ``experts-*``: refit the sensors' classifiers on each person scored
+        (:mod:`xmodal.training.person_refit`).
     """
 
-    def __init__(self, mode: str, classifier: str = "rf") -> None:
+    def __init__(self, mode: str, classifier: str = "rf", refit: bool = False) -> None:
+        if refit and mode not in PERSON_BLENDS:
+            raise ValueError(f"refit needs a blend of {PERSON_BLENDS}, not {mode!r}")
         self.mode = mode
         self.classifier = classifier
+        self.refit = refit
         self.weight = 0.5
         self._pipeline = None
         #: ``experts-*``: each expert's sensor and feature columns, and its classifier
@@ -131,6 +140,8 @@ class FeaturesBlend:
         self.gate: ExpertGate | None = None
         #: ``experts-*``: the weights of the last :meth:`blend`, per subject
         self.person_weights: dict[str, dict[str, float]] = {}
+        #: ``refit``: the sensors' weights in the refit of the last :meth:`blend`, per subject
+        self.refit_weights: dict[str, dict[str, float]] = {}
         self.info: dict = {}
 
     @property
@@ -301,13 +312,23 @@ class FeaturesBlend:
                 name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
             }
             out[mine] = self._mix(features[mine], network[mine], weights)
+            if self.refit:
+                teacher = self._mix(pool[theirs], recording_network[theirs], weights)
+                refit = refit_person(pool[theirs], teacher, self.sensors)
+                self.refit_weights[str(subject)] = (
+                    {} if refit is None else {m: round(w, 4) for m, w in refit.weights.items()}
+                )
+                out[mine] = refined(refit, features[mine], out[mine])
         return out
 
     def blend_rows(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
         """:meth:`blend` from the windows' feature rows (``experts-*``: the rows are one
         person's recording in time order, which the weights are taken from)."""
         if self.reads_recording:
-            return self._mix(features, network, self.person_weight_of(features, network))
+            proba = self._mix(features, network, self.person_weight_of(features, network))
+            if self.refit:
+                proba = refined(refit_person(features, proba, self.sensors), features, proba)
+            return proba
         proba = predict_classifier(self._pipeline, features, network.shape[1])
         return self.weight * network + (1.0 - self.weight) * proba
 
@@ -317,6 +338,7 @@ class FeaturesBlend:
         ``folder``."""
         record = {**self.info, "weight": self.weight, "mode": self.mode}
         record["classifier"] = self.classifier
+        record["person_refit"] = self.refit
         if self.reads_recording:
             record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
             record["gate"] = None if self.gate is None else self.gate.to_dict()
@@ -332,7 +354,11 @@ class FeaturesBlend:
         path = Path(folder) / BLEND_FILE
         try:
             record = read_json(path)
-            blend = cls(str(record["mode"]), str(record["classifier"]))
+            blend = cls(
+                str(record["mode"]),
+                str(record["classifier"]),
+                refit=bool(record.get("person_refit", False)),
+            )
             blend.weight = float(record["weight"])
             if blend.reads_recording:
                 blend.sensors = {

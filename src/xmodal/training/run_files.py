@@ -108,6 +108,8 @@ def aggregate(
                 **({"overrides": r["overrides"]} if r.get("overrides") else {}),
                 # experts-*: each test subject's expert weights, read from its recording
                 **({"expert_weights": r["expert_weights"]} if r.get("expert_weights") else {}),
+                # --person-refit: each test subject's sensors' weights in its refit
+                **({"refit_weights": r["refit_weights"]} if r.get("refit_weights") else {}),
             }
             for r in records
         ],
