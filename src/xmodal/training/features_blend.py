@@ -111,6 +111,11 @@ def mixture_weights(probas: list[np.ndarray]) -> np.ndarray:
     return equal if shares is None else shares
 
 
+def _weighted(probas: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """The experts' probabilities mixed with ``weights``."""
+    return sum(w * p for w, p in zip(weights, probas))
+
+
 class FeaturesBlend:
     """The features half of a hybrid fold model.
 
@@ -265,15 +270,13 @@ class FeaturesBlend:
         ]
 
     def _mix(self, features: np.ndarray, network: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return sum(w * p for w, p in zip(weights, self._expert_probas(features, network)))
+        return _weighted(self._expert_probas(features, network), weights)
 
-    def person_weight_of(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
-        """``experts-*``: the experts' weights (network first, then each sensor) from one
-        person's unlabelled windows in time order: their feature rows and network
-        probabilities."""
-        probas = self._expert_probas(features, network)
+    def _weights_of(self, probas: list[np.ndarray]) -> np.ndarray:
+        """``experts-*``: the experts' weights (network first, then each sensor) from their
+        probabilities over one person's unlabelled windows in time order."""
         shares = mixture_weights(probas)
-        if self.gate is None or len(features) < MIN_WINDOWS:
+        if self.gate is None or len(probas[0]) < MIN_WINDOWS:
             return shares
         sensors = self.gate.weights(expert_statistics(probas[1:]))
         return np.concatenate([shares[:1], (1.0 - shares[0]) * sensors])
@@ -307,14 +310,14 @@ class FeaturesBlend:
             if not len(theirs):
                 raise DataError(f"{subject}: no recording windows to weigh the experts on")
             theirs = theirs[np.argsort(recording.t_start[theirs], kind="stable")]
-            weights = self.person_weight_of(pool[theirs], recording_network[theirs])
+            probas = self._expert_probas(pool[theirs], recording_network[theirs])
+            weights = self._weights_of(probas)
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
             }
             out[mine] = self._mix(features[mine], network[mine], weights)
-            if self.refit:
-                teacher = self._mix(pool[theirs], recording_network[theirs], weights)
-                refit = refit_person(pool[theirs], teacher, self.sensors)
+            if self.refit:  # taught by the blend of the person's whole recording
+                refit = refit_person(pool[theirs], _weighted(probas, weights), self.sensors)
                 self.refit_weights[str(subject)] = (
                     {} if refit is None else {m: round(w, 4) for m, w in refit.weights.items()}
                 )
@@ -325,7 +328,8 @@ class FeaturesBlend:
         """:meth:`blend` from the windows' feature rows (``experts-*``: the rows are one
         person's recording in time order, which the weights are taken from)."""
         if self.reads_recording:
-            proba = self._mix(features, network, self.person_weight_of(features, network))
+            probas = self._expert_probas(features, network)
+            proba = _weighted(probas, self._weights_of(probas))
             if self.refit:
                 proba = refined(refit_person(features, proba, self.sensors), features, proba)
             return proba
