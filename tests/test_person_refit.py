@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_features_blend import _two_sensor_windows  # two sensors that follow the label
 
 from xmodal.config import ModelConfig
 from xmodal.errors import ConfigError
@@ -67,33 +68,11 @@ def test_refit_steps_aside_when_it_cannot_fit():
     np.testing.assert_array_equal(refined(None, rows, teacher), teacher)
 
 
-def _windows(subjects, silent_last: bool, n: int = 60, seed: int = 0):
-    from xmodal.signals.windows import WindowSet
-
-    rng = np.random.default_rng(seed)
-    labels = np.tile(np.repeat([0, 1, 0], n // 3), len(subjects))
-    k = len(labels)
-    x = {}
-    for m in ("x.EDA", "x.BVP"):
-        signal = rng.normal(size=(k, 1, 40)).astype(np.float32) + 2.0 * labels[:, None, None]
-        if m == "x.EDA" and silent_last:
-            signal[k - n :] = rng.normal(size=(n, 1, 40)).astype(np.float32)
-        x[m] = signal
-    return WindowSet(
-        x,
-        np.repeat(subjects, n),
-        labels,
-        np.tile(np.arange(n) * 10.0, len(subjects)),
-        {"x.EDA": 4.0, "x.BVP": 4.0},
-        ("a", "b"),
-    )
-
-
 def test_blend_with_refit_reads_no_label_records_weights_and_round_trips(tmp_path):
-    train = _windows(["S1", "S2", "S3"], silent_last=False)
+    train = _two_sensor_windows(["S1", "S2", "S3"])
     blend = FeaturesBlend("experts-mi", "lda", refit=True)
     blend.fit(train, None, lambda w: np.full((len(w), 2), 0.5), seed=0)
-    test = _windows(["S1", "S4"], silent_last=True, seed=1).of_subjects(["S4"])
+    test = _two_sensor_windows(["S1", "S4"], silent="x.EDA", seed=1).of_subjects(["S4"])
     network = np.full((len(test), 2), 0.5)
     proba = blend.blend(test, network)
     assert set(blend.refit_weights["S4"]) == {"x.EDA", "x.BVP"}
@@ -105,7 +84,7 @@ def test_blend_with_refit_reads_no_label_records_weights_and_round_trips(tmp_pat
         plain.blend(test, network).argmax(1) == test.labels
     ).mean()
     # instrumented: the person's labels set to -1 give the same probabilities
-    unlabelled = _windows(["S1", "S4"], silent_last=True, seed=1).of_subjects(["S4"])
+    unlabelled = _two_sensor_windows(["S1", "S4"], silent="x.EDA", seed=1).of_subjects(["S4"])
     unlabelled.labels[:] = -1
     np.testing.assert_array_equal(blend.blend(unlabelled, network), proba)
     # saved and loaded: the refit is on, and rows of the recording blend the same

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+from xmodal.models.features import predict_classifier
 from xmodal.training.adaptation import MIN_WINDOWS
 
 #: interleaved folds (window ``i`` in fold ``i % REFIT_FOLDS``) that score each sensor's refit
@@ -52,15 +53,12 @@ def _standardiser(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
+def _standardised(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return np.nan_to_num((rows - mean) / scale)
+
+
 def _fit(x: np.ndarray, labels: np.ndarray) -> LinearDiscriminantAnalysis:
     return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(x, labels)
-
-
-def _proba(lda: LinearDiscriminantAnalysis, x: np.ndarray, n_classes: int) -> np.ndarray:
-    """``(n, n_classes)`` probabilities (classes the LDA never saw get 0)."""
-    out = np.zeros((len(x), n_classes))
-    out[:, lda.classes_] = lda.predict_proba(x)
-    return out
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,10 @@ class PersonRefit:
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The weighted refits' class probabilities ``(n, n_classes)`` of feature rows of the
         same person."""
-        z = np.nan_to_num((rows - self.mean) / self.scale)
+        z = _standardised(rows, self.mean, self.scale)
         return sum(
-            self.weights[name] * _proba(self.classifiers[name], z[:, cols], self.n_classes)
+            self.weights[name]
+            * predict_classifier(self.classifiers[name], z[:, cols], self.n_classes)
             for name, cols in self.sensors.items()
         )
 
@@ -121,7 +120,7 @@ def refit_person(
     if n < MIN_WINDOWS or not sensors or len(np.unique(labels)) < 2:
         return None
     mean, scale = _standardiser(rows)
-    z = np.nan_to_num((rows - mean) / scale)
+    z = _standardised(rows, mean, scale)
     fold = np.arange(n) % REFIT_FOLDS
     agreement = []
     for cols in sensors.values():
@@ -132,7 +131,7 @@ def refit_person(
                 held_out[test] = labels[train][0]
                 continue
             lda = _fit(z[train][:, cols], labels[train])
-            held_out[test] = _proba(lda, z[test][:, cols], n_classes).argmax(1)
+            held_out[test] = predict_classifier(lda, z[test][:, cols], n_classes).argmax(1)
         agreement.append(float(np.mean(held_out == labels)))
     logits = (np.asarray(agreement) - max(agreement)) / REFIT_TEMPERATURE
     weights = np.exp(logits) / np.exp(logits).sum()
