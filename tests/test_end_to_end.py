@@ -117,6 +117,27 @@ def test_parallel_fold_workers_give_the_same_numbers(capsys, tiny_wesad, tmp_pat
     assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
+def test_a_hybrid_computes_each_windows_features_once(capsys, tiny_wesad, tmp_path, monkeypatch):
+    # the default hybrid with overlapping training windows: fold workers read the features the
+    # run's process computed from the cache folder, with the same numbers as one process
+    extra = ("--model", "late-fusion", "--train-stride", "5")
+    a = _train(capsys, tiny_wesad, tmp_path / "a", *extra, "--jobs", "1")
+    assert a["config"]["model"]["features_blend"] == "experts-mi"
+    stored = sorted((tmp_path / "cache" / "features").glob("S*.npy"))
+    assert len(stored) == 2 * 4  # per subject: the recording, the training windows off its grid
+    b = _train(capsys, tiny_wesad, tmp_path / "b", *extra, "--jobs", "2")
+    assert a["pooled"] == b["pooled"]
+    assert sorted((tmp_path / "cache" / "features").glob("S*.npy")) == stored
+
+    # a further run on the same data computes none
+    def refuse(*args, **kwargs):
+        raise AssertionError("features computed again")
+
+    monkeypatch.setattr("xmodal.training.window_features.extract_features", refuse)
+    c = _train(capsys, tiny_wesad, tmp_path / "c", *extra, "--jobs", "1")
+    assert c["pooled"] == a["pooled"]
+
+
 @pytest.mark.parametrize(
     "model,modalities",
     [

@@ -129,7 +129,8 @@ def _generic(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     """Statistics of ``x`` (n_windows, n_times), vectorised over windows."""
     t = np.arange(x.shape[1]) / fs
     tc = t - t.mean()
-    slope = (x - x.mean(axis=1, keepdims=True)) @ tc / max(float(tc @ tc), 1e-12)
+    # a row-wise sum, not a matrix product: each window's value does not depend on the others
+    slope = ((x - x.mean(axis=1, keepdims=True)) * tc).sum(axis=1) / max(float(tc @ tc), 1e-12)
     p10, p90 = np.percentile(x, [10, 90], axis=1)
     return {
         "mean": x.mean(1),
@@ -500,6 +501,7 @@ class FeaturesEstimator:
     """
 
     uses_validation = False
+    reads_features = True
     parallel_folds = False  # every worker process would extract the features again
     final_model = False
     state_files = ("features_model.json",)

@@ -41,6 +41,14 @@ def _load(adapter: DatasetAdapter, config: DataConfig, subject: str, path: Path)
     )
 
 
+def cache_dir_of(config: DataConfig) -> Path | None:
+    """The cache folder of ``config`` (``cache_dir``, else :func:`default_cache_dir`); None
+    without ``use_cache``."""
+    if not config.use_cache:
+        return None
+    return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+
+
 def ignore_interrupts() -> None:
     """In a worker process: leave Ctrl-C to the parent (a terminal sends it to the whole
     process group), which stops the run in one line; the work in progress finishes first."""
@@ -96,9 +104,7 @@ def prepare_subjects(
     """
     adapter = get_adapter(config.dataset)
     files = adapter.find_subjects(Path(config.path), tuple(config.subjects))
-    cache_dir = None
-    if config.use_cache:
-        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    cache_dir = cache_dir_of(config)
     params = preprocess_params(config)
     report = on_subject or (lambda subject, hit: None)
     out: dict[str, PreprocessedRecording] = {}

@@ -52,6 +52,9 @@ class FoldEstimator(Protocol):
         Whether folds may run in worker processes (``--jobs``).
     final_model : bool
         Whether ``--final`` can train and keep one model on every subject.
+    reads_features : bool
+        Whether it reads the classical features of the windows (the fold runner attaches
+        them, :func:`~xmodal.training.window_features.attach_features`, before :meth:`prepare`).
     state_files : tuple of str
         Files :meth:`save` writes into a fold folder; a fold is done when they exist.
     """
@@ -61,6 +64,7 @@ class FoldEstimator(Protocol):
     uses_validation: bool
     parallel_folds: bool
     final_model: bool
+    reads_features: bool
     state_files: tuple[str, ...]
 
     def check_modalities(self, modalities: Sequence[str]) -> None:
@@ -159,6 +163,11 @@ class NetworkEstimator:
         if self.features is not None:
             self.state_files += (BLEND_FILE, CLASSIFIER_FILE)
             self.label = f"{self.label}+features"
+
+    @property
+    def reads_features(self) -> bool:
+        """Whether the estimator reads the classical features of the windows (a hybrid)."""
+        return self.features is not None
 
     @property
     def reads_recording(self) -> bool:

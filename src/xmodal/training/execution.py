@@ -13,7 +13,7 @@ import torch
 
 from xmodal.config import RunConfig
 from xmodal.data.datasets import get_task
-from xmodal.signals.pipeline import ignore_interrupts, prepare_subjects
+from xmodal.signals.pipeline import cache_dir_of, ignore_interrupts, prepare_subjects
 from xmodal.training.estimators import estimator_for
 from xmodal.training.folds import FoldTask, RunWindows, run_fold, run_windows
 from xmodal.training.progress import Progress
@@ -179,7 +179,9 @@ def _worker_init(config_dict: dict) -> None:
     config = RunConfig.from_dict(config_dict)
     task = get_task(config.data.task, config.data.dataset, config.data.path)
     _WORKER["config"] = config
-    _WORKER["windows"] = run_windows(prepare_subjects(config.data), task, config)
+    prepared = prepare_subjects(config.data)
+    # the features the run's process computed are read from the (shared) cache
+    _WORKER["windows"] = run_windows(prepared, task, config, cache_dir=cache_dir_of(config.data))
 
 
 def _worker_fold(task: FoldTask) -> dict:

@@ -28,7 +28,7 @@ from xmodal.data.datasets import (
 from xmodal.errors import ConfigError, DataError, XmodalError
 from xmodal.files import atomic_write_json, atomic_write_text
 from xmodal.models.registry import features_blend_of, features_model_of, person_refit_of
-from xmodal.signals.pipeline import prepare_subjects
+from xmodal.signals.pipeline import cache_dir_of, prepare_subjects
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.execution import ExecutionBackend, LocalBackend
@@ -198,7 +198,7 @@ def run_experiment(
         scratch = tempfile.TemporaryDirectory(prefix="xmodal-cache-")
         data = dataclasses.replace(data, use_cache=True, cache_dir=scratch.name)
     prepared = prepare_subjects(data, on_subject=progress.subject, jobs=jobs)
-    windows = run_windows(prepared, task, config)
+    windows = run_windows(prepared, task, config, jobs=jobs, cache_dir=cache_dir_of(data))
     del prepared
     eval_all, train_all = windows.eval, windows.train
     preprocess_s = time.perf_counter() - t0

@@ -13,7 +13,6 @@ from xmodal.data.tasks import Task
 from xmodal.errors import DataError, XmodalError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.models.checkpoint import read_checkpoint
-from xmodal.models.features import FEATURES_EXTRA
 from xmodal.models.registry import features_blend_of
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
@@ -22,6 +21,7 @@ from xmodal.training.estimators import FoldEstimator, estimator_for
 from xmodal.training.metrics import classification_metrics
 from xmodal.training.progress import Progress
 from xmodal.training.splits import Fold
+from xmodal.training.window_features import attach_features
 
 
 @dataclass
@@ -89,15 +89,33 @@ def features_context(config: RunConfig) -> float:
     return model.features_window if features_blend_of(model) != "none" else 0.0
 
 
-def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
+def run_windows(
+    prepared: dict,
+    task: Task,
+    config: RunConfig,
+    *,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
+) -> RunWindows:
     """Cut the preprocessed subjects into the run's windows; the configured estimator's
-    :meth:`~xmodal.training.estimators.FoldEstimator.prepare` is applied to the labelled ones."""
+    :meth:`~xmodal.training.estimators.FoldEstimator.prepare` is applied to the labelled ones.
+
+    An estimator that reads the classical features gets them from
+    :func:`~xmodal.training.window_features.attach_features` first: each window's computed
+    once (``jobs`` subjects at a time) and kept under ``cache_dir`` (None: not kept)."""
     estimator = estimator_for(config)
     data = config.data
     context = features_context(config)
+    reads_features = estimator.reads_features
     # every window of each recording, labelled or not: what test-time adaptation and a blend
     # that weighs its experts per person read (never a label)
     reads_recording = getattr(estimator, "reads_recording", False)
+
+    def prepare(windows: WindowSet, reuse: WindowSet | None = None) -> WindowSet:
+        if reads_features:
+            attach_features(windows, reuse=reuse, cache_dir=cache_dir, jobs=jobs)
+        return estimator.prepare(windows)
+
     recordings = None
     if data.adapt != "none" or reads_recording:
         recordings = windows_of(
@@ -109,15 +127,14 @@ def run_windows(prepared: dict, task: Task, config: RunConfig) -> RunWindows:
             context=context if reads_recording else 0.0,
         )
         if reads_recording:
-            recordings = estimator.prepare(recordings)
-    evaluated = windows_of(prepared, task, data.window, data.stride, False, context)
-    if reads_recording:  # the labelled windows are among the recording's: their features too
-        rows = recordings.rows_of(evaluated)
-        if rows is not None and FEATURES_EXTRA in recordings.extras:
-            evaluated.extras[FEATURES_EXTRA] = recordings.extras[FEATURES_EXTRA][rows]
-    eval_all = estimator.prepare(evaluated)
-    train_all = estimator.prepare(
-        windows_of(prepared, task, data.window, data.train_stride, False, context)
+            recordings = prepare(recordings)
+    # the labelled windows are among the recording's, and half the training windows: their
+    # features are read from there
+    known = recordings if reads_recording else None
+    eval_all = prepare(windows_of(prepared, task, data.window, data.stride, False, context), known)
+    train_all = prepare(
+        windows_of(prepared, task, data.window, data.train_stride, False, context),
+        known if known is not None else eval_all,
     )
     return RunWindows(train_all, eval_all, unlabelled_windows(prepared, config), recordings)
 
