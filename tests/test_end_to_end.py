@@ -117,6 +117,26 @@ def test_parallel_fold_workers_give_the_same_numbers(capsys, tiny_wesad, tmp_pat
     assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
+def test_runs_in_one_backend_share_its_workers_with_the_same_numbers(capsys, tiny_wesad, tmp_path):
+    from xmodal.config import load_config
+    from xmodal.training.execution import LocalBackend
+    from xmodal.training.experiment import run_experiment
+
+    alone = {
+        model: _train(capsys, tiny_wesad, tmp_path / model, "--model", model, "--jobs", "2")
+        for model in ("cross", "late-fusion")
+    }
+    with LocalBackend(2) as backend:
+        pids = []
+        for model, expected in alone.items():
+            config = load_config(tmp_path / model / "config.toml")
+            results = run_experiment(config, tmp_path / "shared" / model, jobs=2, backend=backend)
+            assert results["pooled"] == expected["pooled"]
+            pids.append(sorted(backend.workers()._processes))
+        assert pids[0] == pids[1] and len(pids[0]) == 2  # started once, for both runs
+    assert backend._pool is None  # stopped with the block
+
+
 def test_a_hybrid_computes_each_windows_features_once(capsys, tiny_wesad, tmp_path, monkeypatch):
     # the default hybrid with overlapping training windows: fold workers read the features the
     # run's process computed from the cache folder, with the same numbers as one process

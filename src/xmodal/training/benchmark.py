@@ -45,7 +45,7 @@ from pathlib import Path
 from xmodal.config import FEATURES_WINDOW, RunConfig, read_toml
 from xmodal.errors import ConfigError
 from xmodal.files import atomic_write_json, read_json
-from xmodal.training.execution import ExecutionBackend
+from xmodal.training.execution import ExecutionBackend, LocalBackend
 from xmodal.training.experiment import run_experiment, validate_config
 from xmodal.training.progress import Progress
 from xmodal.training.splits import Fold
@@ -271,8 +271,14 @@ def run_benchmark(
     ``after_run(run_dir)`` is called after each run that trained (e.g. to write its plots and
     model card); an error there counts as the run's failure. The tables and the report are not
     written here (see :func:`benchmark_summary` for the closing line). Returns the benchmark
-    state (``benchmark.json``'s content).
+    state (``benchmark.json``'s content). Without ``backend``, the runs share one
+    :class:`~xmodal.training.execution.LocalBackend` of ``jobs`` workers.
     """
+    if backend is None:
+        with LocalBackend(jobs) as local:
+            return run_benchmark(
+                base, out, study, only, tasks, seeds, jobs, progress, command, after_run, local
+            )
     progress = progress or Progress()
     if isinstance(study, str):
         study = load_study(study)

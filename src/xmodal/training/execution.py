@@ -56,18 +56,44 @@ class ExecutionBackend(Protocol):
 
 
 class LocalBackend:
-    """Folds on this machine, in this process or in ``jobs`` worker processes."""
+    """Folds on this machine, in this process or in ``jobs`` worker processes.
+
+    Used as a context manager (as ``xmodal train``, ``xmodal benchmark`` and ``xmodal demo``
+    use it), its worker processes start once and serve every run until the ``with`` block
+    ends, so a study of many runs pays for starting them (importing torch in each) once; a
+    worker rebuilds the windows when the first task of another run reaches it. Outside a
+    ``with`` block every run starts and stops its own workers.
+    """
 
     name = "local"
 
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
+        self._entered = 0
+        self._pool = None
 
     def __enter__(self) -> LocalBackend:
+        self._entered += 1
         return self
 
     def __exit__(self, *exc) -> None:
-        return None
+        self._entered -= 1
+        if self._entered == 0:
+            self.discard_workers()
+
+    def workers(self):
+        """The worker processes the runs share while the backend is entered (None outside)."""
+        if not self._entered:
+            return None
+        if self._pool is None:
+            self._pool = _new_pool(self.jobs)
+        return self._pool
+
+    def discard_workers(self) -> None:
+        """Stop the shared workers (when the ``with`` block ends, or after one died)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def executor(
         self,
@@ -77,7 +103,9 @@ class LocalBackend:
         worker_config: RunConfig | None = None,
     ) -> LocalExecutor:
         """A :class:`LocalExecutor` with this backend's worker processes."""
-        return LocalExecutor(config, windows, progress, jobs=self.jobs, worker_config=worker_config)
+        return LocalExecutor(
+            config, windows, progress, jobs=self.jobs, worker_config=worker_config, backend=self
+        )
 
     def describe(self) -> dict:
         """``{"backend": "local", "jobs": N}``."""
@@ -86,6 +114,18 @@ class LocalBackend:
     def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """``fn(*args, **kwargs)`` in this process."""
         return fn(*args, **kwargs)
+
+
+def _new_pool(workers: int):
+    """Spawned fold workers (one torch thread each, Ctrl-C left to this process)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_start,
+    )
 
 
 class LocalExecutor:
@@ -106,6 +146,8 @@ class LocalExecutor:
     worker_config : RunConfig, optional
         The configuration workers rebuild the windows from (its data section names the cache
         they read); default ``config``.
+    backend : LocalBackend, optional
+        Whose shared workers to use while it is entered (else this run starts its own).
     """
 
     def __init__(
@@ -115,8 +157,10 @@ class LocalExecutor:
         progress: Progress | None = None,
         jobs: int = 1,
         worker_config: RunConfig | None = None,
+        backend: LocalBackend | None = None,
     ) -> None:
         self.config = config
+        self.backend = backend
         self.windows = windows
         self.progress = progress or Progress(quiet=True)
         self.jobs = jobs
@@ -144,23 +188,32 @@ class LocalExecutor:
             yield task, run_fold(task, self.config, self.windows, self.progress)
 
     def _in_pool(self, tasks: Sequence[FoldTask]) -> Iterator[tuple[FoldTask, dict]]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed, wait
+        from concurrent.futures.process import BrokenProcessPool
 
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(tasks)),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(self.worker_config.to_dict(),),
-        )
+        shared = self.backend.workers() if self.backend is not None else None
+        pool = shared if shared is not None else _new_pool(min(self.jobs, len(tasks)))
+        config_dict = self.worker_config.to_dict()
+        futures: dict = {}
+        broken = False
         try:
-            futures = {pool.submit(_worker_fold, task): task for task in tasks}
+            futures = {pool.submit(_worker_fold, config_dict, task): task for task in tasks}
             self._pending = list(futures)
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        except BrokenProcessPool:
+            broken = True
+            raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
             self._pending = []
+            if shared is None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            elif broken:  # a worker died: the next run starts new ones
+                self.backend.discard_workers()
+            else:  # on an error the rest is cancelled; the folds running finish first
+                for future in futures:
+                    future.cancel()
+                wait(futures)
 
     def cancel(self) -> None:
         """Start no further fold (queued worker tasks are cancelled)."""
@@ -169,20 +222,22 @@ class LocalExecutor:
             future.cancel()
 
 
-# ---- worker processes: the windows are rebuilt once per process from the (shared) cache ----
+# ---- worker processes: the windows are rebuilt from the (shared) cache once per run ----
 _WORKER: dict = {}
 
 
-def _worker_init(config_dict: dict) -> None:
+def _worker_start() -> None:
     ignore_interrupts()
     torch.set_num_threads(1)
-    config = RunConfig.from_dict(config_dict)
-    task = get_task(config.data.task, config.data.dataset, config.data.path)
-    _WORKER["config"] = config
-    prepared = prepare_subjects(config.data)
-    # the features the run's process computed are read from the (shared) cache
-    _WORKER["windows"] = run_windows(prepared, task, config, cache_dir=cache_dir_of(config.data))
 
 
-def _worker_fold(task: FoldTask) -> dict:
+def _worker_fold(config_dict: dict, task: FoldTask) -> dict:
+    if _WORKER.get("config_dict") != config_dict:  # the first task of a run in this worker
+        _WORKER.clear()  # the previous run's windows go first
+        config = RunConfig.from_dict(config_dict)
+        run_task = get_task(config.data.task, config.data.dataset, config.data.path)
+        prepared = prepare_subjects(config.data)
+        # the features the run's process computed are read from the (shared) cache
+        windows = run_windows(prepared, run_task, config, cache_dir=cache_dir_of(config.data))
+        _WORKER.update(config_dict=config_dict, config=config, windows=windows)
     return run_fold(task, _WORKER["config"], _WORKER["windows"], Progress(quiet=True))
