@@ -401,16 +401,23 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
 
 
 @pytest.mark.parametrize(
-    ("blend", "adapt"),
-    [("experts-mi", "none"), ("experts-mi", "adabn"), ("experts-gate", "adabn")],
+    ("blend", "adapt", "detrend"),
+    [
+        ("experts-mi", "none", "none"),
+        ("experts-mi", "adabn", "auto"),
+        ("experts-mi", "none", "person"),
+        ("experts-gate", "adabn", "none"),
+    ],
 )
 def test_experts_run_records_its_weights_and_predict_equals_its_fold(
-    blend, adapt, tiny_wesad, tmp_path
+    blend, adapt, detrend, tiny_wesad, tmp_path
 ):
     run = tmp_path / "run"
-    assert _train(tiny_wesad, run, "--features-blend", blend, "--adapt", adapt) == 0
+    args = ["--features-blend", blend, "--adapt", adapt, "--features-detrend", detrend]
+    assert _train(tiny_wesad, run, *args) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["config"]["model"]["features_blend"] == blend
+    assert results["config"]["model"]["features_detrend"] == detrend
     fold = sorted((run / "folds").iterdir())[0]
     record = json.loads((fold / "fold.json").read_text())
     subject = record["test_subjects"][0]
@@ -425,6 +432,13 @@ def test_experts_run_records_its_weights_and_predict_equals_its_fold(
     assert "person refit" in (run / "MODEL_CARD.md").read_text()
     # the gate: fitted on the fold's three labelled people (four subjects, one tested)
     assert (saved["gate"] is not None) == (blend == "experts-gate")
+    # the person's trend: removed always (person), or as the fold's three labelled people,
+    # each held out in turn, decided (auto: recorded with its gain)
+    assert saved["features_detrend"] == detrend
+    assert saved["detrends"] == (detrend == "person") or detrend == "auto"
+    if detrend == "auto":
+        decision = record["features_blend"]["detrend"]
+        assert decision["detrend"] == saved["detrends"] and "standard_error" in decision
     out = tmp_path / "pred.csv"
     code = main(
         ["predict", str(run), str(tiny_wesad / subject), "--fold", fold.name, "--out", str(out)]

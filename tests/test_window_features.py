@@ -84,19 +84,22 @@ def test_a_changed_signal_or_a_damaged_file_is_computed_again(tmp_path):
 def test_rows_are_read_from_a_set_of_the_same_run_and_only_the_others_computed(monkeypatch):
     known = attach_features(_windows(stride=10.0))  # starts 0, 10, ..., 40 s
     denser = _windows(n=5, stride=5.0)  # starts 0, 5, ..., 20 s: 0, 10, 20 are known
-    # the same start must mean the same signal: copy the known windows' signal into them
+    # the same start is the same signal when both are cut from one recording
     for i, t in enumerate(denser.t_start):
         if t % 10 == 0:
             j = np.flatnonzero((known.subjects == denser.subjects[i]) & (known.t_start == t))[0]
-            for key in denser.extras:
-                denser.extras[key][i] = known.extras[key][j]
+            for arrays, source in ((denser.extras, known.extras), (denser.inputs, known.inputs)):
+                for key in arrays:
+                    arrays[key][i] = source[key][j]
+    # ... but not always (running normalisation): a window whose signal differs is computed
+    denser.inputs["wrist.EDA"][10, 0, 3] += 1.0  # S3's window at 0 s
     computed = []
     original = window_features._compute
     monkeypatch.setattr(
         window_features, "_compute", lambda part: computed.append(len(part)) or original(part)
     )
     attach_features(denser, reuse=known)
-    assert computed == [2, 2, 2]  # starts 5 and 15 of each subject
+    assert computed == [2, 2, 3]  # starts 5 and 15 of each subject, and S3's at 0 s
     np.testing.assert_array_equal(denser.extras[FEATURES_EXTRA], _direct(denser))
 
 

@@ -55,6 +55,10 @@ DEFAULT_BLEND = "experts-mi"
 #: blend's labels as teacher (see xmodal.training.person_refit): auto (recording for a person
 #: blend, none otherwise), none, recording
 PERSON_REFITS = ("auto", "none", "recording")
+#: each person's linear trend over the session removed from the features of an experts-mi blend
+#: (see xmodal.training.person_trend): auto (for experts-mi: where the fold's training people
+#: gain from it; none otherwise), none, person (always)
+FEATURES_DETRENDS = ("auto", "none", "person")
 #: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
 #: device (placement) that the dataset offers (device), or the network's only (same)
 FEATURES_SENSORS = ("device", "same")
@@ -436,6 +440,15 @@ class ModelConfig:
         "windows it was not fitted on) into the person's probabilities (recording); none: "
         "the blend as it is; auto (default): recording for experts-mi and experts-gate",
         check=PERSON_REFITS,
+    )
+    features_detrend: str = setting(
+        "auto",
+        "with the experts-mi blend: remove each person's linear trend over the recording from "
+        "every feature, fitted on the person's own windows, before the experts read them "
+        "(person); auto (default): only in the folds whose training people, each held out in "
+        "turn, gain from it by more than twice its standard error (and never for other "
+        "blends); none: the features as they are",
+        check=FEATURES_DETRENDS,
     )
     features_sensors: str = setting(
         "device",

@@ -71,6 +71,18 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
                     "refits (weighted by how well each reproduces those labels on windows it was "
                     "not fitted on) make half of the person's probabilities"
                 )
+            detrend = model.get("features_detrend", "none")
+            if detrend != "none":
+                when = (
+                    "always"
+                    if detrend == "person"
+                    else "in the folds whose training people gain from it "
+                    "(`fold.json`: `features_blend.detrend`)"
+                )
+                parts.append(
+                    "each person's linear trend over the recording is removed from the features "
+                    f"before the experts read them, {when}"
+                )
         else:
             weight = (
                 "equal weights"

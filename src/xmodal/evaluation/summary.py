@@ -47,6 +47,11 @@ def format_results(results: dict) -> str:
                     "person refit: the sensors' classifiers are refitted on the test subject's "
                     "unlabelled recording (the blend's labels as teacher)"
                 )
+            if model.get("features_detrend", "none") != "none":
+                lines.append(
+                    f"features detrend ({model['features_detrend']}): each person's trend over "
+                    "the recording removed from the features"
+                )
     adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
     if adapt != "none":
         lines.append(f"test-time adaptation: {adapt} (from the test subject's unlabelled windows)")

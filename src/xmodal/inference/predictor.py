@@ -558,19 +558,25 @@ class Predictor:
         model's with its features half on the windows' feature rows ``features``."""
         if self.features is not None:
             each = [self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))]
-            return self._blend(each, features)
+            return self._blend(each, features, t_start)
         if adapt == "none":
             return self._network_proba(inputs)
         return sum(
             self._one_proba(i, inputs, t_start, adapt) for i in range(len(self.models))
         ) / len(self.models)
 
-    def _blend(self, each: list[np.ndarray], features: np.ndarray | None) -> np.ndarray:
+    def _blend(
+        self,
+        each: list[np.ndarray],
+        features: np.ndarray | None,
+        t_start: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The mean over members of each network's probabilities ``each`` blended with its
-        features half on the feature rows ``features`` (ConfigError without them)."""
+        features half on the feature rows ``features`` of windows starting at ``t_start``
+        (None: equally spaced; ConfigError without the rows)."""
         if features is None:
             raise ConfigError("a hybrid model (features blend) needs the windows' features")
-        blended = [half.blend_rows(features, p) for half, p in zip(self.features, each)]
+        blended = [half.blend_rows(features, p, t_start) for half, p in zip(self.features, each)]
         return sum(blended) / len(blended)
 
     def _one_proba(self, index: int, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:

@@ -502,7 +502,7 @@ class FeaturesEstimator:
 
     uses_validation = False
     reads_features = True
-    parallel_folds = False  # every worker process would extract the features again
+    parallel_folds = False  # a fold fits in well under a second: not worth a worker process
     final_model = False
     state_files = ("features_model.json",)
     epochs = 1

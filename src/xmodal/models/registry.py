@@ -39,6 +39,7 @@ __all__ = [
     "get_model",
     "model_names",
     "person_refit_of",
+    "features_detrend_of",
     "register_model",
     "stream_kwargs",
     "unregister_model",
@@ -361,6 +362,22 @@ def features_blend_of(config: ModelConfig) -> str:
         return config.features_blend
     entry = get_model(config.name)
     return DEFAULT_BLEND if entry.is_network and entry.min_modalities >= 2 else "none"
+
+
+def features_detrend_of(config: ModelConfig) -> str:
+    """The removal of each person's trend from the features
+    (:mod:`xmodal.training.person_trend`): ``auto`` stays ``auto`` (decided per fold) for the
+    ``experts-mi`` blend and is ``none`` otherwise; ConfigError for ``person`` without it."""
+    blend = features_blend_of(config)
+    if config.features_detrend == "auto":
+        return "auto" if blend == "experts-mi" else "none"
+    if config.features_detrend == "person" and blend != "experts-mi":
+        raise ConfigError(
+            f"features_detrend {config.features_detrend!r} removes each person's trend from "
+            f"the features of the experts-mi blend; model {config.name!r} trains with "
+            f"features_blend {blend!r}"
+        )
+    return config.features_detrend
 
 
 def person_refit_of(config: ModelConfig) -> str:

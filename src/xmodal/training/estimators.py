@@ -23,6 +23,7 @@ from xmodal.models.features import features_of
 from xmodal.models.registry import (
     build_model,
     features_blend_of,
+    features_detrend_of,
     features_model_of,
     get_model,
     person_refit_of,
@@ -157,6 +158,7 @@ class NetworkEstimator:
                 blend,
                 features_model_of(config.model),
                 refit=person_refit_of(config.model) == "recording",
+                detrend=features_detrend_of(config.model),
             )
         )
         self.state_files = ("model.pt",)

@@ -27,7 +27,12 @@ from xmodal.data.datasets import (
 )
 from xmodal.errors import ConfigError, DataError, XmodalError
 from xmodal.files import atomic_write_json, atomic_write_text
-from xmodal.models.registry import features_blend_of, features_model_of, person_refit_of
+from xmodal.models.registry import (
+    features_blend_of,
+    features_detrend_of,
+    features_model_of,
+    person_refit_of,
+)
 from xmodal.signals.pipeline import cache_dir_of, prepare_subjects
 from xmodal.signals.windows import WindowSet
 from xmodal.training.estimators import FoldEstimator, estimator_for
@@ -84,6 +89,7 @@ def validate_config(config: RunConfig) -> RunConfig:
         features_blend=features_blend_of(config.model),
         features_model=features_model_of(config.model),
         person_refit=person_refit_of(config.model),
+        features_detrend=features_detrend_of(config.model),
     )
     data, model = resolve_features_sensors(resolve_data_defaults(config.data), model)
     config = dataclasses.replace(config, data=data, model=model)

@@ -39,7 +39,9 @@ sensors than the network (``--network-modalities``).
 The features classifiers are then fitted on the training and validation subjects together, as
 the ``features`` model is. With ``refit`` (``--person-refit recording``, the default for the
 ``experts-*`` blends) each sensor's classifier is also refitted on the person being scored,
-with the blend's labels as teacher (:mod:`xmodal.training.person_refit`).
+with the blend's labels as teacher (:mod:`xmodal.training.person_refit`). With ``detrend``
+(``--features-detrend person|auto``, ``experts-mi`` only) every person's features lose that
+person's linear trend over the recording first (:mod:`xmodal.training.person_trend`).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import MIN_WINDOWS, information_shares
 from xmodal.training.expert_gate import MIN_GATE_PEOPLE, ExpertGate, expert_statistics
 from xmodal.training.person_refit import refined, refit_person
+from xmodal.training.person_trend import PersonTrend, detrend_gain
 
 #: network shares ``w`` that ``val`` chooses from
 BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
@@ -116,6 +119,38 @@ def _weighted(probas: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return sum(w * p for w, p in zip(weights, probas))
 
 
+def _people_rows(
+    x: np.ndarray, subjects: np.ndarray, starts: np.ndarray, recordings: WindowSet | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each labelled person's recording rows and window times, in time order (their labelled
+    rows where no recording is given): what the person's trend is fitted on."""
+    if recordings is not None:
+        rows, owners, times = features_of(recordings)[0], recordings.subjects, recordings.t_start
+    else:
+        rows, owners, times = x, subjects, starts
+    out = {}
+    for person in np.unique(subjects):
+        theirs = np.flatnonzero(owners == person)
+        if not len(theirs):  # no recording of this person: its labelled rows
+            rows_p, times_p = x[subjects == person], starts[subjects == person]
+        else:
+            theirs = theirs[np.argsort(times[theirs], kind="stable")]
+            rows_p, times_p = rows[theirs], times[theirs]
+        out[person] = (rows_p, times_p)
+    return out
+
+
+def _without_trends(
+    x: np.ndarray, subjects: np.ndarray, starts: np.ndarray, people: dict
+) -> np.ndarray:
+    """The labelled rows ``x`` with each person's trend (fitted on ``people``'s rows) removed."""
+    out = np.array(x, dtype=np.float64, copy=True)
+    for person, (rows, times) in people.items():
+        mine = subjects == person
+        out[mine] = PersonTrend.fit(rows, times).remove(x[mine], starts[mine])
+    return out
+
+
 class FeaturesBlend:
     """The features half of a hybrid fold model.
 
@@ -128,14 +163,24 @@ class FeaturesBlend:
     refit : bool
         ``experts-*``: refit the sensors' classifiers on each person scored
         (:mod:`xmodal.training.person_refit`).
+    detrend : str
+        ``experts-mi``: remove each person's trend from the features: ``none``, ``person``
+        or ``auto`` (decided in :meth:`fit`; :attr:`detrends` holds the decision).
     """
 
-    def __init__(self, mode: str, classifier: str = "rf", refit: bool = False) -> None:
+    def __init__(
+        self, mode: str, classifier: str = "rf", refit: bool = False, detrend: str = "none"
+    ) -> None:
         if refit and mode not in PERSON_BLENDS:
             raise ValueError(f"refit needs a blend of {PERSON_BLENDS}, not {mode!r}")
+        if detrend != "none" and mode != "experts-mi":
+            raise ValueError(f"detrend needs the experts-mi blend, not {mode!r}")
         self.mode = mode
         self.classifier = classifier
         self.refit = refit
+        self.detrend = detrend
+        #: whether each person's trend is removed from the features (``auto``: after fit)
+        self.detrends = detrend == "person"
         self.weight = 0.5
         self._pipeline = None
         #: ``experts-*``: each expert's sensor and feature columns, and its classifier
@@ -188,12 +233,22 @@ class FeaturesBlend:
         names = features_of(train)[1]
         if self.reads_recording:
             self.sensors = sensor_columns(names, list(train.modalities))
-            self._experts = self._fit_experts(x, labels, n_classes, seed)
             self.info = {"feature_names": names}
             record = {"mode": self.mode, "experts": ["network", *self.sensors]}
+            subjects = np.concatenate([part.subjects for part in parts])
+            starts = np.concatenate([part.t_start for part in parts])
+            if self.detrend != "none":
+                people = _people_rows(x, subjects, starts, recordings)
+                flat = _without_trends(x, subjects, starts, people)
+                if self.detrend == "auto":
+                    decision = self._choose_detrend(
+                        x, flat, labels, subjects, people, n_classes, seed
+                    )
+                    self.detrends = decision["detrend"]
+                    record["detrend"] = decision
+                x = flat if self.detrends else x
+            self._experts = self._fit_experts(x, labels, n_classes, seed)
             if self.mode == "experts-gate":
-                subjects = np.concatenate([part.subjects for part in parts])
-                starts = np.concatenate([part.t_start for part in parts])
                 self.gate = self._fit_gate(x, labels, subjects, starts, recordings, n_classes, seed)
                 record["gate"] = None if self.gate is None else self.gate.to_dict()
             return record
@@ -210,6 +265,61 @@ class FeaturesBlend:
             fit_classifier(self.classifier, x[:, cols], labels, n_classes, seed)[0]
             for cols in self.sensors.values()
         ]
+
+    def _choose_detrend(
+        self,
+        x: np.ndarray,
+        flat: np.ndarray,
+        labels: np.ndarray,
+        subjects: np.ndarray,
+        people: dict,
+        n_classes: int,
+        seed: int,
+    ) -> dict:
+        """``auto``: each training person held out in turn, scored by the experts of the
+        others as :meth:`blend` would (mutual-information weights over the person's recording,
+        the refit if on), with and without the trends; see
+        :func:`~xmodal.training.person_trend.detrend_gain`. Fewer than three people: no."""
+        names = np.unique(subjects)
+        if len(names) < 3:
+            return {"detrend": False, "gain": 0.0, "standard_error": float("nan")}
+        gains = []
+        for person in names:
+            mine = subjects == person
+            pool, pool_t = people[person]
+            trend = PersonTrend.fit(pool, pool_t)
+            scores = []
+            for rows, pool_rows in ((x, pool), (flat, trend.remove(pool, pool_t))):
+                experts = self._fit_experts(rows[~mine], labels[~mine], n_classes, seed)
+                probas = [
+                    predict_classifier(est, pool_rows[:, cols], n_classes)
+                    for est, cols in zip(experts, self.sensors.values())
+                ]
+                weights = mixture_weights(probas)
+                proba = _weighted(
+                    [
+                        predict_classifier(est, rows[mine][:, cols], n_classes)
+                        for est, cols in zip(experts, self.sensors.values())
+                    ],
+                    weights,
+                )
+                if self.refit:
+                    refit = refit_person(pool_rows, _weighted(probas, weights), self.sensors)
+                    proba = refined(refit, rows[mine], proba)
+                scores.append(
+                    f1_score(
+                        labels[mine],
+                        proba.argmax(1),
+                        average="macro",
+                        labels=range(n_classes),
+                        zero_division=0,
+                    )
+                )
+            gains.append(scores[1] - scores[0])
+        return {
+            key: round(value, 4) if isinstance(value, float) else value
+            for key, value in detrend_gain(np.asarray(gains)).items()
+        }
 
     def _fit_gate(
         self,
@@ -310,24 +420,35 @@ class FeaturesBlend:
             if not len(theirs):
                 raise DataError(f"{subject}: no recording windows to weigh the experts on")
             theirs = theirs[np.argsort(recording.t_start[theirs], kind="stable")]
-            probas = self._expert_probas(pool[theirs], recording_network[theirs])
+            rows, pool_rows = features[mine], pool[theirs]
+            if self.detrends:  # the person's trend, from the person's recording
+                trend = PersonTrend.fit(pool_rows, recording.t_start[theirs])
+                pool_rows = trend.remove(pool_rows, recording.t_start[theirs])
+                rows = trend.remove(rows, windows.t_start[mine])
+            probas = self._expert_probas(pool_rows, recording_network[theirs])
             weights = self._weights_of(probas)
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
             }
-            out[mine] = self._mix(features[mine], network[mine], weights)
+            out[mine] = self._mix(rows, network[mine], weights)
             if self.refit:  # taught by the blend of the person's whole recording
-                refit = refit_person(pool[theirs], _weighted(probas, weights), self.sensors)
+                refit = refit_person(pool_rows, _weighted(probas, weights), self.sensors)
                 self.refit_weights[str(subject)] = (
                     {} if refit is None else {m: round(w, 4) for m, w in refit.weights.items()}
                 )
-                out[mine] = refined(refit, features[mine], out[mine])
+                out[mine] = refined(refit, rows, out[mine])
         return out
 
-    def blend_rows(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
+    def blend_rows(
+        self, features: np.ndarray, network: np.ndarray, t_start: np.ndarray | None = None
+    ) -> np.ndarray:
         """:meth:`blend` from the windows' feature rows (``experts-*``: the rows are one
-        person's recording in time order, which the weights are taken from)."""
+        person's recording in time order, which the weights are taken from; ``t_start``: their
+        start times, for a blend that removes the person's trend; None: equally spaced)."""
         if self.reads_recording:
+            if self.detrends:
+                t = np.arange(len(features), dtype=np.float64) if t_start is None else t_start
+                features = PersonTrend.fit(features, t).remove(features, t)
             probas = self._expert_probas(features, network)
             proba = _weighted(probas, self._weights_of(probas))
             if self.refit:
@@ -343,6 +464,8 @@ class FeaturesBlend:
         record = {**self.info, "weight": self.weight, "mode": self.mode}
         record["classifier"] = self.classifier
         record["person_refit"] = self.refit
+        record["features_detrend"] = self.detrend
+        record["detrends"] = self.detrends
         if self.reads_recording:
             record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
             record["gate"] = None if self.gate is None else self.gate.to_dict()
@@ -362,7 +485,9 @@ class FeaturesBlend:
                 str(record["mode"]),
                 str(record["classifier"]),
                 refit=bool(record.get("person_refit", False)),
+                detrend=str(record.get("features_detrend", "none")),
             )
+            blend.detrends = bool(record.get("detrends", False))
             blend.weight = float(record["weight"])
             if blend.reads_recording:
                 blend.sensors = {

@@ -13,7 +13,7 @@ from xmodal.data.tasks import Task
 from xmodal.errors import DataError, XmodalError
 from xmodal.files import atomic_write_json, read_json
 from xmodal.models.checkpoint import read_checkpoint
-from xmodal.models.registry import features_blend_of
+from xmodal.models.registry import features_blend_of, features_detrend_of
 from xmodal.signals.pipeline import windows_of
 from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import fold_probabilities
@@ -228,8 +228,10 @@ def fold_windows(fold: Fold, windows: RunWindows, uses_validation: bool = True) 
 
 def learns_from_recordings(config: RunConfig) -> bool:
     """Whether the configured estimator's fit reads the training people's whole recordings
-    (``recordings=``; the ``experts-gate`` blend)."""
-    return features_blend_of(config.model) == "experts-gate"
+    (``recordings=``; the ``experts-gate`` blend, and a blend that removes each person's trend
+    from the features)."""
+    model = config.model
+    return features_blend_of(model) == "experts-gate" or features_detrend_of(model) != "none"
 
 
 def fold_seed(config: RunConfig, index: int) -> int:

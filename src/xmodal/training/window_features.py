@@ -62,6 +62,30 @@ def _store(path: Path, matrix: np.ndarray) -> None:
         pass
 
 
+def _same_windows(windows: WindowSet, other: WindowSet) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``windows`` and of ``other`` with the same subject, start and signal.
+
+    The signal is compared, not assumed: under ``running`` normalisation a window's values
+    depend on the windows cut before it, so the same start at another stride may differ
+    (there the features read the window itself: no longer context is allowed)."""
+    if list(windows.inputs) != list(other.inputs):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    known = {
+        (s, round(float(t), 3)): i for i, (s, t) in enumerate(zip(other.subjects, other.t_start))
+    }
+    theirs = np.asarray(
+        [known.get((s, round(float(t), 3)), -1) for s, t in zip(windows.subjects, windows.t_start)],
+        dtype=np.int64,
+    )
+    mine = np.flatnonzero(theirs >= 0)
+    theirs = theirs[mine]
+    same = np.ones(len(mine), dtype=bool)
+    for modality, x in windows.inputs.items():
+        a, b = x[mine], other.inputs[modality][theirs]
+        same &= ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=(1, 2))
+    return mine[same], theirs[same]
+
+
 def _compute(contexts: WindowSet) -> np.ndarray:
     return extract_features(contexts)[0]
 
@@ -93,15 +117,9 @@ def attach_features(
     matrix = np.full((len(windows), n_features), np.nan)
     todo = np.ones(len(windows), dtype=bool)
     if reuse is not None and FEATURES_EXTRA in reuse.extras:
-        known = {
-            (s, round(float(t), 3)): i
-            for i, (s, t) in enumerate(zip(reuse.subjects, reuse.t_start))
-        }
-        for i, (s, t) in enumerate(zip(windows.subjects, windows.t_start)):
-            row = known.get((s, round(float(t), 3)))
-            if row is not None:
-                matrix[i] = reuse.extras[FEATURES_EXTRA][row]
-                todo[i] = False
+        mine, theirs = _same_windows(windows, reuse)
+        matrix[mine] = reuse.extras[FEATURES_EXTRA][theirs]
+        todo[mine] = False
     pending: dict[str, tuple[np.ndarray, WindowSet, Path | None]] = {}
     for subject in dict.fromkeys(windows.subjects[todo].tolist()):
         rows = np.flatnonzero(todo & (windows.subjects == subject))
