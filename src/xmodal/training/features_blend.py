@@ -151,6 +151,13 @@ def _without_trends(
     return out
 
 
+def _macro_f1(labels: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    """Macro-F1 of the most probable classes (every class counted, absent ones as 0)."""
+    return f1_score(
+        labels, proba.argmax(1), average="macro", labels=range(n_classes), zero_division=0
+    )
+
+
 class FeaturesBlend:
     """The features half of a hybrid fold model.
 
@@ -291,30 +298,13 @@ class FeaturesBlend:
             scores = []
             for rows, pool_rows in ((x, pool), (flat, trend.remove(pool, pool_t))):
                 experts = self._fit_experts(rows[~mine], labels[~mine], n_classes, seed)
-                probas = [
-                    predict_classifier(est, pool_rows[:, cols], n_classes)
-                    for est, cols in zip(experts, self.sensors.values())
-                ]
+                probas = self._sensor_probas(experts, pool_rows, n_classes)
                 weights = mixture_weights(probas)
-                proba = _weighted(
-                    [
-                        predict_classifier(est, rows[mine][:, cols], n_classes)
-                        for est, cols in zip(experts, self.sensors.values())
-                    ],
-                    weights,
-                )
+                proba = _weighted(self._sensor_probas(experts, rows[mine], n_classes), weights)
                 if self.refit:
                     refit = refit_person(pool_rows, _weighted(probas, weights), self.sensors)
                     proba = refined(refit, rows[mine], proba)
-                scores.append(
-                    f1_score(
-                        labels[mine],
-                        proba.argmax(1),
-                        average="macro",
-                        labels=range(n_classes),
-                        zero_division=0,
-                    )
-                )
+                scores.append(_macro_f1(labels[mine], proba, n_classes))
             gains.append(scores[1] - scores[0])
         return {
             key: round(value, 4) if isinstance(value, float) else value
@@ -351,33 +341,27 @@ class FeaturesBlend:
             experts = self._fit_experts(x[~mine], labels[~mine], n_classes, seed)
             theirs = np.flatnonzero(pool_subjects == person)
             theirs = theirs[np.argsort(pool_starts[theirs], kind="stable")]
-            probas = [
-                predict_classifier(est, pool_rows[theirs][:, cols], n_classes)
-                for est, cols in zip(experts, self.sensors.values())
-            ]
+            probas = self._sensor_probas(experts, pool_rows[theirs], n_classes)
             statistics.append(expert_statistics(probas))
             scores.append(
                 np.array(
                     [
-                        f1_score(
-                            labels[mine],
-                            predict_classifier(est, x[mine][:, cols], n_classes).argmax(1),
-                            average="macro",
-                            labels=range(n_classes),
-                            zero_division=0,
-                        )
-                        for est, cols in zip(experts, self.sensors.values())
+                        _macro_f1(labels[mine], proba, n_classes)
+                        for proba in self._sensor_probas(experts, x[mine], n_classes)
                     ]
                 )
             )
         return ExpertGate.fit(statistics, scores)
 
-    def _expert_probas(self, features: np.ndarray, network: np.ndarray) -> list[np.ndarray]:
-        k = network.shape[1]
-        return [network] + [
-            predict_classifier(est, features[:, cols], k)
-            for est, cols in zip(self._experts, self.sensors.values())
+    def _sensor_probas(self, experts: list, rows: np.ndarray, n_classes: int) -> list[np.ndarray]:
+        """Each sensor's expert's class probabilities of the feature ``rows``."""
+        return [
+            predict_classifier(est, rows[:, cols], n_classes)
+            for est, cols in zip(experts, self.sensors.values())
         ]
+
+    def _expert_probas(self, features: np.ndarray, network: np.ndarray) -> list[np.ndarray]:
+        return [network, *self._sensor_probas(self._experts, features, network.shape[1])]
 
     def _mix(self, features: np.ndarray, network: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return _weighted(self._expert_probas(features, network), weights)
