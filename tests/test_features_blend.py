@@ -401,19 +401,20 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
 
 
 @pytest.mark.parametrize(
-    ("blend", "adapt", "detrend"),
+    ("blend", "adapt", "detrend", "smoothing"),
     [
-        ("experts-mi", "none", "none"),
-        ("experts-mi", "adabn", "auto"),
-        ("experts-mi", "none", "person"),
-        ("experts-gate", "adabn", "none"),
+        ("experts-mi", "none", "none", 0.0),
+        ("experts-mi", "adabn", "auto", 60.0),
+        ("experts-mi", "none", "person", 60.0),
+        ("experts-gate", "adabn", "none", 60.0),
     ],
 )
 def test_experts_run_records_its_weights_and_predict_equals_its_fold(
-    blend, adapt, detrend, tiny_wesad, tmp_path
+    blend, adapt, detrend, smoothing, tiny_wesad, tmp_path
 ):
     run = tmp_path / "run"
     args = ["--features-blend", blend, "--adapt", adapt, "--features-detrend", detrend]
+    args += ["--experts-smoothing", f"{smoothing:g}"]
     assert _train(tiny_wesad, run, *args) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["config"]["model"]["features_blend"] == blend
@@ -429,7 +430,11 @@ def test_experts_run_records_its_weights_and_predict_equals_its_fold(
     assert results["config"]["model"]["person_refit"] == "recording" and saved["person_refit"]
     refit = results["folds"][0]["refit_weights"][subject]
     assert not refit or np.isclose(sum(refit.values()), 1.0, 1e-3)
-    assert "person refit" in (run / "MODEL_CARD.md").read_text()
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "person refit" in card
+    # the experts' probabilities averaged over time before they are weighed (0: not)
+    assert saved["experts_smoothing"] == smoothing
+    assert ("averaged over 60 s" in card) == (smoothing > 0)
     # the gate: fitted on the fold's three labelled people (four subjects, one tested)
     assert (saved["gate"] is not None) == (blend == "experts-gate")
     # the person's trend: removed always (person), or as the fold's three labelled people,

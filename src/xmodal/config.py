@@ -59,6 +59,10 @@ PERSON_REFITS = ("auto", "none", "recording")
 #: (see xmodal.training.person_trend): auto (for experts-mi: where the fold's training people
 #: gain from it; none otherwise), none, person (always)
 FEATURES_DETRENDS = ("auto", "none", "person")
+#: seconds over which an experts-* blend averages each expert's probabilities before their
+#: mutual information weighs the experts (see xmodal.training.features_blend.mixture_weights):
+#: about a minute, shorter than any state of a session and as long as the features' window
+EXPERTS_SMOOTHING = 60.0
 #: which sensors a hybrid's features read: the network's, plus the TEMP and ACC of the same
 #: device (placement) that the dataset offers (device), or the network's only (same)
 FEATURES_SENSORS = ("device", "same")
@@ -449,6 +453,15 @@ class ModelConfig:
         "turn, gain from it by more than twice its standard error (and never for other "
         "blends); none: the features as they are",
         check=FEATURES_DETRENDS,
+    )
+    experts_smoothing: float = setting(
+        EXPERTS_SMOOTHING,
+        "with an experts-* blend: seconds over which each expert's probabilities are averaged "
+        "around every window before their mutual information over the person's recording "
+        "weighs the experts, so that what changes from one window to the next does not count "
+        "as information (0: window by window)",
+        check=_above(0),
+        metavar="S",
     )
     features_sensors: str = setting(
         "device",

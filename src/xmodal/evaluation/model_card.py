@@ -51,11 +51,17 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
         network = ", ".join(model.get("network_modalities") or results.get("modalities", []))
         blend = model["features_blend"]
         if blend in PERSON_BLENDS:
+            smoothing = float(model.get("experts_smoothing") or 0.0)
+            over = (
+                f" (of the probabilities averaged over {smoothing:g} s around each window)"
+                if smoothing > 0
+                else ""
+            )
             weighting = (
-                "each one's mutual information between window and class"
+                f"each one's mutual information between window and class{over}"
                 if blend == "experts-mi"
-                else "the network's mutual information share, the sensors splitting the rest "
-                "by a gate learned on the fold's training people"
+                else f"the network's mutual information share{over}, the sensors splitting the "
+                "rest by a gate learned on the fold's training people"
             )
             parts.append(
                 f"hybrid: the network reads {network}; its probabilities are mixed with those "

@@ -39,8 +39,10 @@ def format_results(results: dict) -> str:
             f"features of {model.get('features_window', 60):g} s of {mods}"
         )
         if model["features_blend"] in PERSON_BLENDS:
+            smoothing = float(model.get("experts_smoothing") or 0.0)
             lines.append(
                 "the blend's per-person weights read the test subject's unlabelled windows"
+                + (f" (experts' probabilities averaged over {smoothing:g} s)" if smoothing else "")
             )
             if model.get("person_refit") == "recording":
                 lines.append(

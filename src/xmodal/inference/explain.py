@@ -76,8 +76,8 @@ def explain(
     plan, inputs, rows = predictor.recording_windows(
         signals, rates, hop, normalization, stats, context, labels, label_rate
     )
-    proba, maps = predictor.attention(inputs, rows)
-    t_start = np.arange(len(proba)) * plan.hop
+    t_start = np.arange(len(next(iter(inputs.values())))) * plan.hop
+    proba, maps = predictor.attention(inputs, rows, t_start=t_start)
     table = PredictionTable(predictor.classes, t_start, t_start + predictor.window, proba)
     courses = {k: _resample_rows(v.mean(axis=1), POINTS) for k, v in maps.items()}
     return Explanation(table, courses)

@@ -341,11 +341,16 @@ class Predictor:
 
     @torch.no_grad()
     def attention(
-        self, inputs: dict, features: np.ndarray | None = None, batch_size: int = 256
+        self,
+        inputs: dict,
+        features: np.ndarray | None = None,
+        batch_size: int = 256,
+        t_start: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict]:
         """Probabilities and attention maps ``{"src->tgt@block": (n, C, L)}`` (ensemble mean).
         A hybrid's probabilities are each network's blended with its features half on the
-        windows' feature rows ``features`` (required for a hybrid).
+        windows' feature rows ``features`` (required for a hybrid) of windows starting at
+        ``t_start`` s.
 
         Raises
         ------
@@ -375,7 +380,7 @@ class Predictor:
                 value = torch.cat(parts).numpy()
                 maps[key] = value if key not in maps else maps[key] + value
         k = len(self.models)
-        proba = self._blend(each, features) if self.features is not None else sum(each) / k
+        proba = self._blend(each, features, t_start) if self.features is not None else sum(each) / k
         return proba, {key: v / k for key, v in maps.items()}
 
     # ---- recordings --------------------------------------------------------------------------

@@ -159,6 +159,7 @@ class NetworkEstimator:
                 features_model_of(config.model),
                 refit=person_refit_of(config.model) == "recording",
                 detrend=features_detrend_of(config.model),
+                smoothing=config.model.experts_smoothing,
             )
         )
         self.state_files = ("model.pt",)

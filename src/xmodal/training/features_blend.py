@@ -24,7 +24,10 @@ sensors than the network (``--network-modalities``).
     recording of the person being scored (never a label): in a LOSO fold every window of the
     test subject's recording, in ``xmodal predict`` the recording predicted. Fewer than
     :data:`~xmodal.training.adaptation.MIN_WINDOWS` windows, or no expert with any
-    information, give equal weights.
+    information, give equal weights. With ``smoothing`` (``--experts-smoothing``, seconds)
+    each expert's probabilities are first averaged over that span around every window
+    (:func:`smoothed_over_time`), so that predictions that change from one window to the next
+    do not count as information.
 ``experts-gate``
     The experts of ``experts-mi``; the network keeps its mutual-information share, and the
     sensors' experts split the rest by a gate learned on the fold's own people
@@ -103,14 +106,41 @@ def sensor_columns(names: list[str], modalities: list[str]) -> dict[str, np.ndar
     return out
 
 
-def mixture_weights(probas: list[np.ndarray]) -> np.ndarray:
-    """Weights of experts from their class probabilities ``(n, k)`` over one person's windows:
-    proportional to each one's mutual information
-    (:func:`~xmodal.training.adaptation.information_shares`); equal with fewer than
-    ``MIN_WINDOWS`` windows or when none carries any."""
+def smoothed_over_time(proba: np.ndarray, t_start: np.ndarray, seconds: float) -> np.ndarray:
+    """Each window's class probabilities ``(n, k)`` averaged with those of the windows that
+    start within ``seconds / 2`` of it (``t_start`` in seconds, any order); ``seconds <= 0``:
+    unchanged."""
+    if seconds <= 0 or len(proba) < 2:
+        return proba
+    order = np.argsort(t_start, kind="stable")
+    t = np.asarray(t_start, dtype=np.float64)[order]
+    cumulative = np.concatenate([np.zeros((1, proba.shape[1])), np.cumsum(proba[order], 0)])
+    lo = np.searchsorted(t, t - seconds / 2, side="left")
+    hi = np.searchsorted(t, t + seconds / 2, side="right")
+    out = np.empty_like(proba, dtype=np.float64)
+    out[order] = (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
+    return out
+
+
+def mixture_weights(
+    probas: list[np.ndarray], t_start: np.ndarray | None = None, smoothing: float = 0.0
+) -> np.ndarray:
+    """Weights of experts from their class probabilities ``(n, k)`` over one person's windows
+    (starting at ``t_start`` s): proportional to each one's mutual information
+    (:func:`~xmodal.training.adaptation.information_shares`) of its probabilities averaged over
+    ``smoothing`` seconds around each window (:func:`smoothed_over_time`; 0 or no times: window
+    by window); equal with fewer than ``MIN_WINDOWS`` windows or when none carries any.
+
+    The average keeps what lasts as long as a state does and drops what changes from one window
+    to the next: a sensor that does not respond in this person can still make predictions that
+    vary window by window, not ones that follow the person's states for minutes."""
     n = len(probas[0]) if probas else 0
     equal = np.full(len(probas), 1.0 / max(len(probas), 1))
-    shares = information_shares(probas) if n >= MIN_WINDOWS else None
+    if n < MIN_WINDOWS:
+        return equal
+    if t_start is not None and smoothing > 0:
+        probas = [smoothed_over_time(p, t_start, smoothing) for p in probas]
+    shares = information_shares(probas)
     return equal if shares is None else shares
 
 
@@ -173,10 +203,19 @@ class FeaturesBlend:
     detrend : str
         ``experts-mi``: remove each person's trend from the features: ``none``, ``person``
         or ``auto`` (decided in :meth:`fit`; :attr:`detrends` holds the decision).
+    smoothing : float
+        ``experts-*``: seconds over which each expert's probabilities are averaged before
+        their mutual information weighs the experts (:func:`mixture_weights`; 0: window by
+        window).
     """
 
     def __init__(
-        self, mode: str, classifier: str = "rf", refit: bool = False, detrend: str = "none"
+        self,
+        mode: str,
+        classifier: str = "rf",
+        refit: bool = False,
+        detrend: str = "none",
+        smoothing: float = 0.0,
     ) -> None:
         if refit and mode not in PERSON_BLENDS:
             raise ValueError(f"refit needs a blend of {PERSON_BLENDS}, not {mode!r}")
@@ -186,6 +225,7 @@ class FeaturesBlend:
         self.classifier = classifier
         self.refit = refit
         self.detrend = detrend
+        self.smoothing = float(smoothing)
         #: whether each person's trend is removed from the features (``auto``: after fit)
         self.detrends = detrend == "person"
         self.weight = 0.5
@@ -299,7 +339,7 @@ class FeaturesBlend:
             for rows, pool_rows in ((x, pool), (flat, trend.remove(pool, pool_t))):
                 experts = self._fit_experts(rows[~mine], labels[~mine], n_classes, seed)
                 probas = self._sensor_probas(experts, pool_rows, n_classes)
-                weights = mixture_weights(probas)
+                weights = mixture_weights(probas, pool_t, self.smoothing)
                 proba = _weighted(self._sensor_probas(experts, rows[mine], n_classes), weights)
                 if self.refit:
                     refit = refit_person(pool_rows, _weighted(probas, weights), self.sensors)
@@ -366,10 +406,11 @@ class FeaturesBlend:
     def _mix(self, features: np.ndarray, network: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return _weighted(self._expert_probas(features, network), weights)
 
-    def _weights_of(self, probas: list[np.ndarray]) -> np.ndarray:
+    def _weights_of(self, probas: list[np.ndarray], t_start: np.ndarray | None) -> np.ndarray:
         """``experts-*``: the experts' weights (network first, then each sensor) from their
-        probabilities over one person's unlabelled windows in time order."""
-        shares = mixture_weights(probas)
+        probabilities over one person's unlabelled windows in time order (starting at
+        ``t_start`` s; None: not averaged over time)."""
+        shares = mixture_weights(probas, t_start, self.smoothing)
         if self.gate is None or len(probas[0]) < MIN_WINDOWS:
             return shares
         sensors = self.gate.weights(expert_statistics(probas[1:]))
@@ -410,7 +451,7 @@ class FeaturesBlend:
                 pool_rows = trend.remove(pool_rows, recording.t_start[theirs])
                 rows = trend.remove(rows, windows.t_start[mine])
             probas = self._expert_probas(pool_rows, recording_network[theirs])
-            weights = self._weights_of(probas)
+            weights = self._weights_of(probas, recording.t_start[theirs])
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
             }
@@ -428,13 +469,14 @@ class FeaturesBlend:
     ) -> np.ndarray:
         """:meth:`blend` from the windows' feature rows (``experts-*``: the rows are one
         person's recording in time order, which the weights are taken from; ``t_start``: their
-        start times, for a blend that removes the person's trend; None: equally spaced)."""
+        start times, for a blend that removes the person's trend or averages the experts'
+        probabilities over time; None: equally spaced for the trend, no average)."""
         if self.reads_recording:
             if self.detrends:
                 t = np.arange(len(features), dtype=np.float64) if t_start is None else t_start
                 features = PersonTrend.fit(features, t).remove(features, t)
             probas = self._expert_probas(features, network)
-            proba = _weighted(probas, self._weights_of(probas))
+            proba = _weighted(probas, self._weights_of(probas, t_start))
             if self.refit:
                 proba = refined(refit_person(features, proba, self.sensors), features, proba)
             return proba
@@ -450,6 +492,7 @@ class FeaturesBlend:
         record["person_refit"] = self.refit
         record["features_detrend"] = self.detrend
         record["detrends"] = self.detrends
+        record["experts_smoothing"] = self.smoothing
         if self.reads_recording:
             record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
             record["gate"] = None if self.gate is None else self.gate.to_dict()
@@ -470,6 +513,7 @@ class FeaturesBlend:
                 str(record["classifier"]),
                 refit=bool(record.get("person_refit", False)),
                 detrend=str(record.get("features_detrend", "none")),
+                smoothing=float(record.get("experts_smoothing", 0.0)),
             )
             blend.detrends = bool(record.get("detrends", False))
             blend.weight = float(record["weight"])
