@@ -87,16 +87,19 @@ class WindowSet:
         """Windows of the given subjects."""
         return self.subset(np.isin(self.subjects, list(subjects)))
 
-    def rows_of(self, other: WindowSet) -> np.ndarray | None:
+    def matching_rows(self, other: WindowSet) -> np.ndarray:
         """For each window of ``other``, the index of the window of this set with the same
-        subject and start (to the millisecond); None unless every one has one."""
+        subject and start (to the millisecond), -1 where there is none."""
         key = {
             (s, round(float(t), 3)): i for i, (s, t) in enumerate(zip(self.subjects, self.t_start))
         }
-        rows = [key.get((s, round(float(t), 3))) for s, t in zip(other.subjects, other.t_start)]
-        if any(r is None for r in rows):
-            return None
+        rows = [key.get((s, round(float(t), 3)), -1) for s, t in zip(other.subjects, other.t_start)]
         return np.asarray(rows, dtype=np.int64)
+
+    def rows_of(self, other: WindowSet) -> np.ndarray | None:
+        """:meth:`matching_rows`, or None unless every window of ``other`` has one."""
+        rows = self.matching_rows(other)
+        return None if (rows < 0).any() else rows
 
     @staticmethod
     def concat(sets: list[WindowSet]) -> WindowSet:

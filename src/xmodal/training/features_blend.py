@@ -171,13 +171,13 @@ def _people_rows(
 
 
 def _without_trends(
-    x: np.ndarray, subjects: np.ndarray, starts: np.ndarray, people: dict
+    x: np.ndarray, subjects: np.ndarray, starts: np.ndarray, trends: dict[str, PersonTrend]
 ) -> np.ndarray:
-    """The labelled rows ``x`` with each person's trend (fitted on ``people``'s rows) removed."""
+    """The labelled rows ``x`` with each person's trend removed."""
     out = np.array(x, dtype=np.float64, copy=True)
-    for person, (rows, times) in people.items():
+    for person, trend in trends.items():
         mine = subjects == person
-        out[mine] = PersonTrend.fit(rows, times).remove(x[mine], starts[mine])
+        out[mine] = trend.remove(x[mine], starts[mine])
     return out
 
 
@@ -286,10 +286,11 @@ class FeaturesBlend:
             starts = np.concatenate([part.t_start for part in parts])
             if self.detrend != "none":
                 people = _people_rows(x, subjects, starts, recordings)
-                flat = _without_trends(x, subjects, starts, people)
+                trends = {p: PersonTrend.fit(rows, t) for p, (rows, t) in people.items()}
+                flat = _without_trends(x, subjects, starts, trends)
                 if self.detrend == "auto":
                     decision = self._choose_detrend(
-                        x, flat, labels, subjects, people, n_classes, seed
+                        x, flat, labels, subjects, people, trends, n_classes, seed
                     )
                     self.detrends = decision["detrend"]
                     record["detrend"] = decision
@@ -320,6 +321,7 @@ class FeaturesBlend:
         labels: np.ndarray,
         subjects: np.ndarray,
         people: dict,
+        trends: dict[str, PersonTrend],
         n_classes: int,
         seed: int,
     ) -> dict:
@@ -334,7 +336,7 @@ class FeaturesBlend:
         for person in names:
             mine = subjects == person
             pool, pool_t = people[person]
-            trend = PersonTrend.fit(pool, pool_t)
+            trend = trends[person]
             scores = []
             for rows, pool_rows in ((x, pool), (flat, trend.remove(pool, pool_t))):
                 experts = self._fit_experts(rows[~mine], labels[~mine], n_classes, seed)

@@ -70,13 +70,7 @@ def _same_windows(windows: WindowSet, other: WindowSet) -> tuple[np.ndarray, np.
     (there the features read the window itself: no longer context is allowed)."""
     if list(windows.inputs) != list(other.inputs):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    known = {
-        (s, round(float(t), 3)): i for i, (s, t) in enumerate(zip(other.subjects, other.t_start))
-    }
-    theirs = np.asarray(
-        [known.get((s, round(float(t), 3)), -1) for s, t in zip(windows.subjects, windows.t_start)],
-        dtype=np.int64,
-    )
+    theirs = other.matching_rows(windows)
     mine = np.flatnonzero(theirs >= 0)
     theirs = theirs[mine]
     same = np.ones(len(mine), dtype=bool)
