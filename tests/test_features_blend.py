@@ -401,20 +401,21 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
 
 
 @pytest.mark.parametrize(
-    ("blend", "adapt", "detrend", "smoothing"),
+    ("blend", "adapt", "detrend", "smoothing", "network_experts", "disagreement"),
     [
-        ("experts-mi", "none", "none", 0.0),
-        ("experts-mi", "adabn", "auto", 60.0),
-        ("experts-mi", "none", "person", 60.0),
-        ("experts-gate", "adabn", "none", 60.0),
+        ("experts-mi", "none", "none", 0.0, "fused", 0.0),
+        ("experts-mi", "adabn", "auto", 60.0, "fused", 0.0),
+        ("experts-mi", "none", "person", 60.0, "streams", 0.3),
+        ("experts-gate", "adabn", "none", 60.0, "streams", 0.0),
     ],
 )
 def test_experts_run_records_its_weights_and_predict_equals_its_fold(
-    blend, adapt, detrend, smoothing, tiny_wesad, tmp_path
+    blend, adapt, detrend, smoothing, network_experts, disagreement, tiny_wesad, tmp_path
 ):
     run = tmp_path / "run"
     args = ["--features-blend", blend, "--adapt", adapt, "--features-detrend", detrend]
-    args += ["--experts-smoothing", f"{smoothing:g}"]
+    args += ["--experts-smoothing", f"{smoothing:g}", "--network-experts", network_experts]
+    args += ["--experts-disagreement", f"{disagreement:g}"]
     assert _train(tiny_wesad, run, *args) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["config"]["model"]["features_blend"] == blend
@@ -423,15 +424,22 @@ def test_experts_run_records_its_weights_and_predict_equals_its_fold(
     record = json.loads((fold / "fold.json").read_text())
     subject = record["test_subjects"][0]
     weights = results["folds"][0]["expert_weights"][subject]
-    assert list(weights) == ["network", *WRIST] and np.isclose(sum(weights.values()), 1.0, 1e-3)
+    # the network as one expert, or its fused output and each of its two streams alone
+    streams = ["network.wrist.BVP", "network.wrist.EDA"] if network_experts == "streams" else []
+    assert list(weights) == ["network", *streams, *WRIST]
+    assert np.isclose(sum(weights.values()), 1.0, 1e-3)
     saved = json.loads((fold / "features_blend.json").read_text())
     assert list(saved["experts"]) == WRIST
+    assert saved["network_streams"] == [s.removeprefix("network.") for s in streams]
+    assert saved["experts_disagreement"] == disagreement
     # the refit (auto: on for the person blends) is recorded, its sensors' weights too
     assert results["config"]["model"]["person_refit"] == "recording" and saved["person_refit"]
     refit = results["folds"][0]["refit_weights"][subject]
     assert not refit or np.isclose(sum(refit.values()), 1.0, 1e-3)
     card = (run / "MODEL_CARD.md").read_text()
     assert "person refit" in card
+    assert ("each of its streams alone" in card) == (network_experts == "streams")
+    assert ("keeps 1 + r/0.3 of its weight" in card) == (disagreement > 0)
     # the experts' probabilities averaged over time before they are weighed (0: not)
     assert saved["experts_smoothing"] == smoothing
     assert ("averaged over 60 s" in card) == (smoothing > 0)

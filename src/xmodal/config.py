@@ -59,6 +59,8 @@ PERSON_REFITS = ("auto", "none", "recording")
 #: (see xmodal.training.person_trend): auto (for experts-mi: where the fold's training people
 #: gain from it; none otherwise), none, person (always)
 FEATURES_DETRENDS = ("auto", "none", "person")
+#: how a hybrid's network enters its experts-* blend (``--network-experts``)
+NETWORK_EXPERTS = ("fused", "streams")
 #: seconds over which an experts-* blend averages each expert's probabilities before their
 #: mutual information weighs the experts (see xmodal.training.features_blend.mixture_weights):
 #: about a minute, shorter than any state of a session and as long as the features' window
@@ -462,6 +464,23 @@ class ModelConfig:
         "as information (0: window by window)",
         check=_above(0),
         metavar="S",
+    )
+    experts_disagreement: float = setting(
+        0.0,
+        "with an experts-* blend of three or more experts: an expert whose probabilities "
+        "(averaged as for the weights) correlate with the other experts' by r < 0 on average "
+        "over the person's recording keeps 1 + r/R of its weight, none at r <= -R, so that a "
+        "sensor that reads the person's states the wrong way round is not trusted for being "
+        "confident (0: off)",
+        check=_above(0),
+        metavar="R",
+    )
+    network_experts: str = setting(
+        "fused",
+        "with an experts-* blend: the network enters the mix as one expert (fused) or as its "
+        "fused output and each stream alone, the others withheld, each an expert weighed like "
+        "the features' (streams; a fusion network of two or more streams)",
+        check=NETWORK_EXPERTS,
     )
     features_sensors: str = setting(
         "device",

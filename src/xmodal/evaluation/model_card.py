@@ -70,6 +70,18 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
                 f"each window, weighted per person by {weighting} over the person's unlabelled "
                 "windows (per fold: `features_blend.json`, `features_classifier.npz`)"
             )
+            if model.get("network_experts") == "streams":
+                parts.append(
+                    "the network enters the mix as its fused output and each of its streams "
+                    "alone (the others withheld), each weighed as an expert"
+                )
+            disagreement = float(model.get("experts_disagreement") or 0.0)
+            if disagreement > 0:
+                parts.append(
+                    "an expert whose probabilities correlate with the other experts' by r < 0 on "
+                    f"average keeps 1 + r/{disagreement:g} of its weight (none at "
+                    f"r <= -{disagreement:g})"
+                )
             if model.get("person_refit") == "recording":
                 parts.append(
                     "person refit: each sensor's classifier is refitted on the person's "

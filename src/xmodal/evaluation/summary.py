@@ -44,6 +44,15 @@ def format_results(results: dict) -> str:
                 "the blend's per-person weights read the test subject's unlabelled windows"
                 + (f" (experts' probabilities averaged over {smoothing:g} s)" if smoothing else "")
             )
+            if model.get("network_experts") == "streams":
+                lines.append(
+                    "the network enters the blend as its fused output and each stream alone"
+                )
+            if float(model.get("experts_disagreement") or 0.0) > 0:
+                lines.append(
+                    "experts that correlate negatively with the others lose weight, all of it "
+                    f"at r <= -{float(model['experts_disagreement']):g}"
+                )
             if model.get("person_refit") == "recording":
                 lines.append(
                     "person refit: the sensors' classifiers are refitted on the test subject's "

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,12 @@ from xmodal.signals.normalize import ChannelStats, Normalizer, zscore
 from xmodal.signals.preprocessor import Preprocessor, stream_inputs
 from xmodal.signals.window_plan import DEFAULT_CONTEXT, WindowPlan
 from xmodal.signals.windows import WindowSet, make_windows
-from xmodal.training.adaptation import adapted_predict, check_adaptable, window_probabilities
+from xmodal.training.adaptation import (
+    adapted_predict,
+    check_adaptable,
+    expert_probabilities,
+    window_probabilities,
+)
 from xmodal.training.features_blend import FeaturesBlend
 from xmodal.version import __version__
 
@@ -376,6 +381,9 @@ class Predictor:
                     f"only 'attentive' runs can be explained"
                 )
             each.append(torch.cat(probs).numpy())
+            if self.features is not None and self.features[len(each) - 1].network_streams:
+                own = {m: inputs[m] for m in self.modalities}
+                each[-1] = expert_probabilities(model, own, device).astype(np.float64)
             for key, parts in attn.items():
                 value = torch.cat(parts).numpy()
                 maps[key] = value if key not in maps else maps[key] + value
@@ -584,12 +592,20 @@ class Predictor:
         blended = [half.blend_rows(features, p, t_start) for half, p in zip(self.features, each)]
         return sum(blended) / len(blended)
 
+    def _probabilities(self, index: int) -> Callable:
+        """How model ``index``'s probabilities are taken: ``(n, k)``, or ``(n, 1 + streams,
+        k)`` by stream for a hybrid whose network enters its blend that way."""
+        if self.features is not None and self.features[index].network_streams:
+            return expert_probabilities
+        return window_probabilities
+
     def _one_proba(self, index: int, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:
         """Model ``index``'s probabilities of one recording's windows under ``adapt``."""
         model = self.models[index]
         device = next(model.parameters()).device
+        probabilities = self._probabilities(index)
         if adapt == "none":
-            return window_probabilities(model, inputs, device).astype(np.float64)
+            return probabilities(model, inputs, device).astype(np.float64)
         n = len(t_start)
         windows = WindowSet(
             {m: inputs[m] for m in self.modalities},
@@ -604,7 +620,7 @@ class Predictor:
             model,
             windows,
             windows,
-            lambda net, x: window_probabilities(net, x, device),
+            lambda net, x: probabilities(net, x, device),
             adapt,
             self.adapt_minutes,
             device,

@@ -148,24 +148,49 @@ class ExpertMix(nn.Module):
 
 
 @torch.no_grad()
+def _member_experts(member: nn.Module, xs: list[torch.Tensor]) -> list[np.ndarray]:
+    """One network's experts' class probabilities (fused first, then each stream alone) of the
+    windows ``xs``, in eval mode."""
+    member.eval()
+    parts = [
+        [
+            torch.softmax(z.float(), -1)
+            for z in member.expert_logits(*[x[i : i + _BATCH] for x in xs])
+        ]
+        for i in range(0, len(xs[0]), _BATCH)
+    ]
+    return [torch.cat([p[e] for p in parts]).cpu().numpy() for e in range(len(parts[0]))]
+
+
 def expert_weights(model: nn.Module, inputs: dict[str, np.ndarray], device="cpu") -> list:
     """Per member, the experts' weights (fused first) proportional to their mutual information
     over the windows ``inputs``; the fused model alone when no expert carries any."""
     xs = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in inputs.values()]
     out = []
     for member in _members(model):
-        member.eval()
-        parts = [
-            [
-                torch.softmax(z.float(), -1)
-                for z in member.expert_logits(*[x[i : i + _BATCH] for x in xs])
-            ]
-            for i in range(0, len(xs[0]), _BATCH)
-        ]
-        probs = [torch.cat([p[e] for p in parts]).cpu().numpy() for e in range(len(parts[0]))]
+        probs = _member_experts(member, xs)
         shares = information_shares(probs)
         out.append(shares if shares is not None else np.eye(len(probs))[0])
     return out
+
+
+def expert_probabilities(
+    model: nn.Module, inputs: dict[str, np.ndarray], device="cpu"
+) -> np.ndarray:
+    """The class probabilities ``(n, 1 + streams, k)`` of a fusion network's experts for
+    ``{modality: windows}``: the fused model, then each stream alone, the others withheld
+    (:meth:`~xmodal.models.multimodal.CrossModalNet.expert_logits`); the mean over the members
+    of a seed ensemble. ConfigError for a network without them."""
+    if not _has_experts(model):
+        raise ConfigError(
+            f"{type(model).__name__} has no per-stream experts (a fusion network of two or "
+            "more streams has)"
+        )
+    xs = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in inputs.values()]
+    if len(xs[0]) == 0:
+        return np.zeros((0, len(model.input_shapes) + 1, model.n_outputs))
+    members = [np.stack(_member_experts(m, xs), axis=1) for m in _members(model)]
+    return sum(members) / len(members)
 
 
 def _adapted(model: nn.Module, mode: str, inputs: dict[str, np.ndarray] | None, device):
@@ -326,6 +351,13 @@ def fold_probabilities(
     model.to(device)
     view = getattr(estimator, "network_view", lambda windows: windows)
 
+    # a hybrid whose network enters its blend as one expert per stream
+    probabilities = (
+        expert_probabilities
+        if getattr(estimator, "stream_experts", False)
+        else window_probabilities
+    )
+
     def network_of(windows: WindowSet) -> np.ndarray:
         if mode == "none":
             return estimator.network_proba(windows)
@@ -333,7 +365,7 @@ def fold_probabilities(
             model,
             view(windows),
             view(recording),
-            lambda net, inputs: window_probabilities(net, inputs, device),
+            lambda net, inputs: probabilities(net, inputs, device),
             mode,
             minutes,
             device,

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from xmodal.config import RunConfig
+from xmodal.config import PERSON_BLENDS, RunConfig
 from xmodal.errors import ConfigError
 from xmodal.files import save_state_dict
 from xmodal.models.complexity import count_parameters, flops_per_window
@@ -29,6 +29,7 @@ from xmodal.models.registry import (
     person_refit_of,
 )
 from xmodal.signals.windows import WindowSet, drop_contexts
+from xmodal.training.adaptation import expert_probabilities
 from xmodal.training.features_blend import BLEND_FILE, CLASSIFIER_FILE, FeaturesBlend
 from xmodal.training.recipe import fit_network
 from xmodal.training.trainer import predict_logits, resolve_device, softmax
@@ -160,8 +161,13 @@ class NetworkEstimator:
                 refit=person_refit_of(config.model) == "recording",
                 detrend=features_detrend_of(config.model),
                 smoothing=config.model.experts_smoothing,
+                disagreement=config.model.experts_disagreement,
             )
         )
+        #: the network enters the blend as its fused output and each stream alone
+        self.stream_experts = config.model.network_experts == "streams"
+        if self.stream_experts:
+            _check_stream_experts(config, blend)
         self.state_files = ("model.pt",)
         if self.features is not None:
             self.state_files += (BLEND_FILE, CLASSIFIER_FILE)
@@ -238,16 +244,23 @@ class NetworkEstimator:
             unlabelled=None if unlabelled is None else view(unlabelled),
         )
         if self.features is not None:
+            if self.stream_experts:
+                self.features.network_streams = list(network_train.modalities)
             result["features_blend"] = self.features.fit(
                 train, validation, self.network_proba, seed=seed, recordings=recordings
             )
         return result
 
     def network_proba(self, windows: WindowSet) -> np.ndarray:
-        """Softmax of the network's logits (the network's modalities of ``windows``)."""
+        """Softmax of the network's logits (the network's modalities of ``windows``);
+        ``(n, 1 + streams, k)``, the fused output and each stream alone, for a hybrid whose
+        network enters the blend by stream (``network_experts``)."""
+        view = self.network_view(windows)
+        if self.stream_experts:
+            return expert_probabilities(self.model, view.inputs, self.device)
         if len(windows) == 0:
             return np.zeros((0, len(windows.classes)))
-        return softmax(predict_logits(self.model, self.network_view(windows), device=self.device))
+        return softmax(predict_logits(self.model, view, device=self.device))
 
     def blend(self, windows: WindowSet, network: np.ndarray) -> np.ndarray:
         """The hybrid's probabilities from the network's (unchanged without a features half)."""
@@ -280,6 +293,27 @@ class NetworkEstimator:
         if self.features is not None and self.features.refit:
             record["refit_weights"] = dict(self.features.refit_weights)
         return record
+
+
+def _check_stream_experts(config: RunConfig, blend: str) -> None:
+    """ConfigError unless a network can enter its blend by stream: an experts-* blend, a fusion
+    network, and no test-time adaptation that mixes the same experts itself."""
+    if blend not in PERSON_BLENDS:
+        raise ConfigError(
+            f"network_experts 'streams' mixes the network's streams as experts of an "
+            f"{' or '.join(PERSON_BLENDS)} blend, not of {blend!r}"
+        )
+    entry = get_model(config.model.name)
+    if not entry.is_network or entry.min_modalities < 2:
+        raise ConfigError(
+            f"network_experts 'streams' needs a fusion network of two or more streams, "
+            f"not {config.model.name!r}"
+        )
+    if "experts" in config.data.adapt:
+        raise ConfigError(
+            f"network_experts 'streams' and adapt {config.data.adapt!r} both weigh the "
+            "network's streams; choose one"
+        )
 
 
 def estimator_for(config: RunConfig) -> FoldEstimator:

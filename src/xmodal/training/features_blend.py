@@ -27,7 +27,11 @@ sensors than the network (``--network-modalities``).
     information, give equal weights. With ``smoothing`` (``--experts-smoothing``, seconds)
     each expert's probabilities are first averaged over that span around every window
     (:func:`smoothed_over_time`), so that predictions that change from one window to the next
-    do not count as information.
+    do not count as information. With ``disagreement`` (``--experts-disagreement``) an expert
+    whose probabilities run against the other experts' loses weight (:func:`mixture_weights`).
+    With ``network_streams`` (``--network-experts streams``) the network enters the mix as its
+    fused output and each of its streams alone
+    (:func:`~xmodal.training.adaptation.expert_probabilities`), each one expert.
 ``experts-gate``
     The experts of ``experts-mi``; the network keeps its mutual-information share, and the
     sensors' experts split the rest by a gate learned on the fold's own people
@@ -122,8 +126,30 @@ def smoothed_over_time(proba: np.ndarray, t_start: np.ndarray, seconds: float) -
     return out
 
 
+def agreement_with_others(probas: list[np.ndarray]) -> np.ndarray:
+    """Each expert's correlation with each of the other experts, over one person's windows and
+    the classes of their class probabilities ``(n, k)``, averaged with weights proportional to
+    how much each other expert's probabilities vary (their standard deviation): near 1 where it
+    follows them, 0 where it is unrelated to them, below 0 where it predicts the opposite. An
+    expert that predicts about the same for every window has no say (its correlations are
+    noise), and a sure expert's say grows with its spread, not its information, so one sure
+    expert that is wrong cannot outvote several that agree with one another."""
+    centred = np.stack([(p - p.mean(axis=0)).ravel() for p in probas])
+    spread = np.sqrt((centred * centred).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = (centred @ centred.T) / np.outer(spread, spread)
+    correlation = np.nan_to_num(correlation, nan=0.0, posinf=0.0, neginf=0.0)
+    say = np.tile(spread, (len(probas), 1))
+    np.fill_diagonal(say, 0.0)
+    total = say.sum(axis=1)
+    return np.where(total > 1e-12, (correlation * say).sum(axis=1) / np.maximum(total, 1e-12), 0.0)
+
+
 def mixture_weights(
-    probas: list[np.ndarray], t_start: np.ndarray | None = None, smoothing: float = 0.0
+    probas: list[np.ndarray],
+    t_start: np.ndarray | None = None,
+    smoothing: float = 0.0,
+    disagreement: float = 0.0,
 ) -> np.ndarray:
     """Weights of experts from their class probabilities ``(n, k)`` over one person's windows
     (starting at ``t_start`` s): proportional to each one's mutual information
@@ -133,7 +159,14 @@ def mixture_weights(
 
     The average keeps what lasts as long as a state does and drops what changes from one window
     to the next: a sensor that does not respond in this person can still make predictions that
-    vary window by window, not ones that follow the person's states for minutes."""
+    vary window by window, not ones that follow the person's states for minutes.
+
+    With ``disagreement`` ``R > 0`` and at least three experts, an expert whose (averaged)
+    probabilities correlate negatively with the other experts' (:func:`agreement_with_others`)
+    keeps ``1 + r / R`` of its weight, none at ``r <= -R``: a sensor that drifts in step with
+    the session's fixed order of conditions reads the person's states the wrong way round,
+    confidently, which mutual information rewards. With two experts nothing tells which one
+    is wrong."""
     n = len(probas[0]) if probas else 0
     equal = np.full(len(probas), 1.0 / max(len(probas), 1))
     if n < MIN_WINDOWS:
@@ -141,7 +174,13 @@ def mixture_weights(
     if t_start is not None and smoothing > 0:
         probas = [smoothed_over_time(p, t_start, smoothing) for p in probas]
     shares = information_shares(probas)
-    return equal if shares is None else shares
+    if shares is None:
+        return equal
+    if disagreement > 0 and len(probas) >= 3:
+        kept = shares * np.clip(1.0 + agreement_with_others(probas) / disagreement, 0, 1)
+        if kept.sum() > 1e-9:
+            return kept / kept.sum()
+    return shares
 
 
 def _weighted(probas: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
@@ -207,6 +246,9 @@ class FeaturesBlend:
         ``experts-*``: seconds over which each expert's probabilities are averaged before
         their mutual information weighs the experts (:func:`mixture_weights`; 0: window by
         window).
+    disagreement : float
+        ``experts-*``: the negative correlation with the other experts at which an expert
+        loses all its weight (:func:`mixture_weights`; 0: none lose any).
     """
 
     def __init__(
@@ -216,6 +258,7 @@ class FeaturesBlend:
         refit: bool = False,
         detrend: str = "none",
         smoothing: float = 0.0,
+        disagreement: float = 0.0,
     ) -> None:
         if refit and mode not in PERSON_BLENDS:
             raise ValueError(f"refit needs a blend of {PERSON_BLENDS}, not {mode!r}")
@@ -226,6 +269,10 @@ class FeaturesBlend:
         self.refit = refit
         self.detrend = detrend
         self.smoothing = float(smoothing)
+        self.disagreement = float(disagreement)
+        #: ``experts-*``: the network's streams when it enters the mix as its fused output and
+        #: each stream alone (probabilities ``(n, 1 + streams, k)``); empty: as one expert
+        self.network_streams: list[str] = []
         #: whether each person's trend is removed from the features (``auto``: after fit)
         self.detrends = detrend == "person"
         self.weight = 0.5
@@ -281,7 +328,7 @@ class FeaturesBlend:
         if self.reads_recording:
             self.sensors = sensor_columns(names, list(train.modalities))
             self.info = {"feature_names": names}
-            record = {"mode": self.mode, "experts": ["network", *self.sensors]}
+            record = {"mode": self.mode, "experts": self.expert_names}
             subjects = np.concatenate([part.subjects for part in parts])
             starts = np.concatenate([part.t_start for part in parts])
             if self.detrend != "none":
@@ -341,7 +388,7 @@ class FeaturesBlend:
             for rows, pool_rows in ((x, pool), (flat, trend.remove(pool, pool_t))):
                 experts = self._fit_experts(rows[~mine], labels[~mine], n_classes, seed)
                 probas = self._sensor_probas(experts, pool_rows, n_classes)
-                weights = mixture_weights(probas, pool_t, self.smoothing)
+                weights = mixture_weights(probas, pool_t, self.smoothing, self.disagreement)
                 proba = _weighted(self._sensor_probas(experts, rows[mine], n_classes), weights)
                 if self.refit:
                     refit = refit_person(pool_rows, _weighted(probas, weights), self.sensors)
@@ -402,8 +449,17 @@ class FeaturesBlend:
             for est, cols in zip(experts, self.sensors.values())
         ]
 
+    @property
+    def expert_names(self) -> list[str]:
+        """``experts-*``: the experts in mixing order, the network's first."""
+        streams = [f"network.{m}" for m in self.network_streams]
+        return ["network", *streams, *self.sensors]
+
     def _expert_probas(self, features: np.ndarray, network: np.ndarray) -> list[np.ndarray]:
-        return [network, *self._sensor_probas(self._experts, features, network.shape[1])]
+        """The network's experts (``network`` ``(n, k)``, or ``(n, 1 + streams, k)`` by
+        stream), then each sensor's."""
+        nets = list(np.moveaxis(network, 1, 0)) if network.ndim == 3 else [network]
+        return [*nets, *self._sensor_probas(self._experts, features, network.shape[-1])]
 
     def _mix(self, features: np.ndarray, network: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return _weighted(self._expert_probas(features, network), weights)
@@ -412,11 +468,12 @@ class FeaturesBlend:
         """``experts-*``: the experts' weights (network first, then each sensor) from their
         probabilities over one person's unlabelled windows in time order (starting at
         ``t_start`` s; None: not averaged over time)."""
-        shares = mixture_weights(probas, t_start, self.smoothing)
+        shares = mixture_weights(probas, t_start, self.smoothing, self.disagreement)
         if self.gate is None or len(probas[0]) < MIN_WINDOWS:
             return shares
-        sensors = self.gate.weights(expert_statistics(probas[1:]))
-        return np.concatenate([shares[:1], (1.0 - shares[0]) * sensors])
+        nets = 1 + len(self.network_streams)
+        sensors = self.gate.weights(expert_statistics(probas[nets:]))
+        return np.concatenate([shares[:nets], (1.0 - shares[:nets].sum()) * sensors])
 
     def blend(
         self,
@@ -433,14 +490,14 @@ class FeaturesBlend:
         the weights are kept in :attr:`person_weights`.
         """
         if len(windows) == 0:
-            return network
+            return network[:, 0] if network.ndim == 3 else network
         features = features_of(windows)[0]
         if not self.reads_recording:
             return self.blend_rows(features, network)
         if recording is None:
             recording, recording_network = windows, network
         pool = features_of(recording)[0]
-        out = np.zeros_like(network)
+        out = np.zeros((len(windows), network.shape[-1]))
         for subject in np.unique(windows.subjects):
             mine = windows.subjects == subject
             theirs = np.flatnonzero(recording.subjects == subject)
@@ -455,7 +512,7 @@ class FeaturesBlend:
             probas = self._expert_probas(pool_rows, recording_network[theirs])
             weights = self._weights_of(probas, recording.t_start[theirs])
             self.person_weights[str(subject)] = {
-                name: round(float(w), 4) for name, w in zip(["network", *self.sensors], weights)
+                name: round(float(w), 4) for name, w in zip(self.expert_names, weights)
             }
             out[mine] = self._mix(rows, network[mine], weights)
             if self.refit:  # taught by the blend of the person's whole recording
@@ -495,6 +552,8 @@ class FeaturesBlend:
         record["features_detrend"] = self.detrend
         record["detrends"] = self.detrends
         record["experts_smoothing"] = self.smoothing
+        record["experts_disagreement"] = self.disagreement
+        record["network_streams"] = list(self.network_streams)
         if self.reads_recording:
             record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
             record["gate"] = None if self.gate is None else self.gate.to_dict()
@@ -516,8 +575,10 @@ class FeaturesBlend:
                 refit=bool(record.get("person_refit", False)),
                 detrend=str(record.get("features_detrend", "none")),
                 smoothing=float(record.get("experts_smoothing", 0.0)),
+                disagreement=float(record.get("experts_disagreement", 0.0)),
             )
             blend.detrends = bool(record.get("detrends", False))
+            blend.network_streams = [str(m) for m in record.get("network_streams", [])]
             blend.weight = float(record["weight"])
             if blend.reads_recording:
                 blend.sensors = {
