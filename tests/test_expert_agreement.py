@@ -130,3 +130,29 @@ def test_streams_need_an_experts_blend_a_fusion_network_and_no_experts_adaptatio
     )
     with pytest.raises(ConfigError, match=message):
         NetworkEstimator(config)
+
+
+def test_a_fusion_network_without_per_stream_experts_is_refused_before_training():
+    from xmodal.signals.windows import WindowSet
+
+    rng = np.random.default_rng(0)
+    n = 24
+    windows = WindowSet(
+        {
+            "x.BVP": rng.normal(size=(n, 1, 64)).astype(np.float32),
+            "x.EDA": rng.normal(size=(n, 1, 16)).astype(np.float32),
+        },
+        np.repeat(["S1", "S2", "S3"], n // 3),
+        np.tile([0, 1], n // 2),
+        np.arange(n, dtype=np.float64) * 10.0,
+        {"x.BVP": 6.4, "x.EDA": 1.6},
+        ["baseline", "stress"],
+        10.0,
+    )
+    config = RunConfig.from_dict(
+        {"model": {"name": "score-fusion", "network_experts": "streams"}}, source="test"
+    )
+    estimator = NetworkEstimator(config)
+    with pytest.raises(ConfigError, match="no per-stream experts"):
+        estimator.fit(windows, None, seed=0)
+    assert estimator.model is None  # nothing was trained

@@ -233,6 +233,13 @@ class NetworkEstimator:
         then, for a hybrid, the features half (``experts-gate`` reads ``recordings``)."""
         view = self.network_view
         network_train = view(train)
+        if self.stream_experts:  # before any training: a network without per-stream experts
+            shapes, n_classes = network_train.input_shapes, len(train.classes)
+            if not hasattr(build_model(self.config.model, shapes, n_classes), "expert_logits"):
+                raise ConfigError(
+                    f"network_experts 'streams': {self.config.model.name!r} has no per-stream "
+                    "experts (attentive, cross and late-fusion have)"
+                )
         self.model, result = fit_network(
             self.config,
             network_train,
