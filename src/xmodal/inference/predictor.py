@@ -381,7 +381,7 @@ class Predictor:
                     f"only 'attentive' runs can be explained"
                 )
             each.append(torch.cat(probs).numpy())
-            if self.features is not None and self.features[len(each) - 1].network_streams:
+            if self._by_stream(len(each) - 1):
                 own = {m: inputs[m] for m in self.modalities}
                 each[-1] = expert_probabilities(model, own, device).astype(np.float64)
             for key, parts in attn.items():
@@ -592,12 +592,14 @@ class Predictor:
         blended = [half.blend_rows(features, p, t_start) for half, p in zip(self.features, each)]
         return sum(blended) / len(blended)
 
+    def _by_stream(self, index: int) -> bool:
+        """Whether model ``index`` is a hybrid's network that enters its blend by stream."""
+        return self.features is not None and bool(self.features[index].network_streams)
+
     def _probabilities(self, index: int) -> Callable:
         """How model ``index``'s probabilities are taken: ``(n, k)``, or ``(n, 1 + streams,
-        k)`` by stream for a hybrid whose network enters its blend that way."""
-        if self.features is not None and self.features[index].network_streams:
-            return expert_probabilities
-        return window_probabilities
+        k)`` by stream (:meth:`_by_stream`)."""
+        return expert_probabilities if self._by_stream(index) else window_probabilities
 
     def _one_proba(self, index: int, inputs: dict, t_start: np.ndarray, adapt: str) -> np.ndarray:
         """Model ``index``'s probabilities of one recording's windows under ``adapt``."""

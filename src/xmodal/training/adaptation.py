@@ -76,7 +76,9 @@ def check_adaptable(model: nn.Module, mode: str) -> None:
         raise ConfigError(f"unknown adaptation {mode!r}; valid: {', '.join(ADAPT_MODES)}")
 
 
-def _has_experts(model: nn.Module) -> bool:
+def has_stream_experts(model: nn.Module) -> bool:
+    """Whether ``model`` (every member of a seed ensemble) is a fusion network of two or more
+    streams that can predict with each stream alone (``expert_logits``)."""
     return all(
         hasattr(m, "expert_logits") and len(getattr(m, "encoders", ())) > 1 for m in _members(model)
     )
@@ -181,7 +183,7 @@ def expert_probabilities(
     ``{modality: windows}``: the fused model, then each stream alone, the others withheld
     (:meth:`~xmodal.models.multimodal.CrossModalNet.expert_logits`); the mean over the members
     of a seed ensemble. ConfigError for a network without them."""
-    if not _has_experts(model):
+    if not has_stream_experts(model):
         raise ConfigError(
             f"{type(model).__name__} has no per-stream experts (a fusion network of two or "
             "more streams has)"
@@ -200,7 +202,7 @@ def _adapted(model: nn.Module, mode: str, inputs: dict[str, np.ndarray] | None, 
     net = copy.deepcopy(model)
     if mode.startswith("adabn"):
         net = adapt_batchnorm(net, inputs, device) if inputs is not None else net.eval()
-    if "experts" not in mode or not _has_experts(net):
+    if "experts" not in mode or not has_stream_experts(net):
         return net
     if inputs is None:
         return ExpertMix(net, [np.eye(len(m.encoders) + 1)[0] for m in _members(net)])

@@ -29,7 +29,7 @@ from xmodal.models.registry import (
     person_refit_of,
 )
 from xmodal.signals.windows import WindowSet, drop_contexts
-from xmodal.training.adaptation import expert_probabilities
+from xmodal.training.adaptation import expert_probabilities, has_stream_experts
 from xmodal.training.features_blend import BLEND_FILE, CLASSIFIER_FILE, FeaturesBlend
 from xmodal.training.recipe import fit_network
 from xmodal.training.trainer import predict_logits, resolve_device, softmax
@@ -235,7 +235,7 @@ class NetworkEstimator:
         network_train = view(train)
         if self.stream_experts:  # before any training: a network without per-stream experts
             shapes, n_classes = network_train.input_shapes, len(train.classes)
-            if not hasattr(build_model(self.config.model, shapes, n_classes), "expert_logits"):
+            if not has_stream_experts(build_model(self.config.model, shapes, n_classes)):
                 raise ConfigError(
                     f"network_experts 'streams': {self.config.model.name!r} has no per-stream "
                     "experts (attentive, cross and late-fusion have)"
