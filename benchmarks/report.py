@@ -180,10 +180,40 @@ def _scaling(r: dict) -> list[str]:
     return lines
 
 
+def _person_blend(r: dict) -> list[str]:
+    blend = r.get("person_blend")
+    if not blend:
+        return []
+    lines = [
+        "",
+        f"Person blend ({blend['people']} people x {blend['windows_per_person']} windows, "
+        "1 thread):",
+        "",
+        "| shrinkage LDA fit | rows | scikit-learn ms | closed form ms | speedup |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("experts", "refit"):
+        fit = blend[f"lda_{name}_ms"]
+        lines.append(
+            f"| {name} | {fit['rows']} | {fit['scikit_learn']:.2f} | {fit['closed_form']:.2f} | "
+            f"{fit['speedup']:.1f} |"
+        )
+    lines += [
+        "",
+        f"One fold's trend decision (`--features-detrend auto`): {blend['trend_decision_s']:.2f} s",
+    ]
+    return lines
+
+
 def markdown(r: dict) -> str:
     """The whole summary: machine, peaks, preprocessing, training per preset and precision,
     inference, LOSO, Ray scaling and the scaling tables."""
     lines = (
-        _machine(r) + _peaks_and_preprocess(r) + _training(r) + _inference_and_loso(r) + _scaling(r)
+        _machine(r)
+        + _peaks_and_preprocess(r)
+        + _training(r)
+        + _person_blend(r)
+        + _inference_and_loso(r)
+        + _scaling(r)
     )
     return "\n".join(lines) + "\n"

@@ -20,7 +20,9 @@ Measures, in order (cheap first, heavy last):
    the fast CPU conv path on and off; ``training_stacked``: the same for the default ensemble's
    three members stacked into one grouped network (ratio counting all members' FLOPs, speedup
    over three single-network steps); ``epoch_scaling``: the trainer's epoch time at three sizes.
-5. ``inference`` (:mod:`benchmarks.inference`): latency per window at batch 1 and batch 256.
+5. ``inference`` (:mod:`benchmarks.inference`): latency per window at batch 1 and batch 256;
+   ``person_blend`` (:mod:`benchmarks.person_blend`): ms per shrinkage-LDA fit, scikit-learn's
+   against the closed form, and one fold's trend decision of the person blend.
 6. ``loso`` (:mod:`benchmarks.loso`): real LOSO runs of every preset on three WESAD-size
    subjects and the full 15-subject LOSO extrapolated from them (stated as such);
    ``loso.default_15`` (:mod:`benchmarks.loso15`): the real 15-subject LOSO of ``xmodal train``
@@ -48,6 +50,7 @@ from benchmarks.inference import measure_inference
 from benchmarks.loso import measure_loso, measure_ray_scaling
 from benchmarks.loso15 import VARIANTS
 from benchmarks.machine import machine_info, measure_peaks
+from benchmarks.person_blend import measure_person_blend
 from benchmarks.preprocess import measure_preprocess
 from benchmarks.report import markdown
 from benchmarks.training import measure_epoch_scaling, measure_stacked, measure_training
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
             ),
             ("epoch_scaling", lambda: measure_epoch_scaling(args.quick)),
             ("inference", lambda: measure_inference(args.quick)),
+            ("person_blend", lambda: measure_person_blend(args.quick)),
             (
                 "loso",
                 lambda: measure_loso(

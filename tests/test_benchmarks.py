@@ -76,6 +76,12 @@ def test_benchmark_quick_writes_every_field(tmp_path):
         run = r["training_stacked"][ModelConfig().preset][precision]["threads_1"]
         assert run["ratio_to_matmul_peak"] > 0 and run["speedup_over_one_after_another"] > 0
     assert len(r["epoch_scaling"]) == 3
+    blend = r["person_blend"]
+    for name in ("experts", "refit"):
+        fit = blend[f"lda_{name}_ms"]
+        assert fit["scikit_learn"] > 0 and fit["closed_form"] > 0 and fit["rows"] > 0
+    assert blend["trend_decision_s"] > 0
+    assert "Person blend" in out.with_suffix(".md").read_text()
     lo = r["loso"]
     assert lo["measured"]["wall_s"] > 0 and 0 <= lo["measured"]["macro_f1"] <= 1
     assert lo["measured"]["preset"] == ModelConfig().preset

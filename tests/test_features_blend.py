@@ -404,7 +404,7 @@ def test_hybrid_predict_equals_its_fold_and_export_refuses(
     ("blend", "adapt", "detrend", "smoothing", "network_experts", "disagreement"),
     [
         ("experts-mi", "none", "none", 0.0, "fused", 0.0),
-        ("experts-mi", "adabn", "auto", 60.0, "fused", 0.0),
+        ("experts-mi", "adabn", "soft", 60.0, "fused", 0.0),
         ("experts-mi", "none", "person", 60.0, "streams", 0.3),
         ("experts-gate", "adabn", "none", 60.0, "streams", 0.0),
     ],
@@ -446,12 +446,15 @@ def test_experts_run_records_its_weights_and_predict_equals_its_fold(
     # the gate: fitted on the fold's three labelled people (four subjects, one tested)
     assert (saved["gate"] is not None) == (blend == "experts-gate")
     # the person's trend: removed always (person), or as the fold's three labelled people,
-    # each held out in turn, decided (auto: recorded with its gain)
+    # each held out in turn, decided (soft: recorded with its gain and the detrended share)
     assert saved["features_detrend"] == detrend
-    assert saved["detrends"] == (detrend == "person") or detrend == "auto"
-    if detrend == "auto":
+    assert saved["detrend_share"] == float(detrend == "person") or detrend == "soft"
+    if detrend == "soft":
         decision = record["features_blend"]["detrend"]
-        assert decision["detrend"] == saved["detrends"] and "standard_error" in decision
+        assert decision["share"] == saved["detrend_share"] and "standard_error" in decision
+        assert (fold / "features_classifier_with_trends.npz").exists() == (
+            0 < saved["detrend_share"] < 1
+        )
     out = tmp_path / "pred.csv"
     code = main(
         ["predict", str(run), str(tiny_wesad / subject), "--fold", fold.name, "--out", str(out)]

@@ -58,7 +58,7 @@ PERSON_REFITS = ("auto", "none", "recording")
 #: each person's linear trend over the session removed from the features of an experts-mi blend
 #: (see xmodal.training.person_trend): auto (for experts-mi: where the fold's training people
 #: gain from it; none otherwise), none, person (always)
-FEATURES_DETRENDS = ("auto", "none", "person")
+FEATURES_DETRENDS = ("auto", "none", "person", "soft")
 #: how a hybrid's network enters its experts-* blend (``--network-experts``)
 NETWORK_EXPERTS = ("fused", "streams")
 #: seconds over which an experts-* blend averages each expert's probabilities before their
@@ -448,12 +448,14 @@ class ModelConfig:
         check=PERSON_REFITS,
     )
     features_detrend: str = setting(
-        "auto",
+        "soft",
         "with the experts-mi blend: remove each person's linear trend over the recording from "
         "every feature, fitted on the person's own windows, before the experts read them "
-        "(person); auto (default): only in the folds whose training people, each held out in "
-        "turn, gain from it by more than twice its standard error (and never for other "
-        "blends); none: the features as they are",
+        "(person); auto: only in the folds whose training people, each held out in turn, gain "
+        "from it by more than twice its standard error; soft (default): the experts with and "
+        "without the trends both read the person, their probabilities mixed with a share that "
+        "grows from 0 to 1 as that gain goes from one to three standard errors (auto and soft: "
+        "never for other blends); none: the features as they are",
         check=FEATURES_DETRENDS,
     )
     experts_smoothing: float = setting(

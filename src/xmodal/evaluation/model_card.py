@@ -91,12 +91,14 @@ def _recipe(model: dict, training: dict, results: dict) -> str:
                 )
             detrend = model.get("features_detrend", "none")
             if detrend != "none":
-                when = (
-                    "always"
-                    if detrend == "person"
-                    else "in the folds whose training people gain from it "
-                    "(`fold.json`: `features_blend.detrend`)"
-                )
+                when = {
+                    "person": "always",
+                    "auto": "in the folds whose training people gain from it "
+                    "(`fold.json`: `features_blend.detrend`)",
+                    "soft": "in a share of the experts' blend that grows with how much the "
+                    "fold's training people gain from it (`fold.json`: "
+                    "`features_blend.detrend.share`)",
+                }[detrend]
                 parts.append(
                     "each person's linear trend over the recording is removed from the features "
                     f"before the experts read them, {when}"

@@ -59,9 +59,14 @@ def format_results(results: dict) -> str:
                     "unlabelled recording (the blend's labels as teacher)"
                 )
             if model.get("features_detrend", "none") != "none":
+                share = (
+                    " in a share of the blend set by each fold's evidence"
+                    if model["features_detrend"] == "soft"
+                    else ""
+                )
                 lines.append(
                     f"features detrend ({model['features_detrend']}): each person's trend over "
-                    "the recording removed from the features"
+                    f"the recording removed from the features{share}"
                 )
     adapt = results.get("config", {}).get("data", {}).get("adapt", "none")
     if adapt != "none":

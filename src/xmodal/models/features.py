@@ -73,6 +73,7 @@ from scipy.signal import periodogram, welch
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError
 from xmodal.files import atomic_write_json
+from xmodal.models.shrinkage_lda import ShrinkageLDA
 from xmodal.signals.windows import WindowSet, context_windows
 
 _IBI_MS = (300.0, 2000.0)  # plausible inter-beat intervals (30-200 bpm)
@@ -384,8 +385,8 @@ def features_of(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
 
 
 def make_estimator(name: str, seed: int = 0):
-    """Median imputation + the named classifier (Schmidt et al.'s choices, scikit-learn)."""
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    """Median imputation + the named classifier (Schmidt et al.'s choices; scikit-learn's, the
+    LDA as :class:`~xmodal.models.shrinkage_lda.ShrinkageLDA`)."""
     from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
@@ -404,8 +405,7 @@ def make_estimator(name: str, seed: int = 0):
     elif name == "lda":  # equal class priors: set by fit_predict on the classes it sees
         # Ledoit-Wolf shrinkage: plain LDA is erratic when windows barely outnumber features
         # (a few subjects); with many windows per feature the shrinkage tends to 0
-        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
-        return make_pipeline(impute, StandardScaler(), lda)
+        return make_pipeline(impute, StandardScaler(), ShrinkageLDA())
     elif name == "adaboost":
         clf = AdaBoostClassifier(
             DecisionTreeClassifier(min_samples_split=20, max_depth=3),
@@ -431,7 +431,7 @@ def fit_classifier(
     est = make_estimator(name, seed)
     if name == "lda":
         seen = len(np.unique(y_train))
-        est.set_params(lineardiscriminantanalysis__priors=np.full(seen, 1.0 / max(seen, 1)))
+        est.set_params(shrinkagelda__priors=np.full(seen, 1.0 / max(seen, 1)))
     counts = np.bincount(y_train, minlength=n_classes).astype(float)
     present = counts > 0  # a class absent from the training windows gets no weight
     per_class = np.zeros(n_classes)

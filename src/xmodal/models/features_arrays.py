@@ -49,8 +49,8 @@ def classifier_arrays(pipeline) -> dict[str, np.ndarray]:
             threshold=np.concatenate([t.threshold for t in trees]).astype(np.float64),
             value=np.concatenate(values).astype(np.float64),
         )
-    elif "lineardiscriminantanalysis" in steps:
-        scaler, lda = steps["standardscaler"], steps["lineardiscriminantanalysis"]
+    elif "shrinkagelda" in steps:
+        scaler, lda = steps["standardscaler"], steps["shrinkagelda"]
         out.update(
             kind=np.array("lda"),
             mean=np.asarray(scaler.mean_, dtype=np.float64),

@@ -366,11 +366,12 @@ def features_blend_of(config: ModelConfig) -> str:
 
 def features_detrend_of(config: ModelConfig) -> str:
     """The removal of each person's trend from the features
-    (:mod:`xmodal.training.person_trend`): ``auto`` stays ``auto`` (decided per fold) for the
-    ``experts-mi`` blend and is ``none`` otherwise; ConfigError for ``person`` without it."""
+    (:mod:`xmodal.training.person_trend`): ``auto`` and ``soft`` stay as they are (decided per
+    fold) for the ``experts-mi`` blend and are ``none`` otherwise; ConfigError for ``person``
+    without it."""
     blend = features_blend_of(config)
-    if config.features_detrend == "auto":
-        return "auto" if blend == "experts-mi" else "none"
+    if config.features_detrend in ("auto", "soft"):
+        return config.features_detrend if blend == "experts-mi" else "none"
     if config.features_detrend == "person" and blend != "experts-mi":
         raise ConfigError(
             f"features_detrend {config.features_detrend!r} removes each person's trend from "

@@ -47,8 +47,10 @@ The features classifiers are then fitted on the training and validation subjects
 the ``features`` model is. With ``refit`` (``--person-refit recording``, the default for the
 ``experts-*`` blends) each sensor's classifier is also refitted on the person being scored,
 with the blend's labels as teacher (:mod:`xmodal.training.person_refit`). With ``detrend``
-(``--features-detrend person|auto``, ``experts-mi`` only) every person's features lose that
-person's linear trend over the recording first (:mod:`xmodal.training.person_trend`).
+(``--features-detrend person|auto|soft``, ``experts-mi`` only) every person's features lose that
+person's linear trend over the recording first (:mod:`xmodal.training.person_trend`); with
+``soft`` the blends of the experts with and without the trends are mixed by the fold's evidence
+for removing them (:func:`~xmodal.training.person_trend.detrend_share`).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from xmodal.signals.windows import WindowSet
 from xmodal.training.adaptation import MIN_WINDOWS, information_shares
 from xmodal.training.expert_gate import MIN_GATE_PEOPLE, ExpertGate, expert_statistics
 from xmodal.training.person_refit import refined, refit_person
-from xmodal.training.person_trend import PersonTrend, detrend_gain
+from xmodal.training.person_trend import PersonTrend, detrend_gain, detrend_share
 
 #: network shares ``w`` that ``val`` chooses from
 BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
@@ -81,6 +83,8 @@ BLEND_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
 BLEND_FILE = "features_blend.json"
 #: ... and the fitted classifier as arrays (:mod:`xmodal.models.features_arrays`)
 CLASSIFIER_FILE = "features_classifier.npz"
+#: ``soft`` between 0 and 1: the experts fitted on the features with the trends kept
+RAW_CLASSIFIER_FILE = "features_classifier_with_trends.npz"
 
 
 def choose_weight(labels: np.ndarray, network: np.ndarray, features: np.ndarray) -> tuple:
@@ -240,8 +244,9 @@ class FeaturesBlend:
         ``experts-*``: refit the sensors' classifiers on each person scored
         (:mod:`xmodal.training.person_refit`).
     detrend : str
-        ``experts-mi``: remove each person's trend from the features: ``none``, ``person``
-        or ``auto`` (decided in :meth:`fit`; :attr:`detrends` holds the decision).
+        ``experts-mi``: remove each person's trend from the features: ``none``, ``person``,
+        ``auto`` or ``soft`` (decided in :meth:`fit`; :attr:`detrend_share` holds the
+        decision).
     smoothing : float
         ``experts-*``: seconds over which each expert's probabilities are averaged before
         their mutual information weighs the experts (:func:`mixture_weights`; 0: window by
@@ -273,13 +278,16 @@ class FeaturesBlend:
         #: ``experts-*``: the network's streams when it enters the mix as its fused output and
         #: each stream alone (probabilities ``(n, 1 + streams, k)``); empty: as one expert
         self.network_streams: list[str] = []
-        #: whether each person's trend is removed from the features (``auto``: after fit)
-        self.detrends = detrend == "person"
+        #: the share of the experts that read the features without each person's trend (the
+        #: rest read them with it; ``auto`` and ``soft``: set in fit)
+        self.detrend_share = 1.0 if detrend == "person" else 0.0
         self.weight = 0.5
         self._pipeline = None
         #: ``experts-*``: each expert's sensor and feature columns, and its classifier
         self.sensors: dict[str, np.ndarray] = {}
         self._experts: list = []
+        #: ``soft`` with a share below 1: the experts fitted on the features with the trends
+        self._raw_experts: list = []
         #: ``experts-gate``: the gate over the sensors' experts (None: weighted as experts-mi)
         self.gate: ExpertGate | None = None
         #: ``experts-*``: the weights of the last :meth:`blend`, per subject
@@ -335,13 +343,19 @@ class FeaturesBlend:
                 people = _people_rows(x, subjects, starts, recordings)
                 trends = {p: PersonTrend.fit(rows, t) for p, (rows, t) in people.items()}
                 flat = _without_trends(x, subjects, starts, trends)
-                if self.detrend == "auto":
+                if self.detrend in ("auto", "soft"):
                     decision = self._choose_detrend(
                         x, flat, labels, subjects, people, trends, n_classes, seed
                     )
-                    self.detrends = decision["detrend"]
+                    if self.detrend == "soft":
+                        decision["share"] = round(
+                            detrend_share(decision["gain"], decision["standard_error"]), 4
+                        )
+                    self.detrend_share = float(decision.get("share", decision["detrend"]))
                     record["detrend"] = decision
-                x = flat if self.detrends else x
+                if 0.0 < self.detrend_share < 1.0:
+                    self._raw_experts = self._fit_experts(x, labels, n_classes, seed)
+                x = flat if self.detrend_share > 0 else x
             self._experts = self._fit_experts(x, labels, n_classes, seed)
             if self.mode == "experts-gate":
                 self.gate = self._fit_gate(x, labels, subjects, starts, recordings, n_classes, seed)
@@ -455,14 +469,22 @@ class FeaturesBlend:
         streams = [f"network.{m}" for m in self.network_streams]
         return ["network", *streams, *self.sensors]
 
-    def _expert_probas(self, features: np.ndarray, network: np.ndarray) -> list[np.ndarray]:
+    def _expert_probas(
+        self, features: np.ndarray, network: np.ndarray, experts: list | None = None
+    ) -> list[np.ndarray]:
         """The network's experts (``network`` ``(n, k)``, or ``(n, 1 + streams, k)`` by
-        stream), then each sensor's."""
+        stream), then each sensor's (``experts``, default the fold's)."""
         nets = list(np.moveaxis(network, 1, 0)) if network.ndim == 3 else [network]
-        return [*nets, *self._sensor_probas(self._experts, features, network.shape[-1])]
+        experts = self._experts if experts is None else experts
+        return [*nets, *self._sensor_probas(experts, features, network.shape[-1])]
 
-    def _mix(self, features: np.ndarray, network: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return _weighted(self._expert_probas(features, network), weights)
+    def _variants(self) -> list[tuple[float, bool, list]]:
+        """``(share, detrended, experts)`` of each blend in the person's mix: one, or with
+        ``soft`` between 0 and 1 the experts without the trends and those with them."""
+        share = self.detrend_share
+        if 0.0 < share < 1.0:
+            return [(share, True, self._experts), (1.0 - share, False, self._raw_experts)]
+        return [(1.0, share > 0, self._experts)]
 
     def _weights_of(self, probas: list[np.ndarray], t_start: np.ndarray | None) -> np.ndarray:
         """``experts-*``: the experts' weights (network first, then each sensor) from their
@@ -504,23 +526,31 @@ class FeaturesBlend:
             if not len(theirs):
                 raise DataError(f"{subject}: no recording windows to weigh the experts on")
             theirs = theirs[np.argsort(recording.t_start[theirs], kind="stable")]
-            rows, pool_rows = features[mine], pool[theirs]
-            if self.detrends:  # the person's trend, from the person's recording
-                trend = PersonTrend.fit(pool_rows, recording.t_start[theirs])
-                pool_rows = trend.remove(pool_rows, recording.t_start[theirs])
-                rows = trend.remove(rows, windows.t_start[mine])
-            probas = self._expert_probas(pool_rows, recording_network[theirs])
-            weights = self._weights_of(probas, recording.t_start[theirs])
+            t_pool = recording.t_start[theirs]
+            weights, refit_weights = 0.0, {}
+            for share, detrended, experts in self._variants():
+                rows, pool_rows = features[mine], pool[theirs]
+                if detrended:  # the person's trend, from the person's recording
+                    trend = PersonTrend.fit(pool_rows, t_pool)
+                    pool_rows = trend.remove(pool_rows, t_pool)
+                    rows = trend.remove(rows, windows.t_start[mine])
+                probas = self._expert_probas(pool_rows, recording_network[theirs], experts)
+                mix = self._weights_of(probas, t_pool)
+                weights = weights + share * mix
+                proba = _weighted(self._expert_probas(rows, network[mine], experts), mix)
+                if self.refit:  # taught by the blend of the person's whole recording
+                    refit = refit_person(pool_rows, _weighted(probas, mix), self.sensors)
+                    for m, w in ({} if refit is None else refit.weights).items():
+                        refit_weights[m] = refit_weights.get(m, 0.0) + share * w
+                    proba = refined(refit, rows, proba)
+                out[mine] += share * proba
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(self.expert_names, weights)
             }
-            out[mine] = self._mix(rows, network[mine], weights)
-            if self.refit:  # taught by the blend of the person's whole recording
-                refit = refit_person(pool_rows, _weighted(probas, weights), self.sensors)
-                self.refit_weights[str(subject)] = (
-                    {} if refit is None else {m: round(w, 4) for m, w in refit.weights.items()}
-                )
-                out[mine] = refined(refit, rows, out[mine])
+            if self.refit:
+                self.refit_weights[str(subject)] = {
+                    m: round(w, 4) for m, w in refit_weights.items()
+                }
         return out
 
     def blend_rows(
@@ -531,14 +561,18 @@ class FeaturesBlend:
         start times, for a blend that removes the person's trend or averages the experts'
         probabilities over time; None: equally spaced for the trend, no average)."""
         if self.reads_recording:
-            if self.detrends:
-                t = np.arange(len(features), dtype=np.float64) if t_start is None else t_start
-                features = PersonTrend.fit(features, t).remove(features, t)
-            probas = self._expert_probas(features, network)
-            proba = _weighted(probas, self._weights_of(probas, t_start))
-            if self.refit:
-                proba = refined(refit_person(features, proba, self.sensors), features, proba)
-            return proba
+            out = 0.0
+            for share, detrended, experts in self._variants():
+                rows = features
+                if detrended:
+                    t = np.arange(len(rows), dtype=np.float64) if t_start is None else t_start
+                    rows = PersonTrend.fit(rows, t).remove(rows, t)
+                probas = self._expert_probas(rows, network, experts)
+                proba = _weighted(probas, self._weights_of(probas, t_start))
+                if self.refit:
+                    proba = refined(refit_person(rows, proba, self.sensors), rows, proba)
+                out = out + share * proba
+            return out
         proba = predict_classifier(self._pipeline, features, network.shape[1])
         return self.weight * network + (1.0 - self.weight) * proba
 
@@ -550,7 +584,8 @@ class FeaturesBlend:
         record["classifier"] = self.classifier
         record["person_refit"] = self.refit
         record["features_detrend"] = self.detrend
-        record["detrends"] = self.detrends
+        record["detrends"] = self.detrend_share > 0
+        record["detrend_share"] = self.detrend_share
         record["experts_smoothing"] = self.smoothing
         record["experts_disagreement"] = self.disagreement
         record["network_streams"] = list(self.network_streams)
@@ -558,6 +593,8 @@ class FeaturesBlend:
             record["experts"] = {m: cols.tolist() for m, cols in self.sensors.items()}
             record["gate"] = None if self.gate is None else self.gate.to_dict()
             save_classifiers(Path(folder) / CLASSIFIER_FILE, self._experts)
+            if self._raw_experts:
+                save_classifiers(Path(folder) / RAW_CLASSIFIER_FILE, self._raw_experts)
         else:
             save_classifier(Path(folder) / CLASSIFIER_FILE, self._pipeline)
         atomic_write_json(Path(folder) / BLEND_FILE, record)
@@ -577,7 +614,10 @@ class FeaturesBlend:
                 smoothing=float(record.get("experts_smoothing", 0.0)),
                 disagreement=float(record.get("experts_disagreement", 0.0)),
             )
-            blend.detrends = bool(record.get("detrends", False))
+            # folds saved before soft: detrends (bool) alone
+            blend.detrend_share = float(
+                record.get("detrend_share", float(bool(record.get("detrends", False))))
+            )
             blend.network_streams = [str(m) for m in record.get("network_streams", [])]
             blend.weight = float(record["weight"])
             if blend.reads_recording:
@@ -592,6 +632,10 @@ class FeaturesBlend:
         blend.info = record
         if blend.reads_recording:
             blend._experts = load_classifiers(Path(folder) / CLASSIFIER_FILE, len(blend.sensors))
+            if 0.0 < blend.detrend_share < 1.0:
+                blend._raw_experts = load_classifiers(
+                    Path(folder) / RAW_CLASSIFIER_FILE, len(blend.sensors)
+                )
         else:
             blend._pipeline = load_classifier(Path(folder) / CLASSIFIER_FILE)
         return blend

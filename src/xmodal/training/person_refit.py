@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from xmodal.models.features import predict_classifier
+from xmodal.models.shrinkage_lda import ShrinkageLDA
 from xmodal.training.adaptation import MIN_WINDOWS
 
 #: interleaved folds (window ``i`` in fold ``i % REFIT_FOLDS``) that score each sensor's refit
@@ -57,8 +57,8 @@ def _standardised(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.n
     return np.nan_to_num((rows - mean) / scale)
 
 
-def _fit(x: np.ndarray, labels: np.ndarray) -> LinearDiscriminantAnalysis:
-    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(x, labels)
+def _fit(x: np.ndarray, labels: np.ndarray) -> ShrinkageLDA:
+    return ShrinkageLDA().fit(x, labels)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class PersonRefit:
 
     sensors: dict[str, np.ndarray]
     weights: dict[str, float]
-    classifiers: dict[str, LinearDiscriminantAnalysis]
+    classifiers: dict[str, ShrinkageLDA]
     mean: np.ndarray
     scale: np.ndarray
     n_classes: int

@@ -11,7 +11,11 @@ it keeps each column's mean and what changes faster than the session.
 On some data the trend is the response (a stress condition late in every session), so
 ``auto`` lets each fold decide on its own training people (:func:`detrend_gain`): each is held
 out in turn, the experts fitted on the others score it with and without the trends removed,
-and the trends are removed only when the gain is larger than twice its standard error.
+and the trends are removed only when the gain is larger than twice its standard error. That
+decision is a knife edge: a gain just under the bar and one just over it give the test person
+very different features. ``soft`` mixes the two instead (:func:`detrend_share`): the
+probabilities of the experts with the trends removed get a share that grows from 0 to 1 as the
+gain goes from one to three standard errors, those of the experts without the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import numpy as np
 
 #: ``auto`` removes the trends when the mean gain exceeds this many standard errors
 DETREND_MARGIN = 2.0
+#: ``soft``: the detrended experts' share rises from 0 to 1 over this many standard errors of
+#: gain, centred on :data:`DETREND_MARGIN` (set a priori, not tuned)
+SOFT_BAND = (DETREND_MARGIN - 1.0, DETREND_MARGIN + 1.0)
 
 
 def _standard_time(t: np.ndarray, centre: float, scale: float) -> np.ndarray:
@@ -88,3 +95,15 @@ def detrend_gain(gains: np.ndarray) -> dict:
         "gain": mean,
         "standard_error": se,
     }
+
+
+def detrend_share(gain: float, standard_error: float) -> float:
+    """``soft``'s share of the detrended experts, from the mean gain and its standard error
+    (:func:`detrend_gain`): 0 up to ``SOFT_BAND[0]`` standard errors, 1 from ``SOFT_BAND[1]``,
+    linear between; 0 without a standard error or a positive gain."""
+    if not np.isfinite(standard_error) or gain <= 0:
+        return 0.0
+    if standard_error <= 0:
+        return 1.0
+    low, high = SOFT_BAND
+    return float(np.clip((gain / standard_error - low) / (high - low), 0.0, 1.0))
