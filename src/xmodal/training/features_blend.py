@@ -497,6 +497,40 @@ class FeaturesBlend:
         sensors = self.gate.weights(expert_statistics(probas[nets:]))
         return np.concatenate([shares[:nets], (1.0 - shares[:nets].sum()) * sensors])
 
+    def _person_blend(
+        self, recording: tuple, scored: tuple | None, t_weights: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """One person's blend: ``recording`` and ``scored`` are ``(feature rows, network
+        probabilities, window times)`` of the person's whole recording in time order (which
+        the trend, the weights and the refit are taken from) and of the windows scored (None:
+        the recording itself); ``t_weights``: the times for the experts' average over time
+        (None: none). Returns the scored windows' probabilities, the experts' weights and the
+        refit's sensor weights, each mixed over :meth:`_variants` by its share."""
+        out, weights, refit_weights = 0.0, 0.0, {}
+        for share, detrended, experts in self._variants():
+            pool_rows, pool_network, t_pool = recording
+            rows, network, t_rows = recording if scored is None else scored
+            if detrended:  # the person's trend, from the person's recording
+                trend = PersonTrend.fit(pool_rows, t_pool)
+                pool_rows = trend.remove(pool_rows, t_pool)
+                rows = pool_rows if scored is None else trend.remove(rows, t_rows)
+            probas = self._expert_probas(pool_rows, pool_network, experts)
+            mix = self._weights_of(probas, t_weights)
+            taught = _weighted(probas, mix)
+            proba = (
+                taught
+                if scored is None
+                else _weighted(self._expert_probas(rows, network, experts), mix)
+            )
+            if self.refit:  # taught by the blend of the person's whole recording
+                refit = refit_person(pool_rows, taught, self.sensors)
+                for m, w in ({} if refit is None else refit.weights).items():
+                    refit_weights[m] = refit_weights.get(m, 0.0) + share * w
+                proba = refined(refit, rows, proba)
+            out = out + share * proba
+            weights = weights + share * mix
+        return out, weights, refit_weights
+
     def blend(
         self,
         windows: WindowSet,
@@ -527,23 +561,11 @@ class FeaturesBlend:
                 raise DataError(f"{subject}: no recording windows to weigh the experts on")
             theirs = theirs[np.argsort(recording.t_start[theirs], kind="stable")]
             t_pool = recording.t_start[theirs]
-            weights, refit_weights = 0.0, {}
-            for share, detrended, experts in self._variants():
-                rows, pool_rows = features[mine], pool[theirs]
-                if detrended:  # the person's trend, from the person's recording
-                    trend = PersonTrend.fit(pool_rows, t_pool)
-                    pool_rows = trend.remove(pool_rows, t_pool)
-                    rows = trend.remove(rows, windows.t_start[mine])
-                probas = self._expert_probas(pool_rows, recording_network[theirs], experts)
-                mix = self._weights_of(probas, t_pool)
-                weights = weights + share * mix
-                proba = _weighted(self._expert_probas(rows, network[mine], experts), mix)
-                if self.refit:  # taught by the blend of the person's whole recording
-                    refit = refit_person(pool_rows, _weighted(probas, mix), self.sensors)
-                    for m, w in ({} if refit is None else refit.weights).items():
-                        refit_weights[m] = refit_weights.get(m, 0.0) + share * w
-                    proba = refined(refit, rows, proba)
-                out[mine] += share * proba
+            out[mine], weights, refit_weights = self._person_blend(
+                (pool[theirs], recording_network[theirs], t_pool),
+                (features[mine], network[mine], windows.t_start[mine]),
+                t_pool,
+            )
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(self.expert_names, weights)
             }
@@ -561,18 +583,8 @@ class FeaturesBlend:
         start times, for a blend that removes the person's trend or averages the experts'
         probabilities over time; None: equally spaced for the trend, no average)."""
         if self.reads_recording:
-            out = 0.0
-            for share, detrended, experts in self._variants():
-                rows = features
-                if detrended:
-                    t = np.arange(len(rows), dtype=np.float64) if t_start is None else t_start
-                    rows = PersonTrend.fit(rows, t).remove(rows, t)
-                probas = self._expert_probas(rows, network, experts)
-                proba = _weighted(probas, self._weights_of(probas, t_start))
-                if self.refit:
-                    proba = refined(refit_person(rows, proba, self.sensors), rows, proba)
-                out = out + share * proba
-            return out
+            t = np.arange(len(features), dtype=np.float64) if t_start is None else t_start
+            return self._person_blend((features, network, t), None, t_start)[0]
         proba = predict_classifier(self._pipeline, features, network.shape[1])
         return self.weight * network + (1.0 - self.weight) * proba
 
