@@ -1,5 +1,6 @@
 """The person blend's features half: the shrinkage LDAs it fits, in closed form against
-scikit-learn's, and the time of one fold's trend decision (``--features-detrend auto``, which
+scikit-learn's, the whole features classifier (median imputation, scaler, LDA) in numpy against
+scikit-learn's pipeline of the same steps, and the time of one fold's trend decision (``--features-detrend auto``, which
 holds out each training person in turn and refits the experts and the person refits each time).
 
 Single thread, synthetic feature rows of the sizes of a WESAD fold (windows per person, nine
@@ -30,11 +31,14 @@ def _rows(people: int, windows: int, seed: int = 0):
 
 
 def measure_person_blend(quick: bool) -> dict:
-    """ms per LDA fit (scikit-learn and closed form, the cross-fit's size and a person refit's)
-    and seconds of one fold's features half with the trend decision."""
+    """ms per LDA fit (scikit-learn and closed form, the cross-fit's size and a person refit's),
+    per features-classifier fit (scikit-learn's pipeline and numpy) and seconds of one fold's features half with the trend decision."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    from xmodal.models.shrinkage_lda import ShrinkageLDA
+    from xmodal.models.shrinkage_lda import ImputedShrinkageLDA, ShrinkageLDA
     from xmodal.training.features_blend import (
         FeaturesBlend,
         _people_rows,
@@ -67,6 +71,28 @@ def measure_person_blend(quick: bool) -> dict:
             "speedup": sk / ours,
             "rows": len(rows),
         }
+    # the whole features classifier: median imputation, scaler and LDA
+    rows, y = sizes["experts"]
+    rows = np.where(np.random.default_rng(1).random(rows.shape) < 0.05, np.nan, rows)
+    priors = np.full(3, 1.0 / 3)
+
+    def sklearn_pipeline():
+        return make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            ShrinkageLDA(priors),
+        ).fit(rows, y)
+
+    sk = with_threads(1, lambda: best_time(sklearn_pipeline, repeats))
+    ours = with_threads(
+        1, lambda: best_time(lambda: ImputedShrinkageLDA(priors).fit(rows, y), repeats)
+    )
+    out["pipeline_experts_ms"] = {
+        "scikit_learn": sk * 1e3,
+        "numpy": ours * 1e3,
+        "speedup": sk / ours,
+        "rows": len(rows),
+    }
     names = [f"wrist.{s}.f{j}" for s in ("BVP", "EDA", "TEMP", "ACC") for j in range(9)]
     blend = FeaturesBlend("experts-mi", "lda", refit=True, detrend="auto")
     blend.sensors = sensor_columns(names, ["wrist.BVP", "wrist.EDA", "wrist.TEMP", "wrist.ACC"])

@@ -198,6 +198,16 @@ def _person_blend(r: dict) -> list[str]:
             f"| {name} | {fit['rows']} | {fit['scikit_learn']:.2f} | {fit['closed_form']:.2f} | "
             f"{fit['speedup']:.1f} |"
         )
+    pipeline = blend.get("pipeline_experts_ms")  # results measured before it existed lack it
+    if pipeline:
+        lines += [
+            "",
+            "| features classifier fit (imputer, scaler, LDA) | rows | scikit-learn ms "
+            "| numpy ms | speedup |",
+            "|---|---|---|---|---|",
+            f"| experts | {pipeline['rows']} | {pipeline['scikit_learn']:.2f} | "
+            f"{pipeline['numpy']:.2f} | {pipeline['speedup']:.1f} |",
+        ]
     lines += [
         "",
         f"One fold's trend decision (`--features-detrend auto`): {blend['trend_decision_s']:.2f} s",

@@ -22,7 +22,8 @@ Measures, in order (cheap first, heavy last):
    over three single-network steps); ``epoch_scaling``: the trainer's epoch time at three sizes.
 5. ``inference`` (:mod:`benchmarks.inference`): latency per window at batch 1 and batch 256;
    ``person_blend`` (:mod:`benchmarks.person_blend`): ms per shrinkage-LDA fit, scikit-learn's
-   against the closed form, and one fold's trend decision of the person blend.
+   against the closed form, ms per features-classifier fit, scikit-learn's pipeline against
+   numpy, and one fold's trend decision of the person blend.
 6. ``loso`` (:mod:`benchmarks.loso`): real LOSO runs of every preset on three WESAD-size
    subjects and the full 15-subject LOSO extrapolated from them (stated as such);
    ``loso.default_15`` (:mod:`benchmarks.loso15`): the real 15-subject LOSO of ``xmodal train``

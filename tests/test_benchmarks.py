@@ -80,6 +80,8 @@ def test_benchmark_quick_writes_every_field(tmp_path):
     for name in ("experts", "refit"):
         fit = blend[f"lda_{name}_ms"]
         assert fit["scikit_learn"] > 0 and fit["closed_form"] > 0 and fit["rows"] > 0
+    pipeline = blend["pipeline_experts_ms"]
+    assert pipeline["scikit_learn"] > 0 and pipeline["numpy"] > 0 and pipeline["rows"] > 0
     assert blend["trend_decision_s"] > 0
     assert "Person blend" in out.with_suffix(".md").read_text()
     lo = r["loso"]

@@ -1,12 +1,16 @@
-"""ShrinkageLDA computes scikit-learn's shrinkage LDA (lsqr, Ledoit-Wolf) to float64 rounding."""
+"""ShrinkageLDA computes scikit-learn's shrinkage LDA (lsqr, Ledoit-Wolf) to float64 rounding,
+and ImputedShrinkageLDA the median-imputation + scaler + LDA pipeline."""
 
 import warnings
 
 import numpy as np
 import pytest
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from xmodal.models.shrinkage_lda import ShrinkageLDA, ledoit_wolf_covariance
+from xmodal.models.shrinkage_lda import ImputedShrinkageLDA, ShrinkageLDA, ledoit_wolf_covariance
 
 
 def _sklearn(x, y, priors=None):
@@ -58,3 +62,34 @@ def test_the_covariance_shrinks_towards_the_identity_with_few_windows():
 def test_one_class_gets_probability_one():
     x = np.random.default_rng(1).standard_normal((6, 2))
     np.testing.assert_array_equal(ShrinkageLDA().fit(x, np.full(6, 4)).predict_proba(x), 1.0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_imputed_pipeline_matches_scikit_learns(n_classes):
+    rng = np.random.default_rng(10 + n_classes)
+    for _ in range(20):
+        n, p = int(rng.integers(n_classes * 3, 200)), int(rng.integers(3, 15))
+        x = rng.standard_normal((n, p)) * rng.uniform(0.01, 100, p) + rng.standard_normal(p)
+        x[rng.random((n, p)) < 0.1] = np.nan
+        x[:, 0] = np.nan  # a column with no value: imputed as 0
+        x[:, 1] = 2.5  # a constant column: scale 1
+        y = np.arange(n) % n_classes
+        priors = np.full(n_classes, 1.0 / n_classes)
+        ours = ImputedShrinkageLDA(priors).fit(x, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = make_pipeline(
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                StandardScaler(),
+                LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=priors),
+            ).fit(x, y)
+        x_new = rng.standard_normal((40, p)) * 10
+        x_new[rng.random(x_new.shape) < 0.2] = np.nan
+        imputer, scaler = theirs.steps[0][1], theirs.steps[1][1]
+        np.testing.assert_allclose(ours.medians_, imputer.statistics_, atol=1e-12)
+        np.testing.assert_allclose(ours.mean_, scaler.mean_, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(ours.scale_, scaler.scale_, rtol=1e-9)
+        np.testing.assert_allclose(
+            ours.predict_proba(x_new), theirs.predict_proba(x_new), atol=1e-9
+        )
+        np.testing.assert_array_equal(ours.predict(x_new), theirs.predict(x_new))

@@ -73,7 +73,7 @@ from scipy.signal import periodogram, welch
 from xmodal.data.modalities import signal_kind
 from xmodal.errors import ConfigError
 from xmodal.files import atomic_write_json
-from xmodal.models.shrinkage_lda import ShrinkageLDA
+from xmodal.models.shrinkage_lda import ImputedShrinkageLDA
 from xmodal.signals.windows import WindowSet, context_windows
 
 _IBI_MS = (300.0, 2000.0)  # plausible inter-beat intervals (30-200 bpm)
@@ -386,11 +386,10 @@ def features_of(windows: WindowSet) -> tuple[np.ndarray, list[str]]:
 
 def make_estimator(name: str, seed: int = 0):
     """Median imputation + the named classifier (Schmidt et al.'s choices; scikit-learn's, the
-    LDA as :class:`~xmodal.models.shrinkage_lda.ShrinkageLDA`)."""
+    LDA as :class:`~xmodal.models.shrinkage_lda.ImputedShrinkageLDA`)."""
     from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier
 
     impute = SimpleImputer(strategy="median", keep_empty_features=True)
@@ -402,10 +401,11 @@ def make_estimator(name: str, seed: int = 0):
             random_state=seed,
             n_jobs=1,
         )
-    elif name == "lda":  # equal class priors: set by fit_predict on the classes it sees
+    elif name == "lda":  # equal class priors: set by fit_classifier on the classes it sees
         # Ledoit-Wolf shrinkage: plain LDA is erratic when windows barely outnumber features
-        # (a few subjects); with many windows per feature the shrinkage tends to 0
-        return make_pipeline(impute, StandardScaler(), ShrinkageLDA())
+        # (a few subjects); with many windows per feature the shrinkage tends to 0. The same
+        # steps as make_pipeline(impute, StandardScaler(), ShrinkageLDA()), in numpy
+        return ImputedShrinkageLDA()
     elif name == "adaboost":
         clf = AdaBoostClassifier(
             DecisionTreeClassifier(min_samples_split=20, max_depth=3),
@@ -431,19 +431,18 @@ def fit_classifier(
     est = make_estimator(name, seed)
     if name == "lda":
         seen = len(np.unique(y_train))
-        est.set_params(shrinkagelda__priors=np.full(seen, 1.0 / max(seen, 1)))
+        est.priors = np.full(seen, 1.0 / max(seen, 1))
     counts = np.bincount(y_train, minlength=n_classes).astype(float)
     present = counts > 0  # a class absent from the training windows gets no weight
     per_class = np.zeros(n_classes)
     per_class[present] = counts.sum() / (present.sum() * counts[present])
     weights = per_class[y_train]
-    step = est.steps[-1][0]
     if name == "adaboost":
-        est.fit(x_train, y_train, **{f"{step}__sample_weight": weights})
+        est.fit(x_train, y_train, **{f"{est.steps[-1][0]}__sample_weight": weights})
     else:
         est.fit(x_train, y_train)
     fit_s = time.perf_counter() - start
-    clf = est.steps[-1][1]
+    clf = est.lda_ if name == "lda" else est.steps[-1][1]
     info: dict = {
         "estimator": type(clf).__name__,
         "classes_seen": est.classes_.tolist(),

@@ -18,14 +18,27 @@ import numpy as np
 from xmodal.config import SAVABLE_FEATURES_MODELS
 from xmodal.errors import DataError
 from xmodal.files import atomic_write_bytes
+from xmodal.models.shrinkage_lda import ImputedShrinkageLDA
 
 
 def classifier_arrays(pipeline) -> dict[str, np.ndarray]:
-    """The arrays of a fitted median-imputation + random forest or + scaler + LDA pipeline
+    """The arrays of a fitted median-imputation + random forest pipeline or
+    :class:`~xmodal.models.shrinkage_lda.ImputedShrinkageLDA`
     (:func:`~xmodal.models.features.make_estimator`)."""
+    classes = np.asarray(pipeline.classes_, dtype=np.int64)
+    if isinstance(pipeline, ImputedShrinkageLDA):
+        return {
+            "classes": classes,
+            "medians": np.asarray(pipeline.medians_, dtype=np.float64),
+            "kind": np.array("lda"),
+            "mean": np.asarray(pipeline.mean_, dtype=np.float64),
+            "scale": np.asarray(pipeline.scale_, dtype=np.float64),
+            "coef": np.asarray(pipeline.lda_.coef_, dtype=np.float64),
+            "intercept": np.asarray(pipeline.lda_.intercept_, dtype=np.float64),
+        }
     steps = dict(pipeline.steps)
     out = {
-        "classes": np.asarray(pipeline.classes_, dtype=np.int64),
+        "classes": classes,
         "medians": np.asarray(steps["simpleimputer"].statistics_, dtype=np.float64),
     }
     if "randomforestclassifier" in steps:
@@ -48,15 +61,6 @@ def classifier_arrays(pipeline) -> dict[str, np.ndarray]:
             feature=np.concatenate([t.feature for t in trees]).astype(np.int64),
             threshold=np.concatenate([t.threshold for t in trees]).astype(np.float64),
             value=np.concatenate(values).astype(np.float64),
-        )
-    elif "shrinkagelda" in steps:
-        scaler, lda = steps["standardscaler"], steps["shrinkagelda"]
-        out.update(
-            kind=np.array("lda"),
-            mean=np.asarray(scaler.mean_, dtype=np.float64),
-            scale=np.asarray(scaler.scale_, dtype=np.float64),
-            coef=np.asarray(lda.coef_, dtype=np.float64),
-            intercept=np.asarray(lda.intercept_, dtype=np.float64),
         )
     else:
         raise ValueError(f"cannot save {pipeline.steps[-1][0]} as arrays; savable: rf, lda")

@@ -5,10 +5,14 @@
 tested against it to float64 rounding) without scikit-learn's per-call input validation. The
 person blends fit hundreds of small LDAs per fold (each training person held out, each sensor,
 each refit fold), and at a few hundred windows that validation costs more than the arithmetic:
-about 10 ms a fit against well under 1 ms here.
+about 10 ms a fit against well under 1 ms here. :class:`ImputedShrinkageLDA` does the same for
+the whole pipeline the features classifiers use (median imputation, standardisation, LDA), whose
+scikit-learn steps cost about four times the LDA itself in validation and masked-array medians.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from scipy import linalg
@@ -111,3 +115,59 @@ class ShrinkageLDA(ClassifierMixin, BaseEstimator):
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The most probable class of each row."""
         return self.classes_[self.predict_proba(x).argmax(axis=1)]
+
+
+def column_medians(x: np.ndarray) -> np.ndarray:
+    """Each column's median over its non-NaN values, 0 for a column of NaN only (scikit-learn's
+    ``SimpleImputer(strategy="median", keep_empty_features=True).statistics_``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        medians = np.nanmedian(np.asarray(x, dtype=np.float64), axis=0)
+    return np.where(np.isnan(medians), 0.0, medians)
+
+
+class ImputedShrinkageLDA:
+    """Median imputation, standardisation and :class:`ShrinkageLDA` in one numpy estimator:
+    what scikit-learn's ``make_pipeline(SimpleImputer(strategy="median",
+    keep_empty_features=True), StandardScaler(), ShrinkageLDA(priors))`` computes.
+
+    Parameters
+    ----------
+    priors : array-like of shape (n_classes,), optional
+        Class priors of the LDA (default: the classes' frequencies in the training labels).
+
+    Attributes
+    ----------
+    medians_, mean_, scale_ : numpy.ndarray
+        Each feature's imputed value, and its mean and scale after imputation.
+    lda_ : ShrinkageLDA
+        The LDA fitted on the standardised features.
+    classes_ : numpy.ndarray
+        The classes seen in fit.
+    """
+
+    def __init__(self, priors=None) -> None:
+        self.priors = priors
+
+    def _standardised(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return (np.where(np.isnan(x), self.medians_, x) - self.mean_) / self.scale_
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> ImputedShrinkageLDA:
+        """Fit on feature rows ``x`` ``(n, p)`` (NaN where undefined) and labels ``y``."""
+        x = np.asarray(x, dtype=np.float64)
+        self.medians_ = column_medians(x)
+        filled = np.where(np.isnan(x), self.medians_, x)
+        self.mean_ = filled.mean(axis=0)
+        self.scale_ = _standard_scale(filled)
+        self.lda_ = ShrinkageLDA(self.priors).fit((filled - self.mean_) / self.scale_, y)
+        self.classes_ = self.lda_.classes_
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` of feature rows ``x``."""
+        return self.lda_.predict_proba(self._standardised(x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The most probable class of each row."""
+        return self.lda_.predict(self._standardised(x))
