@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from xmodal.api import person_experts
 from xmodal.cli import main
 from xmodal.config import ModelConfig, RunConfig
 from xmodal.errors import ConfigError, DataError
@@ -455,15 +456,29 @@ def test_experts_run_records_its_weights_and_predict_equals_its_fold(
         assert (fold / "features_classifier_with_trends.npz").exists() == (
             0 < saved["detrend_share"] < 1
         )
+    expected = dict(
+        zip(np.round(record["predictions"]["t_start"], 3), record["predictions"]["proba"])
+    )
+    # what each expert said about the test person's recording: the same experts and weights,
+    # mixed by the variants' shares; the final blend at the test windows is the fold's
+    said = person_experts(run)[subject]
+    assert said["experts"] == list(weights)
+    n, k = len(said["t_start"]), len(results["classes"])
+    assert np.all(np.diff(said["t_start"]) > 0) and said["labels"].shape == (n,)
+    assert said["probabilities"].shape == (len(said["shares"]), n, len(weights), k)
+    assert np.isclose(said["shares"].sum(), 1.0)
+    mixed = said["shares"] @ said["weights"]
+    np.testing.assert_allclose(mixed, list(weights.values()), atol=1e-4)
+    at = {round(float(t), 3): i for i, t in enumerate(said["t_start"])}
+    for t, proba in expected.items():
+        np.testing.assert_allclose(said["blend"][at[t]], proba, atol=2e-6)
+        assert said["labels"][at[t]] in range(k)
     out = tmp_path / "pred.csv"
     code = main(
         ["predict", str(run), str(tiny_wesad / subject), "--fold", fold.name, "--out", str(out)]
     )
     assert code == 0
     table = pd.read_csv(out)
-    expected = dict(
-        zip(np.round(record["predictions"]["t_start"], 3), record["predictions"]["proba"])
-    )
     columns = [c for c in table.columns if c.startswith("p_")]
     rows = table[np.round(table["t_start"], 3).isin(list(expected))]
     assert len(rows) == len(expected)
@@ -529,3 +544,12 @@ def test_device_sensors_add_the_wrists_temp_and_acc(tiny_wesad):
         ModelConfig(features_blend="equal", network_modalities=("wrist.EDA",)),
     ):
         assert resolve_features_sensors(wrist, model) == (wrist, model)
+
+
+def test_person_experts_refuses_a_damaged_file_and_is_empty_without_one(tmp_path):
+    assert person_experts(tmp_path) == {}
+    fold = tmp_path / "folds" / "fold-00-S2"
+    fold.mkdir(parents=True)
+    (fold / "person_experts.npz").write_bytes(b"not an npz")
+    with pytest.raises(DataError, match="fold-00-S2/person_experts.npz"):
+        person_experts(tmp_path)

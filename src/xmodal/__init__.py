@@ -17,6 +17,7 @@ _LAZY = {
     "XModalClassifier": "xmodal.api",
     "benchmark": "xmodal.api",
     "load_dataset": "xmodal.api",
+    "person_experts": "xmodal.api",
     "run_experiment": "xmodal.api",
     "ModelEntry": "xmodal.models.registry",
     "get_model": "xmodal.models.registry",

@@ -3,7 +3,7 @@ experiments (see the "From Python" page of the documentation)."""
 
 from xmodal.api.classifier import XModalClassifier
 from xmodal.api.dataset import WindowDataset, load_dataset
-from xmodal.api.runs import as_config, benchmark, run_experiment
+from xmodal.api.runs import as_config, benchmark, person_experts, run_experiment
 
 __all__ = [
     "WindowDataset",
@@ -11,5 +11,6 @@ __all__ = [
     "as_config",
     "benchmark",
     "load_dataset",
+    "person_experts",
     "run_experiment",
 ]

@@ -1,4 +1,5 @@
-"""``xmodal train`` and ``xmodal benchmark`` from Python: the same runs, files and results."""
+"""``xmodal train`` and ``xmodal benchmark`` from Python: the same runs, files and results, and
+what a person blend's experts said about each test person (:func:`person_experts`)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,42 @@ def benchmark(
     )
     write_report(Path(out))
     return state
+
+
+def person_experts(run: str | Path) -> dict[str, dict]:
+    """What each expert of a person blend (``--features-blend experts-mi|experts-gate``) said
+    about every test person's recording in a finished LOSO run, read from each fold's
+    ``person_experts.npz`` (no pickle).
+
+    Parameters
+    ----------
+    run : str or Path
+        The run folder of ``xmodal train``.
+
+    Returns
+    -------
+    dict
+        Test subject to ``{"experts": names, "t_start": (n,), "labels": (n,) (-1: unlabelled),
+        "shares": (v,), "probabilities": (v, n, experts, k), "weights": (v, experts),
+        "blend": (n, k)}``: the recording's windows in time order; per blend variant (two
+        with ``--features-detrend soft`` between 0 and 1, mixed by ``shares``) each expert's
+        class probabilities and weight; the final probabilities, the person refit included.
+        Empty for a run without a person blend.
+    """
+    import numpy as np
+
+    from xmodal.errors import DataError
+    from xmodal.training.features_blend import PERSON_EXPERTS_FILE
+
+    out: dict[str, dict] = {}
+    for path in sorted(Path(run).glob(f"folds/*/{PERSON_EXPERTS_FILE}")):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{path}: not a person-experts file ({exc})") from None
+        names = [str(name) for name in arrays.pop("experts", [])]
+        for key, value in arrays.items():
+            subject, _, field = key.partition(".")
+            out.setdefault(subject, {"experts": names})[field] = value
+    return out

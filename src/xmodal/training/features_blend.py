@@ -63,7 +63,7 @@ from sklearn.metrics import f1_score
 
 from xmodal.config import PERSON_BLENDS
 from xmodal.errors import DataError
-from xmodal.files import atomic_write_json, read_json
+from xmodal.files import atomic_write_json, atomic_write_stream, read_json
 from xmodal.models.features import features_of, fit_classifier, predict_classifier
 from xmodal.models.features_arrays import (
     load_classifier,
@@ -85,6 +85,12 @@ BLEND_FILE = "features_blend.json"
 CLASSIFIER_FILE = "features_classifier.npz"
 #: ``soft`` between 0 and 1: the experts fitted on the features with the trends kept
 RAW_CLASSIFIER_FILE = "features_classifier_with_trends.npz"
+#: ``experts-*`` in a LOSO fold: what each expert said about the test person's recording, per
+#: subject ``<subject>.<key>``: ``t_start`` and ``labels`` (-1: unlabelled) of its windows in
+#: time order, each blend variant's ``shares`` ``(v,)``, the experts' class ``probabilities``
+#: ``(v, n, experts, k)`` and ``weights`` ``(v, experts)``, the final ``blend`` ``(n, k)``
+#: (the refit included); ``experts``: the experts' names
+PERSON_EXPERTS_FILE = "person_experts.npz"
 
 
 def choose_weight(labels: np.ndarray, network: np.ndarray, features: np.ndarray) -> tuple:
@@ -224,6 +230,18 @@ def _without_trends(
     return out
 
 
+def _labels_at(t_pool: np.ndarray, t_scored: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The ``labels`` of the windows scored (starting at ``t_scored`` s) at their places among
+    the recording's windows (starting at ``t_pool`` s, sorted; to the millisecond), -1 at
+    the others."""
+    out = np.full(len(t_pool), -1, dtype=np.int64)
+    pool_ms, scored_ms = np.round(t_pool * 1e3), np.round(np.asarray(t_scored) * 1e3)
+    at = np.clip(np.searchsorted(pool_ms, scored_ms), 0, max(len(t_pool) - 1, 0))
+    found = pool_ms[at] == scored_ms if len(t_pool) else np.zeros(len(scored_ms), bool)
+    out[at[found]] = labels[found]
+    return out
+
+
 def _macro_f1(labels: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
     """Macro-F1 of the most probable classes (every class counted, absent ones as 0)."""
     return f1_score(
@@ -294,6 +312,9 @@ class FeaturesBlend:
         self.person_weights: dict[str, dict[str, float]] = {}
         #: ``refit``: the sensors' weights in the refit of the last :meth:`blend`, per subject
         self.refit_weights: dict[str, dict[str, float]] = {}
+        #: ``experts-*``: what each expert said about each subject's recording in the last
+        #: :meth:`blend` given one (written by :meth:`save` as :data:`PERSON_EXPERTS_FILE`)
+        self.person_experts: dict[str, dict[str, np.ndarray]] = {}
         self.info: dict = {}
 
     @property
@@ -499,14 +520,17 @@ class FeaturesBlend:
 
     def _person_blend(
         self, recording: tuple, scored: tuple | None, t_weights: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, np.ndarray]]:
         """One person's blend: ``recording`` and ``scored`` are ``(feature rows, network
         probabilities, window times)`` of the person's whole recording in time order (which
         the trend, the weights and the refit are taken from) and of the windows scored (None:
         the recording itself); ``t_weights``: the times for the experts' average over time
         (None: none). Returns the scored windows' probabilities, the experts' weights and the
-        refit's sensor weights, each mixed over :meth:`_variants` by its share."""
+        refit's sensor weights, each mixed over :meth:`_variants` by its share, and what each
+        expert said about the recording (:data:`PERSON_EXPERTS_FILE`)."""
         out, weights, refit_weights = 0.0, 0.0, {}
+        said: dict[str, list] = {"shares": [], "probabilities": [], "weights": []}
+        recording_blend = 0.0
         for share, detrended, experts in self._variants():
             pool_rows, pool_network, t_pool = recording
             rows, network, t_rows = recording if scored is None else scored
@@ -527,9 +551,16 @@ class FeaturesBlend:
                 for m, w in ({} if refit is None else refit.weights).items():
                     refit_weights[m] = refit_weights.get(m, 0.0) + share * w
                 proba = refined(refit, rows, proba)
+                taught = proba if scored is None else refined(refit, pool_rows, taught)
             out = out + share * proba
             weights = weights + share * mix
-        return out, weights, refit_weights
+            recording_blend = recording_blend + share * taught
+            said["shares"].append(share)
+            said["probabilities"].append(np.stack(probas, axis=1))
+            said["weights"].append(mix)
+        experts_said = {key: np.asarray(value, dtype=np.float64) for key, value in said.items()}
+        experts_said["blend"] = np.asarray(recording_blend, dtype=np.float64)
+        return out, weights, refit_weights, experts_said
 
     def blend(
         self,
@@ -543,13 +574,15 @@ class FeaturesBlend:
         ``experts-mi`` weighs the experts per subject on that subject's windows of
         ``recording`` (every window, labelled or not, with the network's probabilities
         ``recording_network``), or on its windows of ``windows`` when no recording is given;
-        the weights are kept in :attr:`person_weights`.
+        the weights are kept in :attr:`person_weights`, and with a recording what each expert
+        said about it in :attr:`person_experts`.
         """
         if len(windows) == 0:
             return network[:, 0] if network.ndim == 3 else network
         features = features_of(windows)[0]
         if not self.reads_recording:
             return self.blend_rows(features, network)
+        whole_recording = recording is not None
         if recording is None:
             recording, recording_network = windows, network
         pool = features_of(recording)[0]
@@ -561,11 +594,17 @@ class FeaturesBlend:
                 raise DataError(f"{subject}: no recording windows to weigh the experts on")
             theirs = theirs[np.argsort(recording.t_start[theirs], kind="stable")]
             t_pool = recording.t_start[theirs]
-            out[mine], weights, refit_weights = self._person_blend(
+            out[mine], weights, refit_weights, said = self._person_blend(
                 (pool[theirs], recording_network[theirs], t_pool),
                 (features[mine], network[mine], windows.t_start[mine]),
                 t_pool,
             )
+            if whole_recording:
+                self.person_experts[str(subject)] = {
+                    **said,
+                    "t_start": t_pool,
+                    "labels": _labels_at(t_pool, windows.t_start[mine], windows.labels[mine]),
+                }
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(self.expert_names, weights)
             }
@@ -609,6 +648,17 @@ class FeaturesBlend:
                 save_classifiers(Path(folder) / RAW_CLASSIFIER_FILE, self._raw_experts)
         else:
             save_classifier(Path(folder) / CLASSIFIER_FILE, self._pipeline)
+        if self.person_experts:
+            arrays = {
+                f"{subject}.{key}": value
+                for subject, said in self.person_experts.items()
+                for key, value in said.items()
+            }
+            arrays["experts"] = np.asarray(self.expert_names)
+            atomic_write_stream(
+                Path(folder) / PERSON_EXPERTS_FILE,
+                lambda fh: np.savez_compressed(fh, **arrays),
+            )
         atomic_write_json(Path(folder) / BLEND_FILE, record)
 
     @classmethod
