@@ -155,6 +155,6 @@ def person_experts(run: str | Path) -> dict[str, dict]:
             raise DataError(f"{path}: not a person-experts file ({exc})") from None
         names = [str(name) for name in arrays.pop("experts", [])]
         for key, value in arrays.items():
-            subject, _, field = key.partition(".")
+            subject, _, field = key.rpartition(".")
             out.setdefault(subject, {"experts": names})[field] = value
     return out

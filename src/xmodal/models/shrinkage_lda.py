@@ -7,7 +7,7 @@ person blends fit hundreds of small LDAs per fold (each training person held out
 each refit fold), and at a few hundred windows that validation costs more than the arithmetic:
 about 10 ms a fit against well under 1 ms here. :class:`ImputedShrinkageLDA` does the same for
 the whole pipeline the features classifiers use (median imputation, standardisation, LDA), whose
-scikit-learn steps cost about four times the LDA itself in validation and masked-array medians.
+scikit-learn steps cost several times the LDA itself in validation and masked-array medians.
 """
 
 from __future__ import annotations
