@@ -40,6 +40,8 @@ def test_from_python_walk_through(in_folder):
     ns = run_page(DOCS / "python.md", in_folder)
     assert len(ns["scores"]) == 4 and ((ns["scores"] >= 0) & (ns["scores"] <= 1)).all()
     assert ns["proba"].shape[1] == 3 and (in_folder / "runs" / "demo" / "results.json").is_file()
+    # what the person blend's experts said: one accuracy per expert, the network's first
+    assert list(ns["accuracy"])[0] == "network" and len(ns["accuracy"]) >= 3
 
 
 def test_adding_a_model_example(in_folder):
