@@ -282,7 +282,7 @@ def test_attentive_and_cross_beat_both_single_modalities_on_coupled_data(capsys,
     """Coupled synthetic set: the classes live only in the relation of ECG and EDA levels."""
     from xmodal.data.synthetic import simulate_wesad
 
-    simulate_wesad(tmp_path / "data", subjects=6, minutes=10.0, seed=0, coupled=True)
+    simulate_wesad(tmp_path / "data", subjects=5, minutes=10.0, seed=0, coupled=True)
     study = tmp_path / "study.toml"
     study.write_text("""
 [base]
@@ -291,7 +291,7 @@ data = { rates = { "chest.ECG" = 32.0 }, train_stride = 2.5 }
 # relation between the modalities that this set is made of); float32, so that the one seed
 # trains the same on every CPU (precision auto means bf16 where the CPU computes it)
 model = { ensemble = 1 }
-training.epochs = 15
+training.epochs = 10
 training.val_subjects = 0
 training.augment = 0.0
 training.modality_dropout = 0.0
