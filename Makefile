@@ -21,8 +21,9 @@ demo: $(VENV)/.installed
 	$(BIN)/xmodal demo --out xmodal-demo
 
 # The tests, after the checks of the house: layering contracts (import-linter), lint and format
-# (ruff), the documentation site built with warnings as errors, and every published table equal
-# to what its renderer makes of the committed results (no training).
+# (ruff) and the documentation site built with warnings as errors. That every published table
+# equals what its renderer makes of the committed results (no training) is a test
+# (tests/test_reproduce.py), so it runs once, beside the others.
 test: check
 	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
@@ -37,7 +38,6 @@ check: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks docs
 	$(BIN)/ruff format --check src tests benchmarks docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d site
-	$(BIN)/python -m benchmarks.reproduce --check
 
 # Performance benchmark: bench.json + bench.md; `make bench BENCH_ARGS=--quick` to smoke-test.
 bench: $(VENV)/.installed
