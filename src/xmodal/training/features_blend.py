@@ -230,18 +230,6 @@ def _without_trends(
     return out
 
 
-def _labels_at(t_pool: np.ndarray, t_scored: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The ``labels`` of the windows scored (starting at ``t_scored`` s) at their places among
-    the recording's windows (starting at ``t_pool`` s, sorted; to the millisecond), -1 at
-    the others."""
-    out = np.full(len(t_pool), -1, dtype=np.int64)
-    pool_ms, scored_ms = np.round(t_pool * 1e3), np.round(np.asarray(t_scored) * 1e3)
-    at = np.clip(np.searchsorted(pool_ms, scored_ms), 0, max(len(t_pool) - 1, 0))
-    found = pool_ms[at] == scored_ms if len(t_pool) else np.zeros(len(scored_ms), bool)
-    out[at[found]] = labels[found]
-    return out
-
-
 def _macro_f1(labels: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
     """Macro-F1 of the most probable classes (every class counted, absent ones as 0)."""
     return f1_score(
@@ -586,6 +574,11 @@ class FeaturesBlend:
         if recording is None:
             recording, recording_network = windows, network
         pool = features_of(recording)[0]
+        # the scored windows' labels at their places in the recording (-1 elsewhere)
+        recording_labels = np.full(len(recording), -1, dtype=np.int64)
+        if whole_recording:
+            at = recording.matching_rows(windows)
+            recording_labels[at[at >= 0]] = windows.labels[at >= 0]
         out = np.zeros((len(windows), network.shape[-1]))
         for subject in np.unique(windows.subjects):
             mine = windows.subjects == subject
@@ -603,7 +596,7 @@ class FeaturesBlend:
                 self.person_experts[str(subject)] = {
                     **said,
                     "t_start": t_pool,
-                    "labels": _labels_at(t_pool, windows.t_start[mine], windows.labels[mine]),
+                    "labels": recording_labels[theirs],
                 }
             self.person_weights[str(subject)] = {
                 name: round(float(w), 4) for name, w in zip(self.expert_names, weights)
